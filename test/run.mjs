@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// Runs every test/**/*.test.ts in its own Node process (tsx loader) so one suite's sockets, timers or kernel
+// objects cannot leak into the next, then prints one closing line "N passed, N failed, N skipped" that CI reads.
+// Usage: node test/run.mjs [substring filters...]   (MESHLENS_TEST_TIMEOUT_S per file, default 600)
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const testDir = join(root, 'test');
+const filters = process.argv.slice(2);
+const timeoutMs = Number(process.env.MESHLENS_TEST_TIMEOUT_S ?? 600) * 1000;
+
+function collect(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      if (name !== 'node_modules' && name !== 'fixtures') out.push(...collect(path));
+    } else if (name.endsWith('.test.ts')) {
+      out.push(path);
+    }
+  }
+  return out;
+}
+
+function runFile(file) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      cwd: root,
+      env: { ...process.env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    child.stdout.on('data', (d) => { output += d; process.stdout.write(d); });
+    child.stderr.on('data', (d) => { output += d; process.stderr.write(d); });
+    const timer = setTimeout(() => {
+      output += `\n[runner] ${relative(root, file)} timed out after ${timeoutMs / 1000}s\n`;
+      try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+    }, timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const num = (label) => {
+        const matches = [...output.matchAll(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'gm'))];
+        return matches.reduce((sum, m) => sum + Number(m[1]), 0);
+      };
+      const total = num('Total');
+      const passed = num('Passed');
+      const skipped = num('Skipped');
+      let failed = total - passed;
+      // A process that died, timed out or exited non-zero without a failing case still failed.
+      if ((code !== 0 || signal) && failed === 0) failed = 1;
+      if (total === 0 && skipped === 0 && failed === 0) failed = 1;
+      resolve({ file: relative(root, file), passed, failed, skipped, seconds: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
+const files = collect(testDir).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+const results = [];
+for (const file of files) {
+  console.log(`\n=== ${relative(root, file)}`);
+  results.push(await runFile(file));
+}
+console.log('\n=== summary');
+for (const r of results) {
+  const state = r.failed ? 'FAIL' : 'ok  ';
+  console.log(`${state} ${r.file.padEnd(60)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${r.seconds.toFixed(1)}s)`);
+}
+const sum = (k) => results.reduce((s, r) => s + r[k], 0);
+console.log(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped`);
+process.exitCode = sum('failed') > 0 || results.length === 0 ? 1 : 0;
