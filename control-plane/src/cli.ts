@@ -1,0 +1,118 @@
+// meshlens CLI: `serve` runs the control plane; every other command is a client of the HTTP admin API.
+//   npm run meshlens -- serve [--data-dir D] [--grpc-port N] [--http-port N] [--host H] [--token-file F]
+//                             [--tls-cert F --tls-key F [--tls-ca F]]
+//   npm run meshlens -- policy list | get <id> | history <id>
+//   npm run meshlens -- policy set <id> --file policy.json (or - for stdin) --expected-version N
+//   npm run meshlens -- policy delete <id> --expected-version N
+//   npm run meshlens -- policy rollback <id> --to N --expected-version M
+//   npm run meshlens -- rollout status
+//   npm run meshlens -- dry-run --file policy.json [--minutes N]
+// Client options: --url (env MESHLENS_URL, default http://127.0.0.1:18080), --token (env MESHLENS_TOKEN) or
+// --token-file (default ./.meshlens/tokens.json; its first admin token is used).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseTokenFile } from './auth.ts';
+import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPlane } from './server.ts';
+
+const USAGE = `usage: meshlens serve [options] | policy list|get|set|delete|history|rollback ... | rollout status | dry-run ...`;
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'data-dir': { type: 'string' }, 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' },
+    host: { type: 'string' }, 'token-file': { type: 'string' }, 'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, url: { type: 'string' }, token: { type: 'string' },
+    file: { type: 'string' }, 'expected-version': { type: 'string' }, to: { type: 'string' }, minutes: { type: 'string' },
+  },
+});
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > 65535) throw new Error(`invalid flag: --${flag} must be a port in [0, 65535]`);
+  return number;
+}
+
+function integer(value: string | undefined, flag: string): number {
+  if (value === undefined || !/^\d+$/.test(value)) throw new Error(`invalid flag: --${flag} must be a non-negative integer`);
+  return Number(value);
+}
+
+async function serve(): Promise<void> {
+  const dataDir = flags['data-dir'] ?? DEFAULT_DATA_DIR;
+  if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) throw new Error('invalid flag: --tls-cert and --tls-key must be given together');
+  const plane = await startControlPlane({
+    dataDir,
+    grpcHost: flags.host, httpHost: flags.host,
+    grpcPort: port(flags['grpc-port'], DEFAULT_GRPC_PORT, 'grpc-port'),
+    httpPort: port(flags['http-port'], DEFAULT_HTTP_PORT, 'http-port'),
+    tokenFile: flags['token-file'],
+    tls: flags['tls-cert'] ? { certFile: flags['tls-cert'], keyFile: flags['tls-key']!, caFile: flags['tls-ca'] } : undefined,
+    onTokensCreated: (tokens, path) => {
+      // Printed once, on first start; afterwards they are only in the token file.
+      process.stdout.write(`meshlens: generated tokens in ${path}\n  admin token (identity "admin"): ${tokens.admin.admin}\n  proxy token: ${tokens.proxy}\n`);
+    },
+  });
+  process.stdout.write(JSON.stringify({ event: 'listening', grpcPort: plane.grpcPort, httpPort: plane.httpPort }) + '\n');
+  const stop = () => { plane.close().then(() => process.exit(0), () => process.exit(1)); };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+function adminToken(): string {
+  if (flags.token) return flags.token;
+  if (process.env.MESHLENS_TOKEN) return process.env.MESHLENS_TOKEN;
+  const path = flags['token-file'] ?? join(flags['data-dir'] ?? DEFAULT_DATA_DIR, 'tokens.json');
+  return Object.values(parseTokenFile(JSON.parse(readFileSync(path, 'utf8'))).admin)[0];
+}
+
+async function call(method: string, path: string, body?: unknown): Promise<unknown> {
+  const base = flags.url ?? process.env.MESHLENS_URL ?? `http://127.0.0.1:${DEFAULT_HTTP_PORT}`;
+  const response = await fetch(new URL(path, base), {
+    method,
+    headers: { authorization: `Bearer ${adminToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const payload = await response.json() as { code?: string; message?: string };
+  if (!response.ok) throw new Error(`${response.status} ${payload.code}: ${payload.message}`);
+  return payload;
+}
+
+function readPolicyFile(): unknown {
+  if (!flags.file) throw new Error('invalid flag: --file must name a JSON policy file (or - for stdin)');
+  return JSON.parse(readFileSync(flags.file === '-' ? 0 : flags.file, 'utf8'));
+}
+
+function id(): string {
+  const value = positionals[2];
+  if (!value) throw new Error(`invalid command: ${positionals.slice(0, 2).join(' ')} needs a policy id`);
+  return encodeURIComponent(value);
+}
+
+async function main(): Promise<void> {
+  const [command, sub] = positionals;
+  let result: unknown;
+  if (command === 'serve') return serve();
+  if (command === 'policy' && sub === 'list') result = await call('GET', '/v1/policies');
+  else if (command === 'policy' && sub === 'get') result = await call('GET', `/v1/policies/${id()}`);
+  else if (command === 'policy' && sub === 'history') result = await call('GET', `/v1/policies/${id()}/history`);
+  else if (command === 'policy' && sub === 'set') {
+    result = await call('PUT', `/v1/policies/${id()}`, { expectedVersion: integer(flags['expected-version'] ?? '0', 'expected-version'), policy: readPolicyFile() });
+  } else if (command === 'policy' && sub === 'delete') {
+    result = await call('DELETE', `/v1/policies/${id()}?expectedVersion=${integer(flags['expected-version'], 'expected-version')}`);
+  } else if (command === 'policy' && sub === 'rollback') {
+    result = await call('POST', `/v1/policies/${id()}/rollback`, {
+      toVersion: integer(flags.to, 'to'), expectedVersion: integer(flags['expected-version'], 'expected-version'),
+    });
+  } else if (command === 'rollout' && sub === 'status') result = await call('GET', '/v1/rollout');
+  else if (command === 'dry-run') {
+    result = await call('POST', '/v1/dry-run', { policy: readPolicyFile(), windowMinutes: flags.minutes === undefined ? undefined : integer(flags.minutes, 'minutes') });
+  } else throw new Error(USAGE);
+  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`meshlens: ${error.message}\n`);
+  process.exit(1);
+});

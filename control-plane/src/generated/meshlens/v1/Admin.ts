@@ -1,0 +1,224 @@
+// Original file: protos/meshlens/v1/admin.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { DeletePolicyRequest as _meshlens_v1_DeletePolicyRequest, DeletePolicyRequest__Output as _meshlens_v1_DeletePolicyRequest__Output } from '../../meshlens/v1/DeletePolicyRequest.ts';
+import type { DeletePolicyResponse as _meshlens_v1_DeletePolicyResponse, DeletePolicyResponse__Output as _meshlens_v1_DeletePolicyResponse__Output } from '../../meshlens/v1/DeletePolicyResponse.ts';
+import type { DryRunRequest as _meshlens_v1_DryRunRequest, DryRunRequest__Output as _meshlens_v1_DryRunRequest__Output } from '../../meshlens/v1/DryRunRequest.ts';
+import type { DryRunResponse as _meshlens_v1_DryRunResponse, DryRunResponse__Output as _meshlens_v1_DryRunResponse__Output } from '../../meshlens/v1/DryRunResponse.ts';
+import type { GetHistoryRequest as _meshlens_v1_GetHistoryRequest, GetHistoryRequest__Output as _meshlens_v1_GetHistoryRequest__Output } from '../../meshlens/v1/GetHistoryRequest.ts';
+import type { GetHistoryResponse as _meshlens_v1_GetHistoryResponse, GetHistoryResponse__Output as _meshlens_v1_GetHistoryResponse__Output } from '../../meshlens/v1/GetHistoryResponse.ts';
+import type { GetPolicyRequest as _meshlens_v1_GetPolicyRequest, GetPolicyRequest__Output as _meshlens_v1_GetPolicyRequest__Output } from '../../meshlens/v1/GetPolicyRequest.ts';
+import type { GetRolloutStatusRequest as _meshlens_v1_GetRolloutStatusRequest, GetRolloutStatusRequest__Output as _meshlens_v1_GetRolloutStatusRequest__Output } from '../../meshlens/v1/GetRolloutStatusRequest.ts';
+import type { ListCorrelationsRequest as _meshlens_v1_ListCorrelationsRequest, ListCorrelationsRequest__Output as _meshlens_v1_ListCorrelationsRequest__Output } from '../../meshlens/v1/ListCorrelationsRequest.ts';
+import type { ListCorrelationsResponse as _meshlens_v1_ListCorrelationsResponse, ListCorrelationsResponse__Output as _meshlens_v1_ListCorrelationsResponse__Output } from '../../meshlens/v1/ListCorrelationsResponse.ts';
+import type { ListPoliciesRequest as _meshlens_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _meshlens_v1_ListPoliciesRequest__Output } from '../../meshlens/v1/ListPoliciesRequest.ts';
+import type { ListPoliciesResponse as _meshlens_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _meshlens_v1_ListPoliciesResponse__Output } from '../../meshlens/v1/ListPoliciesResponse.ts';
+import type { PolicyRecord as _meshlens_v1_PolicyRecord, PolicyRecord__Output as _meshlens_v1_PolicyRecord__Output } from '../../meshlens/v1/PolicyRecord.ts';
+import type { RollbackRequest as _meshlens_v1_RollbackRequest, RollbackRequest__Output as _meshlens_v1_RollbackRequest__Output } from '../../meshlens/v1/RollbackRequest.ts';
+import type { RolloutStatus as _meshlens_v1_RolloutStatus, RolloutStatus__Output as _meshlens_v1_RolloutStatus__Output } from '../../meshlens/v1/RolloutStatus.ts';
+import type { SetPolicyRequest as _meshlens_v1_SetPolicyRequest, SetPolicyRequest__Output as _meshlens_v1_SetPolicyRequest__Output } from '../../meshlens/v1/SetPolicyRequest.ts';
+
+/**
+ * Operator API.
+ */
+export interface AdminClient extends grpc.Client {
+  /**
+   * Delete a policy (its history is kept).
+   */
+  DeletePolicy(argument: _meshlens_v1_DeletePolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_DeletePolicyResponse__Output>): grpc.ClientUnaryCall;
+  DeletePolicy(argument: _meshlens_v1_DeletePolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_DeletePolicyResponse__Output>): grpc.ClientUnaryCall;
+  DeletePolicy(argument: _meshlens_v1_DeletePolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_DeletePolicyResponse__Output>): grpc.ClientUnaryCall;
+  DeletePolicy(argument: _meshlens_v1_DeletePolicyRequest, callback: grpc.requestCallback<_meshlens_v1_DeletePolicyResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Delete a policy (its history is kept).
+   */
+  deletePolicy(argument: _meshlens_v1_DeletePolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_DeletePolicyResponse__Output>): grpc.ClientUnaryCall;
+  deletePolicy(argument: _meshlens_v1_DeletePolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_DeletePolicyResponse__Output>): grpc.ClientUnaryCall;
+  deletePolicy(argument: _meshlens_v1_DeletePolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_DeletePolicyResponse__Output>): grpc.ClientUnaryCall;
+  deletePolicy(argument: _meshlens_v1_DeletePolicyRequest, callback: grpc.requestCallback<_meshlens_v1_DeletePolicyResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * What a proposed policy's breaker would have done over recently reported telemetry.
+   */
+  DryRun(argument: _meshlens_v1_DryRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  DryRun(argument: _meshlens_v1_DryRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  DryRun(argument: _meshlens_v1_DryRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  DryRun(argument: _meshlens_v1_DryRunRequest, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * What a proposed policy's breaker would have done over recently reported telemetry.
+   */
+  dryRun(argument: _meshlens_v1_DryRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  dryRun(argument: _meshlens_v1_DryRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  dryRun(argument: _meshlens_v1_DryRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  dryRun(argument: _meshlens_v1_DryRunRequest, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Every version of a policy, newest first, with who changed it and when.
+   */
+  GetHistory(argument: _meshlens_v1_GetHistoryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_GetHistoryResponse__Output>): grpc.ClientUnaryCall;
+  GetHistory(argument: _meshlens_v1_GetHistoryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_GetHistoryResponse__Output>): grpc.ClientUnaryCall;
+  GetHistory(argument: _meshlens_v1_GetHistoryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_GetHistoryResponse__Output>): grpc.ClientUnaryCall;
+  GetHistory(argument: _meshlens_v1_GetHistoryRequest, callback: grpc.requestCallback<_meshlens_v1_GetHistoryResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Every version of a policy, newest first, with who changed it and when.
+   */
+  getHistory(argument: _meshlens_v1_GetHistoryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_GetHistoryResponse__Output>): grpc.ClientUnaryCall;
+  getHistory(argument: _meshlens_v1_GetHistoryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_GetHistoryResponse__Output>): grpc.ClientUnaryCall;
+  getHistory(argument: _meshlens_v1_GetHistoryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_GetHistoryResponse__Output>): grpc.ClientUnaryCall;
+  getHistory(argument: _meshlens_v1_GetHistoryRequest, callback: grpc.requestCallback<_meshlens_v1_GetHistoryResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * One policy by id.
+   */
+  GetPolicy(argument: _meshlens_v1_GetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  GetPolicy(argument: _meshlens_v1_GetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  GetPolicy(argument: _meshlens_v1_GetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  GetPolicy(argument: _meshlens_v1_GetPolicyRequest, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  /**
+   * One policy by id.
+   */
+  getPolicy(argument: _meshlens_v1_GetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  getPolicy(argument: _meshlens_v1_GetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  getPolicy(argument: _meshlens_v1_GetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  getPolicy(argument: _meshlens_v1_GetPolicyRequest, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Which snapshot version each filter VM has acknowledged or rejected.
+   */
+  GetRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
+  GetRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
+  GetRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
+  GetRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
+  /**
+   * Which snapshot version each filter VM has acknowledged or rejected.
+   */
+  getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
+  getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
+  getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
+  getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Latest kernel flow counters joined to request outcomes (placeholder: joins on the exact 4-tuple only).
+   */
+  ListCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
+  ListCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
+  ListCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
+  ListCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Latest kernel flow counters joined to request outcomes (placeholder: joins on the exact 4-tuple only).
+   */
+  listCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
+  listCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
+  listCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
+  listCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Every live policy, sorted by id.
+   */
+  ListPolicies(argument: _meshlens_v1_ListPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ListPolicies(argument: _meshlens_v1_ListPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ListPolicies(argument: _meshlens_v1_ListPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ListPolicies(argument: _meshlens_v1_ListPoliciesRequest, callback: grpc.requestCallback<_meshlens_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Every live policy, sorted by id.
+   */
+  listPolicies(argument: _meshlens_v1_ListPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  listPolicies(argument: _meshlens_v1_ListPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  listPolicies(argument: _meshlens_v1_ListPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  listPolicies(argument: _meshlens_v1_ListPoliciesRequest, callback: grpc.requestCallback<_meshlens_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Make an earlier version's content current again, as a new version.
+   */
+  Rollback(argument: _meshlens_v1_RollbackRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  Rollback(argument: _meshlens_v1_RollbackRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  Rollback(argument: _meshlens_v1_RollbackRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  Rollback(argument: _meshlens_v1_RollbackRequest, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  /**
+   * Make an earlier version's content current again, as a new version.
+   */
+  rollback(argument: _meshlens_v1_RollbackRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _meshlens_v1_RollbackRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _meshlens_v1_RollbackRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _meshlens_v1_RollbackRequest, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Create or replace a policy. Acknowledged only after the change is committed to disk.
+   */
+  SetPolicy(argument: _meshlens_v1_SetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  SetPolicy(argument: _meshlens_v1_SetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  SetPolicy(argument: _meshlens_v1_SetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  SetPolicy(argument: _meshlens_v1_SetPolicyRequest, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  /**
+   * Create or replace a policy. Acknowledged only after the change is committed to disk.
+   */
+  setPolicy(argument: _meshlens_v1_SetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  setPolicy(argument: _meshlens_v1_SetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  setPolicy(argument: _meshlens_v1_SetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  setPolicy(argument: _meshlens_v1_SetPolicyRequest, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
+  
+}
+
+/**
+ * Operator API.
+ */
+export interface AdminHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Delete a policy (its history is kept).
+   */
+  DeletePolicy: grpc.handleUnaryCall<_meshlens_v1_DeletePolicyRequest__Output, _meshlens_v1_DeletePolicyResponse>;
+  
+  /**
+   * What a proposed policy's breaker would have done over recently reported telemetry.
+   */
+  DryRun: grpc.handleUnaryCall<_meshlens_v1_DryRunRequest__Output, _meshlens_v1_DryRunResponse>;
+  
+  /**
+   * Every version of a policy, newest first, with who changed it and when.
+   */
+  GetHistory: grpc.handleUnaryCall<_meshlens_v1_GetHistoryRequest__Output, _meshlens_v1_GetHistoryResponse>;
+  
+  /**
+   * One policy by id.
+   */
+  GetPolicy: grpc.handleUnaryCall<_meshlens_v1_GetPolicyRequest__Output, _meshlens_v1_PolicyRecord>;
+  
+  /**
+   * Which snapshot version each filter VM has acknowledged or rejected.
+   */
+  GetRolloutStatus: grpc.handleUnaryCall<_meshlens_v1_GetRolloutStatusRequest__Output, _meshlens_v1_RolloutStatus>;
+  
+  /**
+   * Latest kernel flow counters joined to request outcomes (placeholder: joins on the exact 4-tuple only).
+   */
+  ListCorrelations: grpc.handleUnaryCall<_meshlens_v1_ListCorrelationsRequest__Output, _meshlens_v1_ListCorrelationsResponse>;
+  
+  /**
+   * Every live policy, sorted by id.
+   */
+  ListPolicies: grpc.handleUnaryCall<_meshlens_v1_ListPoliciesRequest__Output, _meshlens_v1_ListPoliciesResponse>;
+  
+  /**
+   * Make an earlier version's content current again, as a new version.
+   */
+  Rollback: grpc.handleUnaryCall<_meshlens_v1_RollbackRequest__Output, _meshlens_v1_PolicyRecord>;
+  
+  /**
+   * Create or replace a policy. Acknowledged only after the change is committed to disk.
+   */
+  SetPolicy: grpc.handleUnaryCall<_meshlens_v1_SetPolicyRequest__Output, _meshlens_v1_PolicyRecord>;
+  
+}
+
+export interface AdminDefinition extends grpc.ServiceDefinition {
+  DeletePolicy: MethodDefinition<_meshlens_v1_DeletePolicyRequest, _meshlens_v1_DeletePolicyResponse, _meshlens_v1_DeletePolicyRequest__Output, _meshlens_v1_DeletePolicyResponse__Output>
+  DryRun: MethodDefinition<_meshlens_v1_DryRunRequest, _meshlens_v1_DryRunResponse, _meshlens_v1_DryRunRequest__Output, _meshlens_v1_DryRunResponse__Output>
+  GetHistory: MethodDefinition<_meshlens_v1_GetHistoryRequest, _meshlens_v1_GetHistoryResponse, _meshlens_v1_GetHistoryRequest__Output, _meshlens_v1_GetHistoryResponse__Output>
+  GetPolicy: MethodDefinition<_meshlens_v1_GetPolicyRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_GetPolicyRequest__Output, _meshlens_v1_PolicyRecord__Output>
+  GetRolloutStatus: MethodDefinition<_meshlens_v1_GetRolloutStatusRequest, _meshlens_v1_RolloutStatus, _meshlens_v1_GetRolloutStatusRequest__Output, _meshlens_v1_RolloutStatus__Output>
+  ListCorrelations: MethodDefinition<_meshlens_v1_ListCorrelationsRequest, _meshlens_v1_ListCorrelationsResponse, _meshlens_v1_ListCorrelationsRequest__Output, _meshlens_v1_ListCorrelationsResponse__Output>
+  ListPolicies: MethodDefinition<_meshlens_v1_ListPoliciesRequest, _meshlens_v1_ListPoliciesResponse, _meshlens_v1_ListPoliciesRequest__Output, _meshlens_v1_ListPoliciesResponse__Output>
+  Rollback: MethodDefinition<_meshlens_v1_RollbackRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_RollbackRequest__Output, _meshlens_v1_PolicyRecord__Output>
+  SetPolicy: MethodDefinition<_meshlens_v1_SetPolicyRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_SetPolicyRequest__Output, _meshlens_v1_PolicyRecord__Output>
+}

@@ -1,0 +1,114 @@
+// Original file: protos/meshlens/v1/policy.proto
+
+
+/**
+ * Circuit-breaker settings (error-rate and slow-call-rate over a sliding time window).
+ */
+export interface BreakerPolicy {
+  /**
+   * When false the breaker never leaves Closed.
+   */
+  'enabled'?: (boolean);
+  /**
+   * Trip when failures / requests over the window is at least this, in (0, 1].
+   */
+  'errorRateThreshold'?: (number | string);
+  /**
+   * A call whose duration is at least this many milliseconds is slow.
+   */
+  'slowCallMs'?: (number);
+  /**
+   * Trip when slow calls / requests over the window is at least this, in (0, 1].
+   */
+  'slowCallRateThreshold'?: (number | string);
+  /**
+   * Minimum requests in the window before either rate is evaluated.
+   */
+  'minRequests'?: (number);
+  /**
+   * Sliding window length in milliseconds.
+   */
+  'windowMs'?: (number);
+  /**
+   * First Open duration in milliseconds; it doubles on each reopen from HalfOpen.
+   */
+  'openMs'?: (number);
+  /**
+   * Upper bound of the Open duration in milliseconds.
+   */
+  'maxOpenMs'?: (number);
+  /**
+   * Requests admitted while HalfOpen.
+   */
+  'halfOpenProbes'?: (number);
+  /**
+   * Successful probes needed to close from HalfOpen.
+   */
+  'halfOpenSuccesses'?: (number);
+  '_enabled'?: "enabled";
+  '_errorRateThreshold'?: "errorRateThreshold";
+  '_slowCallMs'?: "slowCallMs";
+  '_slowCallRateThreshold'?: "slowCallRateThreshold";
+  '_minRequests'?: "minRequests";
+  '_windowMs'?: "windowMs";
+  '_openMs'?: "openMs";
+  '_maxOpenMs'?: "maxOpenMs";
+  '_halfOpenProbes'?: "halfOpenProbes";
+  '_halfOpenSuccesses'?: "halfOpenSuccesses";
+}
+
+/**
+ * Circuit-breaker settings (error-rate and slow-call-rate over a sliding time window).
+ */
+export interface BreakerPolicy__Output {
+  /**
+   * When false the breaker never leaves Closed.
+   */
+  'enabled'?: (boolean);
+  /**
+   * Trip when failures / requests over the window is at least this, in (0, 1].
+   */
+  'errorRateThreshold'?: (number);
+  /**
+   * A call whose duration is at least this many milliseconds is slow.
+   */
+  'slowCallMs'?: (number);
+  /**
+   * Trip when slow calls / requests over the window is at least this, in (0, 1].
+   */
+  'slowCallRateThreshold'?: (number);
+  /**
+   * Minimum requests in the window before either rate is evaluated.
+   */
+  'minRequests'?: (number);
+  /**
+   * Sliding window length in milliseconds.
+   */
+  'windowMs'?: (number);
+  /**
+   * First Open duration in milliseconds; it doubles on each reopen from HalfOpen.
+   */
+  'openMs'?: (number);
+  /**
+   * Upper bound of the Open duration in milliseconds.
+   */
+  'maxOpenMs'?: (number);
+  /**
+   * Requests admitted while HalfOpen.
+   */
+  'halfOpenProbes'?: (number);
+  /**
+   * Successful probes needed to close from HalfOpen.
+   */
+  'halfOpenSuccesses'?: (number);
+  '_enabled'?: "enabled";
+  '_errorRateThreshold'?: "errorRateThreshold";
+  '_slowCallMs'?: "slowCallMs";
+  '_slowCallRateThreshold'?: "slowCallRateThreshold";
+  '_minRequests'?: "minRequests";
+  '_windowMs'?: "windowMs";
+  '_openMs'?: "openMs";
+  '_maxOpenMs'?: "maxOpenMs";
+  '_halfOpenProbes'?: "halfOpenProbes";
+  '_halfOpenSuccesses'?: "halfOpenSuccesses";
+}

@@ -1,0 +1,131 @@
+// The admin operations as JSON over HTTP (/v1/...), plus /metrics, /healthz and /readyz. Errors use the same codes
+// and messages as gRPC through toHttpStatus(). Bodies are limited in size and checked for unknown top-level fields.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { AdminOperations } from './admin-operations.ts';
+import type { Authenticator } from './auth.ts';
+import { asControlPlaneError, invalidArgument, notFound, resourceExhausted, toHttpStatus, ControlPlaneError } from './errors.ts';
+import type { Logger } from './logging.ts';
+import type { ControlPlaneMetrics } from './metrics.ts';
+
+export interface HttpApiOptions {
+  operations: AdminOperations;
+  auth: Authenticator;
+  metrics: ControlPlaneMetrics;
+  logger: Logger;
+  ready: () => boolean;
+  maxBodyBytes?: number;                 // default 1 MiB
+}
+
+type Handler = (ctx: { actor: string; params: string[]; body: Record<string, unknown>; query: URLSearchParams }) => unknown;
+
+interface Route { method: string; pattern: RegExp; operation: string; bodyFields?: string[]; handler: Handler }
+
+export function createHttpApi(options: HttpApiOptions): Server {
+  const ops = options.operations;
+  const routes: Route[] = [
+    { method: 'GET', pattern: /^\/v1\/policies$/, operation: 'ListPolicies', handler: () => ops.list() },
+    { method: 'GET', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'GetPolicy', handler: ({ params }) => ops.get(params[0]) },
+    {
+      method: 'PUT', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'SetPolicy', bodyFields: ['expectedVersion', 'policy'],
+      handler: ({ actor, params, body }) => ops.set(actor, params[0], body.expectedVersion, body.policy),
+    },
+    {
+      method: 'DELETE', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'DeletePolicy',
+      handler: ({ actor, params, query }) => ops.delete(actor, params[0], query.get('expectedVersion') ?? undefined),
+    },
+    {
+      method: 'GET', pattern: /^\/v1\/policies\/([^/]+)\/history$/, operation: 'GetHistory',
+      handler: ({ params }) => ({ entries: ops.history(params[0]) }),
+    },
+    {
+      method: 'POST', pattern: /^\/v1\/policies\/([^/]+)\/rollback$/, operation: 'Rollback', bodyFields: ['toVersion', 'expectedVersion'],
+      handler: ({ actor, params, body }) => ops.rollback(actor, params[0], body.toVersion, body.expectedVersion),
+    },
+    { method: 'GET', pattern: /^\/v1\/rollout$/, operation: 'GetRolloutStatus', handler: () => ops.rolloutStatus() },
+    {
+      method: 'POST', pattern: /^\/v1\/dry-run$/, operation: 'DryRun', bodyFields: ['policy', 'windowMinutes'],
+      handler: ({ body }) => ops.dryRun(body.policy, body.windowMinutes),
+    },
+    { method: 'GET', pattern: /^\/v1\/correlations$/, operation: 'ListCorrelations', handler: () => ({ correlations: ops.correlations() }) },
+  ];
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error) => {
+      options.logger.error('http handler crashed', { error: String(error) });
+      if (!res.headersSent) send(res, 500, { code: 'INTERNAL', message: 'internal error' });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      const text = await options.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && url.pathname === '/readyz') {
+      return options.ready() ? send(res, 200, { status: 'ready' }) : send(res, 503, { status: 'not ready' });
+    }
+    const started = performance.now();
+    let operation = 'unknown';
+    let code = 'OK';
+    try {
+      const pathMatches = routes.filter((route) => route.pattern.test(url.pathname));
+      if (pathMatches.length === 0) throw notFound(`no route for ${url.pathname}`);
+      const route = pathMatches.find((candidate) => candidate.method === req.method);
+      if (!route) throw new ControlPlaneError('INVALID_ARGUMENT', `invalid request: method must be one of ${pathMatches.map((r) => r.method).join(', ')}`);
+      operation = route.operation;
+      const actor = options.auth.admin(req.headers.authorization);
+      const body = route.bodyFields ? await readJsonBody(req, options.maxBodyBytes ?? 1 << 20, route.bodyFields) : {};
+      const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent);
+      const result = route.handler({ actor, params, body, query: url.searchParams });
+      send(res, 200, result);
+    } catch (error) {
+      const { status, body } = toHttpStatus(error);
+      code = asControlPlaneError(error).code;
+      if (status === 500) options.logger.error('admin operation failed', { operation, error: body.message });
+      send(res, status, body);
+    } finally {
+      options.metrics.adminRequestDuration.observe({ transport: 'http', operation, code }, (performance.now() - started) / 1000);
+    }
+  }
+
+  return server;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJsonBody(req: IncomingMessage, maxBytes: number, allowed: string[]): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) {
+    req.resume();
+    throw resourceExhausted(`invalid request: body must be at most ${maxBytes} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw resourceExhausted(`invalid request: body must be at most ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    throw invalidArgument('invalid request: body must be valid JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw invalidArgument('invalid request: body must be a JSON object');
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!allowed.includes(key)) throw invalidArgument(`invalid request: ${key} must not be present (allowed: ${allowed.join(', ')})`);
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,90 @@
+// gRPC Admin service: authenticates the admin bearer token, converts between proto objects and the JSON model, and
+// delegates to AdminOperations (shared with the HTTP API). Every call is timed into the admin latency histogram.
+import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
+import type { AdminOperations } from '../admin-operations.ts';
+import { authorizationOf, type Authenticator } from '../auth.ts';
+import { asControlPlaneError, toGrpcStatus } from '../errors.ts';
+import type { Logger } from '../logging.ts';
+import type { ControlPlaneMetrics } from '../metrics.ts';
+import { meshlensGrpc } from '../protos.ts';
+import type { HistoryEntry } from '../policy-store.ts';
+import type { BreakerStateName } from '../breaker-replay.ts';
+
+export interface AdminServiceOptions {
+  operations: AdminOperations;
+  auth: Authenticator;
+  metrics: ControlPlaneMetrics;
+  logger: Logger;
+}
+
+const BREAKER_STATE: Record<BreakerStateName, string> = {
+  Closed: 'BREAKER_STATE_CLOSED', Open: 'BREAKER_STATE_OPEN', HalfOpen: 'BREAKER_STATE_HALF_OPEN',
+};
+
+/**
+ * proto-loader objects mark absent optional fields by omission, absent messages as null and add virtual `_field`
+ * oneof keys; the JSON model wants plain objects with absent fields missing (so defaults apply).
+ */
+export function policyFromProto(value: unknown): unknown {
+  if (value === null || value === undefined) return undefined;
+  if (Array.isArray(value)) return value.map(policyFromProto);
+  if (typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) {
+    if (key.startsWith('_')) continue;
+    const converted = policyFromProto(field);
+    if (converted !== undefined) out[key] = converted;
+  }
+  return out;
+}
+
+export function historyToProto(entry: HistoryEntry) {
+  return { ...entry, kind: `CHANGE_KIND_${entry.kind}`, policy: entry.policy ?? undefined, previous: entry.previous ?? undefined };
+}
+
+export class AdminService {
+  readonly #options: AdminServiceOptions;
+
+  constructor(options: AdminServiceOptions) {
+    this.#options = options;
+  }
+
+  addToServer(server: grpc.Server): void {
+    const ops = this.#options.operations;
+    type Req = Record<string, any>;
+    server.addService(meshlensGrpc().Admin.service, {
+      GetPolicy: this.#unary('GetPolicy', (req: Req) => ops.get(req.id)),
+      ListPolicies: this.#unary('ListPolicies', () => ops.list()),
+      SetPolicy: this.#unary('SetPolicy', (req: Req, actor) => ops.set(actor, req.id, req.expectedVersion, policyFromProto(req.policy) ?? {})),
+      DeletePolicy: this.#unary('DeletePolicy', (req: Req, actor) => ops.delete(actor, req.id, req.expectedVersion)),
+      GetHistory: this.#unary('GetHistory', (req: Req) => ({ entries: ops.history(req.id).map(historyToProto) })),
+      Rollback: this.#unary('Rollback', (req: Req, actor) => ops.rollback(actor, req.id, req.toVersion, req.expectedVersion)),
+      DryRun: this.#unary('DryRun', (req: Req) => {
+        const result = ops.dryRun(policyFromProto(req.policy) ?? {}, req.windowMinutes);
+        return { ...result, scopes: result.scopes.map((scope) => ({ ...scope, finalState: BREAKER_STATE[scope.finalState] })) };
+      }),
+      GetRolloutStatus: this.#unary('GetRolloutStatus', () => ops.rolloutStatus()),
+      ListCorrelations: this.#unary('ListCorrelations', () => ({ correlations: ops.correlations() })),
+    });
+  }
+
+  #unary(operation: string, handler: (request: any, actor: string) => unknown) {
+    const { auth, metrics, logger } = this.#options;
+    return (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
+      const started = performance.now();
+      let code = 'OK';
+      try {
+        const actor = auth.admin(authorizationOf(call.metadata));
+        callback(null, handler(call.request, actor) as any);
+      } catch (error) {
+        const normalised = asControlPlaneError(error);
+        code = normalised.code;
+        if (code === 'INTERNAL') logger.error('admin operation failed', { operation, error: normalised.message });
+        callback(toGrpcStatus(normalised));
+      } finally {
+        metrics.adminRequestDuration.observe({ transport: 'grpc', operation, code }, (performance.now() - started) / 1000);
+      }
+    };
+  }
+}

@@ -1,0 +1,259 @@
+// Control-plane benchmark (npm run bench:control-plane). The control plane runs as its own child process (so its
+// CPU and RSS are its own); simulated filters run in separate worker processes, each holding many discovery streams
+// over several HTTP/2 connections and ACKing every response at once, as a filter VM would. Measured, at 1,000 and
+// 10,000 streams: admin write → ACK on every stream (p50/p99/max per round, medians over rounds), CP CPU and RSS
+// at rest with all streams connected, and Telemetry.Report ingest rate at full load. Baseline in the same run: a
+// single stream's write → ACK. Prints one JSON object on the last line.
+// Env: MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
+// MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+import * as grpc from '@grpc/grpc-js';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { messageType } from '../../control-plane/src/protos.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const wallMs = () => performance.timeOrigin + performance.now();
+
+// ---------------------------------------------------------------- worker side (simulated filters)
+interface WorkerCommand {
+  cmd: 'connect' | 'collect' | 'report' | 'close';
+  port?: number; token?: string; streams?: number; perConnection?: number; prefix?: string;
+  version?: string; t0?: number; durationMs?: number; concurrency?: number; routes?: number;
+}
+
+async function runWorker(): Promise<void> {
+  const requestType = messageType('DiscoveryRequest');
+  const responseType = messageType('DiscoveryResponse');
+  const reportType = messageType('TelemetryReport');
+  const clients: grpc.Client[] = [];
+  const calls: grpc.ClientDuplexStream<Uint8Array, Buffer>[] = [];
+  const ackTimes = new Map<string, number[]>();        // version → ACK send times
+  let connected = 0;
+  const send = (message: unknown) => process.send!(message);
+
+  process.on('message', async (command: WorkerCommand) => {
+    if (command.cmd === 'connect') {
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', `Bearer ${command.token}`);
+      for (let i = 0; i < command.streams!; i++) {
+        if (i % command.perConnection! === 0) {
+          clients.push(new grpc.Client(`127.0.0.1:${command.port}`, grpc.credentials.createInsecure(),
+            { 'grpc.use_local_subchannel_pool': 1 }));
+        }
+        const call = clients[clients.length - 1].makeBidiStreamRequest('/meshlens.v1.PolicyDiscovery/StreamPolicies',
+          (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, metadata);
+        let first = true;
+        call.on('data', (bytes: Buffer) => {
+          const response = responseType.decode(bytes) as unknown as { versionInfo: string; nonce: string };
+          call.write(requestType.encode({ versionInfo: response.versionInfo, responseNonce: response.nonce }).finish());
+          const now = wallMs();
+          let times = ackTimes.get(response.versionInfo);
+          if (!times) ackTimes.set(response.versionInfo, (times = []));
+          times.push(now);
+          if (first) { first = false; if (++connected === command.streams) send({ evt: 'connected' }); }
+        });
+        call.on('error', () => {});
+        call.write(requestType.encode({ node: { id: `${command.prefix}-${i}`, worker: 'worker_0' } }).finish());
+        calls.push(call);
+      }
+    } else if (command.cmd === 'collect') {
+      const wait = () => {
+        const times = ackTimes.get(command.version!) ?? [];
+        if (times.length < calls.length) return setTimeout(wait, 5);
+        send({ evt: 'collected', latencies: times.map((t) => t - command.t0!) });
+      };
+      wait();
+    } else if (command.cmd === 'report') {
+      const client = clients[0];
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', `Bearer ${command.token}`);
+      const routes = Array.from({ length: command.routes! }, (_, i) => ({
+        cluster: `outbound|8080||svc-${i % 20}.default.svc.cluster.local`, pathTemplate: `/api/v1/items/{id}/${i % 5}`, tenant: `tenant-${i % 10}`,
+        counters: { requests: 100, errors: 3, slowCalls: 1, durationMsSum: 4200, durationBuckets: [0, 1, 10, 30, 40, 15, 3, 1], retries: 2 },
+      }));
+      const connections = Array.from({ length: command.routes! }, (_, i) => ({
+        localAddress: `10.1.${i >> 8}.${i & 255}:4${i % 10}000`, remoteAddress: `10.2.0.${i % 200}:8080`, cluster: 'outbound|8080||svc',
+        counters: { requests: 100, errors: 3 },
+      }));
+      // Encoded once per second of wall time: the workers share the machine with the control plane, so their own
+      // encoding cost must stay small next to what is measured.
+      let cached: { second: number; bytes: Uint8Array } = { second: -1, bytes: new Uint8Array() };
+      const encoded = () => {
+        const now = Date.now();
+        if (Math.floor(now / 1000) !== cached.second) {
+          cached = { second: Math.floor(now / 1000), bytes: reportType.encode(reportType.fromObject({ node: { id: `${command.prefix}-r` },
+            policyVersion: '1', windowStartUnixMs: now - 1000, windowEndUnixMs: now, routes, connections })).finish() };
+        }
+        return cached.bytes;
+      };
+      let sent = 0, entries = 0, errors = 0;
+      const deadline = wallMs() + command.durationMs!;
+      const loop = async () => {
+        while (wallMs() < deadline) {
+          const bytes = encoded();
+          const error = await new Promise<grpc.ServiceError | null>((resolve) => client.makeUnaryRequest('/meshlens.v1.Telemetry/Report',
+            (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, bytes, metadata, (e) => resolve(e)));
+          if (error) errors++; else { sent++; entries += routes.length + connections.length; }
+        }
+      };
+      await Promise.all(Array.from({ length: command.concurrency! }, loop));
+      send({ evt: 'reported', sent, entries, errors });
+    } else if (command.cmd === 'close') {
+      for (const call of calls) call.cancel();
+      for (const client of clients) client.close();
+      process.exit(0);
+    }
+  });
+  send({ evt: 'ready' });
+}
+
+// ---------------------------------------------------------------- parent side
+function request(worker: ChildProcess, command: WorkerCommand, evt: string): Promise<any> {
+  return new Promise((resolve) => {
+    const onMessage = (message: any) => { if (message.evt === evt) { worker.off('message', onMessage); resolve(message); } };
+    worker.on('message', onMessage);
+    worker.send(command);
+  });
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+const median = (values: number[]) => { const s = [...values].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+function procStats(pid: number): { cpuSeconds: number; rssBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);             // utime + stime
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 };
+}
+
+async function startControlPlaneChild(dataDir: string): Promise<{ child: ChildProcess; grpcPort: number; httpPort: number }> {
+  const extraArgs = (process.env.MESHLENS_BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean);   // e.g. --cpu-prof
+  const child = spawn(process.execPath, [...extraArgs, '--max-old-space-size=2048', '--import', 'tsx', join(root, 'control-plane/src/cli.ts'), 'serve',
+    '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1'],
+  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESHLENS_LOG_LEVEL: 'warn' } });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`control plane exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      const event = JSON.parse(line);
+      if (event.event === 'listening') resolve({ child, grpcPort: event.grpcPort, httpPort: event.httpPort });
+    });
+  });
+}
+
+async function adminPut(httpPort: number, token: string, id: string, expectedVersion: number, openMs: number): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/v1/policies/${id}`, {
+    method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ expectedVersion, policy: { target: { cluster: 'outbound|8080||orders.default.svc.cluster.local' }, breaker: { openMs } } }),
+  });
+  if (response.status !== 200) throw new Error(`admin write failed: ${response.status} ${await response.text()}`);
+  await response.arrayBuffer();
+}
+
+async function measureScale(streams: number, workerCount: number, rounds: number) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshlens-bench-'));
+  const adminToken = 'a'.repeat(32), proxyToken = 'p'.repeat(32);
+  writeFileSync(join(dataDir, 'tokens.json'), JSON.stringify({ admin: { bench: adminToken }, proxy: proxyToken }));
+  const plane = await startControlPlaneChild(dataDir);
+  const workers: ChildProcess[] = [];
+  try {
+    await adminPut(plane.httpPort, adminToken, 'orders', 0, 1000);
+    let version = 1;
+    const perWorker = Math.ceil(streams / workerCount);
+    for (let w = 0; w < workerCount; w++) {
+      const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      await new Promise((resolve) => worker.once('message', resolve));
+      workers.push(worker);
+    }
+    const connectStart = wallMs();
+    await Promise.all(workers.map((worker, w) => request(worker, {
+      cmd: 'connect', port: plane.grpcPort, token: proxyToken, streams: Math.min(perWorker, streams - w * perWorker), perConnection: 10, prefix: `w${w}`,
+    }, 'connected')));
+    const connectMs = wallMs() - connectStart;
+
+    // Round 0 is a warm-up (JIT, first-use allocations on 10,000 streams) and is not counted: convergence is a
+    // steady-state figure, as istiod's pilot_proxy_convergence_time is.
+    const roundStats: { p50: number; p99: number; max: number }[] = [];
+    for (let r = -1; r < rounds; r++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const t0 = wallMs();
+      await adminPut(plane.httpPort, adminToken, 'orders', version, 1000 + r + 2);
+      version++;
+      const snapshotVersion = String(version);
+      const results = await Promise.all(workers.map((worker) => request(worker, { cmd: 'collect', version: snapshotVersion, t0 }, 'collected')));
+      const latencies = results.flatMap((result) => result.latencies as number[]).sort((a, b) => a - b);
+      if (r >= 0) roundStats.push({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] });
+    }
+
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const restStart = procStats(plane.child.pid!);
+    const restWindowMs = 5000;
+    await new Promise((resolve) => setTimeout(resolve, restWindowMs));
+    const restEnd = procStats(plane.child.pid!);
+
+    const ingestMs = 5000;
+    const ingestStartCpu = procStats(plane.child.pid!);
+    const ingestStart = wallMs();
+    const reported = await Promise.all(workers.map((worker, w) => request(worker,
+      { cmd: 'report', token: proxyToken, durationMs: ingestMs, concurrency: 32, routes: 250, prefix: `w${w}` }, 'reported')));
+    const ingestElapsed = wallMs() - ingestStart;
+    const ingestEndCpu = procStats(plane.child.pid!);
+    const entries = reported.reduce((sum, r) => sum + r.entries, 0);
+    const reportErrors = reported.reduce((sum, r) => sum + r.errors, 0);
+    return {
+      streams,
+      connectSeconds: round1(connectMs / 1000),
+      writeToAllAckMs: {
+        p50: round1(median(roundStats.map((s) => s.p50))), p99: round1(median(roundStats.map((s) => s.p99))),
+        max: round1(median(roundStats.map((s) => s.max))), rounds: roundStats.map((s) => ({ p50: round1(s.p50), p99: round1(s.p99), max: round1(s.max) })),
+      },
+      restCpuPercentOfCore: round1(((restEnd.cpuSeconds - restStart.cpuSeconds) / (restWindowMs / 1000)) * 100),
+      restRssMiB: round1(restEnd.rssBytes / 2 ** 20),
+      ingestEntriesPerSecond: Math.round(entries / (ingestElapsed / 1000)),
+      ingestReportErrors: reportErrors,
+      ingestCpuPercentOfCore: round1(((ingestEndCpu.cpuSeconds - ingestStartCpu.cpuSeconds) / (ingestElapsed / 1000)) * 100),
+      peakRssMiB: round1(procStats(plane.child.pid!).rssBytes / 2 ** 20),
+    };
+  } finally {
+    for (const worker of workers) worker.send({ cmd: 'close' });
+    plane.child.kill('SIGTERM');
+    await new Promise((resolve) => plane.child.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const scales = (process.env.MESHLENS_BENCH_SCALES ?? '1000,10000').split(',').map(Number);
+  const workers = Number(process.env.MESHLENS_BENCH_WORKERS ?? 4);
+  const rounds = Number(process.env.MESHLENS_BENCH_ROUNDS ?? 5);
+  const baseline = await measureScale(1, 1, rounds);
+  process.stderr.write(`baseline (1 stream): ${JSON.stringify(baseline.writeToAllAckMs)}\n`);
+  const results = [];
+  for (const streams of scales) {
+    const result = await measureScale(streams, workers, rounds);
+    process.stderr.write(`${streams} streams: ${JSON.stringify(result)}\n`);
+    results.push(result);
+  }
+  const largest = results[results.length - 1];
+  process.stdout.write(JSON.stringify({
+    bench: 'control-plane',
+    cores: (await import('node:os')).availableParallelism(),
+    baselineSingleStreamWriteToAckMs: { p50: baseline.writeToAllAckMs.p50, max: baseline.writeToAllAckMs.max },
+    scales: results,
+    targets: {
+      convergedP99Ms: { target: 1000, measured: largest.writeToAllAckMs.p99, ok: largest.writeToAllAckMs.p99 <= 1000 },
+      restRssMiB: { target: 1024, measured: largest.restRssMiB, ok: largest.restRssMiB <= 1024 },
+      ingestEntriesPerSecond: { target: 100000, measured: largest.ingestEntriesPerSecond, ok: largest.ingestEntriesPerSecond >= 100000 },
+    },
+  }) + '\n');
+}
+
+if (process.argv.includes('--worker')) await runWorker();
+else await main();

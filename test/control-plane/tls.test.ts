@@ -1,0 +1,52 @@
+// Optional mTLS on the gRPC port: with --tls-cert/--tls-key/--tls-ca a filter must present a client certificate
+// signed by the CA (and still the proxy bearer token); without one the handshake fails.
+import * as grpc from '@grpc/grpc-js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { needs } from '../support/skip.ts';
+import { DiscoveryStream, startTestPlane, within } from './helpers.ts';
+
+const test = suite('mtls');
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+function makePki(dir: string): void {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=meshlens-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  for (const name of ['server', 'client']) {
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-out', `${name}.crt`,
+      ...(name === 'server' ? ['-extfile', 'server.ext'] : []));
+  }
+}
+
+needs(hasOpenssl ? null : 'openssl CLI to create test certificates', test)('client certificate required and accepted', async () => {
+  const pki = mkdtempSync(join(tmpdir(), 'meshlens-pki-'));
+  makePki(pki);
+  const file = (name: string) => join(pki, name);
+  const plane = await startTestPlane({ tls: { certFile: file('server.crt'), keyFile: file('server.key'), caFile: file('ca.crt') } });
+  try {
+    const withCert = new grpc.Client(`127.0.0.1:${plane.grpcPort}`,
+      grpc.credentials.createSsl(readFileSync(file('ca.crt')), readFileSync(file('client.key')), readFileSync(file('client.crt'))));
+    const stream = new DiscoveryStream(withCert, plane.proxyToken);
+    stream.send({ node: { id: 'n', worker: 'w' } });
+    assert.is((await within(stream.next(), 5000, 'response over mTLS')).versionInfo, '0');
+    stream.end();
+    withCert.close();
+
+    const withoutCert = new grpc.Client(`127.0.0.1:${plane.grpcPort}`, grpc.credentials.createSsl(readFileSync(file('ca.crt'))));
+    const refused = new DiscoveryStream(withoutCert, plane.proxyToken);
+    refused.send({ node: { id: 'n', worker: 'w' } });
+    assert.is((await within(refused.status, 5000, 'refusal')).code, grpc.status.UNAVAILABLE);
+    withoutCert.close();
+  } finally {
+    await plane.stop();
+    rmSync(pki, { recursive: true, force: true });
+  }
+});
+
+test.run();
