@@ -1,0 +1,234 @@
+// Envoy's stats store as far as Wasm metrics reach it: one process-wide store shared by every VM, names under the
+// `wasmcustom.` namespace, TagSpecifier extraction, thread-local histograms merged at flush, and the admin
+// /stats and /stats/prometheus renderings.
+import { readFileSync } from 'node:fs';
+
+export interface TagSpecifier { tag: string; regex: string }
+export type MetricKind = 'counter' | 'gauge' | 'histogram';
+
+export const WASM_CUSTOM_NAMESPACE = 'wasmcustom';
+/** Envoy HistogramOptionsImpl::defaultBuckets. */
+export const DEFAULT_HISTOGRAM_BUCKETS: readonly number[] = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+];
+
+export class Stat {
+  value = 0;
+  /** Samples recorded on worker threads, not yet merged into the parent histogram. */
+  pending: number[] = [];
+  interval: number[] = [];
+  bucketCounts: number[] = [];
+  sampleCount = 0;
+  sampleSum = 0;
+  used = false;
+  tagExtractedName = '';
+  tags: [string, string][] = [];
+  constructor(readonly kind: MetricKind, readonly name: string, bucketCount: number) {
+    if (kind === 'histogram') this.bucketCounts = new Array(bucketCount).fill(0);
+  }
+}
+
+export function loadDefaultStatsTags(): TagSpecifier[] {
+  try {
+    return JSON.parse(readFileSync(new URL('../stats-tags.json', import.meta.url), 'utf8')) as TagSpecifier[];
+  } catch {
+    return [];
+  }
+}
+
+/** Envoy StatNameLessThan: compares the dot-separated elements one by one. */
+function statNameLess(a: string, b: string): number {
+  const pa = a.split('.'), pb = b.split('.');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    if (pa[i] !== pb[i]) return pa[i] < pb[i] ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
+
+function sanitizeName(name: string): string { return name.replace(/[^a-zA-Z0-9_]/g, '_'); }
+function sanitizeValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+function formattedTags(tags: [string, string][]): string {
+  return tags.map(([k, v]) => `${sanitizeName(k)}="${sanitizeValue(v)}"`).join(',');
+}
+/** fmt's {:.32g} for the values histograms produce. */
+function formatNumber(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0);
+  return String(Number(n.toPrecision(17)));
+}
+
+export class EnvoyStats {
+  private readonly byKey = new Map<string, Stat>();
+  private specifiers: { tag: string; re: RegExp }[] = [];
+  readonly customNamespaces = new Set<string>([WASM_CUSTOM_NAMESPACE]);
+
+  constructor(opts: { statsTags?: TagSpecifier[]; histogramBuckets?: readonly number[] } = {}) {
+    this.buckets = opts.histogramBuckets ?? DEFAULT_HISTOGRAM_BUCKETS;
+    this.useTagSpecifiers(opts.statsTags ?? loadDefaultStatsTags());
+  }
+  readonly buckets: readonly number[];
+
+  /** Replaces stats_config.stats_tags and re-extracts the tags of every existing stat. */
+  useTagSpecifiers(specifiers: TagSpecifier[]): void {
+    this.specifiers = specifiers.map((s) => {
+      if (typeof s.tag !== 'string' || s.tag === '') throw new Error('invalid stats tag: tag must be a non-empty string');
+      let re: RegExp;
+      try { re = new RegExp(s.regex, 'd'); } catch { throw new Error(`invalid stats tag: regex of ${s.tag} must compile`); }
+      return { tag: s.tag, re };
+    });
+    for (const stat of this.byKey.values()) this.extractTags(stat);
+  }
+
+  private extractTags(stat: Stat): void {
+    const name = stat.name;
+    const remove: [number, number][] = [];
+    const tags: [string, string][] = [];
+    for (const { tag, re } of this.specifiers) {
+      const m = re.exec(name) as (RegExpExecArray & { indices?: [number, number][] }) | null;
+      if (!m || m[1] === undefined || !m.indices) continue;
+      tags.push([tag, m[2] ?? m[1]]);
+      remove.push(m.indices[1]);
+    }
+    let out = name;
+    if (remove.length > 0) {
+      const drop = new Uint8Array(name.length);
+      for (const [s, e] of remove) drop.fill(1, s, e);
+      out = '';
+      for (let i = 0; i < name.length; i++) if (!drop[i]) out += name[i];
+    }
+    stat.tagExtractedName = out;
+    stat.tags = tags;
+  }
+
+  /** Creates or finds a stat by its full Envoy name (what proxy_define_metric maps to, with the namespace). */
+  stat(kind: MetricKind, fullName: string): Stat {
+    const key = `${kind}\u0000${fullName}`;
+    let s = this.byKey.get(key);
+    if (!s) {
+      s = new Stat(kind, fullName, this.buckets.length);
+      this.extractTags(s);
+      this.byKey.set(key, s);
+    }
+    return s;
+  }
+  /** The stat a Wasm module's proxy_define_metric(name) refers to. */
+  wasmMetric(kind: MetricKind, name: string): Stat { return this.stat(kind, `${WASM_CUSTOM_NAMESPACE}.${name}`); }
+
+  add(stat: Stat, delta: number): void { stat.value += delta; stat.used = true; }
+  set(stat: Stat, value: number): void { stat.value = value; stat.used = true; }
+  record(stat: Stat, value: number): void { stat.pending.push(value); stat.used = true; }
+
+  /** Envoy merges thread-local histograms into their parents at every stats flush. */
+  flushHistograms(): void {
+    for (const s of this.byKey.values()) {
+      if (s.kind !== 'histogram') continue;
+      s.interval = s.pending;
+      s.pending = [];
+      for (const v of s.interval) {
+        s.sampleCount++;
+        s.sampleSum += v;
+        for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) s.bucketCounts[i]++;
+      }
+    }
+  }
+
+  private find(kind: MetricKind, tagExtractedName: string, tags?: Record<string, string>): Stat[] {
+    const wanted = this.displayName(tagExtractedName);
+    const out: Stat[] = [];
+    for (const s of this.byKey.values()) {
+      if (s.kind !== kind || this.displayName(s.tagExtractedName) !== wanted) continue;
+      if (tags && !Object.entries(tags).every(([k, v]) => s.tags.some(([tk, tv]) => tk === k && tv === v))) continue;
+      out.push(s);
+    }
+    return out;
+  }
+  /** Sum of the counters with this tag-extracted name whose tags include `tags`; undefined when none exists. */
+  counter(tagExtractedName: string, tags?: Record<string, string>): number | undefined {
+    const found = this.find('counter', tagExtractedName, tags);
+    return found.length === 0 ? undefined : found.reduce((a, s) => a + s.value, 0);
+  }
+  gauge(tagExtractedName: string, tags?: Record<string, string>): number | undefined {
+    const found = this.find('gauge', tagExtractedName, tags);
+    return found.length === 0 ? undefined : found.reduce((a, s) => a + s.value, 0);
+  }
+  /** Merged (flushed) sample count and sum of matching histograms. */
+  histogram(tagExtractedName: string, tags?: Record<string, string>): { count: number; sum: number } | undefined {
+    const found = this.find('histogram', tagExtractedName, tags);
+    if (found.length === 0) return undefined;
+    return { count: found.reduce((a, s) => a + s.sampleCount, 0), sum: found.reduce((a, s) => a + s.sampleSum, 0) };
+  }
+
+  /** Name with a registered custom namespace stripped (as /stats shows it). */
+  private displayName(name: string): string {
+    const dot = name.indexOf('.');
+    return dot > 0 && this.customNamespaces.has(name.slice(0, dot)) ? name.slice(dot + 1) : name;
+  }
+  /** PrometheusStatsFormatter::metricName: undefined means the metric is not exported. */
+  private prometheusName(tagExtractedName: string): string | undefined {
+    const stripped = this.displayName(tagExtractedName);
+    if (stripped !== tagExtractedName) {
+      const s = sanitizeName(stripped);
+      return s !== '' && !/^[0-9]/.test(s) ? s : undefined;
+    }
+    return `envoy_${sanitizeName(tagExtractedName)}`;
+  }
+
+  renderPrometheus(): string {
+    let out = '';
+    for (const [kind, type] of [['counter', 'counter'], ['gauge', 'gauge'], ['histogram', 'histogram']] as const) {
+      const groups = new Map<string, Stat[]>();
+      for (const s of this.byKey.values()) {
+        if (s.kind !== kind) continue;
+        const g = groups.get(s.tagExtractedName);
+        if (g) g.push(s); else groups.set(s.tagExtractedName, [s]);
+      }
+      for (const name of [...groups.keys()].sort(statNameLess)) {
+        const promName = this.prometheusName(name);
+        if (promName === undefined) continue;
+        out += `# TYPE ${promName} ${type}\n`;
+        for (const s of groups.get(name)!.sort((a, b) => statNameLess(a.name, b.name))) {
+          const tags = formattedTags(s.tags);
+          if (kind !== 'histogram') { out += `${promName}{${tags}} ${formatNumber(s.value)}\n`; continue; }
+          const histTags = s.tags.length === 0 ? '' : `${tags},`;
+          for (let i = 0; i < this.buckets.length; i++) {
+            out += `${promName}_bucket{${histTags}le="${formatNumber(this.buckets[i])}"} ${s.bucketCounts[i]}\n`;
+          }
+          out += `${promName}_bucket{${histTags}le="+Inf"} ${s.sampleCount}\n`;
+          out += `${promName}_sum{${tags}} ${formatNumber(s.sampleSum)}\n`;
+          out += `${promName}_count{${tags}} ${s.sampleCount}\n`;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Admin /stats: counters and gauges merged in name order, then histograms with their quantile summary. */
+  renderText(): string {
+    const scalars = [...this.byKey.values()].filter((s) => s.kind !== 'histogram')
+      .map((s) => [this.displayName(s.name), s] as const).sort((a, b) => statNameLess(a[0], b[0]));
+    let out = '';
+    for (const [name, s] of scalars) out += `${name}: ${formatNumber(s.value)}\n`;
+    const hists = [...this.byKey.values()].filter((s) => s.kind === 'histogram')
+      .map((s) => [this.displayName(s.name), s] as const).sort((a, b) => statNameLess(a[0], b[0]));
+    for (const [name, s] of hists) out += `${name}: ${quantileSummary(s)}\n`;
+    return out;
+  }
+}
+
+const QUANTILES = [0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1];
+function quantileOf(sorted: number[], q: number): string {
+  if (sorted.length === 0) return 'nan';
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return String(Number(sorted[idx].toPrecision(6)));
+}
+/** ParentHistogramImpl::quantileSummary: "P0(interval,cumulative) P25(…) …". */
+function quantileSummary(s: Stat): string {
+  if (s.sampleCount === 0) return 'No recorded values';
+  const interval = [...s.interval].sort((a, b) => a - b);
+  // The cumulative distribution is reconstructed from bucket counts: Envoy keeps sketches, not samples.
+  const cumulative: number[] = [];
+  let prev = 0;
+  s.bucketCounts.forEach((c, i) => { for (let k = prev; k < c; k++) cumulative.push(s.bucketCounts.length ? DEFAULT_HISTOGRAM_BUCKETS[i] : 0); prev = c; });
+  return QUANTILES.map((q) => `P${q * 100}(${quantileOf(interval, q)},${quantileOf(cumulative, q)})`).join(' ');
+}
