@@ -1,0 +1,82 @@
+// One HTTP stream: resolves its labels at request headers and records them at log time.
+import {
+  FilterHeadersStatus, getHeaderMap, getPropertyI64, getPropertyStringReusing, HeaderMapSnapshot, MapType,
+  propertyPath,
+} from "../abi/host";
+import { UNKNOWN_LABEL } from "../policy/labels";
+import { KNOWN_METHODS, OTHER_METHOD, responseCodeIndex } from "../policy/request-metrics";
+import { RootContext } from "./root";
+import { admitRequest, recordResponse } from "../resilience/filter-glue";
+import { AdmitResult } from "../resilience/resilience";
+import { recordRequestTelemetry } from "../control/session"; // FILTER-DISCOVERY
+
+const XDS_CLUSTER_NAME = propertyPath(["xds", "cluster_name"]);
+// Envoy ≤ 1.32 only knows the legacy top-level name (removed in 1.33).
+const LEGACY_CLUSTER_NAME = propertyPath(["cluster_name"]);
+const RESPONSE_CODE = propertyPath(["response", "code"]);
+const REQUEST_DURATION = propertyPath(["request", "duration"]);
+
+const NANOSECONDS_PER_MILLISECOND: i64 = 1000000;
+
+export class HttpContext {
+  resolved: bool = false;
+  cluster: string = UNKNOWN_LABEL;
+  path: string = UNKNOWN_LABEL;
+  method: i32 = OTHER_METHOD;
+  tenant: string = UNKNOWN_LABEL;
+  admission: AdmitResult | null = null;
+
+  constructor(public readonly id: u32, public readonly root: RootContext) {}
+
+  onRequestHeaders(): FilterHeadersStatus {
+    if (!this.root.configured) return FilterHeadersStatus.Continue;
+    const headers = getHeaderMap(MapType.RequestHeaders);
+    this.resolveLabels(headers);
+    // FILTER-RESILIENCE call site: breaker gate (local reply) and retry headers, given this stream and `headers`.
+    const resilience = this.root.resilience;
+    if (resilience !== null) {
+      const admitted = admitRequest(resilience, this.cluster, this.tenant, this.path, headers);
+      this.admission = admitted;
+      // The local 503 is already queued; the host turns any return into a stop.
+      if (admitted.reject) return FilterHeadersStatus.StopIteration;
+    }
+    return FilterHeadersStatus.Continue;
+  }
+
+  onLog(): void {
+    if (!this.root.configured) return;
+    // A stream reset before its headers reached the filter still gets counted; on_log can read the headers.
+    if (!this.resolved) this.resolveLabels(getHeaderMap(MapType.RequestHeaders));
+    const code = getPropertyI64(RESPONSE_CODE, 0);
+    const durationNs = getPropertyI64(REQUEST_DURATION, 0);
+    const durationMs = durationNs > 0 ? <u64>(durationNs / NANOSECONDS_PER_MILLISECOND) : 0;
+    this.root.metrics!.record(this.cluster, this.path, this.tenant, this.method, responseCodeIndex(code), durationMs);
+    // FILTER-RESILIENCE call site: feed the outcome to the breaker window and retry budget.
+    const resilience = this.root.resilience;
+    if (resilience !== null) recordResponse(resilience, this.admission, code, <f64>durationMs);
+    const control = this.root.control; // FILTER-DISCOVERY
+    if (control !== null) {
+      recordRequestTelemetry(control, this.cluster, this.path, this.tenant, code, <f64>durationMs, this.admission);
+    }
+  }
+
+  private resolveLabels(headers: HeaderMapSnapshot): void {
+    const root = this.root;
+    let cluster = getPropertyStringReusing(XDS_CLUSTER_NAME, root.lastCluster);
+    if (cluster === null) cluster = getPropertyStringReusing(LEGACY_CLUSTER_NAME, root.lastCluster);
+    this.cluster = cluster === null || cluster.length == 0 ? UNKNOWN_LABEL : cluster;
+    root.lastCluster = this.cluster;
+
+    const tenantHeaders = root.config!.tenant.headers;
+    const values = root.tenantHeaderValues;
+    for (let i = 0; i < tenantHeaders.length; i++) values[i] = headers.getReusing(tenantHeaders[i], values[i]);
+    this.tenant = root.tenants!.resolve(values);
+
+    const path = headers.get(":path");
+    this.path = path === null ? UNKNOWN_LABEL : root.paths!.bounded(this.cluster, path);
+    // Same rule as policy/request-metrics methodIndex, matched on the raw bytes to avoid decoding the method.
+    const method = headers.matchValue(":method", KNOWN_METHODS);
+    this.method = method < 0 ? OTHER_METHOD : method;
+    this.resolved = true;
+  }
+}

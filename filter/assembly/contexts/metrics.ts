@@ -1,0 +1,107 @@
+// Defines request metrics with the host once per label set and records into them. Warm requests do no string
+// building: label sets are found through nested maps keyed by the label strings the stream already holds, and
+// the (method, code) variants of a label set by a small integer.
+import { defineMetric, incrementMetric, MetricType, recordMetric } from "../abi/host";
+import {
+  methodAndCodeKey, methodLabel, overflowRequestDurationName, overflowRequestsTotalName, requestDurationName,
+  requestsTotalName, responseCodeLabelOf, SeriesBudget, SERIES_OVERFLOW_TOTAL,
+} from "../policy/request-metrics";
+
+// Metric ids for one (cluster, path, tenant).
+class LabelSet {
+  durationId: u32 = 0;
+  requestIds: Map<i32, u32> = new Map<i32, u32>();
+
+  constructor(public cluster: string, public path: string, public tenant: string) {}
+}
+
+// At most maxSeries series per VM, plus the three overflow metrics, which are defined only once the cap is first
+// hit so a healthy proxy exports no "~other" series at all.
+export class RequestMetrics {
+  private budget: SeriesBudget;
+  private byCluster: Map<string, Map<string, Map<string, LabelSet>>> = new Map();
+  private overflowRequestsId: u32 = 0;
+  private overflowDurationId: u32 = 0;
+  private seriesOverflowId: u32 = 0;
+
+  constructor(maxSeries: i32, private durationHistogram: bool) {
+    this.budget = new SeriesBudget(maxSeries);
+  }
+
+  get seriesCount(): i32 {
+    return this.budget.size;
+  }
+
+  private noteOverflow(): void {
+    if (this.seriesOverflowId == 0) this.seriesOverflowId = defineMetric(MetricType.Counter, SERIES_OVERFLOW_TOTAL);
+    incrementMetric(this.seriesOverflowId, 1);
+  }
+
+  private overflowRequests(): u32 {
+    this.noteOverflow();
+    if (this.overflowRequestsId == 0) {
+      this.overflowRequestsId = defineMetric(MetricType.Counter, overflowRequestsTotalName());
+    }
+    return this.overflowRequestsId;
+  }
+
+  private overflowDuration(): u32 {
+    this.noteOverflow();
+    if (this.overflowDurationId == 0) {
+      this.overflowDurationId = defineMetric(MetricType.Histogram, overflowRequestDurationName());
+    }
+    return this.overflowDurationId;
+  }
+
+  // Null (overflow) for a new label set once the budget is spent. Entries are only created while the budget has
+  // room and each new one immediately takes a slot, so the maps never outgrow maxSeries.
+  private labelSet(cluster: string, path: string, tenant: string): LabelSet | null {
+    let byPath: Map<string, Map<string, LabelSet>>;
+    if (this.byCluster.has(cluster)) {
+      byPath = this.byCluster.get(cluster);
+    } else {
+      if (this.budget.size >= this.budget.maxSeries) return null;
+      byPath = new Map();
+      this.byCluster.set(cluster, byPath);
+    }
+    let byTenant: Map<string, LabelSet>;
+    if (byPath.has(path)) {
+      byTenant = byPath.get(path);
+    } else {
+      if (this.budget.size >= this.budget.maxSeries) return null;
+      byTenant = new Map();
+      byPath.set(path, byTenant);
+    }
+    if (byTenant.has(tenant)) return byTenant.get(tenant);
+    if (this.budget.size >= this.budget.maxSeries) return null;
+    const created = new LabelSet(cluster, path, tenant);
+    byTenant.set(tenant, created);
+    return created;
+  }
+
+  private requestsId(labels: LabelSet | null, method: i32, responseCode: i32): u32 {
+    if (labels === null) return this.overflowRequests();
+    const key = methodAndCodeKey(method, responseCode);
+    if (labels.requestIds.has(key)) return labels.requestIds.get(key);
+    if (!this.budget.take()) return this.overflowRequests();
+    const id = defineMetric(MetricType.Counter, requestsTotalName(
+      labels.cluster, labels.path, methodLabel(method), responseCodeLabelOf(responseCode), labels.tenant));
+    labels.requestIds.set(key, id);
+    return id;
+  }
+
+  private durationId(labels: LabelSet | null): u32 {
+    if (labels === null) return this.overflowDuration();
+    if (labels.durationId != 0) return labels.durationId;
+    if (!this.budget.take()) return this.overflowDuration();
+    labels.durationId = defineMetric(MetricType.Histogram, requestDurationName(labels.cluster, labels.path, labels.tenant));
+    return labels.durationId;
+  }
+
+  // `method` and `responseCode` are the indices from policy/request-metrics (methodIndex, responseCodeIndex).
+  record(cluster: string, path: string, tenant: string, method: i32, responseCode: i32, durationMs: u64): void {
+    const labels = this.labelSet(cluster, path, tenant);
+    incrementMetric(this.requestsId(labels, method, responseCode), 1);
+    if (this.durationHistogram) recordMetric(this.durationId(labels), durationMs);
+  }
+}

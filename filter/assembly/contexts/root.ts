@@ -1,0 +1,74 @@
+// The root context of one VM: owns the parsed configuration and the per-VM bounding state.
+import { BufferType, getBufferString, log, LogLevel, setTickPeriodMilliseconds } from "../abi/host";
+import { FilterConfig, parseFilterConfig } from "../config";
+import { PathTemplater, PathTemplaterOptions } from "../policy/path-template";
+import { TenantBounds, TenantResolver } from "../policy/tenant";
+import { RequestMetrics } from "./metrics";
+import { createResilience, nowMs } from "../resilience/filter-glue";
+import { Resilience } from "../resilience/resilience";
+import { ControlSession, createControlSession } from "../control/session"; // FILTER-DISCOVERY
+
+export class RootContext {
+  config: FilterConfig | null = null;
+  tenants: TenantResolver | null = null;
+  paths: PathTemplater | null = null;
+  metrics: RequestMetrics | null = null;
+  resilience: Resilience | null = null;
+  control: ControlSession | null = null; // FILTER-DISCOVERY: discovery stream + telemetry reports
+  // Reused by every stream of this VM (callbacks never interleave within a VM), one slot per tenant header.
+  tenantHeaderValues: Array<string | null> = new Array<string | null>();
+  // The previous stream's cluster, reused when the next one is the same (see getPropertyStringReusing).
+  lastCluster: string = "";
+
+  constructor(public readonly id: u32) {}
+
+  get configured(): bool {
+    return this.config !== null;
+  }
+
+  onConfigure(configurationSize: u32): bool {
+    const text = configurationSize == 0
+      ? ""
+      : getBufferString(BufferType.PluginConfiguration, 0, configurationSize);
+    const result = parseFilterConfig(text);
+    const config = result.config;
+    if (config === null) {
+      log(LogLevel.Critical, result.error);
+      return false;
+    }
+    const tenant = config.tenant;
+    const allowedList = tenant.allowed;
+    let allowed: Set<string> | null = null;
+    if (allowedList !== null) {
+      allowed = new Set<string>();
+      for (let i = 0; i < allowedList.length; i++) allowed.add(allowedList[i]);
+    }
+    this.tenantHeaderValues = new Array<string | null>(tenant.headers.length);
+    this.tenants = new TenantResolver(new TenantBounds(tenant.maxLength, tenant.maxTenants, allowed));
+    this.paths = new PathTemplater(new PathTemplaterOptions(
+      config.paths.templates, config.paths.maxPerCluster, config.paths.maxLength, config.metrics.maxClusters,
+      config.paths.collapseIds));
+    const metrics = new RequestMetrics(config.metrics.maxSeries, config.metrics.durationHistogram);
+    this.metrics = metrics;
+    this.config = config;
+    // FILTER-RESILIENCE call site: build breaker/budget state from config.defaultPolicy here.
+    const resilience = createResilience(config.defaultPolicy);
+    if (resilience.resilience === null) {
+      this.config = null;
+      log(LogLevel.Critical, resilience.error);
+      return false;
+    }
+    this.resilience = resilience.resilience;
+    this.control = createControlSession(config, resilience.resilience!); // FILTER-DISCOVERY
+    setTickPeriodMilliseconds(<u32>config.tickMs);
+    return true;
+  }
+
+  onTick(): void {
+    // FILTER-RESILIENCE call site: merge local windows into shared data and evaluate breakers.
+    const resilience = this.resilience;
+    if (resilience !== null) resilience.onTick(nowMs());
+    const control = this.control; // FILTER-DISCOVERY
+    if (control !== null) control.onTick(nowMs());
+  }
+}

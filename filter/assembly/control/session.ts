@@ -1,0 +1,192 @@
+// One VM's connection to the control plane: its identity, the discovery stream and the telemetry reporter, driven
+// by the root context's on_tick and fed the gRPC call-out callbacks (which Envoy always delivers to the root).
+// The stream opens on the first tick, not in on_configure: Envoy's canary VM runs on_configure and is destroyed
+// right after, and it must not show up in the control plane's rollout as a proxy that connected and vanished.
+import {
+  getPropertyI64, getPropertyString, getSharedData, HostStatus, nowNanoseconds, propertyPath, setSharedData,
+} from "../abi/host";
+import { ControlPlaneConfig, FilterConfig, NodeConfig } from "../config";
+import { BreakerPolicy, parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
+import { AdmitResult, Resilience } from "../resilience/resilience";
+import { JitteredBackoff, Prng } from "./backoff";
+import { DiscoveryClient, PolicySink } from "./discovery-client";
+import { ControlCounters } from "./metrics";
+import { NodeIdentity } from "./protobuf";
+import { ValidatedSnapshot } from "./snapshot";
+import { TelemetryReporter } from "./telemetry-reporter";
+import { RequestOutcome, TelemetryWindow } from "./telemetry-window";
+
+const ENVOY_NODE_ID = propertyPath(["node", "id"]);
+const UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
+const UPSTREAM_LOCAL_ADDRESS = propertyPath(["upstream", "local_address"]);
+const RESPONSE_GRPC_STATUS = propertyPath(["response", "grpc_status"]);
+const RESPONSE_FLAGS = propertyPath(["response", "flags"]);
+const ATTEMPT_COUNT = propertyPath(["upstream", "request_attempt_count"]);
+const DEFAULT_SLOW_CALL_MS: f64 = new BreakerPolicy().slowCallMs;
+const VM_SEQUENCE_KEY = "meshlens.control.v1|vm-sequence";
+const MAX_CAS_ATTEMPTS: i32 = 16;
+
+// Envoy tells a VM neither its thread nor whether it is the main thread's, so each VM draws a process-wide sequence
+// number from shared data once; it names the VM on its stream ("vm_0", "vm_1", ...; rollout is per name).
+let vmSequence: i32 = -1;
+
+function drawVmSequence(): i32 {
+  if (vmSequence >= 0) return vmSequence;
+  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    const current = getSharedData(VM_SEQUENCE_KEY);
+    let next: u32 = 0;
+    const data = current.data;
+    if (current.status == HostStatus.Ok && data !== null && data.byteLength == 4) next = load<u32>(changetype<usize>(data));
+    const buffer = new ArrayBuffer(4);
+    store<u32>(changetype<usize>(buffer), next + 1);
+    const status = setSharedData(VM_SEQUENCE_KEY, buffer, current.status == HostStatus.Ok ? current.cas : 0);
+    if (status == HostStatus.Ok) {
+      vmSequence = <i32>next;
+      return vmSequence;
+    }
+    if (status != HostStatus.CasMismatch) break;
+  }
+  // Shared data refused: still a usable, if possibly repeated, name.
+  vmSequence = 0;
+  return vmSequence;
+}
+
+// Hands accepted snapshots to Resilience: the pushed policies first, so a pushed "*" policy outranks the plugin
+// config's default among equally specific matches, and the default keeps covering whatever the snapshot leaves out.
+// Resilience keeps a scope's breaker state when the scope survives the change.
+export class ResilienceSink extends PolicySink {
+  constructor(private readonly resilience: Resilience, private readonly defaults: Array<ResiliencePolicy>) {
+    super();
+  }
+
+  apply(snapshot: ValidatedSnapshot): void {
+    this.resilience.setPolicies(snapshot.policies.concat(this.defaults));
+  }
+}
+
+export class ControlSession {
+  discovery: DiscoveryClient | null = null;
+  reporter: TelemetryReporter | null = null;
+  private started: bool = false;
+
+  constructor(
+    private readonly controlPlane: ControlPlaneConfig,
+    private readonly nodeConfig: NodeConfig,
+    private readonly reportIntervalMs: i32,
+    private readonly sink: PolicySink,
+  ) {}
+
+  get appliedVersion(): string {
+    const discovery = this.discovery;
+    return discovery === null ? "" : discovery.appliedVersion;
+  }
+
+  private start(nowMs: f64): void {
+    this.started = true;
+    let id = this.nodeConfig.id;
+    if (id.length == 0) {
+      const envoyNodeId = getPropertyString(ENVOY_NODE_ID);
+      id = envoyNodeId === null ? "" : envoyNodeId;
+    }
+    const config = this.nodeConfig;
+    const workload = config.workload.length > 0 && config.namespace.length > 0
+      ? config.workload + "." + config.namespace
+      : config.workload;
+    const sequence = drawVmSequence();
+    const node = new NodeIdentity(id, workload, "vm_" + sequence.toString());
+    const rng = new Prng(nowNanoseconds() ^ (<u64>sequence << 48));
+    const cp = this.controlPlane;
+    const counters = new ControlCounters();
+    this.discovery = new DiscoveryClient(cp.cluster, cp.token, node, this.sink, new JitteredBackoff(rng), counters);
+    this.reporter = new TelemetryReporter(cp.cluster, cp.token, <u32>cp.timeoutMs, <f64>this.reportIntervalMs, node,
+      new TelemetryWindow(nowMs), counters);
+  }
+
+  onTick(nowMs: f64): void {
+    if (!this.started) this.start(nowMs);
+    const discovery = this.discovery;
+    if (discovery !== null) discovery.onTick(nowMs);
+    const reporter = this.reporter;
+    if (reporter !== null) reporter.onTick(nowMs, this.appliedVersion);
+  }
+
+  record(outcome: RequestOutcome): void {
+    const reporter = this.reporter;
+    if (reporter !== null) reporter.window.record(outcome);
+  }
+
+  recordRejection(cluster: string, pathTemplate: string, tenant: string): void {
+    const reporter = this.reporter;
+    if (reporter !== null) reporter.window.recordRejection(cluster, pathTemplate, tenant);
+  }
+
+  onGrpcReceive(token: u32, size: u32, nowMs: f64): void {
+    const discovery = this.discovery;
+    if (discovery !== null && discovery.owns(token)) {
+      discovery.onReceive(token, size, nowMs);
+      return;
+    }
+    const reporter = this.reporter;
+    if (reporter !== null) reporter.onReceive(token, size);
+  }
+
+  onGrpcClose(token: u32, grpcStatus: u32, nowMs: f64): void {
+    const discovery = this.discovery;
+    if (discovery !== null && discovery.owns(token)) {
+      discovery.onClose(token, grpcStatus, nowMs);
+      return;
+    }
+    const reporter = this.reporter;
+    if (reporter !== null) reporter.onClose(token, grpcStatus);
+  }
+}
+
+// on_configure: the session for this root context, or null when the plugin config names no control plane.
+export function createControlSession(config: FilterConfig, resilience: Resilience): ControlSession | null {
+  const controlPlane = config.controlPlane;
+  if (controlPlane === null) return null;
+  // Already validated by the resilience setup in the same on_configure; parsed again for the sink's own copy.
+  const defaultJson = config.defaultPolicy;
+  let defaultPolicy = new ResiliencePolicy();
+  if (defaultJson !== null) {
+    const parsed = parsePolicy(defaultJson);
+    if (parsed.value !== null) defaultPolicy = parsed.value!;
+  }
+  return new ControlSession(controlPlane, config.node, config.reportIntervalMs,
+    new ResilienceSink(resilience, [defaultPolicy]));
+}
+
+// on_log: adds the stream's outcome to the report window, keyed by its route labels and its upstream connection.
+// responseCode and durationMs are the values the request metrics already read.
+export function recordRequestTelemetry(
+  session: ControlSession, cluster: string, pathTemplate: string, tenant: string, responseCode: i64, durationMs: f64,
+  admitted: AdmitResult | null,
+): void {
+  if (admitted !== null && admitted.reject) {
+    session.recordRejection(cluster, pathTemplate, tenant);
+    return;
+  }
+  const outcome = new RequestOutcome();
+  outcome.cluster = cluster;
+  outcome.pathTemplate = pathTemplate;
+  outcome.tenant = tenant;
+  const local = getPropertyString(UPSTREAM_LOCAL_ADDRESS);
+  const remote = getPropertyString(UPSTREAM_ADDRESS);
+  if (local !== null && remote !== null) {
+    outcome.localAddress = local;
+    outcome.remoteAddress = remote;
+  }
+  outcome.responseCode = responseCode < 0 || responseCode > 999 ? 0 : <i32>responseCode;
+  const grpcStatus = getPropertyI64(RESPONSE_GRPC_STATUS, -1);
+  outcome.grpcStatus = grpcStatus < 0 || grpcStatus > 16 ? -1 : <i32>grpcStatus;
+  outcome.responseFlags = <u64>getPropertyI64(RESPONSE_FLAGS, 0);
+  outcome.durationMs = durationMs;
+  const attempts = getPropertyI64(ATTEMPT_COUNT, 0);
+  outcome.attempts = attempts < 0 || attempts > 1000 ? 0 : <i32>attempts;
+  outcome.slowCallMs = DEFAULT_SLOW_CALL_MS;
+  if (admitted !== null) {
+    const scope = admitted.scope;
+    if (scope !== null) outcome.slowCallMs = scope.policy.breaker.slowCallMs;
+  }
+  session.record(outcome);
+}

@@ -1,0 +1,201 @@
+// Test entry (never shipped): exposes the control-plane codec, snapshot validation, the telemetry window and the
+// reconnect backoff to uvu tests through `asc --bindings esm` (built by test/filter-control/load-harness.ts into
+// filter/build/test/). Pure code only: no proxy-wasm imports are reachable from here.
+import { JsonKind, JsonValue, parseJson } from "../../json";
+import { JitteredBackoff, Prng } from "../backoff";
+import {
+  BreakerEntry, ConnectionEntry, decodeDiscoveryResponse, decodeTelemetryReportAck, DURATION_BUCKET_COUNT,
+  encodeDiscoveryRequest, NodeIdentity, OutcomeCounters, RouteEntry, TelemetryReportMessage,
+} from "../protobuf";
+import { validateSnapshot } from "../snapshot";
+import { RequestOutcome, TelemetryWindow } from "../telemetry-window";
+
+function quote(s: string): string {
+  let out = "\"";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22) out += "\\\"";
+    else if (c == 0x5c) out += "\\\\";
+    else if (c < 0x20) out += "\\u" + c.toString(16).padStart(4, "0");
+    else out += String.fromCharCode(c);
+  }
+  return out + "\"";
+}
+
+function num(v: f64): string {
+  if (!isFinite(v)) return isNaN(v) ? "\"NaN\"" : v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+  if (Math.floor(v) == v && Math.abs(v) < 9007199254740992) return (<i64>v).toString();
+  return v.toString();
+}
+
+function dump(v: JsonValue): string {
+  if (v.kind == JsonKind.Null) return "null";
+  if (v.kind == JsonKind.Bool) return v.bool ? "true" : "false";
+  if (v.kind == JsonKind.Number) return num(v.num);
+  if (v.kind == JsonKind.String) return quote(v.str);
+  if (v.kind == JsonKind.Array) {
+    const parts = new Array<string>();
+    for (let i = 0; i < v.items.length; i++) parts.push(dump(v.items[i]));
+    return "[" + parts.join(",") + "]";
+  }
+  const parts = new Array<string>();
+  for (let i = 0; i < v.keys.length; i++) parts.push(quote(v.keys[i]) + ":" + dump(v.values[i]));
+  return "{" + parts.join(",") + "}";
+}
+
+export function encodeRequest(
+  versionInfo: string, hasNode: bool, nodeId: string, nodeCluster: string, worker: string, nonce: string,
+  hasError: bool, code: i32, message: string,
+): Uint8Array {
+  const node = hasNode ? new NodeIdentity(nodeId, nodeCluster, worker) : null;
+  return Uint8Array.wrap(encodeDiscoveryRequest(versionInfo, node, nonce, code, hasError ? message : null));
+}
+
+export function decodeResponse(bytes: Uint8Array): string {
+  const r = decodeDiscoveryResponse(bytes);
+  const resources = new Array<string>();
+  for (let i = 0; i < r.resources.length; i++) {
+    const res = r.resources[i];
+    resources.push("{\"id\":" + quote(res.id) + ",\"version\":\"" + res.version.toString() + "\",\"policy\":" + dump(res.policy) + "}");
+  }
+  return "{\"error\":" + quote(r.error) + ",\"versionInfo\":" + quote(r.versionInfo) + ",\"nonce\":" + quote(r.nonce) +
+    ",\"resources\":[" + resources.join(",") + "]}";
+}
+
+// {"error": "...", "ids": [...]} — what the discovery client would NACK with, or accept.
+export function validateResponse(bytes: Uint8Array): string {
+  const s = validateSnapshot(decodeDiscoveryResponse(bytes));
+  const ids = new Array<string>();
+  for (let i = 0; i < s.ids.length; i++) ids.push(quote(s.ids[i]));
+  return "{\"error\":" + quote(s.error) + ",\"version\":" + quote(s.version) + ",\"ids\":[" + ids.join(",") + "]}";
+}
+
+export function decodeAck(bytes: Uint8Array): string {
+  const ack = decodeTelemetryReportAck(bytes);
+  return "{\"error\":" + quote(ack.error) + ",\"acceptedEntries\":" + ack.acceptedEntries.toString() + "}";
+}
+
+// ---- report from a JSON description shaped like the protobufjs object ----------------------------------------------
+
+function field(obj: JsonValue, key: string): JsonValue | null {
+  return obj.get(key);
+}
+
+function text(obj: JsonValue, key: string): string {
+  const v = field(obj, key);
+  return v === null ? "" : v.str;
+}
+
+function u64Of(obj: JsonValue, key: string): u64 {
+  const v = field(obj, key);
+  if (v === null) return 0;
+  if (v.kind == JsonKind.String) return U64.parseInt(v.str);
+  return <u64>v.num;
+}
+
+function countersFrom(obj: JsonValue | null): OutcomeCounters {
+  const c = new OutcomeCounters();
+  if (obj === null) return c;
+  c.requests = <u32>u64Of(obj, "requests");
+  c.errors = <u32>u64Of(obj, "errors");
+  c.slowCalls = <u32>u64Of(obj, "slowCalls");
+  c.durationMsSum = u64Of(obj, "durationMsSum");
+  const buckets = field(obj, "durationBuckets");
+  if (buckets !== null) {
+    for (let i = 0; i < buckets.items.length && i < DURATION_BUCKET_COUNT; i++) c.durationBuckets[i] = <u32>buckets.items[i].num;
+  }
+  c.retries = <u32>u64Of(obj, "retries");
+  c.breakerRejections = <u32>u64Of(obj, "breakerRejections");
+  return c;
+}
+
+export function encodeReport(description: string): Uint8Array {
+  const parsed = parseJson(description);
+  const root = parsed.value;
+  if (root === null) return new Uint8Array(0);
+  const report = new TelemetryReportMessage();
+  const node = field(root, "node");
+  if (node !== null) report.node = new NodeIdentity(text(node, "id"), text(node, "cluster"), text(node, "worker"));
+  report.policyVersion = text(root, "policyVersion");
+  report.windowStartUnixMs = u64Of(root, "windowStartUnixMs");
+  report.windowEndUnixMs = u64Of(root, "windowEndUnixMs");
+  const connections = field(root, "connections");
+  if (connections !== null) {
+    for (let i = 0; i < connections.items.length; i++) {
+      const c = connections.items[i];
+      const entry = new ConnectionEntry(text(c, "localAddress"), text(c, "remoteAddress"), text(c, "cluster"));
+      entry.counters = countersFrom(field(c, "counters"));
+      report.connections.push(entry);
+    }
+  }
+  const routes = field(root, "routes");
+  if (routes !== null) {
+    for (let i = 0; i < routes.items.length; i++) {
+      const r = routes.items[i];
+      const entry = new RouteEntry(text(r, "cluster"), text(r, "pathTemplate"), text(r, "tenant"));
+      entry.counters = countersFrom(field(r, "counters"));
+      report.routes.push(entry);
+    }
+  }
+  const breakers = field(root, "breakers");
+  if (breakers !== null) {
+    for (let i = 0; i < breakers.items.length; i++) {
+      const b = breakers.items[i];
+      report.breakers.push(new BreakerEntry(text(b, "cluster"), text(b, "tenant"), <i32>u64Of(b, "state"),
+        <u32>u64Of(b, "transitions"), text(b, "policyId")));
+    }
+  }
+  return Uint8Array.wrap(report.encode());
+}
+
+// ---- telemetry window -----------------------------------------------------------------------------------------------
+
+let window: TelemetryWindow = new TelemetryWindow(0);
+
+export function windowNew(nowMs: f64, maxConnections: i32, maxRoutes: i32): void {
+  window = new TelemetryWindow(nowMs, maxConnections, maxRoutes);
+}
+
+export function windowRecord(
+  cluster: string, pathTemplate: string, tenant: string, localAddress: string, remoteAddress: string,
+  responseCode: i32, grpcStatus: i32, responseFlags: u64, durationMs: f64, attempts: i32, slowCallMs: f64,
+): void {
+  const o = new RequestOutcome();
+  o.cluster = cluster;
+  o.pathTemplate = pathTemplate;
+  o.tenant = tenant;
+  o.localAddress = localAddress;
+  o.remoteAddress = remoteAddress;
+  o.responseCode = responseCode;
+  o.grpcStatus = grpcStatus;
+  o.responseFlags = responseFlags;
+  o.durationMs = durationMs;
+  o.attempts = attempts;
+  o.slowCallMs = slowCallMs;
+  window.record(o);
+}
+
+export function windowReject(cluster: string, pathTemplate: string, tenant: string): void {
+  window.recordRejection(cluster, pathTemplate, tenant);
+}
+
+export function windowTake(nodeId: string, version: string, nowMs: f64): Uint8Array {
+  return Uint8Array.wrap(window.take(new NodeIdentity(nodeId, "", "vm_0"), version, nowMs).encode());
+}
+
+export function windowDropped(): u32 {
+  return window.droppedOutcomes;
+}
+
+export function windowEntries(): i32 {
+  return window.entryCount;
+}
+
+// ---- backoff ---------------------------------------------------------------------------------------------------------
+
+export function backoffDelays(seed: u64, count: i32): Float64Array {
+  const backoff = new JitteredBackoff(new Prng(seed));
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) out[i] = backoff.nextDelayMs();
+  return out;
+}

@@ -1,0 +1,142 @@
+// Request metric naming and cardinality bounds. Pure: the glue defines the metrics with the host.
+//
+// Envoy stats carry no labels, so tags are encoded Istio-style in the stat name,
+//   upstream_cluster=.=X;.;path=.=Y;.;method=.=GET;.;response_code=.=200;.;tenant=.=acme;.;meshlens_requests_total
+// and cut back out by the stats_tags regexes in filter/stats-tags.json ("(<tag>=\\.=(.*?);\\.;)").
+import { OVERFLOW_LABEL } from "./labels";
+
+export const REQUESTS_TOTAL = "meshlens_requests_total";
+export const REQUEST_DURATION = "meshlens_request_duration_milliseconds";
+export const SERIES_OVERFLOW_TOTAL = "meshlens_series_overflow_total";
+
+export const TAG_UPSTREAM_CLUSTER = "upstream_cluster";
+export const TAG_PATH = "path";
+export const TAG_METHOD = "method";
+export const TAG_RESPONSE_CODE = "response_code";
+export const TAG_TENANT = "tenant";
+
+const VALUE_SEPARATOR = "=.=";
+const FIELD_SEPARATOR = ";.;";
+
+// Longest label value kept; longer values are cut (they are already bounded upstream, this is the last guard).
+export const MAX_LABEL_VALUE_LENGTH: i32 = 256;
+
+// Registered HTTP methods, in the order of their indices.
+export const KNOWN_METHODS: Array<string> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+
+// Index of the "~other" method; known methods are 0..OTHER_METHOD-1.
+export const OTHER_METHOD: i32 = 9;
+// Index of the "~other" response code; valid codes are their own index 0..999.
+export const OTHER_RESPONSE_CODE: i32 = 1000;
+
+// Methods are case-sensitive (RFC 9110); anything outside the registered set is "~other", like OTel's _OTHER.
+export function methodIndex(method: string | null): i32 {
+  if (method === null) return OTHER_METHOD;
+  for (let i = 0; i < KNOWN_METHODS.length; i++) {
+    if (KNOWN_METHODS[i] == method) return i;
+  }
+  return OTHER_METHOD;
+}
+
+export function methodLabel(index: i32): string {
+  return index >= 0 && index < KNOWN_METHODS.length ? KNOWN_METHODS[index] : OVERFLOW_LABEL;
+}
+
+export function boundedMethod(method: string | null): string {
+  return methodLabel(methodIndex(method));
+}
+
+// Envoy reports 0 when no response was sent; anything outside 0..999 is not an HTTP status.
+export function responseCodeIndex(code: i64): i32 {
+  return code < 0 || code > 999 ? OTHER_RESPONSE_CODE : <i32>code;
+}
+
+export function responseCodeLabelOf(index: i32): string {
+  return index >= 0 && index < OTHER_RESPONSE_CODE ? index.toString() : OVERFLOW_LABEL;
+}
+
+export function responseCodeLabel(code: i64): string {
+  return responseCodeLabelOf(responseCodeIndex(code));
+}
+
+// One small integer per (method, response code) pair, for keying per-label-set caches without strings.
+export function methodAndCodeKey(method: i32, responseCode: i32): i32 {
+  return method * (OTHER_RESPONSE_CODE + 1) + responseCode;
+}
+
+function isSafeValueChar(c: i32): bool {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+    c == 0x2d || c == 0x2e || c == 0x5f || c == 0x7e || c == 0x2f || c == 0x7b || c == 0x7d || c == 0x7c ||
+    c == 0x3a || c == 0x40 || c == 0x2b;
+}
+
+// Keeps [A-Za-z0-9-._~/{}|:@+] and replaces everything else with "_", so no value can contain the separators
+// "=.=" or ";.;" (nor newlines, quotes or backslashes that would need escaping in the exposition).
+export function sanitizeLabelValue(value: string): string {
+  const length = value.length < MAX_LABEL_VALUE_LENGTH ? value.length : MAX_LABEL_VALUE_LENGTH;
+  let clean = length == value.length;
+  for (let i = 0; i < length && clean; i++) {
+    if (!isSafeValueChar(value.charCodeAt(i))) clean = false;
+  }
+  if (clean) return value;
+  if (length == 0) return "";
+  const codes = new Array<i32>(length);
+  for (let i = 0; i < length; i++) {
+    const c = value.charCodeAt(i);
+    codes[i] = isSafeValueChar(c) ? c : 0x5f;
+  }
+  return String.fromCharCodes(codes);
+}
+
+// Encodes sanitized tag values in the given order followed by the metric name.
+export function encodeStatName(tagNames: Array<string>, tagValues: Array<string>, metricName: string): string {
+  const parts = new Array<string>(tagNames.length * 4 + 1);
+  for (let i = 0; i < tagNames.length; i++) {
+    parts[i * 4] = tagNames[i];
+    parts[i * 4 + 1] = VALUE_SEPARATOR;
+    parts[i * 4 + 2] = sanitizeLabelValue(tagValues[i]);
+    parts[i * 4 + 3] = FIELD_SEPARATOR;
+  }
+  parts[tagNames.length * 4] = metricName;
+  return parts.join("");
+}
+
+const REQUEST_TAGS: Array<string> = [TAG_UPSTREAM_CLUSTER, TAG_PATH, TAG_METHOD, TAG_RESPONSE_CODE, TAG_TENANT];
+const DURATION_TAGS: Array<string> = [TAG_UPSTREAM_CLUSTER, TAG_PATH, TAG_TENANT];
+
+export function requestsTotalName(
+  cluster: string, path: string, method: string, responseCode: string, tenant: string,
+): string {
+  return encodeStatName(REQUEST_TAGS, [cluster, path, method, responseCode, tenant], REQUESTS_TOTAL);
+}
+
+export function requestDurationName(cluster: string, path: string, tenant: string): string {
+  return encodeStatName(DURATION_TAGS, [cluster, path, tenant], REQUEST_DURATION);
+}
+
+// The series every request falls into once the global cap is reached: totals stay exact, detail is lost.
+export function overflowRequestsTotalName(): string {
+  return requestsTotalName(OVERFLOW_LABEL, OVERFLOW_LABEL, OVERFLOW_LABEL, OVERFLOW_LABEL, OVERFLOW_LABEL);
+}
+
+export function overflowRequestDurationName(): string {
+  return requestDurationName(OVERFLOW_LABEL, OVERFLOW_LABEL, OVERFLOW_LABEL);
+}
+
+// Counts the distinct series a VM has defined against one global cap, whatever the individual caps allow.
+export class SeriesBudget {
+  private used: i32 = 0;
+
+  constructor(public readonly maxSeries: i32) {}
+
+  get size(): i32 {
+    return this.used;
+  }
+
+  // Takes one slot; false once the cap is reached.
+  take(): bool {
+    if (this.used >= this.maxSeries) return false;
+    this.used++;
+    return true;
+  }
+}

@@ -1,0 +1,110 @@
+// What the filter's contexts call: one function per call site, so contexts/root.ts and contexts/http.ts each gain
+// a line or two. Reads and writes headers and properties through abi/host.ts; decisions come from Resilience.
+import {
+  getPropertyI64, HeaderMapSnapshot, MapType, nowNanoseconds, propertyPath, removeHeader,
+  replaceHeader, sendLocalResponse,
+} from "../abi/host";
+import { JsonValue } from "../json";
+import { parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
+import { isGrpcContentType } from "../policy/retry-decision";
+import { HostResilienceMetrics, HostSharedStore } from "./host-bindings";
+import { AdmitResult, Resilience } from "./resilience";
+
+const RESPONSE_GRPC_STATUS = propertyPath(["response", "grpc_status"]);
+const RESPONSE_FLAGS = propertyPath(["response", "flags"]);
+const ATTEMPT_COUNT = propertyPath(["upstream", "request_attempt_count"]);
+
+export const BREAKER_OPEN_STATUS: u32 = 503;
+export const BREAKER_OPEN_DETAILS = "meshlens_breaker_open";
+export const BREAKER_HEADER = "x-meshlens-breaker";
+const GRPC_UNAVAILABLE: i32 = 14;
+
+export function nowMs(): f64 {
+  return <f64>(nowNanoseconds() / 1000000);
+}
+
+export class ResilienceSetup {
+  resilience: Resilience | null = null;
+  error: string = "";
+}
+
+// Built once per VM in on_configure from the plugin config's "defaultPolicy" (absent: every default, all clusters).
+// A refused policy is reported as a filter-config error so on_configure fails with one critical line.
+export function createResilience(defaultPolicy: JsonValue | null): ResilienceSetup {
+  const setup = new ResilienceSetup();
+  let policy = new ResiliencePolicy();
+  if (defaultPolicy !== null) {
+    const parsed = parsePolicy(defaultPolicy);
+    if (parsed.value === null) {
+      setup.error = parsed.error.replace("invalid policy: ", "invalid filter config: defaultPolicy.");
+      return setup;
+    }
+    policy = parsed.value!;
+  }
+  const resilience = new Resilience(new HostSharedStore(), new HostResilienceMetrics());
+  resilience.setPolicies([policy]);
+  setup.resilience = resilience;
+  return setup;
+}
+
+export class PolicyListResult {
+  policies: Array<ResiliencePolicy> | null = null;
+  error: string = "";
+}
+
+// Policies pushed by the control plane, ahead of the plugin's default: among equally specific targets the earlier
+// one wins, so a pushed "*" policy overrides the default. The first invalid policy refuses the whole set (NACK),
+// and the caller keeps the previous one.
+export function policiesFrom(pushed: Array<JsonValue>, defaultPolicy: ResiliencePolicy): PolicyListResult {
+  const result = new PolicyListResult();
+  const list = new Array<ResiliencePolicy>();
+  for (let i = 0; i < pushed.length; i++) {
+    const parsed = parsePolicy(pushed[i]);
+    if (parsed.value === null) {
+      result.error = parsed.error;
+      return result;
+    }
+    list.push(parsed.value!);
+  }
+  list.push(defaultPolicy);
+  result.policies = list;
+  return result;
+}
+
+// on_request_headers: strips caller retry headers, then either replies 503 locally (breaker Open) or sets the
+// retry headers. Returns the admission to hand to recordResponse in on_log; `reject` means the local reply is sent
+// and the callback must stop iteration.
+export function admitRequest(
+  resilience: Resilience, cluster: string, tenant: string, pathTemplate: string, headers: HeaderMapSnapshot,
+): AdmitResult {
+  const method = headers.get(":method");
+  const contentType = headers.get("content-type");
+  const isGrpc = contentType !== null && isGrpcContentType(contentType);
+  const admitted = resilience.admit(cluster, tenant, pathTemplate, method === null ? "" : method, isGrpc, nowMs());
+  const strip = admitted.headersToRemove;
+  for (let i = 0; i < strip.length; i++) {
+    if (headers.get(strip[i]) !== null) removeHeader(MapType.RequestHeaders, strip[i]);
+  }
+  if (admitted.reject) {
+    sendLocalResponse(BREAKER_OPEN_STATUS, BREAKER_OPEN_DETAILS, "upstream circuit breaker open",
+      [BREAKER_HEADER, "open"], isGrpc ? GRPC_UNAVAILABLE : -1);
+    return admitted;
+  }
+  const set = admitted.headersToSet;
+  for (let i = 0; i + 1 < set.length; i += 2) replaceHeader(MapType.RequestHeaders, set[i], set[i + 1]);
+  return admitted;
+}
+
+// on_log: feeds the outcome (and the retries Envoy actually made) to the breaker window and the retry budget.
+// responseCode and durationMs are the values the request metrics already read.
+export function recordResponse(resilience: Resilience, admitted: AdmitResult | null, responseCode: i64, durationMs: f64): void {
+  if (admitted === null || admitted.reject || admitted.scope === null) return;
+  // Each property is a host call: read gRPC status only for gRPC requests (for others Envoy derives it from the
+  // HTTP status). The attempt count is read always: a route retry policy may retry what meshlens did not grant.
+  const grpcStatus = admitted.isGrpc ? getPropertyI64(RESPONSE_GRPC_STATUS, -1) : -1;
+  const flags = getPropertyI64(RESPONSE_FLAGS, 0);
+  const attempts = getPropertyI64(ATTEMPT_COUNT, 0);
+  const code = responseCode < 0 || responseCode > 999 ? 0 : <i32>responseCode;
+  resilience.record(admitted, code, grpcStatus < 0 || grpcStatus > 16 ? -1 : <i32>grpcStatus, <u64>flags, durationMs,
+    attempts < 0 || attempts > 1000 ? 0 : <i32>attempts, nowMs());
+}

@@ -1,0 +1,355 @@
+// Glue between the pure breaker/budget/decision policy and one worker VM: scopes, shared-data synchronisation,
+// metrics. The contexts call admit() in on_request_headers, record() in on_log and onTick() from on_tick.
+//
+// Scope: one breaker and one retry budget per (upstream cluster, policy path template[, tenant]) — tenant only when
+// the matching policy has target.perTenant. Each scope has
+//   view  — this worker's copy of the shared BreakerRecord as of its last sync, plus its own unmerged outcomes;
+//           admit() decides from it without touching shared data (except to claim HalfOpen probes);
+//   delta — outcomes recorded since the last successful merge.
+// Merging ("sync") reads the shared record, adds the delta, evaluates the state machine, writes it back with a
+// bounded CAS loop and adopts the result as the new view. It happens on every tick for every scope in use, and between
+// ticks on the request path of a busy scope: record() merges when MERGE_INTERVAL_MS has passed since the last merge
+// (or at once when the worker's own view crosses the trip threshold or a HalfOpen probe finished), and admit()
+// re-reads the shared record when REFRESH_INTERVAL_MS has passed since the last read. A breaker tripped by any
+// worker's traffic is therefore enforced by every busy worker within REFRESH_INTERVAL_MS, and by every worker
+// within one tick. Ticks alone would leave workers up to one tick period (200 ms by default) behind the trip;
+// test/bench/breaker.bench.ts measures the difference.
+// Transition metrics are counted by the worker whose CAS committed the transition, so each is counted once per
+// process.
+//
+// Known race: proxy-wasm has no "create if absent"; a set on a missing key ignores the CAS. Two workers creating
+// the same scope in the same instant can lose the first one's first delta. Only the very first merge of a scope
+// is exposed, and only under true thread interleaving.
+//
+// SharedStore and ResilienceMetrics are the host boundary (host-bindings.ts implements them with abi/host.ts), so
+// this file is testable with an in-memory store shared by several Resilience instances.
+
+import {
+  Admission, admission, BreakerCounts, BreakerRecord, BreakerState, bucketMsFor, claimProbe, classifyOutcome,
+  decodeRecord, encodeRecord, evaluate, mergeDelta, ProbeClaim, recordOutcome, shouldTrip, WindowSums,
+} from "../policy/circuit-breaker";
+import { ResiliencePolicy } from "../policy/resilience-policy";
+import { remainingRetries } from "../policy/retry-budget";
+import { decideRetry, Decision, RetryDecision, RETRY_HEADERS_TO_STRIP } from "../policy/retry-decision";
+
+export enum StoreStatus {
+  Ok = 0,
+  CasMismatch = 1,
+  Failed = 2,
+}
+
+export class SharedRead {
+  data: ArrayBuffer | null = null;
+  cas: u32 = 0;
+}
+
+// Process-wide key/value store with compare-and-swap (proxy-wasm shared data).
+export class SharedStore {
+  // Fills `out` and returns true when the key exists.
+  get(key: string, out: SharedRead): bool {
+    return false;
+  }
+
+  set(key: string, data: ArrayBuffer, cas: u32): StoreStatus {
+    return StoreStatus.Failed;
+  }
+}
+
+// Label value of `tenant` on a scope that is not per tenant ("~" marks synthetic values, like "~other").
+export const ALL_TENANTS = "~all";
+
+export class ResilienceMetrics {
+  breakerRejected(cluster: string, tenant: string): void {}
+  breakerTransition(cluster: string, tenant: string, toState: BreakerState): void {}
+  retryDecision(cluster: string, tenant: string, decision: Decision): void {}
+}
+
+export const SHARED_KEY_PREFIX = "meshlens.breaker.v1|";
+export const MAX_SCOPES: i32 = 2048;
+export const MAX_CAS_ATTEMPTS: i32 = 8;
+// Cost per busy scope and worker: one shared-data read per REFRESH_INTERVAL_MS, one CAS write per MERGE_INTERVAL_MS.
+export const REFRESH_INTERVAL_MS: f64 = 20;
+export const MERGE_INTERVAL_MS: f64 = 50;
+
+export class Scope {
+  view: BreakerRecord;
+  delta: BreakerCounts;
+  refreshedAtMs: f64 = -Infinity;
+  mergedAtMs: f64 = -Infinity;
+  usedAtMs: f64 = -Infinity;
+
+  constructor(
+    public readonly key: string, public readonly cluster: string, public readonly tenantLabel: string,
+    public policy: ResiliencePolicy,
+  ) {
+    const bucketMs = bucketMsFor(policy.breaker);
+    this.view = new BreakerRecord(bucketMs);
+    this.delta = new BreakerCounts(bucketMs);
+  }
+}
+
+export class AdmitResult {
+  reject: bool = false;
+  decision: Decision = Decision.Disabled;
+  // Flat name/value pairs to set on the forwarded request, after removing headersToRemove.
+  headersToSet: Array<string> = new Array<string>();
+  headersToRemove: StaticArray<string> = RETRY_HEADERS_TO_STRIP;
+  // Null when no policy matched or the scope table is full: record() then does nothing.
+  scope: Scope | null = null;
+  // Admitted as a HalfOpen probe.
+  probe: bool = false;
+  isGrpc: bool = false;
+}
+
+function tenantLabelOf(policy: ResiliencePolicy, tenant: string): string {
+  return policy.target.perTenant ? tenant : ALL_TENANTS;
+}
+
+// The shared-data key of a scope: "meshlens.breaker.v1|<cluster>|<policy path template>|<tenant or ~all>".
+function scopeKey(policy: ResiliencePolicy, cluster: string, tenantLabel: string): string {
+  return SHARED_KEY_PREFIX + cluster + "|" + policy.target.pathTemplate + "|" + tenantLabel;
+}
+
+function specificity(policy: ResiliencePolicy, cluster: string, pathTemplate: string): i32 {
+  const target = policy.target;
+  let score = 0;
+  if (target.cluster == cluster) score += 2;
+  else if (target.cluster != "*") return -1;
+  if (target.pathTemplate == pathTemplate) score += 1;
+  else if (target.pathTemplate != "*") return -1;
+  return score;
+}
+
+export class Resilience {
+  private policies: Array<ResiliencePolicy> = new Array<ResiliencePolicy>();
+  private scopes: Map<string, Scope> = new Map<string, Scope>();
+  private scopeList: Array<Scope> = new Array<Scope>();
+  private read: SharedRead = new SharedRead();
+  private scratch: BreakerRecord = new BreakerRecord(1000);
+  private sums: WindowSums = new WindowSums();
+  private claim: ProbeClaim = new ProbeClaim();
+  private retryDecision: RetryDecision = new RetryDecision();
+  private transitions: Array<i32> = new Array<i32>();
+  // Counts scopes refused because MAX_SCOPES was reached (for logs/tests).
+  scopesRefused: u32 = 0;
+  casExhausted: u32 = 0;
+
+  constructor(private store: SharedStore, private metrics: ResilienceMetrics) {}
+
+  // The most specific policy wins: exact cluster over "*", then exact path template over "*"; among equals the
+  // earliest. Replacing the set keeps scope state; a scope whose window length changed starts afresh.
+  setPolicies(policies: Array<ResiliencePolicy>): void {
+    this.policies = policies;
+  }
+
+  get scopeCount(): i32 {
+    return this.scopeList.length;
+  }
+
+  matchPolicy(cluster: string, pathTemplate: string): ResiliencePolicy | null {
+    let best: ResiliencePolicy | null = null;
+    let bestScore = -1;
+    for (let i = 0; i < this.policies.length; i++) {
+      const score = specificity(this.policies[i], cluster, pathTemplate);
+      if (score > bestScore) {
+        best = this.policies[i];
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  scopeFor(policy: ResiliencePolicy, cluster: string, tenant: string): Scope | null {
+    const tenantLabel = tenantLabelOf(policy, tenant);
+    const key = scopeKey(policy, cluster, tenantLabel);
+    if (this.scopes.has(key)) {
+      const scope = this.scopes.get(key);
+      if (scope.policy !== policy) {
+        if (scope.view.window.bucketMs != bucketMsFor(policy.breaker)) {
+          scope.view = new BreakerRecord(bucketMsFor(policy.breaker));
+          scope.delta = new BreakerCounts(bucketMsFor(policy.breaker));
+        }
+        scope.policy = policy;
+      }
+      return scope;
+    }
+    if (this.scopeList.length >= MAX_SCOPES) {
+      this.scopesRefused++;
+      return null;
+    }
+    const scope = new Scope(key, cluster, tenantLabel, policy);
+    this.scopes.set(key, scope);
+    this.scopeList.push(scope);
+    return scope;
+  }
+
+  admit(
+    cluster: string, tenant: string, pathTemplate: string, method: string, isGrpc: bool, nowMs: f64,
+  ): AdmitResult {
+    const result = new AdmitResult();
+    result.isGrpc = isGrpc;
+    const policy = this.matchPolicy(cluster, pathTemplate);
+    if (policy === null) return result;
+    const scope = this.scopeFor(policy, cluster, tenant);
+    if (scope === null) return result;
+    result.scope = scope;
+    scope.usedAtMs = nowMs;
+    // Also covers a scope this worker has just met, which another worker may already hold Open.
+    if (policy.breaker.enabled && nowMs - scope.refreshedAtMs >= REFRESH_INTERVAL_MS) this.refresh(scope, nowMs);
+    const metricTenant = policy.target.perTenant ? scope.tenantLabel : tenant;
+
+    let state = BreakerState.Closed;
+    const gate = admission(scope.view, policy.breaker, nowMs);
+    if (gate == Admission.Reject || (gate == Admission.NeedsProbe && !this.claimProbe(scope, nowMs))) {
+      result.reject = true;
+      result.decision = Decision.BreakerOpen;
+      this.metrics.breakerRejected(cluster, metricTenant);
+      return result;
+    }
+    if (gate == Admission.NeedsProbe && scope.view.state != BreakerState.Closed) {
+      result.probe = true;
+      state = BreakerState.HalfOpen;
+    }
+
+    const retry = policy.retry;
+    const remaining = remainingRetries(retry, scope.view.window.sum(nowMs, this.sums), policy.breaker.windowMs);
+    const decision = decideRetry(method, isGrpc, retry, state, remaining, this.retryDecision);
+    result.decision = decision.decision;
+    const headers = decision.headers;
+    for (let i = 0; i < headers.length; i++) result.headersToSet.push(headers[i]);
+    this.metrics.retryDecision(cluster, metricTenant, decision.decision);
+    return result;
+  }
+
+  // The values on_log reads: response.code, response.grpc_status (< 0 when NOT_FOUND), response.flags (bitmask),
+  // request.duration, upstream.request_attempt_count (1 when not retried; 0 when unknown).
+  record(
+    admitted: AdmitResult, responseCode: i32, grpcStatus: i32, responseFlags: u64, durationMs: f64, attempts: i32,
+    nowMs: f64,
+  ): void {
+    const scope = admitted.scope;
+    if (scope === null || admitted.reject) return;
+    const breaker = scope.policy.breaker;
+    const outcome = classifyOutcome(responseCode, admitted.isGrpc ? grpcStatus : -1, responseFlags);
+    const slow = durationMs >= breaker.slowCallMs;
+    const retries: u32 = attempts > 1 ? <u32>(attempts - 1) : 0;
+    recordOutcome(scope.delta, outcome, slow, admitted.probe, retries, nowMs);
+    recordOutcome(scope.view, outcome, slow, admitted.probe, retries, nowMs);
+    if (admitted.probe || nowMs - scope.mergedAtMs >= MERGE_INTERVAL_MS ||
+      (breaker.enabled && scope.view.state == BreakerState.Closed && shouldTrip(scope.view.window.sum(nowMs, this.sums), breaker))) {
+      this.sync(scope, nowMs);
+    }
+  }
+
+  // A scope this worker has not used for a whole window and has nothing to merge is skipped: admit() re-reads the
+  // shared record before trusting a stale view, so idle scopes cost nothing per tick.
+  onTick(nowMs: f64): void {
+    for (let i = 0; i < this.scopeList.length; i++) {
+      const scope = this.scopeList[i];
+      if (scope.delta.isEmpty() && nowMs - scope.usedAtMs > scope.policy.breaker.windowMs) continue;
+      this.sync(scope, nowMs);
+    }
+  }
+
+  // State of a scope as this worker currently sees it (for tests and reports); -1 when unknown.
+  viewState(cluster: string, pathTemplate: string, tenant: string): i32 {
+    const policy = this.matchPolicy(cluster, pathTemplate);
+    if (policy === null) return -1;
+    const key = scopeKey(policy, cluster, tenantLabelOf(policy, tenant));
+    if (!this.scopes.has(key)) return -1;
+    return this.scopes.get(key).view.state;
+  }
+
+  // Reads the shared record into this.scratch; returns the CAS to write back with (0 when absent).
+  private readShared(scope: Scope): u32 {
+    const record = this.scratch;
+    const bucketMs = bucketMsFor(scope.policy.breaker);
+    const read = this.read;
+    read.data = null;
+    read.cas = 0;
+    const found = this.store.get(scope.key, read);
+    const data = read.data;
+    if (!found || data === null || !decodeRecord(data, record) || record.window.bucketMs != bucketMs) {
+      record.reset(bucketMs);
+    }
+    return found ? read.cas : 0;
+  }
+
+  private refresh(scope: Scope, nowMs: f64): void {
+    this.readShared(scope);
+    this.adopt(scope, this.scratch);
+    scope.refreshedAtMs = nowMs;
+  }
+
+  private adopt(scope: Scope, record: BreakerRecord): void {
+    scope.view.copyFrom(record);
+    mergeDelta(scope.view, scope.delta);
+  }
+
+  private emitTransitions(scope: Scope): void {
+    const transitions = this.transitions;
+    for (let i = 0; i < transitions.length; i++) {
+      this.metrics.breakerTransition(scope.cluster, scope.tenantLabel, <BreakerState>transitions[i]);
+    }
+  }
+
+  private sync(scope: Scope, nowMs: f64): void {
+    const record = this.scratch;
+    const breaker = scope.policy.breaker;
+    // Also when the CAS loop gives up, so a contended scope is not retried on every request.
+    scope.mergedAtMs = nowMs;
+    scope.refreshedAtMs = nowMs;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const cas = this.readShared(scope);
+      mergeDelta(record, scope.delta);
+      this.transitions.length = 0;
+      for (let step = 0; step < 3; step++) {
+        const to = evaluate(record, breaker, nowMs, this.sums);
+        if (to < 0) break;
+        this.transitions.push(to);
+      }
+      if (this.transitions.length == 0 && scope.delta.isEmpty()) {
+        this.adopt(scope, record);
+        return;
+      }
+      const status = this.store.set(scope.key, encodeRecord(record), cas);
+      if (status == StoreStatus.Ok) {
+        scope.delta.clear();
+        this.adopt(scope, record);
+        this.emitTransitions(scope);
+        return;
+      }
+      if (status != StoreStatus.CasMismatch) break;
+    }
+    // Keep the delta for the next tick; meanwhile enforce the freshest shared state seen.
+    this.casExhausted++;
+    this.readShared(scope);
+    this.adopt(scope, this.scratch);
+  }
+
+  private claimProbe(scope: Scope, nowMs: f64): bool {
+    const record = this.scratch;
+    const breaker = scope.policy.breaker;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const cas = this.readShared(scope);
+      const claim = claimProbe(record, breaker, nowMs, this.claim);
+      if (!claim.granted && !claim.transitioned) {
+        this.adopt(scope, record);
+        return false;
+      }
+      if (record.state == BreakerState.Closed && !claim.transitioned) {
+        this.adopt(scope, record);
+        return true;
+      }
+      const status = this.store.set(scope.key, encodeRecord(record), cas);
+      if (status == StoreStatus.Ok) {
+        this.adopt(scope, record);
+        if (claim.transitioned) this.metrics.breakerTransition(scope.cluster, scope.tenantLabel, BreakerState.HalfOpen);
+        return claim.granted;
+      }
+      if (status != StoreStatus.CasMismatch) break;
+    }
+    this.casExhausted++;
+    return false;
+  }
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Builds the filter: release (filter/build/meshlens.wasm), debug with names (meshlens.debug.wasm), the empty
+// conformant baseline used by the benchmark (baseline.wasm) and the pure-policy test harness
+// (policy-harness.wasm, never shipped). Then checks that every import is env.proxy_*, as Envoy requires.
+// Usage: node filter/build.mjs [--skip-check]
+import asc from 'assemblyscript/asc';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+// asc resolves entry files and --use abort=<path>/<name> against the working directory.
+process.chdir(root);
+const out = join(root, 'filter', 'build');
+mkdirSync(out, { recursive: true });
+
+// Minimal runtime: the filter collects garbage itself (filter/assembly/contexts/collector.ts).
+const common = ['--runtime', 'minimal', '--exportStart', '_start', '--use', 'abort=filter/assembly/abi/abort/onAbort'];
+
+const targets = [
+  { name: 'meshlens.wasm', entry: 'filter/assembly/index.ts', flags: [...common, '-O3', '--noAssert'] },
+  { name: 'meshlens.debug.wasm', entry: 'filter/assembly/index.ts', flags: [...common, '--debug', '--sourceMap'] },
+  { name: 'baseline.wasm', entry: 'test/fixtures/baseline-filter/index.ts',
+    // Same runtime; no handler of its own, so aborts become bare traps (--use abort= with no value).
+    flags: ['--runtime', 'minimal', '--exportStart', '_start', '--use', 'abort=', '-O3', '--noAssert'] },
+  { name: 'policy-harness.wasm', entry: 'filter/assembly/testing/policy-harness.ts',
+    flags: ['--runtime', 'incremental', '--exportRuntime', '--use', 'abort=', '-O3'] },
+];
+
+async function build({ name, entry, flags }) {
+  const args = [entry, '-o', join('filter', 'build', name), ...flags];
+  let stderr = '';
+  const { error } = await asc.main(args, {
+    stdout: { write: () => true },
+    stderr: { write: (s) => { stderr += s; return true; } },
+    readFile: (file, dir) => { try { return readFileSync(join(root, dir, file), 'utf8'); } catch { return null; } },
+  });
+  if (error) throw new Error(`asc failed for ${name}:\n${stderr || error.message}`);
+  const bytes = readFileSync(join(out, name));
+  return { name, bytes };
+}
+
+// Minimal wasm import-section reader, so the check needs no external tool.
+function importsOf(bytes) {
+  let pos = 8;
+  const u32 = () => { let r = 0, shift = 0, b; do { b = bytes[pos++]; r |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80); return r >>> 0; };
+  const name = () => { const n = u32(); const s = Buffer.from(bytes.subarray(pos, pos + n)).toString('utf8'); pos += n; return s; };
+  const found = [];
+  while (pos < bytes.length) {
+    const id = bytes[pos++];
+    const size = u32();
+    const end = pos + size;
+    if (id === 2) {
+      const count = u32();
+      for (let i = 0; i < count; i++) {
+        const module = name();
+        const field = name();
+        const kind = bytes[pos++];
+        if (kind === 0) u32();
+        else if (kind === 1) { pos++; const flags = u32(); u32(); if (flags & 1) u32(); }
+        else if (kind === 2) { const flags = u32(); u32(); if (flags & 1) u32(); }
+        else if (kind === 3) { pos += 2; }
+        found.push(`${module}.${field}`);
+      }
+    }
+    pos = end;
+  }
+  return found;
+}
+
+const built = [];
+for (const target of targets) built.push(await build(target));
+for (const { name, bytes } of built) {
+  if (name === 'policy-harness.wasm') continue;
+  const bad = importsOf(bytes).filter((i) => !i.startsWith('env.proxy_'));
+  if (bad.length > 0) throw new Error(`${name} imports ${bad.join(', ')}: Envoy provides only env.proxy_* here`);
+}
+for (const { name, bytes } of built) console.log(`${name.padEnd(22)} ${bytes.length} bytes`);

@@ -1,0 +1,129 @@
+// Filter overhead: the same request stream through the release filter and, in the same run, through the empty
+// conformant baseline filter; the difference is what meshlens adds per request (request headers, response
+// headers, log). Prints one JSON object on the last line.
+// Env: MESHLENS_BENCH_REQUESTS (per round, default 20000), MESHLENS_BENCH_ROUNDS (default 7),
+//      MESHLENS_BENCH_MEMORY_REQUESTS (default 1000000).
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ManualClock, ProxyWasmPlugin, type SimulatedRequest } from '../../filter/host/index.ts';
+import { buildDir, readWasm } from '../filter/support.ts';
+
+const requestsPerRound = Number(process.env.MESHLENS_BENCH_REQUESTS ?? 20000);
+const rounds = Number(process.env.MESHLENS_BENCH_ROUNDS ?? 7);
+const memoryRequests = Number(process.env.MESHLENS_BENCH_MEMORY_REQUESTS ?? 1_000_000);
+const DISTINCT_PATHS = 100_000;
+
+const baseConfig = {
+  paths: { templates: ['/api/orders/{id}', '/api/orders/{id}/items/{item}'] },
+  tenant: { headers: ['x-tenant-id'] },
+};
+const configuration = JSON.stringify(baseConfig);
+// Same filter with breaker and retry switched off: what the telemetry path alone costs.
+const metricsOnlyConfiguration = JSON.stringify({ ...baseConfig, defaultPolicy: { breaker: { enabled: false }, retry: { enabled: false } } });
+const clusters = ['outbound|8080||orders.default.svc.cluster.local', 'outbound|9090||users.default.svc.cluster.local'];
+const tenants = ['acme', 'globex', 'initech', 'umbrella'];
+const methods = ['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'];
+const codes = [200, 200, 200, 201, 404, 503];
+
+// A realistic header set (what Envoy hands a sidecar filter) over a rotating set of raw paths.
+function makeRequest(i: number): SimulatedRequest {
+  const n = i % DISTINCT_PATHS;
+  const path = n % 3 === 0 ? `/api/orders/${n}` : n % 3 === 1 ? `/api/orders/${n}/items/${n % 17}?expand=true` : `/users/${n}/cart`;
+  return {
+    cluster: clusters[i % clusters.length],
+    requestHeaders: [
+      [':method', methods[i % methods.length]], [':path', path], [':authority', 'orders.default.svc.cluster.local:8080'],
+      [':scheme', 'http'], ['user-agent', 'bench/1.0'], ['accept', '*/*'], ['x-request-id', `req-${i}`],
+      ['x-forwarded-proto', 'http'], ['x-tenant-id', tenants[i % tenants.length]],
+    ],
+    response: { responseCode: codes[i % codes.length], durationMs: i % 250 },
+  };
+}
+
+async function load(name: 'meshlens.wasm' | 'baseline.wasm', config = configuration): Promise<ProxyWasmPlugin> {
+  return ProxyWasmPlugin.create({ wasm: readWasm(name), configuration: config, workers: 1, clock: new ManualClock(0) });
+}
+
+// Requests are prepared up front so both filters see identical objects and timing excludes their creation.
+const prepared = Array.from({ length: requestsPerRound }, (_, i) => makeRequest(i));
+
+function round(plugin: ProxyWasmPlugin, offset: number): number {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < prepared.length; i++) plugin.request(0, prepared[(i + offset) % prepared.length]);
+  return Number(process.hrtime.bigint() - started) / prepared.length;
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+const filter = await load('meshlens.wasm');
+const metricsOnly = await load('meshlens.wasm', metricsOnlyConfiguration);
+const baseline = await load('baseline.wasm');
+// Warm-up so every module reaches the optimising tier before timing.
+for (let w = 0; w < 2; w++) { round(filter, w); round(metricsOnly, w); round(baseline, w); }
+
+const filterNs: number[] = [];
+const metricsOnlyNs: number[] = [];
+const baselineNs: number[] = [];
+const differences: number[] = [];
+const metricsOnlyDifferences: number[] = [];
+for (let r = 0; r < rounds; r++) {
+  // Rotate the order so drift (JIT, GC, neighbours) does not favour one module.
+  const order = [0, 1, 2].map((k) => (k + r) % 3);
+  const times: number[] = [];
+  for (const k of order) times[k] = round([filter, metricsOnly, baseline][k], r);
+  filterNs.push(times[0]);
+  metricsOnlyNs.push(times[1]);
+  baselineNs.push(times[2]);
+  differences.push(times[0] - times[2]);
+  metricsOnlyDifferences.push(times[1] - times[2]);
+}
+
+// A VM that trapped skips the filter, which would make the overhead look like zero.
+const timingFailures = [...filter.failedVms(), ...metricsOnly.failedVms(), ...baseline.failedVms()];
+
+const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+const callsBefore = filter.callCounts();
+const sample = 1000;
+for (let i = 0; i < sample; i++) filter.request(0, prepared[i]);
+const callsAfter = filter.callCounts();
+const hostCallsByImport = Object.fromEntries(Object.entries(callsAfter)
+  .map(([k, v]) => [k, (v - (callsBefore[k] ?? 0)) / sample]).filter(([, v]) => (v as number) > 0));
+const hostCallsPerRequest = (total(callsAfter) - total(callsBefore)) / sample;
+const baselineCallsBefore = total(baseline.callCounts());
+for (let i = 0; i < sample; i++) baseline.request(0, prepared[i]);
+const baselineHostCalls = (total(baseline.callCounts()) - baselineCallsBefore) / sample;
+await filter.close();
+await metricsOnly.close();
+await baseline.close();
+
+// Memory: a fresh VM, memoryRequests requests over DISTINCT_PATHS distinct raw paths.
+const memoryPlugin = await load('meshlens.wasm');
+const memoryBefore = Math.max(...memoryPlugin.memoryBytes());
+for (let i = 0; i < memoryRequests; i++) memoryPlugin.request(0, makeRequest(i));
+const linearMemoryAfter = Math.max(...memoryPlugin.memoryBytes());
+const failed = memoryPlugin.failedVms();
+await memoryPlugin.close();
+
+const result = {
+  requests_per_round: requestsPerRound,
+  rounds,
+  filter_ns_per_request_median: Math.round(median(filterNs)),
+  baseline_ns_per_request_median: Math.round(median(baselineNs)),
+  overhead_ns_per_request: Math.round(median(differences)),
+  metrics_only_ns_per_request_median: Math.round(median(metricsOnlyNs)),
+  metrics_only_overhead_ns_per_request: Math.round(median(metricsOnlyDifferences)),
+  host_calls_per_request: hostCallsPerRequest,
+  host_calls_by_import: hostCallsByImport,
+  baseline_host_calls_per_request: baselineHostCalls,
+  linear_memory_bytes_start: memoryBefore,
+  linear_memory_bytes_after_1m: linearMemoryAfter,
+  memory_requests: memoryRequests,
+  failed_vms: [...timingFailures, ...failed],
+  wasm_bytes: statSync(join(buildDir, 'meshlens.wasm')).size,
+  targets: { overhead_ns_per_request: 2000, host_calls_per_request: 14, linear_memory_bytes_after_1m: 4 * 1024 * 1024, wasm_bytes: 150 * 1024 },
+};
+if (result.failed_vms.length > 0) {
+  console.error(`filter VMs failed during the benchmark (${result.failed_vms.join(', ')}): figures are not valid`);
+  process.exitCode = 1;
+}
+console.log(JSON.stringify(result));
