@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+// The filter's metric table from docs/ARCHITECTURE.md ("Metrics"): what Prometheus must see after tag extraction.
+export const MESHLENS_METRICS: Record<string, { type: 'counter' | 'histogram'; labels: string[] }> = {
+  meshlens_requests_total: { type: 'counter', labels: ['upstream_cluster', 'path', 'method', 'response_code', 'tenant'] },
+  meshlens_request_duration_milliseconds: { type: 'histogram', labels: ['upstream_cluster', 'path', 'tenant'] },
+  meshlens_breaker_rejected_total: { type: 'counter', labels: ['upstream_cluster', 'tenant'] },
+  meshlens_breaker_transitions_total: { type: 'counter', labels: ['upstream_cluster', 'tenant', 'to_state'] },
+  meshlens_retry_decisions_total: { type: 'counter', labels: ['upstream_cluster', 'tenant', 'decision'] },
+};
+
+export const BREAKER_STATES = ['Closed', 'Open', 'HalfOpen'] as const;
+export const RETRY_DECISIONS = ['granted', 'budget_exhausted', 'breaker_open', 'not_idempotent', 'disabled'] as const;
+
+/** The design-table metric a series name belongs to (histogram series carry _bucket/_sum/_count). */
+export function baseMetric(series: string): string | undefined {
+  if (series in MESHLENS_METRICS) return series;
+  const m = /^(.*)_(bucket|sum|count)$/.exec(series);
+  return m && MESHLENS_METRICS[m[1]]?.type === 'histogram' ? m[1] : undefined;
+}
+
+/** Metric names the control plane and node agent register (prom-client `name: '…'` in their sources). */
+export function componentMetricNames(repoRoot: string): Set<string> {
+  const names = new Set<string>();
+  for (const file of ['control-plane/src/metrics.ts', 'bpf/agent/metrics.ts']) {
+    const text = readFileSync(join(repoRoot, file), 'utf8');
+    for (const [, name] of text.matchAll(/name: '(meshlens_[a-z0-9_]+)'/g)) names.add(name);
+  }
+  return names;
+}

@@ -1,0 +1,187 @@
+// The Prometheus side of istio/: scrape jobs and rules accepted by promtool, alert rules behaving as intended on
+// synthetic series (promtool test rules), and Grafana queries that parse and only use the design's metrics/labels.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse, stringify } from 'yaml';
+import { needs } from '../support/skip.ts';
+import { prometheusMissing, promtool } from '../support/prometheus.ts';
+import { REPO_ROOT, find, overlayResources } from './manifests.ts';
+import { MESHLENS_METRICS, baseMetric, componentMetricNames } from './meshlens-metrics.ts';
+
+const missing = prometheusMissing();
+const scratch = mkdtempSync(join(tmpdir(), 'meshlens-promcfg-'));
+const resources = overlayResources('envoyfilter');
+const rulesText: string = find(resources, 'ConfigMap', 'meshlens-prometheus-rules').data['meshlens.rules.yml'];
+const scrapeText: string = find(resources, 'ConfigMap', 'meshlens-prometheus-scrape').data['meshlens-scrape-configs.yml'];
+const dashboardText: string = find(resources, 'ConfigMap', 'meshlens-grafana-dashboard').data['meshlens-overview.json'];
+const rulesFile = join(scratch, 'meshlens.rules.yml');
+writeFileSync(rulesFile, rulesText);
+
+const check = suite('promtool on shipped config');
+
+// Debian builds Prometheus without Kubernetes service discovery, so its promtool cannot parse
+// kubernetes_sd_configs: those blocks are checked here against the upstream field set, the rest by promtool.
+const KUBERNETES_SD_ROLES = ['node', 'service', 'pod', 'endpoints', 'endpointslice', 'ingress'];
+function withoutKubernetesSd(jobs: Record<string, unknown>[]): Record<string, unknown>[] {
+  return jobs.map(({ kubernetes_sd_configs: sd, ...job }) => {
+    for (const block of sd as Record<string, unknown>[]) {
+      for (const key of Object.keys(block)) assert.ok(['role', 'namespaces', 'selectors', 'api_server', 'attach_metadata'].includes(key), `kubernetes_sd_configs.${key}`);
+      assert.ok(KUBERNETES_SD_ROLES.includes(block.role as string), `role ${block.role}`);
+    }
+    return { ...job, static_configs: [{ targets: ['127.0.0.1:9'] }] };
+  });
+}
+
+needs(missing, check)('promtool check config accepts the scrape jobs together with the rules', () => {
+  const configFile = join(scratch, 'prometheus.yml');
+  const jobs = parse(scrapeText) as Record<string, unknown>[];
+  assert.equal(jobs.map((j) => j.job_name), ['meshlens-envoy', 'meshlens-control-plane', 'meshlens-node-agent']);
+  writeFileSync(configFile, stringify({ global: { scrape_interval: '15s' }, rule_files: [rulesFile], scrape_configs: jobs }));
+  let result = promtool(['check', 'config', configFile]);
+  if (/field kubernetes_sd_configs not found/.test(result.output)) {
+    writeFileSync(configFile, stringify({ global: { scrape_interval: '15s' }, rule_files: [rulesFile], scrape_configs: withoutKubernetesSd(jobs) }));
+    result = promtool(['check', 'config', configFile]);
+  }
+  assert.is(result.status, 0, result.output);
+  assert.match(result.output, /SUCCESS: \d+ rules found/);
+});
+
+needs(missing, check)('promtool check config rejects a broken job (negative)', () => {
+  const broken = parse(scrapeText);
+  broken[0].relabel_configs[0].action = 'keepp';
+  const configFile = join(scratch, 'broken.yml');
+  writeFileSync(configFile, stringify({ scrape_configs: withoutKubernetesSd(broken) }));
+  assert.match(promtool(['check', 'config', configFile]).output, /unknown relabel action "keepp"/);
+  assert.is.not(promtool(['check', 'config', configFile]).status, 0);
+});
+
+needs(missing, check)('promtool check rules accepts every recording and alerting rule', () => {
+  const result = promtool(['check', 'rules', rulesFile]);
+  assert.is(result.status, 0, result.output);
+  const count = parse(rulesText).groups.reduce((n: number, g: { rules: unknown[] }) => n + g.rules.length, 0);
+  assert.match(result.output, new RegExp(`SUCCESS: ${count} rules found`));
+});
+
+needs(missing, check)('alerts fire on synthetic series exactly when they should (promtool test rules)', () => {
+  const cluster = 'outbound|8080||orders.default.svc.cluster.local';
+  const testFile = join(scratch, 'meshlens.rules.test.yml');
+  writeFileSync(testFile, stringify({
+    rule_files: [rulesFile],
+    evaluation_interval: '30s',
+    tests: [{
+      interval: '30s',
+      input_series: [
+        // acme is being rejected at 2 req/s for 5 minutes; globex had rejections long ago, none now.
+        { series: `meshlens_breaker_rejected_total{upstream_cluster="${cluster}",tenant="acme"}`, values: '0+60x20' },
+        { series: `meshlens_breaker_rejected_total{upstream_cluster="${cluster}",tenant="globex"}`, values: '7x20' },
+        { series: `meshlens_breaker_transitions_total{upstream_cluster="${cluster}",tenant="acme",to_state="Open"}`, values: '0 1 1 2 2 3 3 3 3 3 3' },
+        { series: `meshlens_breaker_transitions_total{upstream_cluster="${cluster}",tenant="globex",to_state="Open"}`, values: '0 1 1 1 1 1 1 1 1 1 1' },
+        { series: 'meshlens_cp_nacks_total{reason="invalid policy"}', values: '0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1' },
+        { series: `meshlens_requests_total{upstream_cluster="${cluster}",tenant="acme",path="/orders/{id}",method="GET",response_code="200"}`, values: '0+90x20' },
+        { series: `meshlens_requests_total{upstream_cluster="${cluster}",tenant="acme",path="/orders/{id}",method="GET",response_code="503"}`, values: '0+30x20' },
+      ],
+      promql_expr_test: [{
+        expr: 'upstream_cluster_tenant:meshlens_request_errors:ratio_rate1m',
+        eval_time: '5m',
+        exp_samples: [{ labels: `upstream_cluster_tenant:meshlens_request_errors:ratio_rate1m{upstream_cluster="${cluster}",tenant="acme"}`, value: 0.25 }],
+      }],
+      alert_rule_test: [
+        {
+          alertname: 'MeshlensBreakerOpen',
+          eval_time: '5m',
+          exp_alerts: [{
+            exp_labels: { severity: 'warning', upstream_cluster: cluster, tenant: 'acme' },
+            exp_annotations: {
+              summary: `meshlens breaker Open for ${cluster} (tenant acme)`,
+              description: `The proxy is rejecting 2 req/s to ${cluster} for tenant acme with 503 x-meshlens-breaker: open.`,
+            },
+          }],
+        },
+        // `for: 1m` — not yet firing 30 s after rejections start.
+        { alertname: 'MeshlensBreakerOpen', eval_time: '30s', exp_alerts: [] },
+        { alertname: 'MeshlensBreakerFlapping', eval_time: '5m', exp_alerts: [{
+          exp_labels: { severity: 'warning', upstream_cluster: cluster, tenant: 'acme' },
+          exp_annotations: {
+            summary: `meshlens breaker for ${cluster} (tenant acme) opened 3 times in 15m`,
+            description: 'Repeated Open -> HalfOpen -> Open cycles: the upstream has not recovered, or the thresholds are too tight.',
+          },
+        }] },
+        { alertname: 'MeshlensTenantErrorRateHigh', eval_time: '10m', exp_alerts: [{
+          exp_labels: { severity: 'warning', upstream_cluster: cluster, tenant: 'acme' },
+          exp_annotations: {
+            summary: `25% of acme requests to ${cluster} fail with 5xx`,
+            description: 'Error ratio over 5 minutes above 5 % with at least 1 req/s.',
+          },
+        }] },
+        { alertname: 'MeshlensRetryBudgetExhausted', eval_time: '10m', exp_alerts: [] },
+        { alertname: 'MeshlensPolicyNacked', eval_time: '3m', exp_alerts: [{
+          exp_labels: { severity: 'warning', reason: 'invalid policy' },
+          exp_annotations: {
+            summary: 'filters rejected a meshlens policy push (invalid policy)',
+            description: '1 NACKs in 5m: proxies keep their last accepted policy; see `meshlens rollout status`.',
+          },
+        }] },
+        { alertname: 'MeshlensPolicyNacked', eval_time: '10m', exp_alerts: [] },
+      ],
+    }],
+  }));
+  const result = promtool(['test', 'rules', testFile]);
+  assert.is(result.status, 0, result.output);
+});
+
+check.run();
+
+const dashboard = suite('Grafana dashboard');
+const dash = JSON.parse(dashboardText);
+const expressions: string[] = [
+  ...dash.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((t) => t.expr)),
+  ...dash.templating.list.filter((v: { type: string }) => v.type === 'query').map((v: { definition: string }) => v.definition.replace(/^label_values\((.*), \w+\)$/, '$1')),
+];
+
+/** Grafana variables replaced by values Prometheus can parse. */
+function concrete(expr: string): string {
+  return expr.replaceAll('$__rate_interval', '1m').replace(/\$\w+/g, '.*');
+}
+
+dashboard('every panel and variable query parses as PromQL (promtool check rules)', () => {
+  assert.ok(expressions.length >= 8);
+  if (missing) return;
+  const file = join(scratch, 'dashboard-exprs.yml');
+  writeFileSync(file, stringify({ groups: [{ name: 'dashboard', rules: expressions.map((e, i) => ({ record: `dashboard:expr_${i}`, expr: concrete(e) })) }] }));
+  const result = promtool(['check', 'rules', file]);
+  assert.is(result.status, 0, result.output);
+});
+
+dashboard('queries and rules only use design metrics, with labels those metrics carry', () => {
+  const rules = parse(rulesText).groups.flatMap((g: { rules: { expr: string }[] }) => g.rules.map((r) => r.expr));
+  const components = componentMetricNames(REPO_ROOT);
+  const used = new Set<string>();
+  for (const expr of [...expressions, ...rules]) {
+    const text = concrete(expr);
+    const metrics = [...text.matchAll(/\b(meshlens_[a-z0-9_]+)\b/g)].map((m) => m[1]);
+    assert.ok(metrics.length > 0, expr);
+    if (metrics.every((m) => components.has(m))) continue; // control plane / node agent: names checked, labels theirs
+    const allowed = new Set(['le']);
+    for (const series of metrics) {
+      const metric = baseMetric(series);
+      assert.ok(metric, `${series} is neither in the filter's metric table nor registered by a component (${expr})`);
+      used.add(metric!);
+      for (const l of MESHLENS_METRICS[metric!].labels) allowed.add(l);
+    }
+    for (const [, selector] of text.matchAll(/meshlens_[a-z_]+\{([^}]*)\}/g)) {
+      for (const [, label] of selector.matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)) assert.ok(allowed.has(label), `label ${label} in ${expr}`);
+    }
+    for (const [, labels] of text.matchAll(/\bby \(([^)]*)\)/g)) {
+      for (const label of labels.split(',').map((s) => s.trim())) assert.ok(allowed.has(label), `by ${label} in ${expr}`);
+    }
+  }
+  assert.equal([...used].sort(), Object.keys(MESHLENS_METRICS).sort(), 'every design metric is charted or alerted on');
+});
+
+// uvu runs suites in order; this one is last.
+dashboard.after(() => rmSync(scratch, { recursive: true, force: true }));
+
+dashboard.run();

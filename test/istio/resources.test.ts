@@ -1,0 +1,185 @@
+// istio/ as a deployable kustomize tree: Istio resources valid against Istio's CRD schemas, every file listed,
+// overlays render, and the Kubernetes workloads carry the ports, probes and privileges the design calls for.
+import { readFileSync, readdirSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+import { join, relative } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { needs } from '../support/skip.ts';
+import { isIstioResource, schemaErrors, unknownFieldErrors } from './istio-schema.ts';
+import {
+  ISTIO_DIR,
+  OVERLAYS,
+  REPO_ROOT,
+  allYamlFiles,
+  envoyFilterPluginConfigText,
+  find,
+  kubectlMissing,
+  kustomizeBuild,
+  overlayResources,
+  readKustomization,
+  readResource,
+  wasmPluginConfigText,
+  type Resource,
+} from './manifests.ts';
+
+const everyResource = (): Resource[] => {
+  const seen = new Map<string, Resource>();
+  for (const overlay of OVERLAYS) for (const { file, resource } of overlayResources(overlay)) seen.set(file, resource);
+  seen.set('istio/mesh/istio-operator.yaml', readResource('istio/mesh/istio-operator.yaml'));
+  return [...seen.values()];
+};
+
+const schema = suite('Istio resources against the CRD schemas');
+
+schema('every shipped Istio resource passes its CRD validator and uses only fields the CRD defines', () => {
+  const istio = everyResource().filter(isIstioResource);
+  const kinds = new Set(istio.map((r) => r.kind));
+  for (const kind of ['EnvoyFilter', 'WasmPlugin', 'IstioOperator']) assert.ok(kinds.has(kind), `${kind} shipped`);
+  const unknown = unknownFieldErrors(istio);
+  istio.forEach((r, i) => {
+    assert.equal(schemaErrors(r), [], `${r.kind}/${r.metadata.name}`);
+    assert.equal(unknown[i], [], `${r.kind}/${r.metadata.name}`);
+  });
+});
+
+schema('a wrong enum value and a misspelt field are both rejected (negative)', () => {
+  const plugin = structuredClone(find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens'));
+  plugin.spec.phase = 'BEFORE_ROUTER';
+  assert.match(schemaErrors(plugin).join('\n'), /\/spec\/phase must be equal to one of the allowed values/);
+  const filter = structuredClone(find(overlayResources('envoyfilter'), 'EnvoyFilter', 'meshlens-http-filter'));
+  filter.spec.configPatches[0].match.contxt = filter.spec.configPatches[0].match.context;
+  delete filter.spec.configPatches[0].match.context;
+  const misspelt = structuredClone(find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens'));
+  misspelt.spec.failStrategey = 'FAIL_OPEN';
+  const [filterErrors, pluginErrors] = unknownFieldErrors([filter, misspelt]);
+  assert.match(filterErrors.join('\n'), /'"contxt"' does not exist/);
+  assert.match(pluginErrors.join('\n'), /'"failStrategey"' does not exist/);
+  const wrongType = structuredClone(find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens'));
+  wrongType.spec.priority = 'high';
+  assert.ok(schemaErrors(wrongType).length > 0, 'priority must be an integer');
+});
+
+schema('mesh config keys are the ProxyConfig fields Istio defines (its IstioOperator CRD has no schema)', () => {
+  const config = readResource('istio/mesh/istio-operator.yaml').spec.meshConfig.defaultConfig;
+  // istio/api mesh/v1alpha1/proxy.proto: ProxyConfig.extra_stat_tags, .proxy_stats_matcher{inclusion_prefixes,…}
+  for (const key of Object.keys(config)) assert.ok(['extraStatTags', 'proxyStatsMatcher'].includes(key), key);
+  for (const key of Object.keys(config.proxyStatsMatcher)) {
+    assert.ok(['inclusionPrefixes', 'inclusionSuffixes', 'inclusionRegexps'].includes(key), key);
+  }
+  assert.ok(config.extraStatTags.every((t: unknown) => typeof t === 'string' && /^[a-z_]+$/.test(t)));
+});
+
+schema('both delivery variants hand the filter the same plugin configuration', () => {
+  assert.equal(JSON.parse(wasmPluginConfigText()), JSON.parse(envoyFilterPluginConfigText()));
+  const plugin = find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens');
+  assert.is(plugin.spec.pluginName, 'meshlens', 'pluginName becomes root_id');
+  assert.is(plugin.spec.failStrategy, 'FAIL_CLOSE', 'same failure policy as fail_open: false');
+  assert.match(plugin.spec.url, /^oci:\/\//);
+  assert.match(plugin.spec.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(plugin.spec.match, [{ mode: 'CLIENT' }], 'outbound, like the EnvoyFilter variant');
+  assert.is(plugin.spec.selector.matchLabels['meshlens.io/filter'], 'enabled');
+});
+
+schema.run();
+
+const structure = suite('kustomize structure');
+
+function kustomizationDirs(dir = ISTIO_DIR): string[] {
+  const out: string[] = [];
+  const entries = readdirSync(dir, { withFileTypes: true });
+  if (entries.some((e) => e.name === 'kustomization.yaml')) out.push(dir);
+  for (const e of entries) if (e.isDirectory()) out.push(...kustomizationDirs(join(dir, e.name)));
+  return out;
+}
+
+structure('every YAML file in a kustomization directory is listed, and every listed file exists', () => {
+  const dirs = kustomizationDirs();
+  assert.equal(dirs.map((d) => relative(ISTIO_DIR, d)).sort(), ['base', 'overlays/envoyfilter', 'overlays/wasmplugin']);
+  for (const dir of dirs) {
+    const listed = (readKustomization(dir).resources ?? []).filter((r) => !r.startsWith('..'));
+    const present = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
+    assert.equal([...listed].sort(), present.sort(), relative(REPO_ROOT, dir));
+  }
+});
+
+structure('one resource per file, unique kind/namespace/name across each overlay', () => {
+  for (const overlay of OVERLAYS) {
+    const files = overlayResources(overlay);
+    const keys = files.map(({ resource: r }) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`);
+    assert.is(new Set(keys).size, keys.length, overlay);
+  }
+  // Every manifest under istio/, listed in a kustomization or not (the IstioOperator), is one named resource.
+  for (const path of allYamlFiles().filter((f) => !f.endsWith('kustomization.yaml'))) {
+    const docs = parseAllDocuments(readFileSync(path, 'utf8'));
+    assert.is(docs.length, 1, relative(REPO_ROOT, path));
+    const r = docs[0].toJS() as Resource;
+    assert.ok(r.apiVersion && r.kind && r.metadata?.name, `${relative(REPO_ROOT, path)} is a named resource`);
+  }
+});
+
+const kubectl = kubectlMissing();
+needs(kubectl, structure)('kubectl kustomize renders each overlay to exactly the resources the files hold', () => {
+  for (const overlay of OVERLAYS) {
+    const rendered = kustomizeBuild(join(ISTIO_DIR, 'overlays', overlay));
+    const expected = overlayResources(overlay).map(({ resource: r }) => `${r.kind}/${r.metadata.name}`).sort();
+    assert.equal(rendered.map((r) => `${r.kind}/${r.metadata.name}`).sort(), expected, overlay);
+    for (const r of rendered) assert.is(r.metadata.labels?.['app.kubernetes.io/part-of'], 'meshlens', `${r.kind}/${r.metadata.name}`);
+    const selector = rendered.find((r) => r.kind === 'Deployment')!.spec.selector.matchLabels;
+    assert.not.ok('app.kubernetes.io/part-of' in selector, 'common labels must not change immutable selectors');
+  }
+});
+
+structure.run();
+
+const workloads = suite('workloads');
+const base = overlayResources('envoyfilter');
+
+workloads('control plane: gRPC 18000 and HTTP 18080 end to end, probes on the HTTP port, outside the mesh', () => {
+  const deployment = find(base, 'Deployment', 'meshlens-control-plane');
+  const service = find(base, 'Service', 'meshlens-control-plane');
+  const pod = deployment.spec.template;
+  const [container] = pod.spec.containers;
+  const ports = Object.fromEntries(container.ports.map((p: Resource) => [p.name, p.containerPort]));
+  assert.equal(ports, { grpc: 18000, http: 18080 });
+  assert.equal(service.spec.ports.map((p: Resource) => [p.name, p.port, p.targetPort]), [['grpc', 18000, 'grpc'], ['http', 18080, 'http']]);
+  for (const [k, v] of Object.entries(service.spec.selector)) assert.is(pod.metadata.labels[k], v, 'service selects the pods');
+  assert.is(container.readinessProbe.httpGet.path, '/readyz');
+  assert.is(container.livenessProbe.httpGet.path, '/healthz');
+  assert.is(pod.metadata.annotations['sidecar.istio.io/inject'], 'false');
+  assert.is(container.securityContext.allowPrivilegeEscalation, false);
+  // `meshlens serve` flags (control-plane/src/cli.ts) agree with the ports and put the store on the volume.
+  const flag = (name: string) => container.args[container.args.indexOf(`--${name}`) + 1];
+  assert.is(container.args[0], 'serve');
+  assert.is(Number(flag('grpc-port')), ports.grpc);
+  assert.is(Number(flag('http-port')), ports.http);
+  assert.is(flag('host'), '0.0.0.0', 'reachable from other pods');
+  const dataMount = container.volumeMounts.find((m: Resource) => flag('data-dir').startsWith(`${m.mountPath}/`));
+  const claim = pod.spec.volumes.find((v: Resource) => v.name === dataMount?.name)?.persistentVolumeClaim?.claimName;
+  assert.is(claim, find(base, 'PersistentVolumeClaim', 'meshlens-control-plane-data').metadata.name, 'store on the persistent volume');
+});
+
+workloads('node agent: only CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE; BTF mounted read-only; no host namespaces', () => {
+  const daemonset = find(base, 'DaemonSet', 'meshlens-node-agent');
+  const pod = daemonset.spec.template.spec;
+  const [container] = pod.containers;
+  assert.is(container.securityContext.privileged, false);
+  assert.equal(container.securityContext.capabilities.drop, ['ALL']);
+  assert.equal([...container.securityContext.capabilities.add].sort(), ['BPF', 'PERFMON', 'SYS_RESOURCE']);
+  assert.is(pod.hostPID, false);
+  assert.is(pod.hostNetwork, false);
+  const btf = container.volumeMounts.find((m: Resource) => m.mountPath === '/sys/kernel/btf');
+  assert.ok(btf?.readOnly, 'BTF mounted read-only');
+  assert.is(pod.volumes.find((v: Resource) => v.name === btf.name).hostPath.path, '/sys/kernel/btf');
+  assert.ok(container.ports.some((p: Resource) => p.containerPort === 9102), 'metrics on :9102');
+  assert.is(pod.automountServiceAccountToken, false);
+  // bpf/agent/main.ts flags: reports to the control plane's gRPC port through its Service.
+  const controlPlane = container.args[container.args.indexOf('--control-plane') + 1];
+  const service = find(base, 'Service', 'meshlens-control-plane');
+  const grpcPort = service.spec.ports.find((p: Resource) => p.name === 'grpc').port;
+  assert.is(controlPlane, `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local:${grpcPort}`);
+  assert.not.ok(container.args.includes('--netns'), 'all network namespaces, not just the agent pod\'s');
+  assert.ok(container.env.some((e: Resource) => e.name === 'NODE_NAME' && e.valueFrom.fieldRef.fieldPath === 'spec.nodeName'));
+});
+
+workloads.run();
