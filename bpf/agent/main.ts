@@ -1,0 +1,145 @@
+// meshlens node agent entry point:
+//   node --import tsx bpf/agent/main.ts [--no-bpf] [--replay FILE] [--interval-ms 1000] [--max-flows 16384]
+//        [--netns INODE] [--attach auto|tp_btf|tracepoint] [--loader PATH] [--control-plane HOST:PORT|none]
+//        [--metrics-host 0.0.0.0] [--metrics-port 9102] [--max-destinations 200] [--node-name NAME]
+import { createServer, type Server } from 'node:http';
+import { existsSync, readlinkSync } from 'node:fs';
+import { hostname, release } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Registry } from 'prom-client';
+import { NodeAgent, processCanLoadBpf } from './agent.ts';
+import { KernelReporter } from './report.ts';
+import { LoaderSource, ReplaySource, SsSource, type CounterSource } from './sources.ts';
+
+export const DEFAULT_LOADER = fileURLToPath(new URL('../.output/retrans', import.meta.url));
+
+export interface AgentConfig {
+  noBpf: boolean;
+  replay?: string;
+  intervalMs: number;
+  maxFlows: number;
+  netns: number;
+  attach: 'auto' | 'tp_btf' | 'tracepoint';
+  loader: string;
+  controlPlane?: string;
+  metricsHost: string;
+  metricsPort: number;
+  maxDestinations: number;
+  nodeName: string;
+}
+
+function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`invalid agent option: --${name} must be an integer in [${min}, ${max}]`);
+  return n;
+}
+
+export function parseAgentArgs(argv: string[]): AgentConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'no-bpf': { type: 'boolean' }, replay: { type: 'string' }, 'interval-ms': { type: 'string' },
+      'max-flows': { type: 'string' }, netns: { type: 'string' }, attach: { type: 'string' }, loader: { type: 'string' },
+      'control-plane': { type: 'string' }, 'metrics-host': { type: 'string' }, 'metrics-port': { type: 'string' },
+      'max-destinations': { type: 'string' }, 'node-name': { type: 'string' },
+    },
+    strict: true,
+  });
+  const attach = values.attach ?? 'auto';
+  if (attach !== 'auto' && attach !== 'tp_btf' && attach !== 'tracepoint') {
+    throw new Error('invalid agent option: --attach must be auto, tp_btf or tracepoint');
+  }
+  const controlPlane = values['control-plane'] ?? '127.0.0.1:18000';
+  return {
+    noBpf: values['no-bpf'] ?? false,
+    replay: values.replay,
+    intervalMs: integer('interval-ms', values['interval-ms'], 1000, 10, 3_600_000),
+    maxFlows: integer('max-flows', values['max-flows'], 16384, 16, 1 << 24),
+    netns: integer('netns', values.netns, 0, 0, 0xffffffff),
+    attach,
+    loader: values.loader ?? DEFAULT_LOADER,
+    controlPlane: controlPlane === 'none' ? undefined : controlPlane,
+    metricsHost: values['metrics-host'] ?? '0.0.0.0',
+    metricsPort: integer('metrics-port', values['metrics-port'], 9102, 0, 65535),
+    maxDestinations: integer('max-destinations', values['max-destinations'], 200, 1, 100_000),
+    nodeName: values['node-name'] ?? process.env.NODE_NAME ?? hostname(),
+  };
+}
+
+function currentNetnsInode(): number {
+  const m = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** Picks the source; explains the fallback exactly once. */
+export function chooseSource(config: AgentConfig, canLoadBpf: boolean, log: (m: string) => void): CounterSource {
+  if (config.replay) return new ReplaySource(config.replay);
+  const why = config.noBpf ? '--no-bpf given'
+    : !canLoadBpf ? 'this process lacks CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN)'
+    : !existsSync(config.loader) ? `loader ${config.loader} not built (npm run build:bpf)`
+    : undefined;
+  if (why) {
+    log(`eBPF collection disabled: ${why}; falling back to per-socket counters from \`ss -ti\` ` +
+      '(no retransmit causes, flows shorter than one interval are missed)');
+    return new SsSource({ intervalMs: config.intervalMs, netns: config.netns || currentNetnsInode() });
+  }
+  const args = ['-i', String(config.intervalMs), '-m', String(config.maxFlows), '-a', config.attach];
+  if (config.netns) args.push('-n', String(config.netns));
+  return new LoaderSource({ command: config.loader, args });
+}
+
+export function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      registry.metrics().then((body) => {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(body);
+      }, (err: Error) => {
+        res.writeHead(500).end(err.message);
+      });
+      return;
+    }
+    res.writeHead(404).end('not found\n');
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+async function main(): Promise<void> {
+  const config = parseAgentArgs(process.argv.slice(2));
+  const log = (m: string) => process.stderr.write(`meshlens-agent: ${m}\n`);
+  const registry = new Registry();
+  const source = chooseSource(config, processCanLoadBpf(), log);
+  const reporter = config.controlPlane ? new KernelReporter(config.controlPlane) : undefined;
+  const agent = new NodeAgent({
+    registry, source, reporter, maxDestinations: config.maxDestinations, log,
+    node: { nodeName: config.nodeName, agentId: randomUUID(), kernelRelease: release() },
+  });
+  const server = await serveMetrics(registry, config.metricsHost, config.metricsPort);
+  log(`source ${source.kind}; metrics on http://${config.metricsHost}:${config.metricsPort}/metrics` +
+    (config.controlPlane ? `; reporting to ${config.controlPlane}` : ''));
+  agent.start();
+  const shutdown = async () => {
+    await agent.stop();
+    reporter?.close();
+    server.close();
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  if (source instanceof ReplaySource) {
+    await source.done;
+    await shutdown();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: Error) => {
+    process.stderr.write(`meshlens-agent: ${err.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,129 @@
+// Prometheus metrics of the node agent. Labels are bounded: one `destination` per remote endpoint ("ip:port") up to
+// a cap, then "~other", so a port scan or a churn of ephemeral peers cannot blow up the series count.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RETRANS_CAUSES, type IntervalLine } from './ndjson.ts';
+
+export const OVERFLOW_LABEL = '~other';
+export const DEFAULT_MAX_DESTINATIONS = 200;
+// Connection lifetimes run from sub-millisecond RPC connections to hour-long pools.
+export const DURATION_BUCKETS_S = [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600, 3600];
+
+export class DestinationLabels {
+  private readonly known = new Set<string>();
+  constructor(private readonly cap: number) {
+    if (!Number.isInteger(cap) || cap < 1) throw new Error('invalid metrics options: maxDestinations must be an integer ≥ 1');
+  }
+  label(addr: string, port: number): string {
+    const endpoint = addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+    if (this.known.has(endpoint)) return endpoint;
+    if (this.known.size >= this.cap) return OVERFLOW_LABEL;
+    this.known.add(endpoint);
+    return endpoint;
+  }
+  get size(): number {
+    return this.known.size;
+  }
+}
+
+export type GapReasonName = 'loader_exited' | 'bad_output' | 'report_dropped' | 'source_changed';
+
+export class AgentMetrics {
+  readonly destinations: DestinationLabels;
+  private readonly retransmits: Counter<'destination'>;
+  private readonly retransmitEvents: Counter<'destination' | 'cause'>;
+  private readonly segmentsSent: Counter<'destination'>;
+  private readonly activeConnections: Gauge;
+  private readonly connectionDuration: Histogram<'destination'>;
+  private readonly mapFullDrops: Counter;
+  private readonly evictedFlows: Counter;
+  private readonly missedEvents: Counter;
+  private readonly gaps: Counter<'reason'>;
+  private readonly loaderRestarts: Counter;
+  private readonly badLines: Counter;
+  private readonly source: Gauge<'source'>;
+
+  constructor(registry: Registry, opts: { maxDestinations?: number } = {}) {
+    this.destinations = new DestinationLabels(opts.maxDestinations ?? DEFAULT_MAX_DESTINATIONS);
+    const registers = [registry];
+    this.retransmits = new Counter({
+      name: 'meshlens_tcp_retransmits_total',
+      help: 'Retransmitted TCP segments (GSO segments, as TcpRetransSegs counts) by destination endpoint',
+      labelNames: ['destination'], registers,
+    });
+    this.retransmitEvents = new Counter({
+      name: 'meshlens_tcp_retransmit_events_total',
+      help: 'tcp_retransmit_skb events by destination endpoint and cause (rto, fast, tlp, syn, other)',
+      labelNames: ['destination', 'cause'], registers,
+    });
+    this.segmentsSent = new Counter({
+      name: 'meshlens_tcp_segments_sent_total',
+      help: 'TCP segments sent (tcp_sock.segs_out deltas) by destination endpoint',
+      labelNames: ['destination'], registers,
+    });
+    this.activeConnections = new Gauge({
+      name: 'meshlens_tcp_active_connections',
+      help: 'TCP connections established and not yet closed, as seen by the collector since it started',
+      registers,
+    });
+    this.connectionDuration = new Histogram({
+      name: 'meshlens_tcp_connection_duration_seconds',
+      help: 'Lifetime of closed TCP connections from ESTABLISHED to CLOSE',
+      labelNames: ['destination'], buckets: DURATION_BUCKETS_S, registers,
+    });
+    this.mapFullDrops = new Counter({
+      name: 'meshlens_tcp_collector_map_full_drops_total',
+      help: 'Kernel flow updates lost because the flow map insertion failed', registers,
+    });
+    this.evictedFlows = new Counter({
+      name: 'meshlens_tcp_collector_evicted_flows_total',
+      help: 'Flows evicted from the LRU flow map, losing their counts since the last interval', registers,
+    });
+    this.missedEvents = new Counter({
+      name: 'meshlens_tcp_collector_missed_events_total',
+      help: 'Kernel events the collector programs were not run for (BPF recursion misses)', registers,
+    });
+    this.gaps = new Counter({
+      name: 'meshlens_agent_collection_gaps_total',
+      help: 'Intervals whose counts are missing or incomplete, by reason', labelNames: ['reason'], registers,
+    });
+    this.loaderRestarts = new Counter({
+      name: 'meshlens_agent_loader_restarts_total', help: 'Times the BPF loader was restarted after exiting', registers,
+    });
+    this.badLines = new Counter({
+      name: 'meshlens_agent_bad_loader_lines_total', help: 'Loader output lines rejected by validation', registers,
+    });
+    this.source = new Gauge({
+      name: 'meshlens_agent_source', help: 'Counter source in use (1 for the active one)', labelNames: ['source'], registers,
+    });
+  }
+
+  recordInterval(line: IntervalLine, includeActive = true): void {
+    for (const flow of line.flows) {
+      const destination = this.destinations.label(flow.raddr, flow.rport);
+      if (flow.retransSegs) this.retransmits.inc({ destination }, flow.retransSegs);
+      for (const cause of RETRANS_CAUSES) {
+        if (flow.events[cause]) this.retransmitEvents.inc({ destination, cause }, flow.events[cause]);
+      }
+      if (flow.segsOut) this.segmentsSent.inc({ destination }, flow.segsOut);
+      if (flow.closed && flow.durationUs > 0) this.connectionDuration.observe({ destination }, flow.durationUs / 1e6);
+    }
+    if (includeActive) this.activeConnections.set(line.activeConnections);
+    if (line.mapFullDrops) this.mapFullDrops.inc(line.mapFullDrops);
+    if (line.evictedFlows) this.evictedFlows.inc(line.evictedFlows);
+    if (line.missedEvents) this.missedEvents.inc(line.missedEvents);
+  }
+
+  recordGap(reason: GapReasonName): void {
+    this.gaps.inc({ reason });
+  }
+  recordLoaderRestart(): void {
+    this.loaderRestarts.inc();
+  }
+  recordBadLine(): void {
+    this.badLines.inc();
+  }
+  setSource(source: 'bpf' | 'ss' | 'replay'): void {
+    this.source.reset();
+    this.source.set({ source }, 1);
+  }
+}

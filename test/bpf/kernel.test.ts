@@ -1,0 +1,295 @@
+// Kernel tests: real TCP between two network namespaces, packets dropped by nftables on the receiver's input hook,
+// the real BPF loader counting, compared with the kernel's own counters (ss -ti per socket, /proc/net/snmp per netns).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { needs } from '../support/skip.ts';
+import { NetnsPair, Lines, LOADER, kernelTestsMissing } from './helpers/netns.ts';
+import { LoaderRun, flowKey, sumBy } from './helpers/loader-run.ts';
+import { parseSsOutput, LoaderSource, SsSource } from '../../bpf/agent/sources.ts';
+import { NodeAgent } from '../../bpf/agent/agent.ts';
+import type { FlowDelta, IntervalLine } from '../../bpf/agent/ndjson.ts';
+
+const serverScript = fileURLToPath(new URL('./fixtures/http-server.mjs', import.meta.url));
+const clientScript = fileURLToPath(new URL('./fixtures/http-client.mjs', import.meta.url));
+const PORT = 8080;
+const LOSS = 'tcp sport 8080 numgen random mod 100 < 5 drop';
+
+const missing = kernelTestsMissing();
+
+interface Client {
+  lines: Lines;
+  done: Promise<{ bytes: number; connections: { lport: number }[] }>;
+  close(): Promise<{ lifetimesMs: { lport: number; ms: number }[] }>;
+}
+
+async function startServer(pair: NetnsPair): Promise<void> {
+  const server = pair.spawnIn(pair.server, [process.execPath, serverScript, pair.serverAddr, String(PORT)]);
+  await new Lines(server, 'http server').next((l) => l === 'listening');
+}
+
+function startClient(pair: NetnsPair, connections: number, requests: number, bytes: number): Client {
+  const child = pair.spawnIn(pair.client, [process.execPath, clientScript, pair.serverAddr, String(PORT), String(connections), String(requests), String(bytes)]);
+  const lines = new Lines(child, 'http client');
+  return {
+    lines,
+    done: lines.next((l) => l.includes('"event":"done"')).then(JSON.parse),
+    async close() {
+      child.stdin!.write('close\n');
+      return JSON.parse(await lines.next((l) => l.includes('"event":"closed"')));
+    },
+  };
+}
+
+function flowsOf(intervals: IntervalLine[], keep: (f: FlowDelta) => boolean): Map<string, FlowDelta[]> {
+  const byFlow = new Map<string, FlowDelta[]>();
+  for (const f of intervals.flatMap((i) => i.flows).filter(keep)) {
+    const k = flowKey(f);
+    byFlow.set(k, [...(byFlow.get(k) ?? []), f]);
+  }
+  return byFlow;
+}
+
+/** ss retransmit totals per server-side flow, once two samples a few loader intervals apart agree. */
+async function settledSsTotals(pair: NetnsPair, loader: LoaderRun): Promise<Map<string, number>> {
+  let previous = '';
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const sockets = parseSsOutput(pair.exec(pair.server, ['ss', '-tinH'])).filter((s) => s.lport === PORT && s.state === 'ESTAB');
+    const totals = new Map(sockets.map((s) => [flowKey(s), s.totalRetrans]));
+    const text = JSON.stringify([...totals].sort());
+    if (text === previous) return totals;
+    previous = text;
+    await loader.more(3);
+  }
+  throw new Error('ss retransmit totals did not settle');
+}
+
+const Kernel = suite('eBPF collector against the kernel');
+const test = needs(missing, Kernel);
+
+for (const attach of ['tp_btf', 'tracepoint'] as const) {
+  test(`${attach}: per-flow retransmitted segments equal ss -ti totals and the netns TcpRetransSegs, causes split`, async () => {
+    const pair = new NetnsPair();
+    const loader = new LoaderRun(['-i', '100', '-n', String(pair.inode(pair.server)), '-a', attach]);
+    try {
+      await startServer(pair);
+      pair.addInputRule(pair.client, LOSS);
+      assert.is((await loader.started()).attach, attach);
+      const before = pair.mib(pair.server);
+      const client = startClient(pair, 6, 8, 300_000);
+      assert.is((await client.done).bytes, 6 * 8 * 300_000);
+
+      const ssTotals = await settledSsTotals(pair, loader);
+      const counted = flowsOf(loader.intervals(), (f) => f.lport === PORT);
+      assert.is(ssTotals.size, 6);
+      // Classic tracepoint programs are skipped while this CPU's bpf_prog_active is held (e.g. by the loader's own
+      // map syscalls); the loader reports those skips as missed_events, so exactness is owed only without them.
+      const missed = () => sumBy(loader.intervals(), (i) => i.missedEvents);
+      let shortBy = 0;
+      for (const [key, total] of ssTotals) {
+        const got = sumBy(counted.get(key) ?? [], (f) => f.retransSegs);
+        if (attach === 'tp_btf' || missed() === 0) assert.is(got, total, `flow ${key}`);
+        else assert.ok(got <= total, `flow ${key}: ${got} ≤ ${total}`);
+        if (got < total) shortBy++;
+      }
+      assert.ok(shortBy <= missed(), `${shortBy} flows short with ${missed()} missed events`);
+      assert.ok(sumBy([...ssTotals.values()], (t) => t) > 0, '5% loss must cause retransmits');
+
+      await client.close();
+      await loader.until((intervals) => flowsOf(intervals, (f) => f.lport === PORT && f.closed).size === 6);
+      const after = pair.mib(pair.server);
+      const all = loader.intervals().flatMap((i) => i.flows);
+      const segs = sumBy(all, (f) => f.retransSegs);
+      const kernelSegs = after.TcpRetransSegs! - before.TcpRetransSegs!;
+      if (attach === 'tp_btf') assert.is(missed(), 0, 'tp_btf programs are not skipped');
+      if (missed() === 0) assert.is(segs, kernelSegs, 'sum of per-flow segments = TcpRetransSegs delta');
+      else assert.ok(segs <= kernelSegs && segs > 0, `${segs} ≤ ${kernelSegs} with ${missed()} missed`);
+      const events = sumBy(all, (f) => f.events.rto + f.events.fast + f.events.tlp + f.events.syn + f.events.other);
+      assert.ok(events > 0 && events <= segs, `events ${events} within segments ${segs}`);
+      assert.ok(sumBy(all, (f) => f.events.fast + f.events.tlp + f.events.rto) > 0, 'causes are attributed');
+      assert.is(sumBy(loader.intervals(), (i) => i.retransFailed), 0);
+    } finally {
+      await loader.stop();
+      pair.cleanup();
+    }
+  });
+}
+
+test('zero loss: counts equal the kernel\'s (probes only), segments sent sampled at close', async () => {
+  const pair = new NetnsPair();
+  const loader = new LoaderRun(['-i', '100', '-n', String(pair.inode(pair.server))]);
+  try {
+    await startServer(pair);
+    await loader.started();
+    const before = pair.mib(pair.server);
+    const client = startClient(pair, 4, 4, 200_000);
+    await client.done;
+    const idle = parseSsOutput(pair.exec(pair.server, ['ss', '-tinH'])).filter((s) => s.lport === PORT);
+    await client.close();
+    await loader.until((intervals) => flowsOf(intervals, (f) => f.lport === PORT && f.closed).size === 4);
+    const after = pair.mib(pair.server);
+    const flows = flowsOf(loader.intervals(), (f) => f.lport === PORT);
+    // without drops the kernel may still send tail-loss probes (delayed ACKs); whatever it counts, we count
+    const kernelSegs = after.TcpRetransSegs! - before.TcpRetransSegs!;
+    assert.is(sumBy([...flows.values()].flat(), (f) => f.retransSegs), kernelSegs);
+    assert.ok(kernelSegs <= 8, `no loss, so at most a few probes (${kernelSegs})`);
+    for (const s of idle) {
+      const sent = sumBy(flows.get(flowKey(s)) ?? [], (f) => f.segsOut);
+      // the close sample adds at most the FIN and its retransmission to what ss saw while idle
+      assert.ok(sent >= s.segsOut && sent <= s.segsOut + 2, `segs_out ${sent} vs ss ${s.segsOut}`);
+    }
+  } finally {
+    await loader.stop();
+    pair.cleanup();
+  }
+});
+
+test('SYN retransmits to a port whose SYNs are dropped', async () => {
+  const pair = new NetnsPair();
+  const loader = new LoaderRun(['-i', '100', '-n', String(pair.inode(pair.client))]);
+  try {
+    pair.addInputRule(pair.server, 'tcp dport 9999 drop');
+    await loader.started();
+    const before = pair.mib(pair.client);
+    // three connects, each given up after 1.5 s: the initial RTO of 1 s yields one SYN retransmit each
+    const script = `const net=require('net');let n=3;for(let i=0;i<3;i++){const s=net.connect(9999,'${pair.serverAddr}');` +
+      `s.on('error',()=>{});setTimeout(()=>{s.destroy();if(--n===0)console.log('gave up')},1500)}`;
+    const child = pair.spawnIn(pair.client, [process.execPath, '-e', script]);
+    await new Lines(child, 'syn client').next((l) => l === 'gave up');
+    await loader.more(2);
+    const after = pair.mib(pair.client);
+    const flows = loader.intervals().flatMap((i) => i.flows).filter((f) => f.rport === 9999);
+    const synEvents = sumBy(flows, (f) => f.events.syn);
+    assert.is(synEvents, after.TcpExtTCPSynRetrans! - before.TcpExtTCPSynRetrans!);
+    assert.is(synEvents, 3);
+    assert.is(sumBy(flows, (f) => f.retransSegs), after.TcpRetransSegs! - before.TcpRetransSegs!);
+    assert.is(sumBy(flows, (f) => f.events.rto + f.events.fast + f.events.tlp + f.events.other), 0);
+    assert.ok(flows.every((f) => !f.opened));
+  } finally {
+    await loader.stop();
+    pair.cleanup();
+  }
+});
+
+test('SYN-ACK retransmits are counted on the server flow, as TcpRetransSegs counts them', async () => {
+  const pair = new NetnsPair();
+  const loader = new LoaderRun(['-i', '100', '-n', String(pair.inode(pair.server))]);
+  try {
+    await startServer(pair);
+    pair.addInputRule(pair.client, 'tcp sport 8080 tcp flags & (syn | ack) == syn | ack drop');
+    await loader.started();
+    const before = pair.mib(pair.server);
+    const script = `const net=require('net');const s=net.connect(${PORT},'${pair.serverAddr}');s.on('error',()=>{});` +
+      `setTimeout(()=>{s.destroy();console.log('gave up')},1500)`;
+    const child = pair.spawnIn(pair.client, [process.execPath, '-e', script]);
+    await new Lines(child, 'syn-ack client').next((l) => l === 'gave up');
+    await loader.more(2);
+    const after = pair.mib(pair.server);
+    const flows = loader.intervals().flatMap((i) => i.flows).filter((f) => f.lport === PORT);
+    const kernelSegs = after.TcpRetransSegs! - before.TcpRetransSegs!;
+    assert.ok(kernelSegs >= 1, 'the server retransmitted its SYN-ACK');
+    const seen = JSON.stringify(loader.intervals().flatMap((i) => i.flows).map((f) => [f.lport, f.rport, f.retransSegs, f.events]));
+    assert.is(sumBy(flows, (f) => f.retransSegs), kernelSegs, `flows seen: ${seen}`);
+    assert.is(sumBy(flows, (f) => f.events.syn), after.TcpExtTCPSynRetrans! - before.TcpExtTCPSynRetrans!);
+  } finally {
+    await loader.stop();
+    pair.cleanup();
+  }
+});
+
+test('connection lifetimes and the active connections gauge match the client', async () => {
+  const pair = new NetnsPair();
+  const loader = new LoaderRun(['-i', '50', '-n', String(pair.inode(pair.client))]);
+  try {
+    await startServer(pair);
+    await loader.started();
+    const client = startClient(pair, 5, 1, 1000);
+    const { connections } = await client.done;
+    await loader.until((i) => i.length > 0 && i.at(-1)!.activeConnections === 5 &&
+      flowsOf(i, (f) => f.rport === PORT && f.opened).size === 5);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the lifetime being measured, not synchronisation
+    const { lifetimesMs } = await client.close();
+    const intervals = await loader.until((i) => flowsOf(i, (f) => f.rport === PORT && f.closed).size === 5);
+    assert.is(intervals.at(-1)!.activeConnections, 0);
+    const closed = intervals.flatMap((i) => i.flows).filter((f) => f.rport === PORT && f.closed);
+    assert.equal(closed.map((f) => f.lport).sort(), connections.map((c) => c.lport).sort());
+    for (const f of closed) {
+      const clientMs = lifetimesMs.find((l) => l.lport === f.lport)!.ms;
+      assert.ok(Math.abs(f.durationUs / 1000 - clientMs) < 50, `lport ${f.lport}: kernel ${f.durationUs / 1000} ms vs client ${clientMs} ms`);
+      assert.ok(f.durationUs / 1000 >= 300);
+    }
+  } finally {
+    await loader.stop();
+    pair.cleanup();
+  }
+});
+
+test('map full: evictions are reported, a killed loader is restarted with the gap reported, agent keeps running', async () => {
+  const pair = new NetnsPair();
+  const source = new LoaderSource({
+    command: LOADER, args: ['-i', '100', '-m', '16', '-n', String(pair.inode(pair.server))],
+    backoff: { initialMs: 50, maxMs: 200 },
+  });
+  const registry = new Registry();
+  const agent = new NodeAgent({ registry, source, node: { nodeName: 'n', agentId: 'a', kernelRelease: 'k' }, log: () => {} });
+  const evictions: number[] = [];
+  agent.onInterval((l) => evictions.push(l.evictedFlows));
+  const intervalsAfter = (n: number) => new Promise<void>((resolve) => {
+    const target = agent.stats.intervals + n;
+    agent.onInterval(() => agent.stats.intervals >= target && resolve());
+  });
+  try {
+    await startServer(pair);
+    pair.addInputRule(pair.client, LOSS);
+    agent.start();
+    await intervalsAfter(1);
+    const client = startClient(pair, 48, 2, 100_000);
+    await client.done;
+    await client.close();
+    await intervalsAfter(3);
+    assert.ok(sumBy(evictions, (e) => e) > 0, `48 flows in a 16-entry map must evict (got ${evictions.join(',')})`);
+    assert.match(await registry.metrics(), /meshlens_tcp_collector_evicted_flows_total [1-9]/);
+
+    process.kill(source.pid!, 'SIGKILL');
+    await intervalsAfter(2);
+    assert.ok(agent.stats.gaps.some((g) => g.reason === 'loader_exited' && /signal SIGKILL/.test(g.detail)));
+    assert.match(await registry.metrics(), /meshlens_agent_loader_restarts_total 1/);
+  } finally {
+    await agent.stop();
+    pair.cleanup();
+  }
+});
+
+test('fallback without BPF: ss -ti deltas count the same retransmits as the kernel while connections live', async () => {
+  const pair = new NetnsPair();
+  const source = new SsSource({ command: ['ip', 'netns', 'exec', pair.server, 'ss', '-tinH'], intervalMs: 100, netns: pair.inode(pair.server) });
+  const agent = new NodeAgent({ registry: new Registry(), source, node: { nodeName: 'n', agentId: 'a', kernelRelease: 'k' }, log: () => {} });
+  const intervals: IntervalLine[] = [];
+  agent.onInterval((l) => intervals.push(l));
+  const nextIntervals = (n: number) => new Promise<void>((resolve) => {
+    const target = intervals.length + n;
+    agent.onInterval(() => intervals.length >= target && resolve());
+  });
+  try {
+    await startServer(pair);
+    pair.addInputRule(pair.client, LOSS);
+    agent.start();
+    await nextIntervals(1);
+    const before = pair.mib(pair.server);
+    const client = startClient(pair, 4, 6, 300_000);
+    await client.done;
+    await nextIntervals(3);
+    const after = pair.mib(pair.server);
+    const counted = sumBy(intervals.flatMap((i) => i.flows).filter((f) => f.lport === PORT), (f) => f.retransSegs);
+    assert.ok(counted > 0);
+    assert.is(counted, after.TcpRetransSegs! - before.TcpRetransSegs!);
+    assert.is(intervals.at(-1)!.attach, 'ss');
+    await client.close();
+  } finally {
+    await agent.stop();
+    pair.cleanup();
+  }
+});
+
+Kernel.run();
