@@ -1,28 +1,61 @@
-// `npm start`: the demo upstream, and the sidecar running the release filter in front of it, like a pod with Envoy.
-// Ports: MESHLENS_LISTENER_PORT (10000), MESHLENS_ADMIN_PORT (15000); MESHLENS_FILTER_CONFIG replaces the plugin
-// configuration JSON.
+// `npm start`: a pod with Envoy and its mesh, in one process — the demo upstream, the sidecar running the release
+// filter in front of it, and the meshlens control plane the filter discovers its policies from (and reports to).
+// Environment (defaults in brackets):
+//   MESHLENS_LISTENER_PORT [10000]  MESHLENS_ADMIN_PORT [15000]  sidecar listener and Envoy-style admin
+//   MESHLENS_GRPC_PORT [18000]      MESHLENS_HTTP_PORT [18080]   control plane gRPC (xDS-like) and HTTP admin API
+//   MESHLENS_DATA_DIR [./.meshlens]                              control plane data: policies, tokens.json
+//   MESHLENS_WORKERS [4]                                         filter worker VMs
+//   MESHLENS_FILTER_CONFIG                                       replaces the plugin configuration JSON (the
+//                                                                control-plane wiring is added unless it has one)
+// Every port may be 0 (ephemeral); the "ready" line on stdout carries the bound ports as JSON for scripts.
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
 import { startDemoUpstream } from './sidecar/demo-upstream.ts';
-import { startSidecar } from './sidecar/index.ts';
+import { startSidecar, type Sidecar } from './sidecar/index.ts';
 
 const FILTER = fileURLToPath(new URL('../build/meshlens.wasm', import.meta.url));
 const DEMO_CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
+/** The Envoy cluster the filter's gRPC call-outs name, like Istio's bootstrap would define it. */
+const CONTROL_PLANE_CLUSTER = 'meshlens-control-plane';
+const NODE_ID = 'sidecar~127.0.0.1~demo-1.default~default.svc.cluster.local';
 
 const DEFAULT_FILTER_CONFIG = {
   tenant: { headers: ['x-tenant-id'], maxTenants: 100 },
   paths: { templates: ['/api/orders/{id}', '/api/payments/{id}', '/api/inventory/{sku}'] },
   tickMs: 200,
   reportIntervalMs: 1000,
-  node: { id: 'sidecar~127.0.0.1~demo-1.default~default.svc.cluster.local', workload: 'demo', namespace: 'default' },
+  node: { id: NODE_ID, workload: 'demo', namespace: 'default' },
 };
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
-  if (raw === undefined) return fallback;
+  if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`invalid environment: ${name} must be a port in [0, 65535]`);
   return value;
+}
+
+function workers(): number | undefined {
+  const raw = process.env.MESHLENS_WORKERS;
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 64) throw new Error('invalid environment: MESHLENS_WORKERS must be an integer in [1, 64]');
+  return value;
+}
+
+function filterConfiguration(proxyToken: string): string {
+  let config: Record<string, unknown> = DEFAULT_FILTER_CONFIG;
+  if (process.env.MESHLENS_FILTER_CONFIG !== undefined) {
+    const parsed: unknown = JSON.parse(process.env.MESHLENS_FILTER_CONFIG);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new Error('invalid environment: MESHLENS_FILTER_CONFIG must be a JSON object');
+    }
+    config = parsed as Record<string, unknown>;
+  }
+  if (config.controlPlane !== undefined) return JSON.stringify(config);
+  return JSON.stringify({ ...config, controlPlane: { cluster: CONTROL_PLANE_CLUSTER, timeoutMs: 5000, token: proxyToken } });
 }
 
 async function main(): Promise<void> {
@@ -30,36 +63,55 @@ async function main(): Promise<void> {
     process.stderr.write(`meshlens: ${FILTER} is missing; build it with: npm run build:filter\n`);
     process.exit(1);
   }
-  const upstream = await startDemoUpstream();
-  const sidecar = await startSidecar({
-    wasm: readFileSync(FILTER),
-    configuration: process.env.MESHLENS_FILTER_CONFIG ?? JSON.stringify(DEFAULT_FILTER_CONFIG),
-    listener: { port: port('MESHLENS_LISTENER_PORT', 10000) },
-    admin: { port: port('MESHLENS_ADMIN_PORT', 15000) },
-    clusters: { [DEMO_CLUSTER]: { endpoints: [upstream.address] } },
-    routes: [{ prefix: '/', cluster: DEMO_CLUSTER, timeoutMs: 15000 }],
-  }).catch(async (err: unknown) => {
-    await upstream.close();
+  const dataDir = resolve(process.env.MESHLENS_DATA_DIR || DEFAULT_DATA_DIR);
+  const started: { close(): Promise<void> }[] = [];
+  const closeAll = async () => {
+    // Reverse start order: the sidecar (and the filter's streams) go before the control plane they talk to.
+    for (const part of started.splice(0).reverse()) await part.close();
+  };
+  let controlPlane: ControlPlane;
+  let sidecar: Sidecar;
+  let upstreamAddress: string;
+  try {
+    controlPlane = await startControlPlane({
+      dataDir,
+      grpcHost: '127.0.0.1',
+      grpcPort: port('MESHLENS_GRPC_PORT', DEFAULT_GRPC_PORT),
+      httpHost: '127.0.0.1',
+      httpPort: port('MESHLENS_HTTP_PORT', DEFAULT_HTTP_PORT),
+      onTokensCreated: (_tokens, path) => process.stdout.write(`meshlens: generated admin and proxy tokens in ${path}\n`),
+    });
+    started.push(controlPlane);
+    const upstream = await startDemoUpstream();
+    started.push(upstream);
+    upstreamAddress = upstream.address;
+    sidecar = await startSidecar({
+      wasm: readFileSync(FILTER),
+      configuration: filterConfiguration(controlPlane.tokens.proxy),
+      workers: workers(),
+      listener: { port: port('MESHLENS_LISTENER_PORT', 10000) },
+      admin: { port: port('MESHLENS_ADMIN_PORT', 15000) },
+      clusters: { [DEMO_CLUSTER]: { endpoints: [upstream.address] } },
+      routes: [{ prefix: '/', cluster: DEMO_CLUSTER, timeoutMs: 15000 }],
+      pluginOptions: { clusters: { [CONTROL_PLANE_CLUSTER]: { address: `127.0.0.1:${controlPlane.grpcPort}` } } },
+    });
+    started.push(sidecar);
+  } catch (err) {
+    await closeAll();
     throw err;
-  });
-  const listener = `http://127.0.0.1:${sidecar.listenerPort}`;
-  process.stdout.write(
-    [
-      `meshlens sidecar listening on ${listener} (filter ${FILTER}, ${sidecar.plugin.workerCount} workers)`,
-      `  admin:          http://127.0.0.1:${sidecar.adminPort}/stats/prometheus  (/stats /clusters /ready)`,
-      `  demo upstream:  http://${upstream.address}  (/api/orders/{id}, /api/payments/{id} 25% 503, /api/inventory/{sku} slow, /api/flaky)`,
-      `  try:            curl -s -H 'x-tenant-id: acme' ${listener}/api/orders/123`,
-      `                  curl -s http://127.0.0.1:${sidecar.adminPort}/stats/prometheus | grep meshlens_`,
-      '',
-    ].join('\n'),
-  );
+  }
+
+  // Installed before the ready line: whoever reads it may signal at once.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`meshlens: ${signal}, shutting down\n`);
-    Promise.all([sidecar.close(), upstream.close()]).then(
-      () => process.exit(0),
+    closeAll().then(
+      () => {
+        process.stdout.write('meshlens: stopped\n');
+        process.exit(0);
+      },
       (err: unknown) => {
         process.stderr.write(`meshlens: shutdown failed: ${String(err)}\n`);
         process.exit(1);
@@ -68,6 +120,30 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+
+  const listener = `http://127.0.0.1:${sidecar.listenerPort}`;
+  const api = `http://127.0.0.1:${controlPlane.httpPort}`;
+  const tokenFile = `${dataDir}/tokens.json`;
+  const cli = `npm run meshlens -- --url ${api} --token-file ${tokenFile}`;
+  const examplePolicy = JSON.stringify({ target: { cluster: DEMO_CLUSTER, pathTemplate: '*' }, breaker: { errorRateThreshold: 0.5 } });
+  process.stdout.write(
+    [
+      `meshlens sidecar listening on ${listener} (filter ${FILTER}, ${sidecar.plugin.workerCount} workers)`,
+      `  admin:          http://127.0.0.1:${sidecar.adminPort}/stats/prometheus  (/stats /clusters /ready)`,
+      `  demo upstream:  http://${upstreamAddress}  (/api/orders/{id}, /api/payments/{id} 25% 503, /api/inventory/{sku} slow, /api/flaky)`,
+      `  control plane:  gRPC 127.0.0.1:${controlPlane.grpcPort} (Envoy cluster "${CONTROL_PLANE_CLUSTER}"), HTTP API ${api}, data ${dataDir}`,
+      `  try:            curl -s -H 'x-tenant-id: acme' ${listener}/api/orders/123`,
+      `                  curl -s http://127.0.0.1:${sidecar.adminPort}/stats/prometheus | grep meshlens_`,
+      `  change a breaker threshold, then watch every filter VM ACK it:`,
+      `                  echo '${examplePolicy}' | ${cli} policy set orders --file - --expected-version 0`,
+      `                  ${cli} rollout status`,
+      JSON.stringify({
+        event: 'ready', listenerPort: sidecar.listenerPort, adminPort: sidecar.adminPort, grpcPort: controlPlane.grpcPort,
+        httpPort: controlPlane.httpPort, dataDir, nodeId: NODE_ID, vms: sidecar.plugin.workerCount + 1,
+      }),
+      '',
+    ].join('\n'),
+  );
 }
 
 main().catch((err: unknown) => {
