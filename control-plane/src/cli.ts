@@ -1,31 +1,43 @@
-// meshlens CLI: `serve` runs the control plane; every other command is a client of the HTTP admin API.
-//   npm run meshlens -- serve [--data-dir D] [--grpc-port N] [--http-port N] [--host H] [--token-file F]
-//                             [--tls-cert F --tls-key F [--tls-ca F]]
-//   npm run meshlens -- policy list | get <id> | history <id>
-//   npm run meshlens -- policy set <id> --file policy.json (or - for stdin) --expected-version N
-//   npm run meshlens -- policy delete <id> --expected-version N
-//   npm run meshlens -- policy rollback <id> --to N --expected-version M
-//   npm run meshlens -- rollout status
-//   npm run meshlens -- dry-run --file policy.json [--minutes N]
-// Client options: --url (env MESHLENS_URL, default http://127.0.0.1:18080), --token (env MESHLENS_TOKEN) or
-// --token-file (default ./.meshlens/tokens.json; its first admin token is used).
+// meshlens CLI: `serve` runs the control plane; every other command is a client of the HTTP admin API, so the CLI
+// can never do what the API would refuse. USAGE below is the reference.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseTokenFile } from './auth.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPlane } from './server.ts';
 
-const USAGE = `usage: meshlens serve [options] | policy list|get|set|delete|history|rollback ... | rollout status | dry-run ...`;
+const USAGE = `usage: meshlens <command> [options]
+  serve [--data-dir D] [--grpc-port N] [--http-port N] [--host H] [--token-file F]
+        [--tls-cert F --tls-key F [--tls-ca F]]          run the control plane
+  policy list | get <id> | history <id>
+  policy set <id> --file policy.json|- [--expected-version N]   (N = the version replaced; 0 creates)
+  policy delete <id> --expected-version N
+  policy rollback <id> --to N --expected-version M
+  rollout status                                        every filter VM's ACKed version and last NACK
+  dry-run --file policy.json|- [--minutes N]            what a breaker would have done on recent telemetry
+client options: --url U (env MESHLENS_URL, default http://127.0.0.1:${DEFAULT_HTTP_PORT})
+                --token T (env MESHLENS_TOKEN) or --token-file F (default ./.meshlens/tokens.json)`;
 
-const { values: flags, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    'data-dir': { type: 'string' }, 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' },
-    host: { type: 'string' }, 'token-file': { type: 'string' }, 'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, url: { type: 'string' }, token: { type: 'string' },
-    file: { type: 'string' }, 'expected-version': { type: 'string' }, to: { type: 'string' }, minutes: { type: 'string' },
-  },
-});
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        'data-dir': { type: 'string' }, 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' },
+        host: { type: 'string' }, 'token-file': { type: 'string' }, 'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, url: { type: 'string' }, token: { type: 'string' },
+        file: { type: 'string' }, 'expected-version': { type: 'string' }, to: { type: 'string' }, minutes: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    // parseArgs throws a TypeError with a stack; an operator needs the reason and the usage, nothing else.
+    process.stderr.write(`meshlens: ${(error as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+
+const { values: flags, positionals } = parseCommandLine();
 
 function port(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -69,12 +81,16 @@ function adminToken(): string {
 
 async function call(method: string, path: string, body?: unknown): Promise<unknown> {
   const base = flags.url ?? process.env.MESHLENS_URL ?? `http://127.0.0.1:${DEFAULT_HTTP_PORT}`;
-  const response = await fetch(new URL(path, base), {
-    method,
-    headers: { authorization: `Bearer ${adminToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const payload = await response.json() as { code?: string; message?: string };
+  const url = new URL(path, base);
+  const headers = { authorization: `Bearer ${adminToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+  let response: Response;
+  try {
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (error) {
+    const cause = (error as Error & { cause?: Error }).cause;
+    throw new Error(`cannot reach the control plane at ${url.origin}: ${cause?.message ?? (error as Error).message}`);
+  }
+  const payload = await response.json().catch(() => ({ message: `non-JSON answer with HTTP ${response.status}` })) as { code?: string; message?: string };
   if (!response.ok) throw new Error(`${response.status} ${payload.code}: ${payload.message}`);
   return payload;
 }
@@ -92,6 +108,10 @@ function id(): string {
 
 async function main(): Promise<void> {
   const [command, sub] = positionals;
+  if (flags.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
   let result: unknown;
   if (command === 'serve') return serve();
   if (command === 'policy' && sub === 'list') result = await call('GET', '/v1/policies');
@@ -108,7 +128,7 @@ async function main(): Promise<void> {
   } else if (command === 'rollout' && sub === 'status') result = await call('GET', '/v1/rollout');
   else if (command === 'dry-run') {
     result = await call('POST', '/v1/dry-run', { policy: readPolicyFile(), windowMinutes: flags.minutes === undefined ? undefined : integer(flags.minutes, 'minutes') });
-  } else throw new Error(USAGE);
+  } else throw new Error(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
 }
 

@@ -57,4 +57,28 @@ test('errors exit non-zero with the server\'s code and message', async ({ plane,
   assert.is(missing.stderr, 'meshlens: 404 NOT_FOUND: policy nope not found\n');
 });
 
+test('usage errors name the problem and print the usage, never a stack trace', async ({ plane }) => {
+  const help = await cli(plane, '--help');
+  assert.is(help.code, 0);
+  assert.match(help.stdout, /^usage: meshlens <command>/);
+  assert.match(help.stdout, /rollout status/);
+  const unknownOption = await cli(plane, 'policy', 'list', '--bogus');
+  assert.is(unknownOption.code, 2);
+  assert.match(unknownOption.stderr, /^meshlens: Unknown option '--bogus'/);
+  assert.not.match(unknownOption.stderr, /\bat .*cli\.ts/);
+  const unknownCommand = await cli(plane, 'frobnicate');
+  assert.is(unknownCommand.code, 1);
+  assert.match(unknownCommand.stderr, /^meshlens: unknown command "frobnicate"\nusage:/);
+});
+
+test('an unreachable control plane is reported with its address', async () => {
+  const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(root, 'control-plane/src/cli.ts'), 'rollout', 'status',
+      '--url', 'http://127.0.0.1:9', '--token', 'x'], { cwd: root },
+    (error, _stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stderr }));
+  });
+  assert.is(result.code, 1);
+  assert.match(result.stderr, /^meshlens: cannot reach the control plane at http:\/\/127\.0\.0\.1:9: /);
+});
+
 test.run();
