@@ -10,36 +10,58 @@ export function byteLength(s: string): number {
   return s.length;
 }
 
-/** Size of the pairs encoding; 0 for an empty map (the host returns ptr 0/size 0 instead of a lone count). */
-export function pairsSize(headers: HeaderList): number {
-  if (headers.length === 0) return 0;
-  let n = 4;
-  for (const [k, v] of headers) n += 10 + byteLength(k) + byteLength(v);
-  return n;
-}
+// The pairs encoding is built in one pass into this reused buffer, then copied into module memory with one
+// memcpy: no per-call allocation, and each string is walked once (not once to size it and again to write it).
+let pairsScratch = new Uint8Array(4096);
 
-export function writePairs(headers: HeaderList, out: Uint8Array, dv: DataView, base: number): void {
-  dv.setUint32(base, headers.length, true);
-  let lp = base + 4;
-  let sp = base + 4 + headers.length * 8;
-  for (const [k, v] of headers) {
-    const kl = writeString(k, out, sp);
+/**
+ * The pairs encoding of `headers` as a view of a shared scratch buffer, valid until the next call; empty for an
+ * empty map (the host returns ptr 0/size 0 instead of a lone count).
+ */
+export function encodePairs(headers: HeaderList): Uint8Array {
+  const count = headers.length;
+  if (count === 0) return pairsScratch.subarray(0, 0);
+  let worst = 4 + count * 8;
+  for (let i = 0; i < count; i++) {
+    const h = headers[i];
+    worst += 3 * (h[0].length + h[1].length) + 2;
+  }
+  if (worst > pairsScratch.length) pairsScratch = new Uint8Array(Math.max(worst, pairsScratch.length * 2));
+  const out = pairsScratch;
+  out[0] = count; out[1] = count >>> 8; out[2] = count >>> 16; out[3] = count >>> 24;
+  let lp = 4;
+  let sp = 4 + count * 8;
+  for (let i = 0; i < count; i++) {
+    const h = headers[i];
+    const kl = writeString(h[0], out, sp);
     sp += kl; out[sp++] = 0;
-    const vl = writeString(v, out, sp);
+    const vl = writeString(h[1], out, sp);
     sp += vl; out[sp++] = 0;
-    dv.setUint32(lp, kl, true); dv.setUint32(lp + 4, vl, true);
+    out[lp] = kl; out[lp + 1] = kl >>> 8; out[lp + 2] = kl >>> 16; out[lp + 3] = kl >>> 24;
+    out[lp + 4] = vl; out[lp + 5] = vl >>> 8; out[lp + 6] = vl >>> 16; out[lp + 7] = vl >>> 24;
     lp += 8;
   }
+  return out.subarray(0, sp);
+}
+
+/** Size of the pairs encoding; 0 for an empty map. */
+export function pairsSize(headers: HeaderList): number {
+  return encodePairs(headers).length;
+}
+
+export function writePairs(headers: HeaderList, out: Uint8Array, _dv: DataView, base: number): void {
+  out.set(encodePairs(headers), base);
 }
 
 /** Writes UTF-8 at `at`, returning the byte count; ASCII is copied char by char (no subarray per string). */
 function writeString(s: string, out: Uint8Array, at: number): number {
-  for (let i = 0; i < s.length; i++) {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c > 0x7f) return utf8Encoder.encodeInto(s, out.subarray(at)).written;
     out[at + i] = c;
   }
-  return s.length;
+  return n;
 }
 
 /** UTF-8 decode of bytes[start, end); short ASCII runs are decoded by hand (TextDecoder has a high fixed cost). */
@@ -54,6 +76,53 @@ export function decodeUtf8(bytes: Uint8Array, start: number, end: number): strin
     return s;
   }
   return utf8Decoder.decode(bytes.subarray(start, end));
+}
+
+/**
+ * Strings a module passes over and over — header names, the header values meshlens sets, property paths — decoded
+ * (and derived: lower-cased, split) once. A lookup hashes and compares the bytes, which costs a fraction of
+ * decoding them again on this hot path. Bounded: once full, new strings are decoded without being remembered.
+ */
+export class DecodedStrings<T> {
+  private readonly buckets = new Map<number, { bytes: Uint8Array; value: T }[]>();
+  // Modules pass most of these strings from the same addresses each time (static data, a reused buffer): the
+  // entry last seen at an address is checked first, sparing the hash. Its bytes are still compared.
+  private readonly byAddress = new Map<number, { bytes: Uint8Array; value: T }>();
+  private entries = 0;
+  constructor(private readonly capacity: number, private readonly derive: (decoded: string) => T) {}
+
+  /** The caller has checked that [ptr, ptr + len) is inside `u8`. */
+  get(u8: Uint8Array, ptr: number, len: number): T {
+    const seen = this.byAddress.get(ptr);
+    if (seen !== undefined && seen.bytes.length === len && sameBytes(seen.bytes, u8, ptr, len)) return seen.value;
+    const entry = this.lookup(u8, ptr, len);
+    if (this.byAddress.size < this.capacity) this.byAddress.set(ptr, entry);
+    else if (seen !== undefined) this.byAddress.set(ptr, entry);
+    return entry.value;
+  }
+
+  private lookup(u8: Uint8Array, ptr: number, len: number): { bytes: Uint8Array; value: T } {
+    let h = 0x811c9dc5 ^ len;
+    for (let i = ptr, end = ptr + len; i < end; i++) h = Math.imul(h ^ u8[i], 0x01000193);
+    const bucket = this.buckets.get(h);
+    if (bucket) {
+      for (let b = 0; b < bucket.length; b++) {
+        const c = bucket[b];
+        if (c.bytes.length === len && sameBytes(c.bytes, u8, ptr, len)) return c;
+      }
+    }
+    const entry = { bytes: u8.slice(ptr, ptr + len), value: this.derive(decodeUtf8(u8, ptr, ptr + len)) };
+    if (this.entries < this.capacity) {
+      this.entries++;
+      if (bucket) bucket.push(entry); else this.buckets.set(h, [entry]);
+    }
+    return entry;
+  }
+}
+
+function sameBytes(bytes: Uint8Array, u8: Uint8Array, ptr: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (bytes[i] !== u8[ptr + i]) return false;
+  return true;
 }
 
 const MAX_PAIRS = 1024;

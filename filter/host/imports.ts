@@ -7,7 +7,7 @@ import { BufferType, LOG_LEVELS, MapType, MetricType, WasmResult, type LogLevel 
 import { ENV_IMPORTS, ENV_IMPORTS_ABI_0_1_0, WASI_IMPORTS, WASI_MODULES } from './abi-validation.ts';
 import { WasmTrap } from './errors.ts';
 import { getProperty, propertyPath, type PluginIdentity, type PropertySink } from './properties.ts';
-import { firstValue, headerBytes, pairsSize, parsePairs, removeAll, writePairs, type HeaderList } from './headers.ts';
+import { DecodedStrings, encodePairs, firstValue, headerBytes, parsePairs, removeAll, type HeaderList } from './headers.ts';
 import type { EnvoyStats } from './stats.ts';
 import type { SharedData } from './shared-data.ts';
 import type { Clock } from './clock.ts';
@@ -43,6 +43,9 @@ const WASI_ERRNO = { SUCCESS: 0, BADF: 8, INVAL: 28, NOENT: 44, NOSYS: 52, NOTSU
 const FD_WRITE_RIGHT = 1n << 6n;
 
 type HostFn = (...args: any[]) => number | void;
+
+const headerNames = new DecodedStrings<string>(1024, (name) => name.toLowerCase());
+const headerValues = new DecodedStrings<string>(1024, (value) => value);
 
 function wrap(vm: WasmVm, name: string, fn: HostFn): HostFn {
   const counter = vm.env.callCounts.get(name) ?? { n: 0 };
@@ -111,15 +114,19 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
   }
 
   function copyPairs(headers: HeaderList | undefined, pp: number, np: number): number {
-    const size = headers ? pairsSize(headers) : 0;
-    if (size === 0) return vm.writeU32(pp, 0) && vm.writeU32(np, 0) ? R.Ok : R.InvalidMemoryAccess;
-    const ptr = vm.allocate(size);
-    if (ptr === 0 || !vm.inBounds(ptr, size)) return R.InvalidMemoryAccess;
-    writePairs(headers!, vm.u8, vm.dv, ptr);
-    return vm.writeU32(pp, ptr) && vm.writeU32(np, size) ? R.Ok : R.InvalidMemoryAccess;
+    if (!headers || headers.length === 0) return vm.writeU32(pp, 0) && vm.writeU32(np, 0) ? R.Ok : R.InvalidMemoryAccess;
+    return vm.copyOut(encodePairs(headers), pp, np);
   }
 
-  const decodeString = (p: number, n: number) => vm.string(p, n);
+  // Header names (lower-cased) and values as the module passes them: the same few byte strings on every request.
+  const headerName = (p: number, n: number): string | undefined => {
+    p >>>= 0; n >>>= 0;
+    return vm.inBounds(p, n) ? headerNames.get(vm.u8, p, n) : undefined;
+  };
+  const headerValue = (p: number, n: number): string | undefined => {
+    p >>>= 0; n >>>= 0;
+    return vm.inBounds(p, n) ? headerValues.get(vm.u8, p, n) : undefined;
+  };
   let propPP = 0, propNP = 0;
   const propertySink: PropertySink = {
     string: (v) => vm.copyStringOut(v, propPP, propNP),
@@ -214,9 +221,8 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       if (type >>> 0 > MapType.HttpCallResponseTrailers) return R.BadArgument;
       const map = headerMap(type, true);
       if (!map) return R.BadArgument;
-      const key = vm.string(kp, kn), value = vm.string(vp, vn);
-      if (key === undefined || value === undefined) return R.InvalidMemoryAccess;
-      const lower = key.toLowerCase();
+      const lower = headerName(kp, kn), value = headerValue(vp, vn);
+      if (lower === undefined || value === undefined) return R.InvalidMemoryAccess;
       let at = -1;
       for (let i = 0; i < map.length; i++) if (map[i][0] === lower) { at = i; break; }
       if (at < 0) { map.push([lower, value]); return R.Ok; }
@@ -228,9 +234,9 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       if (type >>> 0 > MapType.HttpCallResponseTrailers) return R.BadArgument;
       const map = headerMap(type, true);
       if (!map) return R.BadArgument;
-      const key = vm.string(kp, kn);
-      if (key === undefined) return R.InvalidMemoryAccess;
-      removeAll(map, key.toLowerCase());
+      const lower = headerName(kp, kn);
+      if (lower === undefined) return R.InvalidMemoryAccess;
+      removeAll(map, lower);
       return R.Ok;
     },
     proxy_get_header_map_size(type: number, out: number) {
@@ -275,12 +281,11 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
     proxy_get_property(p: number, n: number, pp: number, np: number) {
       p >>>= 0; n >>>= 0;
       if (!vm.inBounds(p, n)) return R.InvalidMemoryAccess;
-      const parts = propertyPath(vm.u8, p, n, decodeString);
-      if (parts === undefined) return R.InvalidMemoryAccess;
+      const path = propertyPath(vm.u8, p, n);
       const ctx = vm.effective ?? vm.root;
       if (!ctx) return R.NotFound;
       propPP = pp; propNP = np;
-      return getProperty(ctx, env.identity, parts, propertySink);
+      return getProperty(ctx, env.identity, path, propertySink);
     },
     proxy_set_property(p: number, n: number, vp: number, vn: number) {
       const path = vm.string(p, n), value = vm.view(vp, vn);

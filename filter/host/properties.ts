@@ -1,7 +1,7 @@
 // proxy_get_property as Envoy answers it (§6): path segments joined by NUL, values as raw bytes (strings), 8-byte
 // LE integers, timestamps/durations as int64 nanoseconds, maps in the pairs format; availability per callback.
 import { WasmResult, RESPONSE_FLAG_BITS } from './abi-constants.ts';
-import { firstValue, joinedValue, utf8Encoder, type HeaderList } from './headers.ts';
+import { DecodedStrings, firstValue, joinedValue, utf8Encoder, type HeaderList } from './headers.ts';
 import type { StreamContext, Context } from './vm.ts';
 
 export interface NodeInfo { id?: string; cluster?: string; metadata?: Record<string, string> }
@@ -68,34 +68,34 @@ export function encodeNode(node: NodeInfo): Uint8Array {
 }
 
 const FALSE_BYTE = Uint8Array.of(0);
-interface CachedPath { bytes: Uint8Array; parts: string[] }
-const pathCache = new Map<number, CachedPath[]>();
-let cachedPaths = 0;
-/**
- * Property paths repeat on every request: parse each once, keyed by an FNV-1a hash of the raw bytes so the hot
- * path neither decodes nor hashes a string.
- */
-export function propertyPath(u8: Uint8Array, ptr: number, len: number, decode: (p: number, n: number) => string | undefined): string[] | undefined {
-  let h = 0x811c9dc5;
-  for (let i = ptr, end = ptr + len; i < end; i++) h = Math.imul(h ^ u8[i], 0x01000193);
-  const bucket = pathCache.get(h);
-  if (bucket) {
-    outer: for (const c of bucket) {
-      if (c.bytes.length !== len) continue;
-      for (let i = 0; i < len; i++) if (c.bytes[i] !== u8[ptr + i]) continue outer;
-      return c.parts;
-    }
-  }
-  const path = decode(ptr, len);
-  if (path === undefined) return undefined;
+/** A property path split once: its segments, plus the first two and the remainder as getProperty dispatches on. */
+export interface ParsedPath { parts: string[]; top: string; second: string; rest: string[] }
+
+// The segment names getProperty dispatches on. Segments are swapped for these literals when parsed, so its
+// switches compare internalized strings (pointer equality) instead of freshly split ones character by character.
+const SEGMENT_NAMES = new Map([
+  'plugin_name', 'plugin_root_id', 'plugin_vm_id', 'node', 'xds', 'request', 'response', 'upstream', 'source',
+  'destination', 'connection_id', 'connection', 'cluster_name', 'route_name', 'listener_direction', 'metadata',
+  'filter_state', 'time', 'duration', 'protocol', 'path', 'url_path', 'query', 'method', 'host', 'scheme', 'id',
+  'useragent', 'referer', 'headers', 'size', 'total_size', 'code', 'code_details', 'flags', 'grpc_status',
+  'trailers', 'request_attempt_count', 'address', 'port', 'local_address', 'transport_failure_reason', 'mtls',
+  'cluster', 'cluster_metadata', 'route_metadata', 'upstream_host_metadata', 'listener_metadata',
+].map((name) => [name, name]));
+
+function parsePath(split: string[]): ParsedPath {
+  const parts = split.map((segment) => SEGMENT_NAMES.get(segment) ?? segment);
+  return { parts, top: parts[0] ?? '', second: parts[1] ?? '', rest: parts.slice(2) };
+}
+// Property paths repeat on every request: each is split once.
+const propertyPaths = new DecodedStrings<ParsedPath>(4096, (path) => {
   const parts = path.split('\u0000');
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
-  if (cachedPaths < 4096) {
-    cachedPaths++;
-    const entry = { bytes: u8.slice(ptr, ptr + len), parts };
-    if (bucket) bucket.push(entry); else pathCache.set(h, [entry]);
-  }
-  return parts;
+  return parsePath(parts);
+});
+
+/** The parsed NUL-separated path at [ptr, ptr + len), which the caller has bounds-checked. */
+export function propertyPath(u8: Uint8Array, ptr: number, len: number): ParsedPath {
+  return propertyPaths.get(u8, ptr, len);
 }
 
 function requestHeadersReachable(s: StreamContext): boolean { return s.requestHeadersActive || s.phase === 'log'; }
@@ -202,8 +202,8 @@ function nodeProperty(k: PropertySink, node: NodeInfo, rest: string[]): number {
 }
 
 /** Resolves a NUL-separated property path for the given (effective) context. */
-export function getProperty(ctx: Context, id: PluginIdentity, parts: string[], k: PropertySink): number {
-  const [top, second = '', ...rest] = parts;
+export function getProperty(ctx: Context, id: PluginIdentity, path: ParsedPath, k: PropertySink): number {
+  const { parts, top, second, rest } = path;
   switch (top) {
     case 'plugin_name': return k.string(id.name);
     case 'plugin_root_id': return k.string(id.rootId);

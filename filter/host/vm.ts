@@ -209,7 +209,7 @@ export class WasmVm {
 
   // ---- memory helpers (pointers are u32: `>>> 0`) ----
   // Views are refreshed lazily: when memory grows the old ArrayBuffer is detached (length 0), so any access that
-  // looks out of bounds refreshes once and checks again. The allocator path refreshes eagerly.
+  // looks out of bounds refreshes once and checks again.
   private fits(end: number): boolean {
     if (end <= this.u8.length) return true;
     this.refresh();
@@ -237,7 +237,10 @@ export class WasmVm {
     this.dv.setBigUint64(ptr, BigInt.asUintN(64, value), true);
     return true;
   }
-  /** Calls the module allocator under the allocator allow-list; returns 0 on failure. */
+  /**
+   * Calls the module allocator under the allocator allow-list; returns 0 on failure. The views are not refreshed
+   * here: a growth detaches them, and every write into the block goes through fits(), which refreshes then.
+   */
   allocate(size: number): number {
     const prev = this.restriction;
     this.restriction = Restriction.Allocator;
@@ -245,7 +248,6 @@ export class WasmVm {
       return (this.exports.malloc(size) as number) >>> 0;
     } finally {
       this.restriction = prev;
-      this.refresh();
     }
   }
   /** Copies a result into module-owned memory and writes (ptr, size) to *pp, *np; empty → ptr 0, size 0. */

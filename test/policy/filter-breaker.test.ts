@@ -95,6 +95,33 @@ tenants('tenant A at 100 % errors is rejected on every worker while tenant B flo
   } finally { await p.close(); }
 });
 
+tenants('series stay exact when clusters and tenants interleave beyond the filter\'s intern tables and memos', async () => {
+  // 20 tenants exceed the 16 recent values kept per tenant header, so the same tenant keeps arriving as a new
+  // string: identity-keyed memos (scopes, metric ids, label sets) must miss and fall back, never mix series up.
+  const clock = new ManualClock(1_700_000_000_000);
+  const p = await plugin({ target: { cluster: '*', perTenant: true } }, clock, 1);
+  const USERS = 'outbound|9090||users.default.svc.cluster.local';
+  const tenantIds = Array.from({ length: 20 }, (_, i) => `tenant-${i}`);
+  try {
+    for (let round = 0; round < 3; round++) {
+      for (const tenant of tenantIds) {
+        for (const cluster of [ORDERS, USERS]) {
+          const code = cluster === USERS && tenant === 'tenant-7' ? 503 : 200;
+          p.request(0, { cluster, requestHeaders: headers('GET', '/orders/42', [['x-tenant-id', tenant]]),
+            response: { responseCode: code, durationMs: 5, attemptCount: 1 } });
+        }
+      }
+    }
+    for (const tenant of tenantIds) {
+      for (const cluster of [ORDERS, USERS]) {
+        const code = cluster === USERS && tenant === 'tenant-7' ? '503' : '200';
+        assert.is(p.stats.counter('meshlens_requests_total', { upstream_cluster: cluster, tenant, response_code: code, method: 'GET' }), 3, `${cluster} ${tenant}`);
+        assert.is(p.stats.counter('meshlens_retry_decisions_total', { upstream_cluster: cluster, tenant, decision: 'granted' }), 3, `${cluster} ${tenant}`);
+      }
+    }
+  } finally { await p.close(); }
+});
+
 tenants.run();
 
 const retries = suite('filter: retry headers');
@@ -114,6 +141,21 @@ retries('caller retry headers are replaced by the policy decision', async () => 
       ['x-envoy-max-retries', '1'], ['x-envoy-retry-on', 'connect-failure'],
     ]);
     assert.is(p.stats.counter('meshlens_retry_decisions_total', { upstream_cluster: ORDERS, tenant: 'acme', decision: 'granted' }), 1);
+  } finally { await p.close(); }
+});
+
+retries('default policy: a gRPC call (POST) is retried on UNAVAILABLE up to 3 times, with connect-failure', async () => {
+  const clock = new ManualClock(1_700_000_000_000);
+  const p = await plugin({}, clock, 1);
+  try {
+    const grpc = p.request(0, {
+      cluster: ORDERS,
+      requestHeaders: headers('POST', '/orders.v1.Orders/Get', [['content-type', 'application/grpc'], ['x-envoy-retry-grpc-on', 'internal']]),
+      response: { responseCode: 200, grpcStatus: 0, durationMs: 1 },
+    });
+    assert.equal(grpc.forwardedRequestHeaders.filter(([k]) => k.startsWith('x-envoy-')).sort(), [
+      ['x-envoy-max-retries', '3'], ['x-envoy-retry-grpc-on', 'unavailable'], ['x-envoy-retry-on', 'connect-failure'],
+    ]);
   } finally { await p.close(); }
 });
 

@@ -37,10 +37,26 @@ decide('idempotent HTTP request under defaults: every HTTP kind, the largest row
   ]);
 });
 
-decide('gRPC request with idempotentOnly: only connect-failure, which never reached the application', () => {
+decide('gRPC request with idempotentOnly: connect-failure and UNAVAILABLE (3 retries), as Istio retries for every method', () => {
   assert.equal(lines(h.decide(defaults, 'POST', 'application/grpc', CLOSED, 100)), [
-    'granted', 'x-envoy-retry-on: connect-failure', 'x-envoy-max-retries: 1',
+    'granted', 'x-envoy-retry-on: connect-failure', 'x-envoy-retry-grpc-on: unavailable', 'x-envoy-max-retries: 3',
   ]);
+  // The other gRPC rows stay behind idempotentOnly: the server may have processed the call.
+  const allGrpcRows = JSON.stringify({ retry: { on: {
+    'grpc-cancelled': { maxRetries: 1 }, 'grpc-deadline-exceeded': { maxRetries: 1 }, 'grpc-internal': { maxRetries: 4 },
+    'grpc-resource-exhausted': { maxRetries: 1 } } } });
+  assert.equal(lines(h.decide(allGrpcRows, 'POST', 'application/grpc', CLOSED, 100)), [
+    'granted', 'x-envoy-retry-on: connect-failure', 'x-envoy-retry-grpc-on: unavailable', 'x-envoy-max-retries: 3',
+  ]);
+});
+
+decide('gRPC UNAVAILABLE alone still grants a non-idempotent gRPC call; HTTP 5xx/reset rows do not apply to it', () => {
+  const p = JSON.stringify({ retry: { on: { 'connect-failure': { maxRetries: 0 } } } });
+  assert.equal(lines(h.decide(p, 'POST', 'application/grpc', CLOSED, 100)), [
+    'granted', 'x-envoy-retry-grpc-on: unavailable', 'x-envoy-max-retries: 3',
+  ]);
+  // A non-gRPC POST never gets gRPC rows: with connect-failure off nothing applies.
+  assert.is(h.decide(p, 'POST', 'application/json', CLOSED, 100), 'not_idempotent\nx-envoy-max-retries: 0');
 });
 
 decide('gRPC request of a policy that allows non-idempotent retries gets x-envoy-retry-grpc-on', () => {

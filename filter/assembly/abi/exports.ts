@@ -2,7 +2,6 @@
 // type-checked by the host at load, so they stay exactly as the ABI states.
 import { FilterHeadersStatus } from "./host";
 import { createContext, deleteContext, httpContext, rootContext } from "../contexts/registry";
-import { tickFinished } from "../contexts/collector";
 import { onGrpcClose, onGrpcReceive } from "../control/callouts"; // FILTER-DISCOVERY
 
 export function proxy_abi_version_0_2_1(): void {}
@@ -30,7 +29,6 @@ export function proxy_on_configure(rootId: u32, configurationSize: u32): u32 {
 export function proxy_on_tick(rootId: u32): void {
   const root = rootContext(rootId);
   if (root !== null) root.onTick();
-  tickFinished();
 }
 
 export function proxy_on_request_headers(contextId: u32, headerCount: u32, endOfStream: u32): u32 {

@@ -1,6 +1,7 @@
 // Typed wrappers over the ABI imports: UTF-8 conversion, pointer plumbing, reading and freeing host-allocated
-// results. This file and imports.ts are the only places that see raw pointers.
+// results. This file and imports.ts are the only places that see raw pointers (text.ts only reads code units).
 import * as imports from "./imports";
+import { codeUnitAt } from "../text";
 
 export enum HostStatus {
   Ok = 0,
@@ -91,7 +92,7 @@ function freeResult(): void {
 function asciiEquals(ptr: usize, length: i32, text: string): bool {
   if (text.length != length) return false;
   for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
+    const c = codeUnitAt(text, i);
     if (c >= 0x80 || <i32>load<u8>(ptr + <usize>i) != c) return false;
   }
   return true;
@@ -99,6 +100,32 @@ function asciiEquals(ptr: usize, length: i32, text: string): bool {
 
 export function utf8(text: string): ArrayBuffer {
   return String.UTF8.encode(text);
+}
+
+// Arguments that the host only reads during the call (header names and values, metric names) are encoded into
+// one reused raw block instead of a fresh ArrayBuffer each: request-path calls then allocate nothing.
+let scratch: usize = 0;
+let scratchCapacity: usize = 0;
+
+function scratchFor(size: usize): usize {
+  if (size > scratchCapacity) {
+    if (scratch != 0) heap.free(scratch);
+    scratchCapacity = size < 256 ? 256 : size;
+    scratch = heap.alloc(scratchCapacity);
+  }
+  return scratch;
+}
+
+// Encodes `first` then `second` back to back into the scratch block; returns the byte length of `first` (the
+// second's is left in scratchSecondLength). Both pointers are valid until the next scratch use.
+let scratchSecondLength: usize = 0;
+
+function encodeTwo(first: string, second: string): usize {
+  const firstMax = <usize>first.length * 3;
+  const base = scratchFor(firstMax + <usize>second.length * 3);
+  const firstLength = String.UTF8.encodeUnsafe(changetype<usize>(first), first.length, base);
+  scratchSecondLength = String.UTF8.encodeUnsafe(changetype<usize>(second), second.length, base + firstLength);
+  return firstLength;
 }
 
 function ptrOf(buffer: ArrayBuffer): usize {
@@ -145,18 +172,32 @@ export function getBufferString(bufferType: BufferType, start: u32, maxSize: u32
 // ---------------------------------------------------------------------------------------------------------------
 // Headers
 
-// One copy of a whole header map, fetched with a single hostcall, searched without decoding every entry.
-// Malformed host output never traps: lookups bounded by the copied size simply find nothing.
+// A whole header map, fetched with a single hostcall, searched in place without decoding every entry. It reads
+// the block the host allocated, which stays owned by getHeaderMap until its next call: a snapshot is valid until
+// then (each callback takes one and drops it), and the request path copies nothing into the GC heap.
+// Malformed host output never traps: lookups bounded by the block's size simply find nothing.
 export class HeaderMapSnapshot {
   private count: i32 = 0;
 
-  constructor(private bytes: ArrayBuffer) {
-    if (bytes.byteLength >= 4) {
-      const declared = load<u32>(changetype<usize>(bytes));
+  private base: usize = 0;
+  private total: usize = 0;
+
+  constructor(base: usize, total: usize) {
+    this.reset(base, total);
+  }
+
+  reset(base: usize, total: usize): HeaderMapSnapshot {
+    this.base = base;
+    this.total = total;
+    this.count = 0;
+    this.foundLength = 0;
+    if (total >= 4) {
+      const declared = load<u32>(base);
       // Each entry needs at least 8 length bytes and two terminators.
-      const possible = (bytes.byteLength - 4) / 10;
+      const possible = <i32>((total - 4) / 10);
       this.count = declared > <u32>possible ? possible : <i32>declared;
     }
+    return this;
   }
 
   get size(): i32 {
@@ -168,8 +209,8 @@ export class HeaderMapSnapshot {
   private foundLength: i32 = 0;
 
   private find(lowercaseName: string): i32 {
-    const base = changetype<usize>(this.bytes);
-    const total = <usize>this.bytes.byteLength;
+    const base = this.base;
+    const total = this.total;
     const nameLength = lowercaseName.length;
     let data: usize = 4 + <usize>this.count * 8;
     for (let i = 0; i < this.count; i++) {
@@ -192,24 +233,21 @@ export class HeaderMapSnapshot {
   get(lowercaseName: string): string | null {
     const offset = this.find(lowercaseName);
     if (offset < 0) return null;
-    return String.UTF8.decodeUnsafe(changetype<usize>(this.bytes) + <usize>offset, <usize>this.foundLength);
+    return String.UTF8.decodeUnsafe(this.base + <usize>offset, <usize>this.foundLength);
   }
 
-  // Like get(), but returns `previous` itself when the value has the same bytes, sparing an allocation for
-  // values that repeat from request to request (tenant ids, methods).
-  getReusing(lowercaseName: string, previous: string | null): string | null {
+  // Like get(), interned through `known` (see internBytes).
+  getInterned(lowercaseName: string, known: Array<string>, capacity: i32): string | null {
     const offset = this.find(lowercaseName);
     if (offset < 0) return null;
-    const ptr = changetype<usize>(this.bytes) + <usize>offset;
-    if (previous !== null && asciiEquals(ptr, this.foundLength, previous)) return previous;
-    return String.UTF8.decodeUnsafe(ptr, <usize>this.foundLength);
+    return internBytes(this.base + <usize>offset, this.foundLength, known, capacity);
   }
 
   // Index of the candidate (ASCII) equal to the value of `lowercaseName`; -1 when none matches or it is absent.
   matchValue(lowercaseName: string, candidates: Array<string>): i32 {
     const offset = this.find(lowercaseName);
     if (offset < 0) return -1;
-    const ptr = changetype<usize>(this.bytes) + <usize>offset;
+    const ptr = this.base + <usize>offset;
     for (let i = 0; i < candidates.length; i++) {
       if (asciiEquals(ptr, this.foundLength, candidates[i])) return i;
     }
@@ -217,7 +255,23 @@ export class HeaderMapSnapshot {
   }
 
   has(lowercaseName: string): bool {
-    return this.get(lowercaseName) !== null;
+    return this.find(lowercaseName) >= 0;
+  }
+
+  // Whether any name starts with `lowercasePrefix`: one pass that usually spares several has() calls.
+  hasNamePrefix(lowercasePrefix: string): bool {
+    const base = this.base;
+    const total = this.total;
+    let data: usize = 4 + <usize>this.count * 8;
+    for (let i = 0; i < this.count; i++) {
+      const keyLength = <usize>load<u32>(base + 4 + <usize>i * 8);
+      const valueLength = <usize>load<u32>(base + 8 + <usize>i * 8);
+      const next = data + keyLength + 1 + valueLength + 1;
+      if (keyLength > total || valueLength > total || next > total) return false;
+      if (<i32>keyLength >= lowercasePrefix.length && this.keyEquals(base + data, lowercasePrefix)) return true;
+      data = next;
+    }
+    return false;
   }
 
   // Header names are compared byte-wise and case-insensitively for ASCII letters.
@@ -225,17 +279,33 @@ export class HeaderMapSnapshot {
     for (let j = 0; j < lowercaseName.length; j++) {
       let c = <i32>load<u8>(keyPtr + <usize>j);
       if (c >= 0x41 && c <= 0x5a) c += 0x20;
-      if (c != lowercaseName.charCodeAt(j)) return false;
+      if (c != codeUnitAt(lowercaseName, j)) return false;
     }
     return true;
   }
 }
 
+// The host block behind the latest snapshot (0 when none), freed when the next one is taken; the snapshot object
+// itself is reused too, since only the latest one is valid.
+let snapshotBlock: usize = 0;
+const snapshot = new HeaderMapSnapshot(0, 0);
+
 export function getHeaderMap(mapType: MapType): HeaderMapSnapshot {
+  if (snapshotBlock != 0) {
+    heap.free(snapshotBlock);
+    snapshotBlock = 0;
+  }
   resetResultSlots();
   const status = imports.proxy_get_header_map_pairs(<u32>mapType, RESULT_PTR_SLOT, RESULT_SIZE_SLOT);
-  if (status != <u32>HostStatus.Ok) return new HeaderMapSnapshot(new ArrayBuffer(0));
-  return new HeaderMapSnapshot(takeResultBytes());
+  if (status != <u32>HostStatus.Ok) {
+    freeResult();
+    return snapshot.reset(0, 0);
+  }
+  const ptr = <usize>load<u32>(RESULT_PTR_SLOT);
+  const size = <usize>load<u32>(RESULT_SIZE_SLOT);
+  if (ptr == 0) return snapshot.reset(0, 0);
+  snapshotBlock = ptr;
+  return snapshot.reset(ptr, size);
 }
 
 export function getHeader(mapType: MapType, name: string): string | null {
@@ -255,15 +325,14 @@ export function addHeader(mapType: MapType, name: string, value: string): HostSt
 }
 
 export function replaceHeader(mapType: MapType, name: string, value: string): HostStatus {
-  const key = utf8(name);
-  const bytes = utf8(value);
+  const nameLength = encodeTwo(name, value);
   return toHostStatus(imports.proxy_replace_header_map_value(
-    <u32>mapType, ptrOf(key), key.byteLength, ptrOf(bytes), bytes.byteLength));
+    <u32>mapType, scratch, nameLength, scratch + nameLength, scratchSecondLength));
 }
 
 export function removeHeader(mapType: MapType, name: string): HostStatus {
-  const key = utf8(name);
-  return toHostStatus(imports.proxy_remove_header_map_value(<u32>mapType, ptrOf(key), key.byteLength));
+  const nameLength = encodeTwo(name, "");
+  return toHostStatus(imports.proxy_remove_header_map_value(<u32>mapType, scratch, nameLength));
 }
 
 // Serializes alternating key/value strings into the ABI "pairs" format (proxy-wasm-envoy.md §4).
@@ -326,16 +395,32 @@ export function getPropertyString(path: ArrayBuffer): string | null {
   return takeResultString();
 }
 
-// Like getPropertyString, but returns `previous` itself when the bytes are the same (e.g. the cluster name,
-// which repeats across most requests of a VM).
-export function getPropertyStringReusing(path: ArrayBuffer, previous: string): string | null {
+// The string of the `size` bytes at `ptr` (UTF-8): when they equal one of `known` (the caller's small intern
+// table, most recent first) that very string, without decoding; otherwise the decoded string, which becomes the
+// table's first entry (at most `capacity`, the oldest dropped). Values that alternate among a few — cluster names,
+// tenant ids — so keep one identity per value, and identity-keyed caches downstream hit.
+function internBytes(ptr: usize, size: i32, known: Array<string>, capacity: i32): string {
+  for (let i = 0; i < known.length; i++) {
+    const candidate = unchecked(known[i]);
+    if (asciiEquals(ptr, size, candidate)) return candidate;
+  }
+  const text = String.UTF8.decodeUnsafe(ptr, <usize>size);
+  if (capacity <= 0) return text;
+  if (known.length < capacity) known.push(text);
+  for (let i = known.length - 1; i > 0; i--) unchecked(known[i] = known[i - 1]);
+  unchecked(known[0] = text);
+  return text;
+}
+
+// Like getPropertyString, interned through `known` (see internBytes).
+export function getPropertyStringInterned(path: ArrayBuffer, known: Array<string>, capacity: i32): string | null {
   resetResultSlots();
   const status = imports.proxy_get_property(ptrOf(path), path.byteLength, RESULT_PTR_SLOT, RESULT_SIZE_SLOT);
   if (status != <u32>HostStatus.Ok) return null;
   const ptr = <usize>load<u32>(RESULT_PTR_SLOT);
   const size = <i32>load<u32>(RESULT_SIZE_SLOT);
   if (ptr == 0 || size <= 0) return "";
-  const text = asciiEquals(ptr, size, previous) ? previous : String.UTF8.decodeUnsafe(ptr, <usize>size);
+  const text = internBytes(ptr, size, known, capacity);
   heap.free(ptr);
   return text;
 }
@@ -358,9 +443,9 @@ export function getPropertyI64(path: ArrayBuffer, fallback: i64): i64 {
 
 // Returns 0 when the host refuses the definition; Envoy never hands out id 0.
 export function defineMetric(metricType: MetricType, name: string): u32 {
-  const bytes = utf8(name);
+  const nameLength = encodeTwo(name, "");
   store<u32>(RESULT_U32_SLOT, 0);
-  const status = imports.proxy_define_metric(<u32>metricType, ptrOf(bytes), bytes.byteLength, RESULT_U32_SLOT);
+  const status = imports.proxy_define_metric(<u32>metricType, scratch, nameLength, RESULT_U32_SLOT);
   return status == <u32>HostStatus.Ok ? load<u32>(RESULT_U32_SLOT) : 0;
 }
 

@@ -1,12 +1,12 @@
 // One HTTP stream: resolves its labels at request headers and records them at log time.
 import {
-  FilterHeadersStatus, getHeaderMap, getPropertyI64, getPropertyStringReusing, HeaderMapSnapshot, MapType,
+  FilterHeadersStatus, getHeaderMap, getPropertyI64, getPropertyStringInterned, HeaderMapSnapshot, MapType,
   propertyPath,
 } from "../abi/host";
 import { UNKNOWN_LABEL } from "../policy/labels";
 import { KNOWN_METHODS, OTHER_METHOD, responseCodeIndex } from "../policy/request-metrics";
 import { RootContext } from "./root";
-import { admitRequest, recordResponse } from "../resilience/filter-glue";
+import { admitRequest, readResponseFacts, recordResponse, recordsOutcome } from "../resilience/filter-glue";
 import { AdmitResult } from "../resilience/resilience";
 import { recordRequestTelemetry } from "../control/session"; // FILTER-DISCOVERY
 
@@ -17,6 +17,10 @@ const RESPONSE_CODE = propertyPath(["response", "code"]);
 const REQUEST_DURATION = propertyPath(["request", "duration"]);
 
 const NANOSECONDS_PER_MILLISECOND: i64 = 1000000;
+// A sidecar's outbound traffic goes to a handful of clusters at a time; a miss only costs one decode.
+const RECENT_CLUSTERS: i32 = 8;
+// Per tenant header; enough for the busy tenants of a moment, the rest cost one decode each.
+const RECENT_TENANT_VALUES: i32 = 16;
 
 export class HttpContext {
   resolved: bool = false;
@@ -26,7 +30,20 @@ export class HttpContext {
   tenant: string = UNKNOWN_LABEL;
   admission: AdmitResult | null = null;
 
-  constructor(public readonly id: u32, public readonly root: RootContext) {}
+  constructor(public id: u32, public root: RootContext) {}
+
+  // A finished context taken up again for a new stream (contexts/registry.ts pools them): as if just constructed.
+  reuse(id: u32, root: RootContext): HttpContext {
+    this.id = id;
+    this.root = root;
+    this.resolved = false;
+    this.cluster = UNKNOWN_LABEL;
+    this.path = UNKNOWN_LABEL;
+    this.method = OTHER_METHOD;
+    this.tenant = UNKNOWN_LABEL;
+    this.admission = null;
+    return this;
+  }
 
   onRequestHeaders(): FilterHeadersStatus {
     if (!this.root.configured) return FilterHeadersStatus.Continue;
@@ -35,7 +52,7 @@ export class HttpContext {
     // FILTER-RESILIENCE call site: breaker gate (local reply) and retry headers, given this stream and `headers`.
     const resilience = this.root.resilience;
     if (resilience !== null) {
-      const admitted = admitRequest(resilience, this.cluster, this.tenant, this.path, headers);
+      const admitted = admitRequest(resilience, this.cluster, this.tenant, this.path, this.method, headers);
       this.admission = admitted;
       // The local 503 is already queued; the host turns any return into a stop.
       if (admitted.reject) return FilterHeadersStatus.StopIteration;
@@ -51,25 +68,32 @@ export class HttpContext {
     const durationNs = getPropertyI64(REQUEST_DURATION, 0);
     const durationMs = durationNs > 0 ? <u64>(durationNs / NANOSECONDS_PER_MILLISECOND) : 0;
     this.root.metrics!.record(this.cluster, this.path, this.tenant, this.method, responseCodeIndex(code), durationMs);
-    // FILTER-RESILIENCE call site: feed the outcome to the breaker window and retry budget.
     const resilience = this.root.resilience;
-    if (resilience !== null) recordResponse(resilience, this.admission, code, <f64>durationMs);
     const control = this.root.control; // FILTER-DISCOVERY
-    if (control !== null) {
-      recordRequestTelemetry(control, this.cluster, this.path, this.tenant, code, <f64>durationMs, this.admission);
+    const admission = this.admission;
+    const rejected = admission !== null && admission.reject;
+    const breakerUsesOutcome = resilience !== null && recordsOutcome(admission);
+    if (!breakerUsesOutcome && (control === null || rejected)) {
+      if (control !== null) recordRequestTelemetry(control, this.cluster, this.path, this.tenant, code, <f64>durationMs, admission, this.root.responseFacts);
+      return;
     }
+    // Read once for both consumers; the telemetry window wants the gRPC status of every stream.
+    const facts = readResponseFacts(control !== null || (admission !== null && admission.isGrpc), this.root.responseFacts);
+    // FILTER-RESILIENCE call site: feed the outcome to the breaker window and retry budget.
+    if (resilience !== null) recordResponse(resilience, admission, code, <f64>durationMs, facts);
+    if (control !== null) recordRequestTelemetry(control, this.cluster, this.path, this.tenant, code, <f64>durationMs, admission, facts);
   }
 
   private resolveLabels(headers: HeaderMapSnapshot): void {
     const root = this.root;
-    let cluster = getPropertyStringReusing(XDS_CLUSTER_NAME, root.lastCluster);
-    if (cluster === null) cluster = getPropertyStringReusing(LEGACY_CLUSTER_NAME, root.lastCluster);
+    let cluster = getPropertyStringInterned(XDS_CLUSTER_NAME, root.recentClusters, RECENT_CLUSTERS);
+    if (cluster === null) cluster = getPropertyStringInterned(LEGACY_CLUSTER_NAME, root.recentClusters, RECENT_CLUSTERS);
     this.cluster = cluster === null || cluster.length == 0 ? UNKNOWN_LABEL : cluster;
-    root.lastCluster = this.cluster;
 
     const tenantHeaders = root.config!.tenant.headers;
     const values = root.tenantHeaderValues;
-    for (let i = 0; i < tenantHeaders.length; i++) values[i] = headers.getReusing(tenantHeaders[i], values[i]);
+    const recent = root.recentTenantValues;
+    for (let i = 0; i < tenantHeaders.length; i++) values[i] = headers.getInterned(tenantHeaders[i], recent[i], RECENT_TENANT_VALUES);
     this.tenant = root.tenants!.resolve(values);
 
     const path = headers.get(":path");

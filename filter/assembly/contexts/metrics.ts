@@ -15,6 +15,19 @@ class LabelSet {
   constructor(public cluster: string, public path: string, public tenant: string) {}
 }
 
+// labelSet()'s memo by the identity of the three label strings (the contexts intern them); a hit skips three
+// string-keyed map lookups. Slots hold the strings, so their addresses are not reused while they do. A null label
+// set (budget spent) is memoized too: the budget never frees.
+class LabelSlot {
+  cluster: string = "";
+  path: string = "";
+  tenant: string = "";
+  labels: LabelSet | null = null;
+  filled: bool = false;
+}
+
+const LABEL_SLOTS: i32 = 256; // power of two
+
 // At most maxSeries series per VM, plus the three overflow metrics, which are defined only once the cap is first
 // hit so a healthy proxy exports no "~other" series at all.
 export class RequestMetrics {
@@ -23,6 +36,7 @@ export class RequestMetrics {
   private overflowRequestsId: u32 = 0;
   private overflowDurationId: u32 = 0;
   private seriesOverflowId: u32 = 0;
+  private memo: StaticArray<LabelSlot> = new StaticArray<LabelSlot>(LABEL_SLOTS);
 
   constructor(maxSeries: i32, private durationHistogram: bool) {
     this.budget = new SeriesBudget(maxSeries);
@@ -99,8 +113,27 @@ export class RequestMetrics {
   }
 
   // `method` and `responseCode` are the indices from policy/request-metrics (methodIndex, responseCodeIndex).
-  record(cluster: string, path: string, tenant: string, method: i32, responseCode: i32, durationMs: u64): void {
+  private memoizedLabelSet(cluster: string, path: string, tenant: string): LabelSet | null {
+    const mixed = (<u32>changetype<usize>(cluster) * 0x9e3779b1) ^ (<u32>changetype<usize>(path) * 0x85ebca6b) ^
+      (<u32>changetype<usize>(tenant) * 0xc2b2ae35);
+    const index = <i32>((mixed ^ (mixed >> 15)) & <u32>(LABEL_SLOTS - 1));
+    let slot = unchecked(this.memo[index]);
+    if (slot === null) {
+      slot = new LabelSlot();
+      unchecked(this.memo[index] = slot);
+    }
+    if (slot.filled && slot.cluster === cluster && slot.path === path && slot.tenant === tenant) return slot.labels;
     const labels = this.labelSet(cluster, path, tenant);
+    slot.cluster = cluster;
+    slot.path = path;
+    slot.tenant = tenant;
+    slot.labels = labels;
+    slot.filled = true;
+    return labels;
+  }
+
+  record(cluster: string, path: string, tenant: string, method: i32, responseCode: i32, durationMs: u64): void {
+    const labels = this.memoizedLabelSet(cluster, path, tenant);
     incrementMetric(this.requestsId(labels, method, responseCode), 1);
     if (this.durationHistogram) recordMetric(this.durationId(labels), durationMs);
   }

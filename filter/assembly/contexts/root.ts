@@ -4,7 +4,7 @@ import { FilterConfig, parseFilterConfig } from "../config";
 import { PathTemplater, PathTemplaterOptions } from "../policy/path-template";
 import { TenantBounds, TenantResolver } from "../policy/tenant";
 import { RequestMetrics } from "./metrics";
-import { createResilience, nowMs } from "../resilience/filter-glue";
+import { createResilience, nowMs, ResponseFacts } from "../resilience/filter-glue";
 import { Resilience } from "../resilience/resilience";
 import { ControlSession, createControlSession } from "../control/session"; // FILTER-DISCOVERY
 
@@ -17,8 +17,13 @@ export class RootContext {
   control: ControlSession | null = null; // FILTER-DISCOVERY: discovery stream + telemetry reports
   // Reused by every stream of this VM (callbacks never interleave within a VM), one slot per tenant header.
   tenantHeaderValues: Array<string | null> = new Array<string | null>();
-  // The previous stream's cluster, reused when the next one is the same (see getPropertyStringReusing).
-  lastCluster: string = "";
+  // Recent values of each tenant header (see HeaderMapSnapshot.getInterned).
+  recentTenantValues: Array<Array<string>> = new Array<Array<string>>();
+  // Cluster names seen lately, so each stream gets the same string object for the same cluster
+  // (see getPropertyStringInterned).
+  recentClusters: Array<string> = new Array<string>();
+  // Scratch for on_log's upstream facts (streams of a VM never log concurrently).
+  responseFacts: ResponseFacts = new ResponseFacts();
 
   constructor(public readonly id: u32) {}
 
@@ -44,6 +49,8 @@ export class RootContext {
       for (let i = 0; i < allowedList.length; i++) allowed.add(allowedList[i]);
     }
     this.tenantHeaderValues = new Array<string | null>(tenant.headers.length);
+    this.recentTenantValues = new Array<Array<string>>(tenant.headers.length);
+    for (let i = 0; i < tenant.headers.length; i++) this.recentTenantValues[i] = new Array<string>();
     this.tenants = new TenantResolver(new TenantBounds(tenant.maxLength, tenant.maxTenants, allowed));
     this.paths = new PathTemplater(new PathTemplaterOptions(
       config.paths.templates, config.paths.maxPerCluster, config.paths.maxLength, config.metrics.maxClusters,

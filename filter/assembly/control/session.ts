@@ -3,11 +3,12 @@
 // The stream opens on the first tick, not in on_configure: Envoy's canary VM runs on_configure and is destroyed
 // right after, and it must not show up in the control plane's rollout as a proxy that connected and vanished.
 import {
-  getPropertyI64, getPropertyString, getSharedData, HostStatus, nowNanoseconds, propertyPath, setSharedData,
+  getPropertyString, getSharedData, HostStatus, nowNanoseconds, propertyPath, setSharedData,
 } from "../abi/host";
 import { ControlPlaneConfig, FilterConfig, NodeConfig } from "../config";
 import { BreakerPolicy, parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
 import { AdmitResult, Resilience } from "../resilience/resilience";
+import { ResponseFacts } from "../resilience/filter-glue";
 import { JitteredBackoff, Prng } from "./backoff";
 import { DiscoveryClient, PolicySink } from "./discovery-client";
 import { ControlCounters } from "./metrics";
@@ -19,9 +20,6 @@ import { RequestOutcome, TelemetryWindow } from "./telemetry-window";
 const ENVOY_NODE_ID = propertyPath(["node", "id"]);
 const UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
 const UPSTREAM_LOCAL_ADDRESS = propertyPath(["upstream", "local_address"]);
-const RESPONSE_GRPC_STATUS = propertyPath(["response", "grpc_status"]);
-const RESPONSE_FLAGS = propertyPath(["response", "flags"]);
-const ATTEMPT_COUNT = propertyPath(["upstream", "request_attempt_count"]);
 const DEFAULT_SLOW_CALL_MS: f64 = new BreakerPolicy().slowCallMs;
 const VM_SEQUENCE_KEY = "meshlens.control.v1|vm-sequence";
 const MAX_CAS_ATTEMPTS: i32 = 16;
@@ -158,9 +156,10 @@ export function createControlSession(config: FilterConfig, resilience: Resilienc
 
 // on_log: adds the stream's outcome to the report window, keyed by its route labels and its upstream connection.
 // responseCode and durationMs are the values the request metrics already read.
+// `facts` were read with the gRPC status (readResponseFacts(true, ...)).
 export function recordRequestTelemetry(
   session: ControlSession, cluster: string, pathTemplate: string, tenant: string, responseCode: i64, durationMs: f64,
-  admitted: AdmitResult | null,
+  admitted: AdmitResult | null, facts: ResponseFacts,
 ): void {
   if (admitted !== null && admitted.reject) {
     session.recordRejection(cluster, pathTemplate, tenant);
@@ -177,12 +176,10 @@ export function recordRequestTelemetry(
     outcome.remoteAddress = remote;
   }
   outcome.responseCode = responseCode < 0 || responseCode > 999 ? 0 : <i32>responseCode;
-  const grpcStatus = getPropertyI64(RESPONSE_GRPC_STATUS, -1);
-  outcome.grpcStatus = grpcStatus < 0 || grpcStatus > 16 ? -1 : <i32>grpcStatus;
-  outcome.responseFlags = <u64>getPropertyI64(RESPONSE_FLAGS, 0);
+  outcome.grpcStatus = facts.grpcStatus;
+  outcome.responseFlags = facts.flags;
   outcome.durationMs = durationMs;
-  const attempts = getPropertyI64(ATTEMPT_COUNT, 0);
-  outcome.attempts = attempts < 0 || attempts > 1000 ? 0 : <i32>attempts;
+  outcome.attempts = facts.attempts;
   outcome.slowCallMs = DEFAULT_SLOW_CALL_MS;
   if (admitted !== null) {
     const scope = admitted.scope;

@@ -5,6 +5,7 @@
 // otherwise every ID-like segment is collapsed to "{id}". Each cluster keeps at most maxPerCluster distinct
 // templates; later ones become "~other". Work per call is O(min(path length, maxLength + 1)).
 import { OVERFLOW_LABEL } from "./labels";
+import { codeUnitAt } from "../text";
 
 export const ID_SEGMENT = "{id}";
 
@@ -34,7 +35,7 @@ function isPlainSegmentChar(c: i32): bool {
 function isUuid(path: string, start: i32, end: i32): bool {
   if (end - start != 36) return false;
   for (let i = 0; i < 36; i++) {
-    const c = path.charCodeAt(start + i);
+    const c = codeUnitAt(path, start + i);
     if (i == 8 || i == 13 || i == 18 || i == 23) {
       if (c != 0x2d) return false;
     } else if (!isDigit(c) && !isHexLetter(c)) {
@@ -58,7 +59,7 @@ export function isIdLikeSegment(path: string, start: i32, end: i32): bool {
   let uppers = 0;
   let others = 0;
   for (let i = start; i < end; i++) {
-    const c = path.charCodeAt(i);
+    const c = codeUnitAt(path, i);
     if (isDigit(c)) digits++;
     else if (isLetter(c)) {
       letters++;
@@ -98,16 +99,16 @@ export class PathTemplate {
   matches(path: string, segmentStarts: Array<i32>, segmentEnds: Array<i32>, count: i32): bool {
     if (count != this.segments.length) return false;
     for (let i = 0; i < count; i++) {
-      const start = segmentStarts[i];
-      const end = segmentEnds[i];
-      if (this.isPlaceholder[i]) {
+      const start = unchecked(segmentStarts[i]);
+      const end = unchecked(segmentEnds[i]);
+      if (unchecked(this.isPlaceholder[i])) {
         if (end == start) return false;
         continue;
       }
-      const literal = this.segments[i];
+      const literal = unchecked(this.segments[i]);
       if (literal.length != end - start) return false;
       for (let j = 0; j < literal.length; j++) {
-        if (literal.charCodeAt(j) != path.charCodeAt(start + j)) return false;
+        if (codeUnitAt(literal, j) != codeUnitAt(path, start + j)) return false;
       }
     }
     return true;
@@ -153,12 +154,20 @@ export class PathTemplaterOptions {
   ) {}
 }
 
+const VERDICT_SLOTS: i32 = 64; // power of two
+
 export class PathTemplater {
   private templates: Array<PathTemplate> = new Array<PathTemplate>();
-  private perCluster: Map<string, Set<string>> = new Map<string, Set<string>>();
+  private perCluster: Map<string, Map<string, string>> = new Map<string, Map<string, string>>();
   private segmentStarts: Array<i32> = new Array<i32>();
   private segmentEnds: Array<i32> = new Array<i32>();
   private codeUnits: Array<i32> = new Array<i32>();
+  // The table of the previous call's cluster: consecutive streams mostly share one (identity compare only).
+  private lastCluster: string | null = null;
+  private lastKnown: Map<string, string> | null = null;
+  private verdictCluster: StaticArray<string | null> = new StaticArray<string | null>(VERDICT_SLOTS);
+  private verdictTemplate: StaticArray<string | null> = new StaticArray<string | null>(VERDICT_SLOTS);
+  private verdict: StaticArray<string> = new StaticArray<string>(VERDICT_SLOTS);
 
   constructor(private options: PathTemplaterOptions) {
     for (let i = 0; i < options.templates.length; i++) {
@@ -177,7 +186,7 @@ export class PathTemplater {
     const scanLimit = path.length < maxLength + 1 ? path.length : maxLength + 1;
     let end = scanLimit;
     for (let i = 0; i < scanLimit; i++) {
-      const c = path.charCodeAt(i);
+      const c = codeUnitAt(path, i);
       if (c == QUERY || c == FRAGMENT) {
         end = i;
         break;
@@ -192,7 +201,7 @@ export class PathTemplater {
     let count = 0;
     let segmentStart = 1;
     for (let i = 1; i <= end; i++) {
-      if (i == end || path.charCodeAt(i) == SLASH) {
+      if (i == end || codeUnitAt(path, i) == SLASH) {
         if (count < starts.length) {
           starts[count] = segmentStart;
           ends[count] = i;
@@ -224,7 +233,7 @@ export class PathTemplater {
         collapsed = true;
         for (let i = 0; i < ID_SEGMENT.length; i++) out.push(ID_SEGMENT.charCodeAt(i));
       } else {
-        for (let i = start; i < stop; i++) out.push(path.charCodeAt(i));
+        for (let i = start; i < stop; i++) out.push(codeUnitAt(path, i));
       }
     }
     if (!collapsed) return end == path.length ? path : path.substring(0, end);
@@ -235,17 +244,38 @@ export class PathTemplater {
   bounded(cluster: string, path: string): string {
     const templated = this.template(path);
     if (templated == OVERFLOW_LABEL) return OVERFLOW_LABEL;
-    let known: Set<string>;
-    if (this.perCluster.has(cluster)) {
+    // A configured template comes back as the same string object every time, and the verdict for a (cluster,
+    // template) never changes once given (the tables only grow, the caps are fixed): memoized by identity. The slot
+    // holds both strings, so their addresses are not reused while it does.
+    const mixed = (<u32>changetype<usize>(cluster) * 0x9e3779b1) ^ (<u32>changetype<usize>(templated) * 0x85ebca6b);
+    const slot = <i32>((mixed ^ (mixed >> 15)) & <u32>(VERDICT_SLOTS - 1));
+    if (unchecked(this.verdictCluster[slot]) === cluster && unchecked(this.verdictTemplate[slot]) === templated) {
+      return unchecked(this.verdict[slot]);
+    }
+    const verdict = this.admit(cluster, templated);
+    unchecked(this.verdictCluster[slot] = cluster);
+    unchecked(this.verdictTemplate[slot] = templated);
+    unchecked(this.verdict[slot] = verdict);
+    return verdict;
+  }
+
+  private admit(cluster: string, templated: string): string {
+    let known: Map<string, string>;
+    if (this.lastCluster === cluster && this.lastKnown !== null) {
+      known = this.lastKnown!;
+    } else if (this.perCluster.has(cluster)) {
       known = this.perCluster.get(cluster);
     } else {
       if (this.perCluster.size >= this.options.maxClusters) return OVERFLOW_LABEL;
-      known = new Set<string>();
+      known = new Map<string, string>();
       this.perCluster.set(cluster, known);
     }
-    if (known.has(templated)) return templated;
+    this.lastCluster = cluster;
+    this.lastKnown = known;
+    // The first string object of a template stands for it from then on (identity-keyed caches downstream).
+    if (known.has(templated)) return known.get(templated);
     if (known.size >= this.options.maxPerCluster) return OVERFLOW_LABEL;
-    known.add(templated);
+    known.set(templated, templated);
     return templated;
   }
 }

@@ -24,10 +24,16 @@
 // own — Istio's default VirtualService retries twice — and the header overrides the route's num_retries.
 // Disabled leaves the route's policy alone: meshlens is not managing retries for that target.
 //
-// Idempotency (RFC 9110 §9.2.2): GET, HEAD, OPTIONS, TRACE, PUT and DELETE. With retry.idempotentOnly, other
-// methods — and every gRPC call, since gRPC idempotency is not visible in headers — are retried only on
-// connect-failure, where the request provably never reached the upstream application; if that row is 0 the
-// decision is NotIdempotent. Set idempotentOnly false for a target whose gRPC or POST calls are safe to repeat.
+// Idempotency (RFC 9110 §9.2.2): GET, HEAD, OPTIONS, TRACE, PUT and DELETE. retry.idempotentOnly governs the rows
+// whose failure may come after the upstream application processed the request — 5xx, gateway-error, reset,
+// retriable-4xx, retriable status codes and the other gRPC statuses: with it, they apply to idempotent HTTP
+// requests only (never to gRPC calls, whose idempotency is not visible in headers). Two rows apply to every
+// method, as in Istio's default retry policy (connect-failure, refused-stream, unavailable, cancelled, 503 for all
+// methods): connect-failure, where the request provably never reached the upstream, and gRPC UNAVAILABLE, which
+// gRPC defines as "most likely transient, safe to retry" and servers return before handling the call — so the
+// default "gRPC UNAVAILABLE → 3 retries at 100 ms" holds for every gRPC request. When no row applies to a
+// non-idempotent request the decision is NotIdempotent. Set idempotentOnly false for a target whose gRPC or POST
+// calls are safe to repeat on every kind.
 // No retries while the scope is Open or HalfOpen: a HalfOpen probe must measure the upstream, not retry into it.
 //
 // Pure: no host calls.
@@ -76,11 +82,39 @@ export function isGrpcContentType(contentType: string): bool {
   return next == 0x2b || next == 0x3b; // '+' or ';'
 }
 
+// What a policy grants one class of request (by gRPC-ness and retry safety), before the budget cap. Derived
+// from the policy alone, so it is built once per class and reused: the request path then builds no strings.
+class RetryPlan {
+  maxRetries: i32 = 0;
+  retryOn: string = "";
+  grpcOn: string = "";
+  perTryTimeout: string = "";
+  sendsRetriableStatusCodes: bool = false;
+  retriableStatusCodes: string = "";
+}
+
 export class RetryDecision {
   decision: Decision = Decision.Disabled;
   maxRetries: i32 = 0;
   // Flat name/value pairs to set on the forwarded request.
   headers: Array<string> = new Array<string>();
+  // Plans of the last policy decided for, by planIndex. Policies are immutable once parsed (a pushed update
+  // is a new object), so identity tells when to rebuild.
+  private planPolicy: RetryPolicy | null = null;
+  private plans: StaticArray<RetryPlan | null> = new StaticArray<RetryPlan | null>(4);
+
+  plan(retry: RetryPolicy, isGrpc: bool, retrySafe: bool): RetryPlan {
+    if (this.planPolicy !== retry) {
+      for (let i = 0; i < this.plans.length; i++) this.plans[i] = null;
+      this.planPolicy = retry;
+    }
+    const index = (isGrpc ? 2 : 0) | (retrySafe ? 1 : 0);
+    const cached = this.plans[index];
+    if (cached !== null) return cached;
+    const built = buildPlan(retry, isGrpc, retrySafe);
+    this.plans[index] = built;
+    return built;
+  }
 }
 
 function anyRetries(retry: RetryPolicy): bool {
@@ -92,7 +126,38 @@ function anyRetries(retry: RetryPolicy): bool {
 
 function appliesTo(kind: i32, isGrpc: bool, retrySafe: bool): bool {
   if (kind >= FIRST_GRPC_KIND && !isGrpc) return false;
-  return retrySafe || kind == FailureKind.ConnectFailure;
+  return retrySafe || kind == FailureKind.ConnectFailure || kind == FailureKind.GrpcUnavailable;
+}
+
+function buildPlan(retry: RetryPolicy, isGrpc: bool, retrySafe: bool): RetryPlan {
+  const plan = new RetryPlan();
+  let retryOn = "";
+  let grpcOn = "";
+  for (let kind = 0; kind < FAILURE_KIND_COUNT; kind++) {
+    const rule = retry.on[kind];
+    if (rule.maxRetries == 0 || !appliesTo(kind, isGrpc, retrySafe)) continue;
+    if (rule.maxRetries > plan.maxRetries) plan.maxRetries = rule.maxRetries;
+    if (kind >= FIRST_GRPC_KIND) grpcOn = grpcOn.length > 0 ? grpcOn + "," + FAILURE_KIND_ENVOY_TOKENS[kind] : FAILURE_KIND_ENVOY_TOKENS[kind];
+    else retryOn = retryOn.length > 0 ? retryOn + "," + FAILURE_KIND_ENVOY_TOKENS[kind] : FAILURE_KIND_ENVOY_TOKENS[kind];
+  }
+  plan.retryOn = retryOn;
+  plan.grpcOn = grpcOn;
+  if (retry.perTryTimeoutMs > 0) plan.perTryTimeout = (<i64>retry.perTryTimeoutMs).toString();
+  if (retry.on[FailureKind.RetriableStatusCodes].maxRetries > 0 && retrySafe) {
+    const codes = retry.retriableStatusCodes;
+    let list = "";
+    for (let i = 0; i < codes.length; i++) list = i == 0 ? codes[i].toString() : list + "," + codes[i].toString();
+    plan.sendsRetriableStatusCodes = true;
+    plan.retriableStatusCodes = list;
+  }
+  return plan;
+}
+
+// x-envoy-max-retries values up to this many come from a table instead of a fresh string per request.
+const SMALL_COUNTS: StaticArray<string> = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+
+function countText(n: i32): string {
+  return n >= 0 && n < SMALL_COUNTS.length ? SMALL_COUNTS[n] : n.toString();
 }
 
 function refuse(out: RetryDecision, decision: Decision): RetryDecision {
@@ -111,16 +176,8 @@ export function decideRetry(
   if (!retry.enabled || !anyRetries(retry)) return out;
   if (breakerState != BreakerState.Closed) return refuse(out, Decision.BreakerOpen);
   const retrySafe = !retry.idempotentOnly || (!isGrpc && isIdempotentMethod(method));
-  let maxRetries = 0;
-  let retryOn = "";
-  let grpcOn = "";
-  for (let kind = 0; kind < FAILURE_KIND_COUNT; kind++) {
-    const rule = retry.on[kind];
-    if (rule.maxRetries == 0 || !appliesTo(kind, isGrpc, retrySafe)) continue;
-    if (rule.maxRetries > maxRetries) maxRetries = rule.maxRetries;
-    if (kind >= FIRST_GRPC_KIND) grpcOn = grpcOn.length > 0 ? grpcOn + "," + FAILURE_KIND_ENVOY_TOKENS[kind] : FAILURE_KIND_ENVOY_TOKENS[kind];
-    else retryOn = retryOn.length > 0 ? retryOn + "," + FAILURE_KIND_ENVOY_TOKENS[kind] : FAILURE_KIND_ENVOY_TOKENS[kind];
-  }
+  const plan = out.plan(retry, isGrpc, retrySafe);
+  let maxRetries = plan.maxRetries;
   if (maxRetries == 0) {
     if (retrySafe) return out; // Disabled: no kind applies
     return refuse(out, Decision.NotIdempotent);
@@ -130,26 +187,23 @@ export function decideRetry(
   out.decision = Decision.Granted;
   out.maxRetries = maxRetries;
   const headers = out.headers;
-  if (retryOn.length > 0) {
+  if (plan.retryOn.length > 0) {
     headers.push("x-envoy-retry-on");
-    headers.push(retryOn);
+    headers.push(plan.retryOn);
   }
-  if (grpcOn.length > 0) {
+  if (plan.grpcOn.length > 0) {
     headers.push("x-envoy-retry-grpc-on");
-    headers.push(grpcOn);
+    headers.push(plan.grpcOn);
   }
   headers.push("x-envoy-max-retries");
-  headers.push(maxRetries.toString());
-  if (retry.perTryTimeoutMs > 0) {
+  headers.push(countText(maxRetries));
+  if (plan.perTryTimeout.length > 0) {
     headers.push("x-envoy-upstream-rq-per-try-timeout-ms");
-    headers.push((<i64>retry.perTryTimeoutMs).toString());
+    headers.push(plan.perTryTimeout);
   }
-  if (retry.on[FailureKind.RetriableStatusCodes].maxRetries > 0 && retrySafe) {
-    const codes = retry.retriableStatusCodes;
-    let list = "";
-    for (let i = 0; i < codes.length; i++) list = i == 0 ? codes[i].toString() : list + "," + codes[i].toString();
+  if (plan.sendsRetriableStatusCodes) {
     headers.push("x-envoy-retriable-status-codes");
-    headers.push(list);
+    headers.push(plan.retriableStatusCodes);
   }
   return out;
 }

@@ -9,6 +9,7 @@
 //   by this VM keep their name and later ones are "~other" (each worker VM decides on its own, so the process-wide
 //   bound is maxTenants × VMs; an allow-list gives the same set everywhere).
 import { OVERFLOW_LABEL, UNKNOWN_LABEL } from "./labels";
+import { codeUnitAt } from "../text";
 
 export function isTenantChar(c: i32): bool {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
@@ -21,7 +22,7 @@ export function normalizeTenant(raw: string, maxLength: i32): string | null {
   if (length == 0 || length > maxLength) return null;
   let hasUpper = false;
   for (let i = 0; i < length; i++) {
-    const c = raw.charCodeAt(i);
+    const c = codeUnitAt(raw, i);
     if (!isTenantChar(c)) return null;
     if (c >= 0x41 && c <= 0x5a) hasUpper = true;
   }
@@ -37,8 +38,12 @@ export class TenantBounds {
   ) {}
 }
 
+const TENANT_MEMO_SLOTS: i32 = 64; // power of two
+
 export class TenantResolver {
-  private seen: Set<string> = new Set<string>();
+  // Tenant → the first string object seen for it: every later stream of the tenant gets that same object, so
+  // identity-keyed caches downstream (resilience scopes, metric ids) hit. Bounded by maxTenants or the allow-list.
+  private seen: Map<string, string> = new Map<string, string>();
 
   constructor(private bounds: TenantBounds) {}
 
@@ -56,14 +61,32 @@ export class TenantResolver {
     return UNKNOWN_LABEL;
   }
 
+  // The contexts pass interned header values, so the same raw value usually arrives as the same object; its
+  // resolution never changes once made (the seen set only grows, the bounds are fixed), so it is memoized by
+  // identity. The slot holds `raw`, keeping its address from being reused while it does.
+  private memoRaw: StaticArray<string | null> = new StaticArray<string | null>(TENANT_MEMO_SLOTS);
+  private memoTenant: StaticArray<string> = new StaticArray<string>(TENANT_MEMO_SLOTS);
+
   bound(raw: string): string {
+    const slot = <i32>(((<u32>changetype<usize>(raw) * 0x9e3779b1) >> 24) & <u32>(TENANT_MEMO_SLOTS - 1));
+    if (unchecked(this.memoRaw[slot]) === raw) return unchecked(this.memoTenant[slot]);
+    const resolved = this.resolveRaw(raw);
+    unchecked(this.memoRaw[slot] = raw);
+    unchecked(this.memoTenant[slot] = resolved);
+    return resolved;
+  }
+
+  private resolveRaw(raw: string): string {
     const tenant = normalizeTenant(raw, this.bounds.maxLength);
     if (tenant === null) return UNKNOWN_LABEL;
+    if (this.seen.has(tenant)) return this.seen.get(tenant);
     const allowed = this.bounds.allowed;
-    if (allowed !== null) return allowed.has(tenant) ? tenant : OVERFLOW_LABEL;
-    if (this.seen.has(tenant)) return tenant;
-    if (this.seen.size >= this.bounds.maxTenants) return OVERFLOW_LABEL;
-    this.seen.add(tenant);
+    if (allowed !== null) {
+      if (!allowed.has(tenant)) return OVERFLOW_LABEL;
+    } else if (this.seen.size >= this.bounds.maxTenants) {
+      return OVERFLOW_LABEL;
+    }
+    this.seen.set(tenant, tenant);
     return tenant;
   }
 }

@@ -7,6 +7,7 @@ import {
 import { JsonValue } from "../json";
 import { parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
 import { isGrpcContentType } from "../policy/retry-decision";
+import { methodLabel } from "../policy/request-metrics";
 import { HostResilienceMetrics, HostSharedStore } from "./host-bindings";
 import { AdmitResult, Resilience } from "./resilience";
 
@@ -18,6 +19,7 @@ export const BREAKER_OPEN_STATUS: u32 = 503;
 export const BREAKER_OPEN_DETAILS = "meshlens_breaker_open";
 export const BREAKER_HEADER = "x-meshlens-breaker";
 const GRPC_UNAVAILABLE: i32 = 14;
+const ENVOY_HEADER_PREFIX = "x-envoy-";
 
 export function nowMs(): f64 {
   return <f64>(nowNanoseconds() / 1000000);
@@ -74,16 +76,20 @@ export function policiesFrom(pushed: Array<JsonValue>, defaultPolicy: Resilience
 // on_request_headers: strips caller retry headers, then either replies 503 locally (breaker Open) or sets the
 // retry headers. Returns the admission to hand to recordResponse in on_log; `reject` means the local reply is sent
 // and the callback must stop iteration.
+// `method` is the stream's method index (policy/request-metrics methodIndex): its label is the method itself for
+// registered methods, so no header is decoded again here.
 export function admitRequest(
-  resilience: Resilience, cluster: string, tenant: string, pathTemplate: string, headers: HeaderMapSnapshot,
+  resilience: Resilience, cluster: string, tenant: string, pathTemplate: string, method: i32, headers: HeaderMapSnapshot,
 ): AdmitResult {
-  const method = headers.get(":method");
   const contentType = headers.get("content-type");
   const isGrpc = contentType !== null && isGrpcContentType(contentType);
-  const admitted = resilience.admit(cluster, tenant, pathTemplate, method === null ? "" : method, isGrpc, nowMs());
+  const admitted = resilience.admit(cluster, tenant, pathTemplate, methodLabel(method), isGrpc, nowMs());
   const strip = admitted.headersToRemove;
-  for (let i = 0; i < strip.length; i++) {
-    if (headers.get(strip[i]) !== null) removeHeader(MapType.RequestHeaders, strip[i]);
+  // Every stripped name is an x-envoy-* header (RETRY_HEADERS_TO_STRIP); most requests carry none.
+  if (headers.hasNamePrefix(ENVOY_HEADER_PREFIX)) {
+    for (let i = 0; i < strip.length; i++) {
+      if (headers.has(strip[i])) removeHeader(MapType.RequestHeaders, strip[i]);
+    }
   }
   if (admitted.reject) {
     sendLocalResponse(BREAKER_OPEN_STATUS, BREAKER_OPEN_DETAILS, "upstream circuit breaker open",
@@ -95,16 +101,40 @@ export function admitRequest(
   return admitted;
 }
 
-// on_log: feeds the outcome (and the retries Envoy actually made) to the breaker window and the retry budget.
-// responseCode and durationMs are the values the request metrics already read.
-export function recordResponse(resilience: Resilience, admitted: AdmitResult | null, responseCode: i64, durationMs: f64): void {
-  if (admitted === null || admitted.reject || admitted.scope === null) return;
-  // Each property is a host call: read gRPC status only for gRPC requests (for others Envoy derives it from the
-  // HTTP status). The attempt count is read always: a route retry policy may retry what meshlens did not grant.
-  const grpcStatus = admitted.isGrpc ? getPropertyI64(RESPONSE_GRPC_STATUS, -1) : -1;
-  const flags = getPropertyI64(RESPONSE_FLAGS, 0);
+// What on_log reads about the upstream exchange beyond code and duration. Read once per stream and shared by the
+// breaker (recordResponse) and the telemetry window (recordRequestTelemetry): each property is a host call.
+export class ResponseFacts {
+  // < 0 when NOT_FOUND, not read, or out of range.
+  grpcStatus: i32 = -1;
+  flags: u64 = 0;
+  // 1 when not retried; 0 when unknown.
+  attempts: i32 = 0;
+}
+
+// gRPC status only when asked: for non-gRPC requests Envoy derives it from the HTTP status, which the breaker must
+// not see. The attempt count is read always: a route retry policy may retry what meshlens did not grant.
+export function readResponseFacts(withGrpcStatus: bool, out: ResponseFacts): ResponseFacts {
+  const grpcStatus = withGrpcStatus ? getPropertyI64(RESPONSE_GRPC_STATUS, -1) : -1;
+  out.grpcStatus = grpcStatus < 0 || grpcStatus > 16 ? -1 : <i32>grpcStatus;
+  out.flags = <u64>getPropertyI64(RESPONSE_FLAGS, 0);
   const attempts = getPropertyI64(ATTEMPT_COUNT, 0);
+  out.attempts = attempts < 0 || attempts > 1000 ? 0 : <i32>attempts;
+  return out;
+}
+
+// Whether recordResponse will use the stream's outcome (admitted into a scope, not rejected).
+export function recordsOutcome(admitted: AdmitResult | null): bool {
+  return admitted !== null && !admitted.reject && admitted.scope !== null;
+}
+
+// on_log: feeds the outcome (and the retries Envoy actually made) to the breaker window and the retry budget.
+// responseCode and durationMs are the values the request metrics already read; `facts` were read with the gRPC
+// status when admitted.isGrpc.
+export function recordResponse(
+  resilience: Resilience, admitted: AdmitResult | null, responseCode: i64, durationMs: f64, facts: ResponseFacts,
+): void {
+  if (admitted === null || !recordsOutcome(admitted)) return;
   const code = responseCode < 0 || responseCode > 999 ? 0 : <i32>responseCode;
-  resilience.record(admitted, code, grpcStatus < 0 || grpcStatus > 16 ? -1 : <i32>grpcStatus, <u64>flags, durationMs,
-    attempts < 0 || attempts > 1000 ? 0 : <i32>attempts, nowMs());
+  resilience.record(admitted, code, admitted.isGrpc ? facts.grpcStatus : -1, facts.flags, durationMs, facts.attempts,
+    nowMs());
 }
