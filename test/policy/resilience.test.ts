@@ -50,7 +50,9 @@ shared('failures spread over four workers trip one shared breaker that every wor
 });
 
 shared('a worker that sees the trip itself rejects at once; busy workers follow within the refresh interval, idle ones at their tick', () => {
-  setup([{ breaker: { minRequests: 20 } }]);
+  // Retries off: a granted request reserves its retries through shared data at admission, which would move the
+  // workers' last shared read this test times against.
+  setup([{ breaker: { minRequests: 20 }, retry: { enabled: false } }]);
   for (let w = 1; w < WORKERS; w++) request(w, T0); // the others know the scope; their last shared read is at T0 + 1
   for (let i = 0; i < 20; i++) request(0, T0 + i, { code: 503 });
   assert.match(request(0, T0 + 20), /^reject/, 'no tick needed on the worker that saw the failures');
@@ -206,6 +208,34 @@ retries('under total outage the budget bounds retries to about budgetRatio of re
   assert.ok(metric(`meshlens_retry_decisions_total{upstream_cluster=${CLUSTER},tenant=acme,decision=budget_exhausted}`) === exhausted);
 });
 
+retries('retries are reserved in shared data when granted: workers cannot spend the same remainder', () => {
+  // Floor 10 retries per 10 s window and no finished requests yet: 10 retries in all, whichever worker asks.
+  setup([{ breaker: { enabled: false, windowMs: 10000 }, retry: { budgetRatio: 0.2, minRetriesPerSecond: 1 } }]);
+  let granted = 0;
+  // 40 requests in flight across the four workers, none finished, no tick: only the reservations coordinate them.
+  for (let i = 0; i < 40; i++) {
+    const max = /x-envoy-max-retries: (\d+)/.exec(h.admissionInfo(h.workerAdmit(i % WORKERS, CLUSTER, 'acme', '/orders/{id}', 'GET', false, T0 + i)) as string);
+    granted += max ? Number(max[1]) : 0;
+  }
+  assert.is(granted, 10);
+});
+
+retries('a reservation that cannot be written refuses the retries instead of granting unreserved ones', () => {
+  setup([{ breaker: { enabled: false } }]);
+  request(1, T0); // creates the shared key: a set on a missing key ignores the CAS
+  h.forceCasMismatches(100);
+  assert.match(request(0, T0 + 1), /^admit,budget_exhausted/);
+  assert.is(h.workerCasExhausted(0), 1);
+  h.forceCasMismatches(0);
+  assert.match(request(0, T0 + 2), /^admit,granted/);
+});
+
+retries('unused granted retries go back to the budget when the request finishes', () => {
+  setup([{ breaker: { enabled: false, windowMs: 10000 }, retry: { budgetRatio: 0.2, minRetriesPerSecond: 1 } }]);
+  // 10 retries in the window: 100 sequential successful requests, each granted 2 and using none, keep being granted.
+  for (let i = 0; i < 100; i++) assert.match(request(i % WORKERS, T0 + i * 10, { code: 200 }), /^admit,granted/, `request ${i}`);
+});
+
 retries('no retries for requests admitted as HalfOpen probes', () => {
   setup([{ breaker: { minRequests: 4, openMs: 1000 } }]);
   for (let i = 0; i < 4; i++) request(0, T0 + i, { code: 503 });
@@ -218,7 +248,8 @@ retries.run();
 const sync = suite('resilience: shared-data synchronisation');
 
 sync('CAS conflicts are retried; when retries run out the delta is kept for the next tick, not lost', () => {
-  setup([{ breaker: { minRequests: 1000 } }]);
+  // Retries off: budget reservations would add writes (and retries) to the shared record this test reads back.
+  setup([{ breaker: { minRequests: 1000 }, retry: { enabled: false } }]);
   for (let i = 0; i < 10; i++) request(0, T0 + i, { code: 503 });
   h.forceCasMismatches(3);
   h.workerTick(0, T0 + TICK); // first write creates the key; nothing to conflict with yet

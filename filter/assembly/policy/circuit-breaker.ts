@@ -105,13 +105,17 @@ export class WindowSums {
 // BUCKET_COUNT fixed buckets of bucketMs each; bucket i holds epoch e (= floor(nowMs / bucketMs)) with
 // e % BUCKET_COUNT == i. The window at nowMs is the buckets whose epoch is within the last BUCKET_COUNT epochs,
 // so it spans between windowMs − bucketMs and windowMs of history (Hystrix's rolling window).
-// `retries` is the retry budget's column: retries actually made (attempts − 1), read back in on_log.
+// `retries` is the retry budget's column: retries reserved when admit() grants them (x-envoy-max-retries), settled
+// to the retries actually made (attempts − 1) in on_log. `refunds` is only used in a worker's delta: granted but
+// unused retries to take back out of the shared record's bucket of the same epoch at the next merge (u32 columns
+// cannot carry a negative delta). A record or view applies a refund at once (refundAt).
 export class SlidingWindow {
   epochs: StaticArray<i64> = new StaticArray<i64>(BUCKET_COUNT);
   totals: StaticArray<u32> = new StaticArray<u32>(BUCKET_COUNT);
   failures: StaticArray<u32> = new StaticArray<u32>(BUCKET_COUNT);
   slows: StaticArray<u32> = new StaticArray<u32>(BUCKET_COUNT);
   retries: StaticArray<u32> = new StaticArray<u32>(BUCKET_COUNT);
+  refunds: StaticArray<u32> = new StaticArray<u32>(BUCKET_COUNT);
 
   constructor(public bucketMs: f64) {
     this.clear();
@@ -124,6 +128,7 @@ export class SlidingWindow {
       this.failures[i] = 0;
       this.slows[i] = 0;
       this.retries[i] = 0;
+      this.refunds[i] = 0;
     }
   }
 
@@ -150,6 +155,7 @@ export class SlidingWindow {
       this.failures[i] = 0;
       this.slows[i] = 0;
       this.retries[i] = 0;
+      this.refunds[i] = 0;
     }
     this.totals[i] += total;
     this.failures[i] += failures;
@@ -161,11 +167,29 @@ export class SlidingWindow {
     this.addAt(this.epochAt(nowMs), total, failures, slow, retries);
   }
 
+  // Takes `retries` back out of the bucket of `epoch`, never below zero; nothing when that bucket has been recycled
+  // (the reservation already left every window).
+  refundAt(epoch: i64, retries: u32): void {
+    const i = <i32>(epoch % BUCKET_COUNT);
+    if (this.epochs[i] != epoch) return;
+    const held = this.retries[i];
+    this.retries[i] = held > retries ? held - retries : 0;
+  }
+
+  // Notes a refund to apply to another window's bucket of `epoch` when this one is merged into it.
+  deferRefundAt(epoch: i64, retries: u32): void {
+    this.addAt(epoch, 0, 0, 0, 0);
+    const i = <i32>(epoch % BUCKET_COUNT);
+    if (this.epochs[i] == epoch) this.refunds[i] += retries;
+  }
+
   mergeFrom(other: SlidingWindow): void {
     for (let i = 0; i < BUCKET_COUNT; i++) {
       const epoch = other.epochs[i];
       if (epoch < 0) continue;
       this.addAt(epoch, other.totals[i], other.failures[i], other.slows[i], other.retries[i]);
+      const refunds = other.refunds[i];
+      if (refunds > 0) this.refundAt(epoch, refunds);
     }
   }
 
@@ -176,13 +200,14 @@ export class SlidingWindow {
     out.failures = 0;
     out.slow = 0;
     out.retries = 0;
+    // Every column has BUCKET_COUNT entries: bounds checks would only cost time on each admit and record.
     for (let i = 0; i < BUCKET_COUNT; i++) {
-      const epoch = this.epochs[i];
+      const epoch = unchecked(this.epochs[i]);
       if (epoch < oldest || epoch > newest) continue;
-      out.total += this.totals[i];
-      out.failures += this.failures[i];
-      out.slow += this.slows[i];
-      out.retries += this.retries[i];
+      out.total += unchecked(this.totals[i]);
+      out.failures += unchecked(this.failures[i]);
+      out.slow += unchecked(this.slows[i]);
+      out.retries += unchecked(this.retries[i]);
     }
     return out;
   }
@@ -268,13 +293,15 @@ export class BreakerRecord extends BreakerCounts {
       w.failures[i] = o.failures[i];
       w.slows[i] = o.slows[i];
       w.retries[i] = o.retries[i];
+      w.refunds[i] = o.refunds[i];
     }
   }
 }
 
 // Counts one finished request into `counts` (a worker's delta, or a record it applies outcomes to directly).
 // A HalfOpen probe's outcome goes to the probe counters, not the window; a slow probe is a failed probe.
-// `retries` (attempts − 1) feeds the retry budget for every outcome, ignored ones included: the upstream saw them.
+// `retries` (those the request made beyond what admit() reserved for it) feeds the retry budget for every outcome,
+// ignored ones included: the upstream saw them.
 export function recordOutcome(counts: BreakerCounts, outcome: Outcome, slow: bool, probe: bool, retries: u32, nowMs: f64): void {
   if (probe) {
     if (outcome == Outcome.Failure || slow) counts.probeFailures++;

@@ -17,9 +17,15 @@
 // Transition metrics are counted by the worker whose CAS committed the transition, so each is counted once per
 // process.
 //
+// Retry budget: admit() grants retries only out of a slice this worker reserved in the shared record (see
+// policy/retry-budget.ts), taking a new slice by CAS when the current one is spent or belongs to an older bucket —
+// in the same write as a merge of the delta. A refused request makes no host call: when the view shows no budget
+// left, admit() refuses without reading shared data. record() settles the request's reservation (stored in the
+// AdmitResult with its bucket epoch) to the retries actually made.
+//
 // Known race: proxy-wasm has no "create if absent"; a set on a missing key ignores the CAS. Two workers creating
-// the same scope in the same instant can lose the first one's first delta. Only the very first merge of a scope
-// is exposed, and only under true thread interleaving.
+// the same scope in the same instant can lose the first one's first delta (or both take the first budget slice).
+// Only the very first merge of a scope is exposed, and only under true thread interleaving.
 //
 // SharedStore and ResilienceMetrics are the host boundary (host-bindings.ts implements them with abi/host.ts), so
 // this file is testable with an in-memory store shared by several Resilience instances.
@@ -29,7 +35,7 @@ import {
   decodeRecord, encodeRecord, evaluate, mergeDelta, ProbeClaim, recordOutcome, shouldTrip, WindowSums,
 } from "../policy/circuit-breaker";
 import { ResiliencePolicy } from "../policy/resilience-policy";
-import { remainingRetries } from "../policy/retry-budget";
+import { budgetSlice, remainingRetries } from "../policy/retry-budget";
 import { decideRetry, Decision, RetryDecision, RETRY_HEADERS_TO_STRIP } from "../policy/retry-decision";
 
 export enum StoreStatus {
@@ -77,6 +83,9 @@ export class Scope {
   refreshedAtMs: f64 = -Infinity;
   mergedAtMs: f64 = -Infinity;
   usedAtMs: f64 = -Infinity;
+  // Retries reserved in the shared record's bucket sliceEpoch and not yet granted by this worker.
+  sliceLeft: i32 = 0;
+  sliceEpoch: i64 = -1;
 
   constructor(
     public readonly key: string, public readonly cluster: string, public readonly tenantLabel: string,
@@ -88,17 +97,23 @@ export class Scope {
   }
 }
 
+// Shared by every admission that sets no header; never mutated.
+const NO_HEADERS: Array<string> = new Array<string>();
+
 export class AdmitResult {
   reject: bool = false;
   decision: Decision = Decision.Disabled;
   // Flat name/value pairs to set on the forwarded request, after removing headersToRemove.
-  headersToSet: Array<string> = new Array<string>();
+  headersToSet: Array<string> = NO_HEADERS;
   headersToRemove: StaticArray<string> = RETRY_HEADERS_TO_STRIP;
   // Null when no policy matched or the scope table is full: record() then does nothing.
   scope: Scope | null = null;
   // Admitted as a HalfOpen probe.
   probe: bool = false;
   isGrpc: bool = false;
+  // Retries granted (x-envoy-max-retries) and reserved in the shared window's bucket reservedEpoch.
+  reservedRetries: i32 = 0;
+  reservedEpoch: i64 = -1;
 }
 
 function tenantLabelOf(policy: ResiliencePolicy, tenant: string): string {
@@ -120,8 +135,32 @@ function specificity(policy: ResiliencePolicy, cluster: string, pathTemplate: st
   return score;
 }
 
+// admit()'s memo of (cluster, path template, tenant) → policy and scope. The contexts hand in the same string
+// objects for the same labels (they intern them), so a hit costs three identity compares instead of matching
+// policies and building and hashing the shared-data key. The slot holds the strings, so their addresses cannot be
+// reused by other strings while it does; different objects with equal text merely miss.
+class RouteSlot {
+  cluster: string = "";
+  pathTemplate: string = "";
+  tenant: string = "";
+  generation: i32 = -1;
+  policy: ResiliencePolicy | null = null;
+  scope: Scope | null = null;
+}
+
+const ROUTE_SLOTS: i32 = 256; // power of two
+
+function identityHash(a: string, b: string, c: string): i32 {
+  const mixed = (<u32>changetype<usize>(a) * 0x9e3779b1) ^ (<u32>changetype<usize>(b) * 0x85ebca6b) ^
+    (<u32>changetype<usize>(c) * 0xc2b2ae35);
+  return <i32>((mixed ^ (mixed >> 15)) & <u32>(ROUTE_SLOTS - 1));
+}
+
 export class Resilience {
   private policies: Array<ResiliencePolicy> = new Array<ResiliencePolicy>();
+  private routes: StaticArray<RouteSlot> = new StaticArray<RouteSlot>(ROUTE_SLOTS);
+  // Bumped by setPolicies: memoized routes of an older set are stale.
+  private generation: i32 = 0;
   private scopes: Map<string, Scope> = new Map<string, Scope>();
   private scopeList: Array<Scope> = new Array<Scope>();
   private read: SharedRead = new SharedRead();
@@ -140,6 +179,7 @@ export class Resilience {
   // earliest. Replacing the set keeps scope state; a scope whose window length changed starts afresh.
   setPolicies(policies: Array<ResiliencePolicy>): void {
     this.policies = policies;
+    this.generation++;
   }
 
   get scopeCount(): i32 {
@@ -168,6 +208,8 @@ export class Resilience {
         if (scope.view.window.bucketMs != bucketMsFor(policy.breaker)) {
           scope.view = new BreakerRecord(bucketMsFor(policy.breaker));
           scope.delta = new BreakerCounts(bucketMsFor(policy.breaker));
+          scope.sliceLeft = 0;
+          scope.sliceEpoch = -1;
         }
         scope.policy = policy;
       }
@@ -188,14 +230,35 @@ export class Resilience {
   ): AdmitResult {
     const result = new AdmitResult();
     result.isGrpc = isGrpc;
-    const policy = this.matchPolicy(cluster, pathTemplate);
-    if (policy === null) return result;
-    const scope = this.scopeFor(policy, cluster, tenant);
-    if (scope === null) return result;
+    const slotIndex = identityHash(cluster, pathTemplate, tenant);
+    let route = unchecked(this.routes[slotIndex]);
+    if (route === null) {
+      route = new RouteSlot();
+      unchecked(this.routes[slotIndex] = route);
+    }
+    const memoized = route.generation == this.generation && route.cluster === cluster &&
+      route.pathTemplate === pathTemplate && route.tenant === tenant;
+    if (!memoized) {
+      const matched = this.matchPolicy(cluster, pathTemplate);
+      route.cluster = cluster;
+      route.pathTemplate = pathTemplate;
+      route.tenant = tenant;
+      route.generation = this.generation;
+      route.policy = matched;
+      route.scope = matched === null ? null : this.scopeFor(matched, cluster, tenant);
+    }
+    const policy = route.policy;
+    const scope = route.scope;
+    if (policy === null || scope === null) {
+      // A full scope table is counted on every refused request (scopeFor counted the first).
+      if (policy !== null && memoized) this.scopesRefused++;
+      return result;
+    }
     result.scope = scope;
     scope.usedAtMs = nowMs;
     // Also covers a scope this worker has just met, which another worker may already hold Open.
-    if (policy.breaker.enabled && nowMs - scope.refreshedAtMs >= REFRESH_INTERVAL_MS) this.refresh(scope, nowMs);
+    // The budget needs it too: its pre-check reads the view.
+    if (nowMs - scope.refreshedAtMs >= REFRESH_INTERVAL_MS) this.refresh(scope, nowMs);
     const metricTenant = policy.target.perTenant ? scope.tenantLabel : tenant;
 
     let state = BreakerState.Closed;
@@ -212,11 +275,17 @@ export class Resilience {
     }
 
     const retry = policy.retry;
-    const remaining = remainingRetries(retry, scope.view.window.sum(nowMs, this.sums), policy.breaker.windowMs);
-    const decision = decideRetry(method, isGrpc, retry, state, remaining, this.retryDecision);
+    // First with an unlimited budget: the plan says how many retries this request would get, then the budget
+    // reserves them (or fewer) and the decision is redone only when it reserved fewer.
+    let decision = decideRetry(method, isGrpc, retry, state, i32.MAX_VALUE, this.retryDecision);
+    if (decision.decision == Decision.Granted) {
+      const reserved = this.reserveRetries(scope, decision.maxRetries, nowMs);
+      if (reserved < decision.maxRetries) decision = decideRetry(method, isGrpc, retry, state, reserved, this.retryDecision);
+      result.reservedRetries = reserved;
+      result.reservedEpoch = scope.sliceEpoch;
+    }
     result.decision = decision.decision;
-    const headers = decision.headers;
-    for (let i = 0; i < headers.length; i++) result.headersToSet.push(headers[i]);
+    result.headersToSet = decision.headers.slice();
     this.metrics.retryDecision(cluster, metricTenant, decision.decision);
     return result;
   }
@@ -232,9 +301,14 @@ export class Resilience {
     const breaker = scope.policy.breaker;
     const outcome = classifyOutcome(responseCode, admitted.isGrpc ? grpcStatus : -1, responseFlags);
     const slow = durationMs >= breaker.slowCallMs;
-    const retries: u32 = attempts > 1 ? <u32>(attempts - 1) : 0;
-    recordOutcome(scope.delta, outcome, slow, admitted.probe, retries, nowMs);
-    recordOutcome(scope.view, outcome, slow, admitted.probe, retries, nowMs);
+    // Settles admit()'s reservation: retries beyond it (a route retry policy of its own) count now, unused ones go
+    // back.
+    const made: u32 = attempts > 1 ? <u32>(attempts - 1) : 0;
+    const reserved = <u32>admitted.reservedRetries;
+    const unreserved: u32 = made > reserved ? made - reserved : 0;
+    recordOutcome(scope.delta, outcome, slow, admitted.probe, unreserved, nowMs);
+    recordOutcome(scope.view, outcome, slow, admitted.probe, unreserved, nowMs);
+    if (reserved > made) this.refundRetries(scope, admitted.reservedEpoch, reserved - made);
     if (admitted.probe || nowMs - scope.mergedAtMs >= MERGE_INTERVAL_MS ||
       (breaker.enabled && scope.view.state == BreakerState.Closed && shouldTrip(scope.view.window.sum(nowMs, this.sums), breaker))) {
       this.sync(scope, nowMs);
@@ -258,6 +332,32 @@ export class Resilience {
     const key = scopeKey(policy, cluster, tenantLabelOf(policy, tenant));
     if (!this.scopes.has(key)) return -1;
     return this.scopes.get(key).view.state;
+  }
+
+  // `wanted` retries out of this worker's slice, or else up to `wanted` out of a new slice reserved by CAS (which
+  // gives the old slice's remainder back in the same write). The view lags the shared record by at most a refresh
+  // interval, so a view showing nothing left refuses without a host call; a view showing some is only a hint, the
+  // CAS decides.
+  private reserveRetries(scope: Scope, wanted: i32, nowMs: f64): i32 {
+    const epoch = scope.view.window.epochAt(nowMs);
+    if (scope.sliceEpoch == epoch && scope.sliceLeft >= wanted) {
+      scope.sliceLeft -= wanted;
+      return wanted;
+    }
+    const policy = scope.policy;
+    if (remainingRetries(policy.retry, scope.view.window.sum(nowMs, this.sums), policy.breaker.windowMs) <= 0) return 0;
+    return this.sync(scope, nowMs, wanted);
+  }
+
+  // Unused granted retries return to the slice while it is still the one of their bucket (they stay reserved in
+  // the shared record for the next grant); otherwise they leave the shared record at the next merge.
+  private refundRetries(scope: Scope, epoch: i64, retries: u32): void {
+    if (scope.sliceEpoch == epoch) {
+      scope.sliceLeft += <i32>retries;
+      return;
+    }
+    scope.delta.window.deferRefundAt(epoch, retries);
+    scope.view.window.refundAt(epoch, retries);
   }
 
   // Reads the shared record into this.scratch; returns the CAS to write back with (0 when absent).
@@ -293,9 +393,16 @@ export class Resilience {
     }
   }
 
-  private sync(scope: Scope, nowMs: f64): void {
+  // Merges the delta into the shared record. In the same write it gives back the unused slice once its bucket is no
+  // longer the newest (or a new slice is wanted), and with wantedRetries > 0 reserves a new slice for the request
+  // that wants them. Returns the retries granted to that request: 0 when the budget is spent or the CAS loop gives
+  // up (under-granting is safe; granting what was not reserved is what lets workers overspend).
+  private sync(scope: Scope, nowMs: f64, wantedRetries: i32 = 0): i32 {
     const record = this.scratch;
-    const breaker = scope.policy.breaker;
+    const policy = scope.policy;
+    const breaker = policy.breaker;
+    const epoch = scope.view.window.epochAt(nowMs);
+    const returnsSlice = scope.sliceLeft > 0 && (wantedRetries > 0 || scope.sliceEpoch != epoch);
     // Also when the CAS loop gives up, so a contended scope is not retried on every request.
     scope.mergedAtMs = nowMs;
     scope.refreshedAtMs = nowMs;
@@ -308,16 +415,27 @@ export class Resilience {
         if (to < 0) break;
         this.transitions.push(to);
       }
-      if (this.transitions.length == 0 && scope.delta.isEmpty()) {
+      if (returnsSlice) record.window.refundAt(scope.sliceEpoch, <u32>scope.sliceLeft);
+      let slice = 0;
+      if (wantedRetries > 0 && record.state == BreakerState.Closed) {
+        slice = budgetSlice(remainingRetries(policy.retry, record.window.sum(nowMs, this.sums), breaker.windowMs), wantedRetries);
+        if (slice > 0) record.window.add(nowMs, 0, 0, 0, <u32>slice);
+      }
+      if (this.transitions.length == 0 && scope.delta.isEmpty() && !returnsSlice && slice == 0) {
         this.adopt(scope, record);
-        return;
+        return 0;
       }
       const status = this.store.set(scope.key, encodeRecord(record), cas);
       if (status == StoreStatus.Ok) {
         scope.delta.clear();
         this.adopt(scope, record);
         this.emitTransitions(scope);
-        return;
+        if (returnsSlice) scope.sliceLeft = 0;
+        if (wantedRetries <= 0) return 0;
+        const granted = slice < wantedRetries ? slice : wantedRetries;
+        scope.sliceLeft = slice - granted;
+        scope.sliceEpoch = epoch;
+        return granted;
       }
       if (status != StoreStatus.CasMismatch) break;
     }
@@ -325,6 +443,7 @@ export class Resilience {
     this.casExhausted++;
     this.readShared(scope);
     this.adopt(scope, this.scratch);
+    return 0;
   }
 
   private claimProbe(scope: Scope, nowMs: f64): bool {
