@@ -100,8 +100,8 @@ bounded('100,000 requests with 10,000 tenants and 100,000 raw paths: exact total
     const lines = p.stats.renderPrometheus().split('\n').filter((l) => l.startsWith('meshlens_requests_total{'));
     const sum = lines.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
     assert.is(sum, N);
-    // Each worker VM admits at most maxSeries label sets; the overflow series is shared by all.
-    assert.ok(lines.length <= 4 * maxSeries + 1, `${lines.length} requests_total series`);
+    // maxSeries holds for the whole process, not per worker VM; the overflow series is shared by all.
+    assert.ok(lines.length <= maxSeries + 1, `${lines.length} requests_total series`);
     assert.ok(lines.some((l) => l.includes('tenant="~other"')), 'tenant cap reached');
     assert.ok(lines.some((l) => l.includes('path="~other"')), 'path cap reached');
     assert.ok(Math.max(...p.memoryBytes()) <= 4 * 1024 * 1024, `linear memory ${Math.max(...p.memoryBytes())}`);

@@ -45,6 +45,16 @@ rules('without an allow-list the first maxTenants distinct tenants keep their na
   assert.equal(['a', 'b', 'A', 'c', 'd', 'b', 'e'].map((t) => resolve(t)), ['a', 'b', 'a', 'c', '~other', 'b', '~other']);
   assert.is(harness.call('tenantDistinct'), 3);
 });
+rules('resolvers sharing one admission registry share the cap and agree on every tenant', () => {
+  harness.call('tenantTwinSetup', 2);
+  const on = (vm: number, tenant: string) => harness.str('tenantTwinResolve', vm, tenant);
+  assert.is(on(0, 'a'), 'a');
+  assert.is(on(1, 'b'), 'b');
+  assert.is(on(1, 'c'), '~other', 'the cap counts tenants admitted by either resolver');
+  assert.is(on(0, 'c'), '~other');
+  assert.is(on(1, 'A'), 'a', 'a tenant admitted by one resolver keeps its name on the other');
+  assert.is(on(0, 'b'), 'b');
+});
 rules.run();
 
 const hostile = suite('tenant: hostile input stays bounded');

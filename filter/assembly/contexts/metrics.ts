@@ -2,6 +2,7 @@
 // building: label sets are found through nested maps keyed by the label strings the stream already holds, and
 // the (method, code) variants of a label set by a small integer.
 import { defineMetric, incrementMetric, MetricType, recordMetric } from "../abi/host";
+import { Admission, LabelAdmission } from "../policy/label-admission";
 import {
   methodAndCodeKey, methodLabel, overflowRequestDurationName, overflowRequestsTotalName, requestDurationName,
   requestsTotalName, responseCodeLabelOf, SeriesBudget, SERIES_OVERFLOW_TOTAL,
@@ -27,9 +28,13 @@ class LabelSlot {
 }
 
 const LABEL_SLOTS: i32 = 256; // power of two
+// Stands in for a metric id where the process-wide cap refused the series: Envoy keeps the metric type in an id's
+// low two bits and 3 is no type, so no host hands this id out.
+const REFUSED_SERIES: u32 = 0xffffffff;
 
-// At most maxSeries series per VM, plus the three overflow metrics, which are defined only once the cap is first
-// hit so a healthy proxy exports no "~other" series at all.
+// At most maxSeries series in the whole process (admitted through the shared registry, see SeriesBudget), plus the
+// three overflow metrics, which are defined only once the cap is first hit so a healthy proxy exports no "~other"
+// series at all.
 export class RequestMetrics {
   private budget: SeriesBudget;
   private byCluster: Map<string, Map<string, Map<string, LabelSet>>> = new Map();
@@ -38,8 +43,8 @@ export class RequestMetrics {
   private seriesOverflowId: u32 = 0;
   private memo: StaticArray<LabelSlot> = new StaticArray<LabelSlot>(LABEL_SLOTS);
 
-  constructor(maxSeries: i32, private durationHistogram: bool) {
-    this.budget = new SeriesBudget(maxSeries);
+  constructor(maxSeries: i32, private durationHistogram: bool, admission: LabelAdmission) {
+    this.budget = new SeriesBudget(maxSeries, admission);
   }
 
   get seriesCount(): i32 {
@@ -67,14 +72,14 @@ export class RequestMetrics {
     return this.overflowDurationId;
   }
 
-  // Null (overflow) for a new label set once the budget is spent. Entries are only created while the budget has
-  // room and each new one immediately takes a slot, so the maps never outgrow maxSeries.
+  // Null (overflow) for a new label set once this VM holds maxSeries of them. Entries are only created while there
+  // is room and each new label set immediately counts, so the maps never outgrow maxSeries.
   private labelSet(cluster: string, path: string, tenant: string): LabelSet | null {
     let byPath: Map<string, Map<string, LabelSet>>;
     if (this.byCluster.has(cluster)) {
       byPath = this.byCluster.get(cluster);
     } else {
-      if (this.budget.size >= this.budget.maxSeries) return null;
+      if (!this.budget.roomForLabelSet) return null;
       byPath = new Map();
       this.byCluster.set(cluster, byPath);
     }
@@ -82,12 +87,13 @@ export class RequestMetrics {
     if (byPath.has(path)) {
       byTenant = byPath.get(path);
     } else {
-      if (this.budget.size >= this.budget.maxSeries) return null;
+      if (!this.budget.roomForLabelSet) return null;
       byTenant = new Map();
       byPath.set(path, byTenant);
     }
     if (byTenant.has(tenant)) return byTenant.get(tenant);
-    if (this.budget.size >= this.budget.maxSeries) return null;
+    if (!this.budget.roomForLabelSet) return null;
+    this.budget.noteLabelSet();
     const created = new LabelSet(cluster, path, tenant);
     byTenant.set(tenant, created);
     return created;
@@ -96,19 +102,33 @@ export class RequestMetrics {
   private requestsId(labels: LabelSet | null, method: i32, responseCode: i32): u32 {
     if (labels === null) return this.overflowRequests();
     const key = methodAndCodeKey(method, responseCode);
-    if (labels.requestIds.has(key)) return labels.requestIds.get(key);
-    if (!this.budget.take()) return this.overflowRequests();
-    const id = defineMetric(MetricType.Counter, requestsTotalName(
-      labels.cluster, labels.path, methodLabel(method), responseCodeLabelOf(responseCode), labels.tenant));
+    if (labels.requestIds.has(key)) {
+      const known = labels.requestIds.get(key);
+      return known == REFUSED_SERIES ? this.overflowRequests() : known;
+    }
+    const name = requestsTotalName(
+      labels.cluster, labels.path, methodLabel(method), responseCodeLabelOf(responseCode), labels.tenant);
+    const verdict = this.budget.admit(name);
+    if (verdict != Admission.Admitted) {
+      if (verdict == Admission.Refused && this.budget.mayCacheRefusal()) labels.requestIds.set(key, REFUSED_SERIES);
+      return this.overflowRequests();
+    }
+    const id = defineMetric(MetricType.Counter, name);
     labels.requestIds.set(key, id);
     return id;
   }
 
   private durationId(labels: LabelSet | null): u32 {
     if (labels === null) return this.overflowDuration();
+    if (labels.durationId == REFUSED_SERIES) return this.overflowDuration();
     if (labels.durationId != 0) return labels.durationId;
-    if (!this.budget.take()) return this.overflowDuration();
-    labels.durationId = defineMetric(MetricType.Histogram, requestDurationName(labels.cluster, labels.path, labels.tenant));
+    const name = requestDurationName(labels.cluster, labels.path, labels.tenant);
+    const verdict = this.budget.admit(name);
+    if (verdict != Admission.Admitted) {
+      if (verdict == Admission.Refused && this.budget.mayCacheRefusal()) labels.durationId = REFUSED_SERIES;
+      return this.overflowDuration();
+    }
+    labels.durationId = defineMetric(MetricType.Histogram, name);
     return labels.durationId;
   }
 

@@ -1,9 +1,11 @@
-// The root context of one VM: owns the parsed configuration and the per-VM bounding state.
+// The root context of one VM: owns the parsed configuration and the bounding state (label caps are admitted
+// process-wide through shared data; see shared-admission.ts).
 import { BufferType, getBufferString, log, LogLevel, setTickPeriodMilliseconds } from "../abi/host";
 import { FilterConfig, parseFilterConfig } from "../config";
 import { PathTemplater, PathTemplaterOptions } from "../policy/path-template";
 import { TenantBounds, TenantResolver } from "../policy/tenant";
 import { RequestMetrics } from "./metrics";
+import { SharedAdmission } from "./shared-admission";
 import { createResilience, nowMs, ResponseFacts } from "../resilience/filter-glue";
 import { Resilience } from "../resilience/resilience";
 import { ControlSession, createControlSession } from "../control/session"; // FILTER-DISCOVERY
@@ -51,11 +53,12 @@ export class RootContext {
     this.tenantHeaderValues = new Array<string | null>(tenant.headers.length);
     this.recentTenantValues = new Array<Array<string>>(tenant.headers.length);
     for (let i = 0; i < tenant.headers.length; i++) this.recentTenantValues[i] = new Array<string>();
-    this.tenants = new TenantResolver(new TenantBounds(tenant.maxLength, tenant.maxTenants, allowed));
+    const admission = new SharedAdmission();
+    this.tenants = new TenantResolver(new TenantBounds(tenant.maxLength, tenant.maxTenants, allowed), admission);
     this.paths = new PathTemplater(new PathTemplaterOptions(
       config.paths.templates, config.paths.maxPerCluster, config.paths.maxLength, config.metrics.maxClusters,
-      config.paths.collapseIds));
-    const metrics = new RequestMetrics(config.metrics.maxSeries, config.metrics.durationHistogram);
+      config.paths.collapseIds), admission);
+    const metrics = new RequestMetrics(config.metrics.maxSeries, config.metrics.durationHistogram, admission);
     this.metrics = metrics;
     this.config = config;
     // FILTER-RESILIENCE call site: build breaker/budget state from config.defaultPolicy here.

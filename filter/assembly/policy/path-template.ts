@@ -3,7 +3,11 @@
 // Order: strip query and fragment; paths longer than maxLength (after stripping), or not starting with "/",
 // become "~other"; configured templates are tried in order ({name} matches exactly one non-empty segment);
 // otherwise every ID-like segment is collapsed to "{id}". Each cluster keeps at most maxPerCluster distinct
-// templates; later ones become "~other". Work per call is O(min(path length, maxLength + 1)).
+// templates and at most maxClusters clusters get templates at all; later ones become "~other". Both caps hold for
+// the whole process: admission goes through the injected LabelAdmission (shared data across Envoy's per-worker VMs),
+// so every VM gives a (cluster, template) the same label. Each VM remembers its answers, so only a pair new to that
+// VM reaches the registry. Work per call is O(min(path length, maxLength + 1)).
+import { Admission, CLUSTER_NAMESPACE, LabelAdmission, LocalAdmission, pathNamespace } from "./label-admission";
 import { OVERFLOW_LABEL } from "./labels";
 import { codeUnitAt } from "../text";
 
@@ -155,6 +159,7 @@ export class PathTemplaterOptions {
 }
 
 const VERDICT_SLOTS: i32 = 64; // power of two
+const REFUSED_LIMIT: i32 = 256;
 
 export class PathTemplater {
   private templates: Array<PathTemplate> = new Array<PathTemplate>();
@@ -169,7 +174,13 @@ export class PathTemplater {
   private verdictTemplate: StaticArray<string | null> = new StaticArray<string | null>(VERDICT_SLOTS);
   private verdict: StaticArray<string> = new StaticArray<string>(VERDICT_SLOTS);
 
-  constructor(private options: PathTemplaterOptions) {
+  // Set by admit when the registry could not decide: that verdict must not be memoized.
+  private deferred: bool = false;
+  // Refused clusters, and refused templates of admitted clusters, as "<cluster>\n<template>": refusals are final,
+  // and collapsed templates are fresh strings that the identity memo cannot recognise. Cleared when full.
+  private refused: Set<string> = new Set<string>();
+
+  constructor(private options: PathTemplaterOptions, private admission: LabelAdmission = new LocalAdmission()) {
     for (let i = 0; i < options.templates.length; i++) {
       this.templates.push(new PathTemplate(options.templates[i]));
     }
@@ -252,7 +263,9 @@ export class PathTemplater {
     if (unchecked(this.verdictCluster[slot]) === cluster && unchecked(this.verdictTemplate[slot]) === templated) {
       return unchecked(this.verdict[slot]);
     }
+    this.deferred = false;
     const verdict = this.admit(cluster, templated);
+    if (this.deferred) return verdict;
     unchecked(this.verdictCluster[slot] = cluster);
     unchecked(this.verdictTemplate[slot] = templated);
     unchecked(this.verdict[slot] = verdict);
@@ -266,7 +279,8 @@ export class PathTemplater {
     } else if (this.perCluster.has(cluster)) {
       known = this.perCluster.get(cluster);
     } else {
-      if (this.perCluster.size >= this.options.maxClusters) return OVERFLOW_LABEL;
+      if (this.refused.has(cluster)) return OVERFLOW_LABEL;
+      if (!this.settle(cluster, CLUSTER_NAMESPACE, cluster, this.options.maxClusters)) return OVERFLOW_LABEL;
       known = new Map<string, string>();
       this.perCluster.set(cluster, known);
     }
@@ -274,8 +288,23 @@ export class PathTemplater {
     this.lastKnown = known;
     // The first string object of a template stands for it from then on (identity-keyed caches downstream).
     if (known.has(templated)) return known.get(templated);
-    if (known.size >= this.options.maxPerCluster) return OVERFLOW_LABEL;
+    const refusalKey = cluster + "\n" + templated;
+    if (this.refused.has(refusalKey)) return OVERFLOW_LABEL;
+    if (!this.settle(refusalKey, pathNamespace(cluster), templated, this.options.maxPerCluster)) return OVERFLOW_LABEL;
     known.set(templated, templated);
     return templated;
+  }
+
+  // Asks the registry; remembers a refusal under `refusalKey`.
+  private settle(refusalKey: string, namespace: string, value: string, cap: i32): bool {
+    const verdict = this.admission.admit(namespace, value, cap);
+    if (verdict == Admission.Admitted) return true;
+    if (verdict == Admission.Deferred) {
+      this.deferred = true;
+    } else {
+      if (this.refused.size >= REFUSED_LIMIT) this.refused.clear();
+      this.refused.add(refusalKey);
+    }
+    return false;
   }
 }

@@ -3,6 +3,7 @@
 // Envoy stats carry no labels, so tags are encoded Istio-style in the stat name,
 //   upstream_cluster=.=X;.;path=.=Y;.;method=.=GET;.;response_code=.=200;.;tenant=.=acme;.;meshlens_requests_total
 // and cut back out by the stats_tags regexes in filter/stats-tags.json ("(<tag>=\\.=(.*?);\\.;)").
+import { Admission, LabelAdmission, LocalAdmission } from "./label-admission";
 import { OVERFLOW_LABEL } from "./labels";
 
 export const REQUESTS_TOTAL = "meshlens_requests_total";
@@ -123,20 +124,43 @@ export function overflowRequestDurationName(): string {
   return requestDurationName(OVERFLOW_LABEL, OVERFLOW_LABEL, OVERFLOW_LABEL);
 }
 
-// Counts the distinct series a VM has defined against one global cap, whatever the individual caps allow.
+export const SERIES_NAMESPACE = "series";
+
+// The global series cap, for the whole process: a series (by its stat name) is admitted through the injected
+// LabelAdmission, so N worker VMs defining the same series count it once and never exceed maxSeries together.
+// Locally it also bounds what a VM keeps: label sets, and cached refusals, at most maxSeries each.
 export class SeriesBudget {
-  private used: i32 = 0;
+  private defined: i32 = 0;
+  private labelSets: i32 = 0;
+  private cachedRefusals: i32 = 0;
 
-  constructor(public readonly maxSeries: i32) {}
+  constructor(public readonly maxSeries: i32, private admission: LabelAdmission = new LocalAdmission()) {}
 
+  // Series this VM has defined.
   get size(): i32 {
-    return this.used;
+    return this.defined;
   }
 
-  // Takes one slot; false once the cap is reached.
-  take(): bool {
-    if (this.used >= this.maxSeries) return false;
-    this.used++;
+  // Every label set stands for at least one series, so a VM never needs more than maxSeries of them.
+  get roomForLabelSet(): bool {
+    return this.labelSets < this.maxSeries;
+  }
+
+  noteLabelSet(): void {
+    this.labelSets++;
+  }
+
+  // Takes a slot for `statName` unless the process-wide cap is spent (or the registry could not decide).
+  admit(statName: string): Admission {
+    const verdict = this.admission.admit(SERIES_NAMESPACE, statName, this.maxSeries);
+    if (verdict == Admission.Admitted) this.defined++;
+    return verdict;
+  }
+
+  // Whether one more refusal may be remembered; past the bound, refusals are asked again (one marker read each).
+  mayCacheRefusal(): bool {
+    if (this.cachedRefusals >= this.maxSeries) return false;
+    this.cachedRefusals++;
     return true;
   }
 }

@@ -6,8 +6,11 @@
 // - Tenants are lower-cased: "Acme" and "acme" are the same tenant and the same series.
 // - Valid characters are [A-Za-z0-9._-], length 1..maxLength; anything else is "unknown".
 // - With an allow-list, tenants outside it are "~other". Without one, the first maxTenants distinct tenants seen
-//   by this VM keep their name and later ones are "~other" (each worker VM decides on its own, so the process-wide
-//   bound is maxTenants × VMs; an allow-list gives the same set everywhere).
+//   by the whole process keep their name and later ones are "~other": admission goes through the injected
+//   LabelAdmission (shared data across Envoy's per-worker VMs), so every VM maps a tenant to the same label and the
+//   bound is maxTenants whatever the worker count. Each VM remembers its answers, so only a tenant new to that VM
+//   reaches the registry.
+import { Admission, LabelAdmission, LocalAdmission, TENANT_NAMESPACE } from "./label-admission";
 import { OVERFLOW_LABEL, UNKNOWN_LABEL } from "./labels";
 import { codeUnitAt } from "../text";
 
@@ -39,13 +42,18 @@ export class TenantBounds {
 }
 
 const TENANT_MEMO_SLOTS: i32 = 64; // power of two
+const REFUSED_LIMIT: i32 = 256;
 
 export class TenantResolver {
   // Tenant → the first string object seen for it: every later stream of the tenant gets that same object, so
   // identity-keyed caches downstream (resilience scopes, metric ids) hit. Bounded by maxTenants or the allow-list.
   private seen: Map<string, string> = new Map<string, string>();
+  // Tenants the registry refused (final); repeats not caught by the identity memo skip the registry. Cleared when full.
+  private refused: Set<string> = new Set<string>();
+  // Set by resolveRaw when the registry could not decide: that answer must not be memoized.
+  private deferred: bool = false;
 
-  constructor(private bounds: TenantBounds) {}
+  constructor(private bounds: TenantBounds, private admission: LabelAdmission = new LocalAdmission()) {}
 
   get distinctTenants(): i32 {
     return this.seen.size;
@@ -62,15 +70,18 @@ export class TenantResolver {
   }
 
   // The contexts pass interned header values, so the same raw value usually arrives as the same object; its
-  // resolution never changes once made (the seen set only grows, the bounds are fixed), so it is memoized by
-  // identity. The slot holds `raw`, keeping its address from being reused while it does.
+  // resolution never changes once made (admitted sets only grow, refusals are final, the bounds are fixed), so it is
+  // memoized by identity, unless the registry deferred. The slot holds `raw`, keeping its address from being reused
+  // while it does.
   private memoRaw: StaticArray<string | null> = new StaticArray<string | null>(TENANT_MEMO_SLOTS);
   private memoTenant: StaticArray<string> = new StaticArray<string>(TENANT_MEMO_SLOTS);
 
   bound(raw: string): string {
     const slot = <i32>(((<u32>changetype<usize>(raw) * 0x9e3779b1) >> 24) & <u32>(TENANT_MEMO_SLOTS - 1));
     if (unchecked(this.memoRaw[slot]) === raw) return unchecked(this.memoTenant[slot]);
+    this.deferred = false;
     const resolved = this.resolveRaw(raw);
+    if (this.deferred) return resolved;
     unchecked(this.memoRaw[slot] = raw);
     unchecked(this.memoTenant[slot] = resolved);
     return resolved;
@@ -83,8 +94,18 @@ export class TenantResolver {
     const allowed = this.bounds.allowed;
     if (allowed !== null) {
       if (!allowed.has(tenant)) return OVERFLOW_LABEL;
-    } else if (this.seen.size >= this.bounds.maxTenants) {
-      return OVERFLOW_LABEL;
+    } else {
+      if (this.refused.has(tenant)) return OVERFLOW_LABEL;
+      const verdict = this.admission.admit(TENANT_NAMESPACE, tenant, this.bounds.maxTenants);
+      if (verdict == Admission.Deferred) {
+        this.deferred = true;
+        return OVERFLOW_LABEL;
+      }
+      if (verdict == Admission.Refused) {
+        if (this.refused.size >= REFUSED_LIMIT) this.refused.clear();
+        this.refused.add(tenant);
+        return OVERFLOW_LABEL;
+      }
     }
     this.seen.set(tenant, tenant);
     return tenant;

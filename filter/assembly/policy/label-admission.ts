@@ -1,0 +1,45 @@
+// Process-wide admission of label values under a cap. Envoy runs one VM per worker (plus main), so a cap counted
+// inside each VM would let through cap × VMs values; the bounded dimensions ask a LabelAdmission instead, once per
+// value a VM has not decided yet, and keep the answer locally so repeat values cost nothing.
+
+export enum Admission {
+  Admitted = 0,
+  // Final: caps never loosen and admitted sets never shrink, so a refused value stays refused; callers may cache it.
+  Refused = 1,
+  // Not decided (the shared store was contended or unavailable): fold this request, ask again next time.
+  Deferred = 2,
+}
+
+export abstract class LabelAdmission {
+  // Admits `value` into `namespace` while fewer than `cap` values are admitted there. The same (namespace, value)
+  // gets the same answer in every VM sharing the registry.
+  abstract admit(namespace: string, value: string, cap: i32): Admission;
+}
+
+// One registry per VM: the cap as seen by this VM alone. For pure-code tests, and the fallback when a host's shared
+// data fails (contexts/shared-admission.ts).
+export class LocalAdmission extends LabelAdmission {
+  private namespaces: Map<string, Set<string>> = new Map<string, Set<string>>();
+
+  admit(namespace: string, value: string, cap: i32): Admission {
+    let admitted: Set<string>;
+    if (this.namespaces.has(namespace)) {
+      admitted = this.namespaces.get(namespace);
+    } else {
+      admitted = new Set<string>();
+      this.namespaces.set(namespace, admitted);
+    }
+    if (admitted.has(value)) return Admission.Admitted;
+    if (admitted.size >= cap) return Admission.Refused;
+    admitted.add(value);
+    return Admission.Admitted;
+  }
+}
+
+export const TENANT_NAMESPACE = "tenant";
+export const CLUSTER_NAMESPACE = "cluster";
+
+// The per-cluster path namespace; the cluster name is length-prefixed by the registry's key scheme, so any name is safe.
+export function pathNamespace(cluster: string): string {
+  return "path:" + cluster;
+}
