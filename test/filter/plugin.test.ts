@@ -1,4 +1,4 @@
-// The release filter through HOST-CORE's Envoy-like host: exposition, workers, caps, host-call budget.
+// The release filter through the Envoy-like Node host: exposition, workers, caps, host-call budget.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ManualClock, PluginLoadError, ProxyWasmPlugin } from '../../filter/host/index.ts';

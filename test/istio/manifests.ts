@@ -99,7 +99,7 @@ export function kustomizeBuild(dir: string): Resource[] {
   return parseAllDocuments(run.stdout).map((d) => d.toJS() as Resource);
 }
 
-/** The labels the filter encodes (FILTER-CORE's filter/stats-tags.json), in order. */
+/** The labels the filter encodes (filter/stats-tags.json), in order. */
 export function filterStatsTags(): { tag: string; regex: string }[] {
   return JSON.parse(readFileSync(join(REPO_ROOT, 'filter/stats-tags.json'), 'utf8')) as { tag: string; regex: string }[];
 }

@@ -1,4 +1,4 @@
-// The shipped release filter through HOST-CORE's Envoy-like host: four worker VMs share one breaker through shared
+// The shipped release filter through the Envoy-like Node host: four worker VMs share one breaker through shared
 // data, reject with Envoy's local reply, and set/strip retry headers. Time is a ManualClock; ticks fire as it moves.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,4 +1,4 @@
-// The retry budget of the shipped release filter across four worker VMs (HOST-CORE's Envoy-like host, ManualClock):
+// The retry budget of the shipped release filter across four worker VMs (the Envoy-like Node host, ManualClock):
 // total upstream attempts must stay within (1 + budgetRatio) × requests + minRetriesPerSecond × elapsed seconds
 // however the requests are spread over the workers, because every granted retry is reserved in shared data first.
 import { suite } from 'uvu';

@@ -2,7 +2,7 @@
 // type-checked by the host at load, so they stay exactly as the ABI states.
 import { FilterHeadersStatus } from "./host";
 import { createContext, deleteContext, httpContext, rootContext } from "../contexts/registry";
-import { onGrpcClose, onGrpcReceive } from "../control/callouts"; // FILTER-DISCOVERY
+import { onGrpcClose, onGrpcReceive } from "../control/callouts";
 
 export function proxy_abi_version_0_2_1(): void {}
 
@@ -54,7 +54,7 @@ export function proxy_on_delete(contextId: u32): void {
   deleteContext(contextId);
 }
 
-// FILTER-DISCOVERY: gRPC call-out callbacks (always on the root context); metadata callbacks are not needed.
+// gRPC call-out callbacks (always on the root context); metadata callbacks are not needed.
 export function proxy_on_grpc_receive(rootId: u32, token: u32, messageSize: u32): void {
   onGrpcReceive(rootId, token, messageSize);
 }

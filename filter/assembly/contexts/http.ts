@@ -8,7 +8,7 @@ import { KNOWN_METHODS, OTHER_METHOD, responseCodeIndex } from "../policy/reques
 import { RootContext } from "./root";
 import { admitRequest, readResponseFacts, recordResponse, recordsOutcome } from "../resilience/filter-glue";
 import { AdmitResult } from "../resilience/resilience";
-import { recordRequestTelemetry } from "../control/session"; // FILTER-DISCOVERY
+import { recordRequestTelemetry } from "../control/session";
 
 const XDS_CLUSTER_NAME = propertyPath(["xds", "cluster_name"]);
 // Envoy ≤ 1.32 only knows the legacy top-level name (removed in 1.33).
@@ -49,7 +49,7 @@ export class HttpContext {
     if (!this.root.configured) return FilterHeadersStatus.Continue;
     const headers = getHeaderMap(MapType.RequestHeaders);
     this.resolveLabels(headers);
-    // FILTER-RESILIENCE call site: breaker gate (local reply) and retry headers, given this stream and `headers`.
+    // Breaker gate (an Open scope queues the local 503) and retry headers.
     const resilience = this.root.resilience;
     if (resilience !== null) {
       const admitted = admitRequest(resilience, this.cluster, this.tenant, this.path, this.method, headers);
@@ -69,7 +69,7 @@ export class HttpContext {
     const durationMs = durationNs > 0 ? <u64>(durationNs / NANOSECONDS_PER_MILLISECOND) : 0;
     this.root.metrics!.record(this.cluster, this.path, this.tenant, this.method, responseCodeIndex(code), durationMs);
     const resilience = this.root.resilience;
-    const control = this.root.control; // FILTER-DISCOVERY
+    const control = this.root.control;
     const admission = this.admission;
     const rejected = admission !== null && admission.reject;
     const breakerUsesOutcome = resilience !== null && recordsOutcome(admission);
@@ -79,7 +79,6 @@ export class HttpContext {
     }
     // Read once for both consumers; the telemetry window wants the gRPC status of every stream.
     const facts = readResponseFacts(control !== null || (admission !== null && admission.isGrpc), this.root.responseFacts);
-    // FILTER-RESILIENCE call site: feed the outcome to the breaker window and retry budget.
     if (resilience !== null) recordResponse(resilience, admission, code, <f64>durationMs, facts);
     if (control !== null) recordRequestTelemetry(control, this.cluster, this.path, this.tenant, code, <f64>durationMs, admission, facts);
   }

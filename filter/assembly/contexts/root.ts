@@ -8,7 +8,7 @@ import { RequestMetrics } from "./metrics";
 import { SharedAdmission } from "./shared-admission";
 import { createResilience, nowMs, ResponseFacts } from "../resilience/filter-glue";
 import { Resilience } from "../resilience/resilience";
-import { ControlSession, createControlSession } from "../control/session"; // FILTER-DISCOVERY
+import { ControlSession, createControlSession } from "../control/session";
 
 export class RootContext {
   config: FilterConfig | null = null;
@@ -16,7 +16,7 @@ export class RootContext {
   paths: PathTemplater | null = null;
   metrics: RequestMetrics | null = null;
   resilience: Resilience | null = null;
-  control: ControlSession | null = null; // FILTER-DISCOVERY: discovery stream + telemetry reports
+  control: ControlSession | null = null; // discovery stream and telemetry reports; null without controlPlane
   // Reused by every stream of this VM (callbacks never interleave within a VM), one slot per tenant header.
   tenantHeaderValues: Array<string | null> = new Array<string | null>();
   // Recent values of each tenant header (see HeaderMapSnapshot.getInterned).
@@ -61,7 +61,6 @@ export class RootContext {
     const metrics = new RequestMetrics(config.metrics.maxSeries, config.metrics.durationHistogram, admission);
     this.metrics = metrics;
     this.config = config;
-    // FILTER-RESILIENCE call site: build breaker/budget state from config.defaultPolicy here.
     const resilience = createResilience(config.defaultPolicy);
     if (resilience.resilience === null) {
       this.config = null;
@@ -69,16 +68,16 @@ export class RootContext {
       return false;
     }
     this.resilience = resilience.resilience;
-    this.control = createControlSession(config, resilience.resilience!); // FILTER-DISCOVERY
+    this.control = createControlSession(config, resilience.resilience!);
     setTickPeriodMilliseconds(<u32>config.tickMs);
     return true;
   }
 
   onTick(): void {
-    // FILTER-RESILIENCE call site: merge local windows into shared data and evaluate breakers.
+    // Merge local windows into shared data and evaluate breakers, so every worker enforces within one tick.
     const resilience = this.resilience;
     if (resilience !== null) resilience.onTick(nowMs());
-    const control = this.control; // FILTER-DISCOVERY
+    const control = this.control;
     if (control !== null) control.onTick(nowMs());
   }
 }

@@ -52,7 +52,7 @@ export const MAX_RETRIES_LIMIT: i32 = 10;
 export class TargetPolicy {
   // Envoy cluster name (xds.cluster_name), or "*" for every cluster.
   cluster: string = "*";
-  // A path template as FILTER-CORE renders it (e.g. "/orders/{id}"), or "*" for every path.
+  // A path template as policy/path-template.ts renders it (e.g. "/orders/{id}"), or "*" for every path.
   pathTemplate: string = "*";
   // One breaker and one retry budget per (cluster, tenant) instead of per cluster.
   perTenant: bool = false;
