@@ -25,6 +25,16 @@ struct {
 
 struct ml_collector_counters counters = {};
 
+/* How many btf_tcp_retransmit_skb runs are in progress on this CPU. The kernel skips a tp_btf program that is already
+ * running on the CPU (a softirq retransmit interrupting one in process context) and only counts it in
+ * recursion_misses; its twin below sees the depth and counts exactly those events. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} retransmit_depth SEC(".maps");
+
 static __always_inline bool fill_key_common(const struct sock_common *skc, __u16 lport, struct ml_flow_key *key)
 {
 	__u16 family = BPF_CORE_READ(skc, skc_family);
@@ -184,15 +194,42 @@ static __always_inline int handle_state_change(const struct sock *sk, int oldsta
 	return 0;
 }
 
+static __always_inline int btf_retransmit_err(unsigned long long *ctx)
+{
+	/* the err argument exists exactly when the tracepoint's event record has it */
+	if (bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err))
+		return (int)ctx[2];
+	return 0;
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(btf_tcp_retransmit_skb, const struct sock *sk, const struct sk_buff *skb)
 {
-	int err = 0;
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&retransmit_depth, &zero);
 
-	/* the err argument exists exactly when the tracepoint's event record has it */
-	if (bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err))
-		err = (int)ctx[2];
-	return handle_retransmit(sk, skb, err);
+	if (depth)
+		(*depth)++;
+	handle_retransmit(sk, skb, btf_retransmit_err(ctx));
+	if (depth)
+		(*depth)--;
+	return 0;
+}
+
+/* Attached after btf_tcp_retransmit_skb, so it runs for every event too; it counts only while that program is
+ * mid-run on this CPU, i.e. for exactly the events the kernel skipped it for (a separate program has its own
+ * recursion guard). What remains uncounted is an interrupt landing in the few instructions between the kernel's guard
+ * and the depth update; the loader reports those as missed_events. */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(btf_tcp_retransmit_skb_nested, const struct sock *sk, const struct sk_buff *skb)
+{
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&retransmit_depth, &zero);
+
+	if (!depth || *depth == 0)
+		return 0;
+	__sync_fetch_and_add(&counters.nested_retransmits, 1);
+	return handle_retransmit(sk, skb, btf_retransmit_err(ctx));
 }
 
 SEC("tp_btf/tcp_retransmit_synack")

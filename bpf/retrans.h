@@ -47,6 +47,7 @@ struct ml_collector_counters {
 	__u64 map_full_drops;      /* updates lost because insertion failed */
 	__u64 retrans_failed;      /* tcp_retransmit_skb events with err != 0 (not counted as retransmits) */
 	__s64 active_connections;  /* ESTABLISHED seen minus CLOSE seen for those flows */
+	__u64 nested_retransmits;  /* retransmits the tp_btf handler was skipped for, counted by its nested twin */
 };
 
 #ifndef __bpf__

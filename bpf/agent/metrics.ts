@@ -25,6 +25,13 @@ export class DestinationLabels {
   }
 }
 
+interface DestinationTotals {
+  retransSegs: number;
+  segsOut: number;
+  /** indexed like RETRANS_CAUSES */
+  events: number[];
+}
+
 export type GapReasonName = 'loader_exited' | 'bad_output' | 'report_dropped' | 'source_changed';
 
 export class AgentMetrics {
@@ -98,14 +105,26 @@ export class AgentMetrics {
   }
 
   recordInterval(line: IntervalLine, includeActive = true): void {
+    // summed per destination first: prom-client hashes the label set on every inc, and many flows share a
+    // destination (connection pools, "~other")
+    const totals = new Map<string, DestinationTotals>();
     for (const flow of line.flows) {
       const destination = this.destinations.label(flow.raddr, flow.rport);
-      if (flow.retransSegs) this.retransmits.inc({ destination }, flow.retransSegs);
-      for (const cause of RETRANS_CAUSES) {
-        if (flow.events[cause]) this.retransmitEvents.inc({ destination, cause }, flow.events[cause]);
-      }
-      if (flow.segsOut) this.segmentsSent.inc({ destination }, flow.segsOut);
+      let t = totals.get(destination);
+      if (!t) totals.set(destination, (t = { retransSegs: 0, segsOut: 0, events: [0, 0, 0, 0, 0] }));
+      t.retransSegs += flow.retransSegs;
+      t.segsOut += flow.segsOut;
+      RETRANS_CAUSES.forEach((cause, i) => {
+        t.events[i] += flow.events[cause];
+      });
       if (flow.closed && flow.durationUs > 0) this.connectionDuration.observe({ destination }, flow.durationUs / 1e6);
+    }
+    for (const [destination, t] of totals) {
+      if (t.retransSegs) this.retransmits.inc({ destination }, t.retransSegs);
+      RETRANS_CAUSES.forEach((cause, i) => {
+        if (t.events[i]) this.retransmitEvents.inc({ destination, cause }, t.events[i]!);
+      });
+      if (t.segsOut) this.segmentsSent.inc({ destination }, t.segsOut);
     }
     if (includeActive) this.activeConnections.set(line.activeConnections);
     if (line.mapFullDrops) this.mapFullDrops.inc(line.mapFullDrops);

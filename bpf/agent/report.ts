@@ -30,30 +30,32 @@ const GAP_ENUM: Record<Gap['reason'], string> = {
   report_dropped: 'GAP_REASON_REPORT_DROPPED', source_changed: 'GAP_REASON_SOURCE_CHANGED',
 };
 
-/** The plain object proto-loader encodes as meshlens.v1.KernelReport (camelCase fields, enums by name). */
+/** The plain object proto-loader encodes as meshlens.v1.KernelReport (camelCase fields, enums by name). 64-bit fields
+ * are passed as numbers (all below 2^53): protobufjs encodes a number directly, a string only after parsing it into a
+ * Long, which was the agent's largest per-flow cost in a 400-connection retransmit storm. */
 export function toKernelReport(line: IntervalLine, node: NodeIdentity, source: SourceKind, sequence: number, gaps: Gap[]) {
   return {
     node: { nodeName: node.nodeName, agentId: node.agentId, kernelRelease: node.kernelRelease, source: SOURCE_ENUM[source] },
-    sequence: String(sequence),
-    intervalStartUnixMs: String(line.tsMs - line.intervalMs),
-    intervalEndUnixMs: String(line.tsMs),
+    sequence,
+    intervalStartUnixMs: line.tsMs - line.intervalMs,
+    intervalEndUnixMs: line.tsMs,
     flows: line.flows.map((f) => ({
-      netns: String(f.netns),
+      netns: f.netns,
       family: f.family === 4 ? 'ADDRESS_FAMILY_IPV4' : 'ADDRESS_FAMILY_IPV6',
       localAddress: f.laddr, localPort: f.lport, remoteAddress: f.raddr, remotePort: f.rport,
-      retransSegs: String(f.retransSegs),
+      retransSegs: f.retransSegs,
       retransEvents: {
-        rto: String(f.events.rto), fast: String(f.events.fast), tlp: String(f.events.tlp),
-        syn: String(f.events.syn), other: String(f.events.other),
+        rto: f.events.rto, fast: f.events.fast, tlp: f.events.tlp,
+        syn: f.events.syn, other: f.events.other,
       },
-      segsOut: String(f.segsOut), srttUs: f.srttUs, opened: f.opened, closed: f.closed, durationUs: String(f.durationUs),
+      segsOut: f.segsOut, srttUs: f.srttUs, opened: f.opened, closed: f.closed, durationUs: f.durationUs,
     })),
-    mapFullDrops: String(line.mapFullDrops),
-    evictedFlows: String(line.evictedFlows),
-    activeConnections: String(Math.max(0, line.activeConnections)),
-    missedEvents: String(line.missedEvents),
+    mapFullDrops: line.mapFullDrops,
+    evictedFlows: line.evictedFlows,
+    activeConnections: Math.max(0, line.activeConnections),
+    missedEvents: line.missedEvents,
     gaps: gaps.map((g) => ({
-      reason: GAP_ENUM[g.reason], startUnixMs: String(g.startMs), endUnixMs: String(g.endMs), detail: g.detail,
+      reason: GAP_ENUM[g.reason], startUnixMs: g.startMs, endUnixMs: g.endMs, detail: g.detail,
     })),
   };
 }

@@ -1,7 +1,7 @@
 // Two network namespaces joined by a veth pair, for kernel tests. Names are unique per test run; cleanup() is
 // idempotent and also runs on process exit so a failing test leaves nothing behind.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync, mkdirSync } from 'node:fs';
+import { existsSync, statSync, mkdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -45,6 +45,28 @@ export function kernelTestsMissing(): string | null {
     return `BPF load/attach (loader failed: ${String((err as { stderr?: string }).stderr ?? err).trim().split('\n').pop()})`;
   }
   return null;
+}
+
+/** Merges /proc/net/snmp and /proc/net/netstat texts (header line, value line, per protocol) into prefix+name keys. */
+export function parseMib(texts: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const text of texts) {
+    const lines = text.trim().split('\n');
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const names = lines[i]!.split(/\s+/);
+      const values = lines[i + 1]!.split(/\s+/);
+      const prefix = names[0]!.replace(':', '');
+      names.slice(1).forEach((n, j) => {
+        out[`${prefix}${n}`] = Number(values[j + 1]);
+      });
+    }
+  }
+  return out;
+}
+
+/** MIB counters of the namespace `pid` lives in, read without spawning (for sampling during a benchmark window). */
+export function mibOfProcess(pid: number): Record<string, number> {
+  return parseMib(['snmp', 'netstat'].map((file) => readFileSync(`/proc/${pid}/net/${file}`, 'utf8')));
 }
 
 let counter = 0;
@@ -101,19 +123,7 @@ export class NetnsPair {
 
   /** Kernel MIB counters of a namespace: Tcp (snmp) and TcpExt (netstat) merged by name. */
   mib(ns: string): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const file of ['/proc/net/snmp', '/proc/net/netstat']) {
-      const lines = this.exec(ns, ['cat', file]).trim().split('\n');
-      for (let i = 0; i + 1 < lines.length; i += 2) {
-        const names = lines[i]!.split(/\s+/);
-        const values = lines[i + 1]!.split(/\s+/);
-        const prefix = names[0]!.replace(':', '');
-        names.slice(1).forEach((n, j) => {
-          out[`${prefix}${n}`] = Number(values[j + 1]);
-        });
-      }
-    }
-    return out;
+    return parseMib(['/proc/net/snmp', '/proc/net/netstat'].map((file) => this.exec(ns, ['cat', file])));
   }
 
   /** Spawns a process inside `ns`, killed at cleanup. */
