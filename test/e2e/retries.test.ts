@@ -12,68 +12,18 @@ import * as assert from 'uvu/assert';
 import * as grpc from '@grpc/grpc-js';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import { ProxyWasmPlugin, type HttpStream, type LogInfo, type StreamProps } from '../../filter/host/index.ts';
-import { startSidecarWith, type ClusterConfig, type SidecarPlugin, type SidecarWith } from '../../filter/host/sidecar/index.ts';
+import { ProxyWasmPlugin } from '../../filter/host/index.ts';
+import { startSidecarWith, type ClusterConfig, type SidecarWith } from '../../filter/host/sidecar/index.ts';
 import { defaultPolicy, type ResiliencePolicy } from '../../control-plane/src/policy-model.ts';
 import { needs } from '../support/skip.ts';
 import { RELEASE_FILTER } from '../host/support.ts';
-import { closedPort, request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
+import { ObservedPlugin, closedPort, request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
 
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 const DEAD = 'outbound|8080||dead.default.svc.cluster.local';
 const GRPC_CLUSTER = 'outbound|9090||inventory.default.svc.cluster.local';
 const ROUTER_HEADERS = ['x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-max-retries', 'x-envoy-retriable-status-codes'];
 const missing = existsSync(RELEASE_FILTER) ? null : 'filter/build/meshlens.wasm not built (npm run build:filter)';
-
-interface ObservedStream {
-  props: StreamProps;
-  forwarded: [string, string][];
-  log?: LogInfo;
-}
-
-/** Delegates to the real plugin, keeping what the filter forwarded and what on_log received for every stream. */
-class ObservedPlugin implements SidecarPlugin {
-  readonly streams: ObservedStream[] = [];
-  private logWaiters: ((info: LogInfo) => void)[] = [];
-  constructor(readonly inner: ProxyWasmPlugin) {}
-  get workerCount() {
-    return this.inner.workerCount;
-  }
-  get stats() {
-    return this.inner.stats;
-  }
-  close() {
-    return this.inner.close();
-  }
-  openStream(worker: number, props: StreamProps): HttpStream {
-    const stream = this.inner.openStream(worker, props);
-    const observed: ObservedStream = { props, forwarded: [] };
-    this.streams.push(observed);
-    return {
-      requestHeaders: (h, eos) => {
-        const decision = stream.requestHeaders(h, eos);
-        if (decision.action === 'continue') observed.forwarded = stream.forwardedRequestHeaders();
-        return decision;
-      },
-      forwardedRequestHeaders: () => stream.forwardedRequestHeaders(),
-      responseHeaders: (h, eos) => stream.responseHeaders(h, eos),
-      forwardedResponseHeaders: () => stream.forwardedResponseHeaders?.() ?? [],
-      whenResumed: () => stream.whenResumed!(),
-      log: (info) => {
-        stream.log(info);
-        observed.log = info;
-        this.logWaiters.shift()?.(info);
-      },
-    };
-  }
-  /** Call before the request so the on_log cannot be missed. */
-  nextLog(): Promise<LogInfo> {
-    return new Promise((resolve) => this.logWaiters.push(resolve));
-  }
-  last(): ObservedStream {
-    return this.streams.at(-1)!;
-  }
-}
 
 type Kind = keyof ResiliencePolicy['retry']['on'];
 

@@ -3,42 +3,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
-import { ProxyWasmPlugin, ManualClock, type HttpStream } from '../../filter/host/index.ts';
-import { startSidecar, startSidecarWith, type SidecarPlugin, type SidecarWith } from '../../filter/host/sidecar/index.ts';
+import { ProxyWasmPlugin, ManualClock } from '../../filter/host/index.ts';
+import { startSidecar, startSidecarWith, type SidecarWith } from '../../filter/host/sidecar/index.ts';
 import { needs } from '../support/skip.ts';
 import { RELEASE_FILTER, fixture } from '../host/support.ts';
-import { closedPort, request, startUpstream, type ScriptedUpstream } from './support.ts';
+import { ObservedPlugin, closedPort, request, startUpstream, type ScriptedUpstream } from './support.ts';
 
-/** Delegates to the real plugin and signals each completed on_log, so tests wait on an event. */
-class ObservedPlugin implements SidecarPlugin {
-  private waiters: (() => void)[] = [];
-  constructor(readonly inner: ProxyWasmPlugin) {}
-  get workerCount() {
-    return this.inner.workerCount;
-  }
-  get stats() {
-    return this.inner.stats;
-  }
-  close() {
-    return this.inner.close();
-  }
-  openStream(worker: number, props: Parameters<ProxyWasmPlugin['openStream']>[1]): HttpStream {
-    const stream = this.inner.openStream(worker, props);
-    return {
-      requestHeaders: (h, eos) => stream.requestHeaders(h, eos),
-      forwardedRequestHeaders: () => stream.forwardedRequestHeaders(),
-      responseHeaders: (h, eos) => stream.responseHeaders(h, eos),
-      forwardedResponseHeaders: () => stream.forwardedResponseHeaders?.() ?? [],
-      whenResumed: () => stream.whenResumed!(),
-      log: (info) => {
-        stream.log(info);
-        this.waiters.shift()?.();
-      },
-    };
-  }
-  nextLog(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
+/** The real plugin, observed; the probe fixture also logs what its on_log read, one "log.code=…" line a stream. */
+class ProbePlugin extends ObservedPlugin {
   /** The probe's "log.code=…" line for the latest stream, parsed into key → value. */
   lastLogLine(): Record<string, string> {
     const line = this.inner.logs.filter((l) => l.message.startsWith('log.code=')).at(-1)!.message;
@@ -47,8 +19,8 @@ class ObservedPlugin implements SidecarPlugin {
 }
 
 const probe = suite('sidecar with the probe filter');
-let plugin: ObservedPlugin;
-let sidecar: SidecarWith<ObservedPlugin>;
+let plugin: ProbePlugin;
+let sidecar: SidecarWith<ProbePlugin>;
 let upstream: ScriptedUpstream;
 let deadPort: number;
 
@@ -58,7 +30,7 @@ probe.before.each(async () => {
     res.end('hello');
   });
   deadPort = await closedPort();
-  plugin = new ObservedPlugin(await ProxyWasmPlugin.create({ wasm: fixture('probe'), configuration: '', workers: 2, clock: new ManualClock(1_700_000_000_000) }));
+  plugin = new ProbePlugin(await ProxyWasmPlugin.create({ wasm: fixture('probe'), configuration: '', workers: 2, clock: new ManualClock(1_700_000_000_000) }));
   sidecar = await startSidecarWith(plugin, {
     listener: { port: 0 },
     admin: { port: 0 },

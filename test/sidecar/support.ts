@@ -2,7 +2,7 @@
 // on 127.0.0.1:0 and a small HTTP client.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { HttpStream, LocalReply, LogInfo, StreamProps } from '../../filter/host/index.ts';
+import type { HttpStream, LocalReply, LogInfo, ProxyWasmPlugin, StreamProps } from '../../filter/host/index.ts';
 import type { SidecarPlugin } from '../../filter/host/sidecar/index.ts';
 
 export interface RecordedStream {
@@ -164,4 +164,54 @@ export function request(
     req.on('error', reject);
     req.end(opts.body);
   });
+}
+
+export interface ObservedStream {
+  props: StreamProps;
+  forwarded: [string, string][];
+  log?: LogInfo;
+}
+
+/** Delegates to the real plugin, keeping what the filter forwarded and what on_log received for every stream. */
+export class ObservedPlugin implements SidecarPlugin {
+  readonly streams: ObservedStream[] = [];
+  private logWaiters: ((info: LogInfo) => void)[] = [];
+  constructor(readonly inner: ProxyWasmPlugin) {}
+  get workerCount() {
+    return this.inner.workerCount;
+  }
+  get stats() {
+    return this.inner.stats;
+  }
+  close() {
+    return this.inner.close();
+  }
+  openStream(worker: number, props: StreamProps): HttpStream {
+    const stream = this.inner.openStream(worker, props);
+    const observed: ObservedStream = { props, forwarded: [] };
+    this.streams.push(observed);
+    return {
+      requestHeaders: (h, eos) => {
+        const decision = stream.requestHeaders(h, eos);
+        if (decision.action === 'continue') observed.forwarded = stream.forwardedRequestHeaders();
+        return decision;
+      },
+      forwardedRequestHeaders: () => stream.forwardedRequestHeaders(),
+      responseHeaders: (h, eos) => stream.responseHeaders(h, eos),
+      forwardedResponseHeaders: () => stream.forwardedResponseHeaders?.() ?? [],
+      whenResumed: () => stream.whenResumed!(),
+      log: (info) => {
+        stream.log(info);
+        observed.log = info;
+        this.logWaiters.shift()?.(info);
+      },
+    };
+  }
+  /** Call before the request so the on_log cannot be missed. */
+  nextLog(): Promise<LogInfo> {
+    return new Promise((resolve) => this.logWaiters.push(resolve));
+  }
+  last(): ObservedStream {
+    return this.streams.at(-1)!;
+  }
 }
