@@ -93,6 +93,35 @@ static __always_inline void sample_tcp_sock(const struct sock *sk, struct ml_flo
 	stats->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 }
 
+/* Where counting starts for a socket the flow entry has not followed yet. */
+enum total_baseline {
+	BASELINE_ZERO,    /* born under the collector (active open): all its retransmits count */
+	BASELINE_CURRENT, /* everything up to now is counted elsewhere (SYN-ACKs) or predates the collector */
+};
+
+/* Follows tcp_sock.total_retrans into sock_retrans. Retransmits and state changes of one socket are serialised by
+ * the socket lock, so the read-compare-store needs no atomics; sock_retrans is added to atomically because another
+ * socket with the same 4-tuple may be mid-close on another CPU. `uncounted` is how much of total_retrans a new
+ * socket's baseline must still include (the segments of the retransmit being traced, already added by the kernel). */
+static __always_inline void follow_total_retrans(const struct sock *sk, struct ml_flow_counts *stats,
+						 enum total_baseline baseline, __u64 uncounted)
+{
+	__u64 total = BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
+	__u64 id = (__u64)(unsigned long)sk;
+
+	if (stats->sock_id != id) {
+		stats->sock_id = id;
+		if (baseline == BASELINE_ZERO)
+			stats->sock_total = 0;
+		else
+			stats->sock_total = total >= uncounted ? total - uncounted : 0;
+	}
+	if (total > stats->sock_total) {
+		__sync_fetch_and_add(&stats->sock_retrans, total - stats->sock_total);
+		stats->sock_total = total;
+	}
+}
+
 static __always_inline int retrans_cause(const struct sock *sk)
 {
 	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
@@ -137,6 +166,8 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 	if (segs == 0)
 		segs = 1;
 	cause = retrans_cause(sk);
+	/* __tcp_retransmit_skb adds the segments to total_retrans before this tracepoint fires */
+	follow_total_retrans(sk, stats, BASELINE_CURRENT, segs);
 	__sync_fetch_and_add(&stats->retrans_segs, segs);
 	if (cause >= 0 && cause < CAUSE_MAX)
 		__sync_fetch_and_add(&stats->events[cause], 1);
@@ -159,6 +190,7 @@ static __always_inline int handle_synack(const struct request_sock *req)
 	if (!stats)
 		return 0;
 	__sync_fetch_and_add(&stats->retrans_segs, 1);
+	__sync_fetch_and_add(&stats->synack_segs, 1);
 	__sync_fetch_and_add(&stats->events[CAUSE_SYN], 1);
 	return 0;
 }
@@ -177,20 +209,28 @@ static __always_inline int handle_state_change(const struct sock *sk, int oldsta
 		stats->open_ns = bpf_ktime_get_ns();
 		stats->close_ns = 0;
 		stats->flags = FLOW_OPENED;
+		/* a passive child's total_retrans starts at its SYN-ACK retransmits, which synack_segs already has */
+		follow_total_retrans(sk, stats, oldstate == TCP_SYN_SENT ? BASELINE_ZERO : BASELINE_CURRENT, 0);
 		sample_tcp_sock(sk, stats);
 		__sync_fetch_and_add(&counters.active_connections, 1);
 		return 0;
 	}
+	stats = bpf_map_lookup_elem(&flows, &key);
+	if (!stats)
+		return 0;
+	/* FIN states and CLOSE come after the socket's last retransmits: catch up on any whose events were skipped */
+	if (stats->sock_id == (__u64)(unsigned long)sk)
+		follow_total_retrans(sk, stats, BASELINE_CURRENT, 0);
 	if (newstate != TCP_CLOSE)
 		return 0;
 	/* closes of connections opened before the collector started carry no lifetime; skip them */
-	stats = bpf_map_lookup_elem(&flows, &key);
-	if (!stats || !(stats->flags & FLOW_OPENED) || (stats->flags & FLOW_CLOSED))
+	if (!(stats->flags & FLOW_OPENED) || (stats->flags & FLOW_CLOSED))
 		return 0;
 	stats->close_ns = bpf_ktime_get_ns();
 	sample_tcp_sock(sk, stats);
-	stats->flags |= FLOW_CLOSED; /* state changes run under the socket lock */
+	/* before the flag: a loader that sees the flow closed then reads a gauge that already excludes it */
 	__sync_fetch_and_add(&counters.active_connections, -1);
+	stats->flags |= FLOW_CLOSED; /* state changes run under the socket lock */
 	return 0;
 }
 

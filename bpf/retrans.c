@@ -236,6 +236,16 @@ static uint64_t recursion_misses(const struct retrans_bpf *skel)
 	return total;
 }
 
+/* Retransmitted segments from the kernel's own per-socket count (plus SYN-ACKs, which no tcp_sock has), so events
+ * the programs were skipped for are still counted once the socket is next seen. The traced sum stays the floor for
+ * a socket whose earlier retransmits predate the entry. Both are cumulative, so their max is too. */
+static uint64_t exact_retrans_segs(const struct ml_flow_counts *c)
+{
+	uint64_t from_sockets = c->sock_retrans + c->synack_segs;
+
+	return from_sockets > c->retrans_segs ? from_sockets : c->retrans_segs;
+}
+
 /* Turns one flow's cumulative kernel values into this interval's deltas; returns whether anything changed. */
 static bool flow_delta(const struct ml_flow_counts *cur, const struct seen *prev, struct ml_flow_delta *d)
 {
@@ -244,7 +254,7 @@ static bool flow_delta(const struct ml_flow_counts *cur, const struct seen *prev
 	bool changed;
 	int i;
 
-	d->retrans_segs = sub_or_zero(cur->retrans_segs, p->retrans_segs);
+	d->retrans_segs = sub_or_zero(exact_retrans_segs(cur), exact_retrans_segs(p));
 	changed = d->retrans_segs != 0;
 	for (i = 0; i < CAUSE_MAX; i++) {
 		d->events[i] = sub_or_zero(cur->events[i], p->events[i]);
@@ -321,7 +331,8 @@ static int collect_interval(struct collector *c)
 	r.ts_ms = wall_ms();
 	r.interval_ms = (uint64_t)env.interval_ms;
 	r.attach = c->attach;
-	r.active_connections = counters.active_connections;
+	/* after the walk: every close it saw is already in the gauge */
+	r.active_connections = __atomic_load_n(&c->skel->bss->counters.active_connections, __ATOMIC_ACQUIRE);
 	r.map_full_drops = counters.map_full_drops - c->drops_reported;
 	r.evicted_flows = evicted_total - c->evicted_reported;
 	r.retrans_failed = counters.retrans_failed - c->failed_reported;

@@ -39,6 +39,12 @@ struct ml_flow_counts {
 	__u64 close_ns;            /* bpf_ktime_get_ns at CLOSE, 0 while open */
 	__u32 srtt_us;             /* latest tcp_sock.srtt_us >> 3 */
 	__u32 flags;               /* FLOW_* */
+	/* Exact figure, immune to skipped events: tcp_sock.total_retrans (what ss -ti shows) is read on every retransmit
+	 * and state change; sock_retrans sums its growth over the sockets this flow has had. */
+	__u64 sock_retrans;        /* segments retransmitted by this flow's sockets since the collector saw them */
+	__u64 sock_total;          /* latest total_retrans of sock_id */
+	__u64 sock_id;             /* kernel address of the socket sock_total follows */
+	__u64 synack_segs;         /* SYN-ACKs retransmitted for request sockets (no tcp_sock counts them) */
 };
 
 /* Global counters, kept in the BPF object's .bss and read by the loader each interval. */

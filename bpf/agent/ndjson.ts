@@ -31,7 +31,8 @@ export interface IntervalLine {
   evictedFlows: number;
   retransFailed: number;
   flowsTracked: number;
-  /** Events the kernel did not run the programs for (recursion_misses delta); counts are low by this much. */
+  /** Events the kernel did not run the programs for (recursion_misses delta); event counts by cause are low by this
+   * much, retransSegs is not (it comes from tcp_sock.total_retrans). */
   missedEvents: number;
   flows: FlowDelta[];
 }
