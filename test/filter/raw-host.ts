@@ -1,6 +1,8 @@
 // A deliberately tiny proxy-wasm driver for tests that need what a faithful host cannot produce: raw header bytes
 // (invalid UTF-8, malformed pairs), the canary's log lines after a refused configuration, exact call sequences.
 // Unknown imports answer NotFound so the filter's own fallbacks run. Not a substitute for filter/host/.
+import * as assert from 'uvu/assert';
+import { ManualClock, PluginLoadError, ProxyWasmPlugin } from '../../filter/host/index.ts';
 
 const OK = 0;
 const NOT_FOUND = 1;
@@ -129,3 +131,22 @@ export function i64Bytes(value: bigint): Uint8Array {
   new DataView(out.buffer).setBigInt64(0, value, true);
   return out;
 }
+
+/**
+ * A configuration Envoy must refuse: the host refuses the plugin (canary on_configure false), and the filter's only
+ * output is the one critical line "invalid filter config: <field> must <rule>" (read through RawHost, which sees
+ * every log line the canary would print).
+ */
+export async function assertConfigRefused(wasm: Uint8Array, configuration: string, expectedLine: string): Promise<void> {
+  try {
+    await ProxyWasmPlugin.create({ wasm, configuration, workers: 1, clock: new ManualClock(0) });
+    assert.unreachable('the plugin must be refused');
+  } catch (err) {
+    assert.instance(err, PluginLoadError);
+  }
+  const raw = new RawHost();
+  await raw.load(wasm);
+  assert.is(raw.configure(configuration), false);
+  assert.equal(raw.logs, [{ level: 5, message: expectedLine }]);
+}
+
