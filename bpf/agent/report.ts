@@ -1,7 +1,9 @@
 // KernelReport construction and delivery over gRPC (protos/meshlens/v1/kernel.proto).
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 import type { IntervalLine } from './ndjson.ts';
 import type { Gap, SourceKind } from './sources.ts';
 
@@ -21,17 +23,15 @@ export interface NodeIdentity {
   kernelRelease: string;
 }
 
-const SOURCE_ENUM: Record<SourceKind, string> = {
-  bpf: 'KERNEL_SOURCE_BPF', ss: 'KERNEL_SOURCE_SS', replay: 'KERNEL_SOURCE_REPLAY',
+// Enum numbers from kernel.proto: the reporter encodes with protobufjs directly, which takes enums as numbers.
+const SOURCE_ENUM: Record<SourceKind, number> = { bpf: 1, ss: 2, replay: 3 };
+const FAMILY_ENUM = { 4: 1, 6: 2 } as const;
+const GAP_ENUM: Record<Gap['reason'], number> = {
+  loader_exited: 1, bad_output: 2, report_dropped: 3, source_changed: 4,
 };
 
-const GAP_ENUM: Record<Gap['reason'], string> = {
-  loader_exited: 'GAP_REASON_LOADER_EXITED', bad_output: 'GAP_REASON_BAD_OUTPUT',
-  report_dropped: 'GAP_REASON_REPORT_DROPPED', source_changed: 'GAP_REASON_SOURCE_CHANGED',
-};
-
-/** The plain object proto-loader encodes as meshlens.v1.KernelReport (camelCase fields, enums by name). 64-bit fields
- * are passed as numbers (all below 2^53): protobufjs encodes a number directly, a string only after parsing it into a
+/** The plain object protobufjs encodes as meshlens.v1.KernelReport (camelCase fields, enums by number). 64-bit fields
+ * are passed as numbers (all below 2^53): protobufjs writes a number directly, a string only after parsing it into a
  * Long, which was the agent's largest per-flow cost in a 400-connection retransmit storm. */
 export function toKernelReport(line: IntervalLine, node: NodeIdentity, source: SourceKind, sequence: number, gaps: Gap[]) {
   return {
@@ -41,13 +41,10 @@ export function toKernelReport(line: IntervalLine, node: NodeIdentity, source: S
     intervalEndUnixMs: line.tsMs,
     flows: line.flows.map((f) => ({
       netns: f.netns,
-      family: f.family === 4 ? 'ADDRESS_FAMILY_IPV4' : 'ADDRESS_FAMILY_IPV6',
+      family: FAMILY_ENUM[f.family],
       localAddress: f.laddr, localPort: f.lport, remoteAddress: f.raddr, remotePort: f.rport,
       retransSegs: f.retransSegs,
-      retransEvents: {
-        rto: f.events.rto, fast: f.events.fast, tlp: f.events.tlp,
-        syn: f.events.syn, other: f.events.other,
-      },
+      retransEvents: f.events,
       segsOut: f.segsOut, srttUs: f.srttUs, opened: f.opened, closed: f.closed, durationUs: f.durationUs,
     })),
     mapFullDrops: line.mapFullDrops,
@@ -68,18 +65,36 @@ export interface KernelReportAck {
   reportIntervalMs: number;
 }
 
-/** Unary KernelTelemetry.Report client with a per-call deadline. */
+const REPORT_METHOD = '/meshlens.v1.KernelTelemetry/Report';
+
+/**
+ * Unary KernelTelemetry.Report client with a per-call deadline. It encodes with the protobufjs types straight from
+ * the plain message instead of going through proto-loader's serializer, whose `fromObject` copy of every flow cost
+ * as much as the encoding itself in a retransmit storm.
+ */
 export class KernelReporter {
-  private readonly client: grpc.Client & Record<string, Function>;
+  private readonly client: grpc.Client;
+  private readonly serialize: (message: KernelReportMessage) => Buffer;
+  private readonly deserialize: (bytes: Buffer) => KernelReportAck;
+
   constructor(address: string, private readonly deadlineMs = 5000) {
-    const pkg = loadKernelPackage() as any;
-    this.client = new pkg.meshlens.v1.KernelTelemetry(address, grpc.credentials.createInsecure());
+    const root = new protobuf.Root();
+    root.resolvePath = (_origin, target) => join(PROTO_ROOT, target);
+    root.loadSync(KERNEL_PROTO, { keepCase: false });
+    const Report = root.lookupType('meshlens.v1.KernelReport');
+    const Ack = root.lookupType('meshlens.v1.KernelReportAck');
+    this.serialize = (message) => {
+      const bytes = Report.encode(message).finish();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    };
+    this.deserialize = (bytes) => Ack.toObject(Ack.decode(bytes), { longs: String, defaults: true }) as KernelReportAck;
+    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
   }
 
   report(message: KernelReportMessage): Promise<KernelReportAck> {
     return new Promise((resolve, reject) => {
-      this.client.Report(message, { deadline: Date.now() + this.deadlineMs }, (err: grpc.ServiceError | null, ack: KernelReportAck) =>
-        err ? reject(err) : resolve(ack));
+      this.client.makeUnaryRequest(REPORT_METHOD, this.serialize, this.deserialize, message, { deadline: Date.now() + this.deadlineMs },
+        (err, ack) => (err ? reject(err) : resolve(ack!)));
     });
   }
 

@@ -46,7 +46,8 @@ Agent('replay: every interval becomes a KernelReport and metrics; a bad line is 
     type: 'interval', seq, ts_ms: 10_000 + seq * 1000, interval_ms: 1000, attach: 'tp_btf', active_connections: 4,
     map_full_drops: 0, evicted_flows: 2, retrans_failed: 0, flows_tracked: 1, missed_events: 0, flows,
   });
-  writeFileSync(file, [line(1, [flow]), '{"type":"interval","seq":"x"}', line(2, [{ ...flow, retrans_segs: 4 }])].join('\n') + '\n');
+  const flow6 = { ...flow, family: 6, laddr: 'fd00::1', raddr: 'fd00::2', retrans_segs: 0, rto: 0, fast: 0, closed: true, duration_us: 1500 };
+  writeFileSync(file, [line(1, [flow, flow6]), '{"type":"interval","seq":"x"}', line(2, [{ ...flow, retrans_segs: 4 }])].join('\n') + '\n');
   const registry = new Registry();
   const source = new ReplaySource(file);
   const reporter = new KernelReporter(server.address);
@@ -65,6 +66,10 @@ Agent('replay: every interval becomes a KernelReport and metrics; a bad line is 
   assert.is(first.intervalEndUnixMs, '11000');
   assert.is(first.flows[0].remoteAddress, '10.0.0.2');
   assert.is(first.flows[0].family, 'ADDRESS_FAMILY_IPV4');
+  assert.is(first.flows[1].family, 'ADDRESS_FAMILY_IPV6');
+  assert.is(first.flows[1].remoteAddress, 'fd00::2');
+  assert.is(first.flows[1].closed, true);
+  assert.is(first.flows[1].durationUs, '1500');
   assert.is(first.flows[0].retransEvents.rto, '1');
   assert.is(first.evictedFlows, '2');
   assert.is(second.gaps.length, 1, 'the bad line is reported as a gap on the next report');
