@@ -25,7 +25,8 @@ export class DestinationLabels {
   }
 }
 
-interface DestinationTotals {
+/** Counts of one destination not yet handed to prom-client. */
+interface PendingTotals {
   retransSegs: number;
   segsOut: number;
   /** indexed like RETRANS_CAUSES */
@@ -36,6 +37,8 @@ export type GapReasonName = 'loader_exited' | 'bad_output' | 'report_dropped' | 
 
 export class AgentMetrics {
   readonly destinations: DestinationLabels;
+  /** one entry per destination label ever seen, so bounded by the destination cap */
+  private readonly pending = new Map<string, PendingTotals>();
   private readonly retransmits: Counter<'destination'>;
   private readonly retransmitEvents: Counter<'destination' | 'cause'>;
   private readonly segmentsSent: Counter<'destination'>;
@@ -52,20 +55,43 @@ export class AgentMetrics {
   constructor(registry: Registry, opts: { maxDestinations?: number } = {}) {
     this.destinations = new DestinationLabels(opts.maxDestinations ?? DEFAULT_MAX_DESTINATIONS);
     const registers = [registry];
+    // Per-destination counts reach prom-client when it is scraped, not every interval: a storm reports every
+    // connection each second, and hashing each label set per interval was most of the agent's metrics cost.
+    const pending = this.pending;
     this.retransmits = new Counter({
       name: 'meshlens_tcp_retransmits_total',
       help: 'Retransmitted TCP segments (GSO segments, as TcpRetransSegs counts) by destination endpoint',
       labelNames: ['destination'], registers,
+      collect() {
+        for (const [destination, t] of pending) {
+          if (t.retransSegs) this.inc({ destination }, t.retransSegs);
+          t.retransSegs = 0;
+        }
+      },
     });
     this.retransmitEvents = new Counter({
       name: 'meshlens_tcp_retransmit_events_total',
       help: 'tcp_retransmit_skb events by destination endpoint and cause (rto, fast, tlp, syn, other)',
       labelNames: ['destination', 'cause'], registers,
+      collect() {
+        for (const [destination, t] of pending) {
+          for (let i = 0; i < RETRANS_CAUSES.length; i++) {
+            if (t.events[i]) this.inc({ destination, cause: RETRANS_CAUSES[i]! }, t.events[i]!);
+            t.events[i] = 0;
+          }
+        }
+      },
     });
     this.segmentsSent = new Counter({
       name: 'meshlens_tcp_segments_sent_total',
       help: 'TCP segments sent (tcp_sock.segs_out deltas) by destination endpoint',
       labelNames: ['destination'], registers,
+      collect() {
+        for (const [destination, t] of pending) {
+          if (t.segsOut) this.inc({ destination }, t.segsOut);
+          t.segsOut = 0;
+        }
+      },
     });
     this.activeConnections = new Gauge({
       name: 'meshlens_tcp_active_connections',
@@ -105,26 +131,14 @@ export class AgentMetrics {
   }
 
   recordInterval(line: IntervalLine, includeActive = true): void {
-    // summed per destination first: prom-client hashes the label set on every inc, and many flows share a
-    // destination (connection pools, "~other")
-    const totals = new Map<string, DestinationTotals>();
     for (const flow of line.flows) {
       const destination = this.destinations.label(flow.raddr, flow.rport);
-      let t = totals.get(destination);
-      if (!t) totals.set(destination, (t = { retransSegs: 0, segsOut: 0, events: [0, 0, 0, 0, 0] }));
+      let t = this.pending.get(destination);
+      if (!t) this.pending.set(destination, (t = { retransSegs: 0, segsOut: 0, events: [0, 0, 0, 0, 0] }));
       t.retransSegs += flow.retransSegs;
       t.segsOut += flow.segsOut;
-      RETRANS_CAUSES.forEach((cause, i) => {
-        t.events[i] += flow.events[cause];
-      });
+      for (let i = 0; i < RETRANS_CAUSES.length; i++) t.events[i] += flow.events[RETRANS_CAUSES[i]!];
       if (flow.closed && flow.durationUs > 0) this.connectionDuration.observe({ destination }, flow.durationUs / 1e6);
-    }
-    for (const [destination, t] of totals) {
-      if (t.retransSegs) this.retransmits.inc({ destination }, t.retransSegs);
-      RETRANS_CAUSES.forEach((cause, i) => {
-        if (t.events[i]) this.retransmitEvents.inc({ destination, cause }, t.events[i]!);
-      });
-      if (t.segsOut) this.segmentsSent.inc({ destination }, t.segsOut);
     }
     if (includeActive) this.activeConnections.set(line.activeConnections);
     if (line.mapFullDrops) this.mapFullDrops.inc(line.mapFullDrops);
