@@ -2,8 +2,9 @@
 //   node --import tsx bpf/agent/main.ts [--no-bpf] [--replay FILE] [--interval-ms 1000] [--max-flows 16384]
 //        [--netns INODE] [--attach auto|tp_btf|tracepoint] [--loader PATH] [--control-plane HOST:PORT|none]
 //        [--metrics-host 0.0.0.0] [--metrics-port 9102] [--max-destinations 200] [--node-name NAME]
+//        [--token-file FILE]   (or env MESHLENS_PROXY_TOKEN: the control plane's proxy bearer token)
 import { createServer, type Server } from 'node:http';
-import { existsSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname, release } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,7 @@ export interface AgentConfig {
   metricsPort: number;
   maxDestinations: number;
   nodeName: string;
+  tokenFile?: string;
 }
 
 function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -44,7 +46,7 @@ export function parseAgentArgs(argv: string[]): AgentConfig {
       'no-bpf': { type: 'boolean' }, replay: { type: 'string' }, 'interval-ms': { type: 'string' },
       'max-flows': { type: 'string' }, netns: { type: 'string' }, attach: { type: 'string' }, loader: { type: 'string' },
       'control-plane': { type: 'string' }, 'metrics-host': { type: 'string' }, 'metrics-port': { type: 'string' },
-      'max-destinations': { type: 'string' }, 'node-name': { type: 'string' },
+      'max-destinations': { type: 'string' }, 'node-name': { type: 'string' }, 'token-file': { type: 'string' },
     },
     strict: true,
   });
@@ -66,7 +68,36 @@ export function parseAgentArgs(argv: string[]): AgentConfig {
     metricsPort: integer('metrics-port', values['metrics-port'], 9102, 0, 65535),
     maxDestinations: integer('max-destinations', values['max-destinations'], 200, 1, 100_000),
     nodeName: values['node-name'] ?? process.env.NODE_NAME ?? hostname(),
+    tokenFile: values['token-file'],
   };
+}
+
+/**
+ * The control plane's proxy bearer token: the file given with --token-file (a Kubernetes Secret key mounted as a
+ * file, or the control plane's own tokens.json, whose "proxy" entry is used), else MESHLENS_PROXY_TOKEN.
+ */
+export function readProxyToken(config: Pick<AgentConfig, 'tokenFile'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (config.tokenFile === undefined) return env.MESHLENS_PROXY_TOKEN || undefined;
+  let text: string;
+  try {
+    text = readFileSync(config.tokenFile, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`invalid agent option: --token-file must be a readable file (${(err as Error).message})`);
+  }
+  let token = text;
+  if (text.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new Error('invalid agent option: --token-file must hold a token or JSON with a "proxy" token');
+    }
+    token = (parsed as { proxy?: unknown }).proxy as string;
+  }
+  if (typeof token !== 'string' || !/^\S{16,4096}$/.test(token)) {
+    throw new Error('invalid agent option: --token-file must hold a token of 16 to 4096 non-space characters');
+  }
+  return token;
 }
 
 function currentNetnsInode(): number {
@@ -115,7 +146,12 @@ async function main(): Promise<void> {
   const log = (m: string) => process.stderr.write(`meshlens-agent: ${m}\n`);
   const registry = new Registry();
   const source = chooseSource(config, processCanLoadBpf(), log);
-  const reporter = config.controlPlane ? new KernelReporter(config.controlPlane) : undefined;
+  let reporter: KernelReporter | undefined;
+  if (config.controlPlane) {
+    const token = readProxyToken(config);
+    if (!token) log('no proxy token (--token-file or MESHLENS_PROXY_TOKEN): a meshlens control plane refuses the reports');
+    reporter = new KernelReporter(config.controlPlane, { token });
+  }
   const agent = new NodeAgent({
     registry, source, reporter, maxDestinations: config.maxDestinations, log,
     node: { nodeName: config.nodeName, agentId: randomUUID(), kernelRelease: release() },

@@ -1,21 +1,8 @@
 // KernelReport construction and delivery over gRPC (protos/meshlens/v1/kernel.proto).
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import protobuf from 'protobufjs';
+import { messageType } from '../../control-plane/src/protos.ts';
 import type { IntervalLine } from './ndjson.ts';
 import type { Gap, SourceKind } from './sources.ts';
-
-export const PROTO_ROOT = fileURLToPath(new URL('../../protos', import.meta.url));
-export const KERNEL_PROTO = 'meshlens/v1/kernel.proto';
-
-export function loadKernelPackage(): grpc.GrpcObject {
-  const definition = protoLoader.loadSync(KERNEL_PROTO, {
-    includeDirs: [PROTO_ROOT], keepCase: false, longs: String, enums: String, defaults: true, oneofs: true,
-  });
-  return grpc.loadPackageDefinition(definition);
-}
 
 export interface NodeIdentity {
   nodeName: string;
@@ -67,6 +54,12 @@ export interface KernelReportAck {
 
 const REPORT_METHOD = '/meshlens.v1.KernelTelemetry/Report';
 
+export interface KernelReporterOptions {
+  /** the control plane's proxy bearer token, sent as `authorization: Bearer <token>` on every report */
+  token?: string;
+  deadlineMs?: number;
+}
+
 /**
  * Unary KernelTelemetry.Report client with a per-call deadline. It encodes with the protobufjs types straight from
  * the plain message instead of going through proto-loader's serializer, whose `fromObject` copy of every flow cost
@@ -74,15 +67,16 @@ const REPORT_METHOD = '/meshlens.v1.KernelTelemetry/Report';
  */
 export class KernelReporter {
   private readonly client: grpc.Client;
+  private readonly metadata = new grpc.Metadata();
+  private readonly deadlineMs: number;
   private readonly serialize: (message: KernelReportMessage) => Buffer;
   private readonly deserialize: (bytes: Buffer) => KernelReportAck;
 
-  constructor(address: string, private readonly deadlineMs = 5000) {
-    const root = new protobuf.Root();
-    root.resolvePath = (_origin, target) => join(PROTO_ROOT, target);
-    root.loadSync(KERNEL_PROTO, { keepCase: false });
-    const Report = root.lookupType('meshlens.v1.KernelReport');
-    const Ack = root.lookupType('meshlens.v1.KernelReportAck');
+  constructor(address: string, options: KernelReporterOptions = {}) {
+    this.deadlineMs = options.deadlineMs ?? 5000;
+    if (options.token) this.metadata.set('authorization', `Bearer ${options.token}`);
+    const Report = messageType('KernelReport');
+    const Ack = messageType('KernelReportAck');
     this.serialize = (message) => {
       const bytes = Report.encode(message).finish();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -93,8 +87,8 @@ export class KernelReporter {
 
   report(message: KernelReportMessage): Promise<KernelReportAck> {
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(REPORT_METHOD, this.serialize, this.deserialize, message, { deadline: Date.now() + this.deadlineMs },
-        (err, ack) => (err ? reject(err) : resolve(ack!)));
+      this.client.makeUnaryRequest(REPORT_METHOD, this.serialize, this.deserialize, message, this.metadata,
+        { deadline: Date.now() + this.deadlineMs }, (err, ack) => (err ? reject(err) : resolve(ack!)));
     });
   }
 

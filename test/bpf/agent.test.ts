@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { NodeAgent, canLoadBpf, mergeReportGaps } from '../../bpf/agent/agent.ts';
-import { chooseSource, parseAgentArgs, serveMetrics } from '../../bpf/agent/main.ts';
+import { chooseSource, parseAgentArgs, readProxyToken, serveMetrics } from '../../bpf/agent/main.ts';
 import { KernelReporter } from '../../bpf/agent/report.ts';
 import { LoaderSource, ReplaySource, SsDeltaTracker, SsSource, parseSsOutput } from '../../bpf/agent/sources.ts';
 import { startKernelTelemetryServer, type RecordingServer } from './helpers/kernel-telemetry-server.ts';
+import { startTestPlane } from '../control-plane/helpers.ts';
 
 const fakeLoader = fileURLToPath(new URL('./fixtures/fake-loader.mjs', import.meta.url));
 const node = { nodeName: 'node-a', agentId: 'agent-1', kernelRelease: 'test' };
@@ -140,6 +141,60 @@ Agent('loader crash: restarted with backoff, the gap is reported, counting conti
   assert.match(text, /meshlens_tcp_retransmits_total\{destination="10.0.0.2:8080"\} 113/);
   assert.match(text, /meshlens_agent_loader_restarts_total 2/);
   assert.match(text, /meshlens_agent_collection_gaps_total\{reason="loader_exited"\} 2/);
+});
+
+Agent('reports reach the real control plane with the proxy token; without it they are refused and kept as a gap', async () => {
+  const plane = await startTestPlane();
+  const address = `127.0.0.1:${plane.grpcPort}`;
+  const replay = (name: string, remote: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, JSON.stringify({
+      type: 'interval', seq: 1, ts_ms: plane.clock.now, interval_ms: 1000, attach: 'tp_btf', active_connections: 1,
+      map_full_drops: 0, evicted_flows: 0, retrans_failed: 0, flows_tracked: 1, missed_events: 0, flows: [{ ...flow, raddr: remote }],
+    }) + '\n');
+    return new ReplaySource(file);
+  };
+  const run = async (source: ReplaySource, reporter: KernelReporter) => {
+    const agent = new NodeAgent({ registry: new Registry(), source, reporter, node, log: () => {} });
+    agent.start();
+    await source.done;
+    await agent.flush();
+    reporter.close();
+    return agent;
+  };
+  try {
+    const tokenFile = join(dir, 'tokens.json');
+    writeFileSync(tokenFile, JSON.stringify({ admin: { admin: plane.adminToken }, proxy: plane.proxyToken }));
+    const withToken = await run(replay('with-token.ndjson', '10.9.0.1'), new KernelReporter(address, { token: readProxyToken({ tokenFile }) }));
+    assert.is(withToken.stats.reportsSent, 1);
+    const stored = plane.operations.correlations().filter((c) => c.remoteAddress.startsWith('10.9.0.'));
+    assert.equal(stored.map((c) => [c.remoteAddress, c.retransSegs]), [['10.9.0.1:8080', 3]]);
+
+    const without = await run(replay('without-token.ndjson', '10.9.0.2'), new KernelReporter(address));
+    assert.is(without.stats.reportsFailed, 1);
+    assert.is(without.stats.gaps[0]!.reason, 'report_dropped');
+    assert.match(without.stats.gaps[0]!.detail, /UNAUTHENTICATED/);
+    assert.is(plane.operations.correlations().filter((c) => c.remoteAddress === '10.9.0.2:8080').length, 0, 'nothing stored');
+  } finally {
+    await plane.stop();
+  }
+});
+
+Agent('the proxy token comes from --token-file (a bare token or tokens.json) or MESHLENS_PROXY_TOKEN', () => {
+  const bare = join(dir, 'proxy-token');
+  writeFileSync(bare, 'abcdefghijklmnopqrstuvwx\n');
+  assert.is(readProxyToken({ tokenFile: bare }), 'abcdefghijklmnopqrstuvwx');
+  const json = join(dir, 'tokens-file.json');
+  writeFileSync(json, JSON.stringify({ admin: { admin: 'x'.repeat(32) }, proxy: 'p'.repeat(32) }));
+  assert.is(readProxyToken({ tokenFile: json }), 'p'.repeat(32));
+  assert.is(readProxyToken({}, { MESHLENS_PROXY_TOKEN: 'from-env-0123456789' }), 'from-env-0123456789');
+  assert.is(readProxyToken({}, {}), undefined);
+  assert.throws(() => readProxyToken({ tokenFile: join(dir, 'absent') }), /invalid agent option: --token-file must be a readable file/);
+  const short = join(dir, 'short-token');
+  writeFileSync(short, 'tiny');
+  assert.throws(() => readProxyToken({ tokenFile: short }), /--token-file must hold a token of 16 to 4096 non-space characters/);
+  writeFileSync(json, '{"proxy": 1');
+  assert.throws(() => readProxyToken({ tokenFile: json }), /--token-file must hold a token or JSON with a "proxy" token/);
 });
 
 Agent('a failed report is retried as a gap on the next report, not lost silently', async () => {

@@ -1,6 +1,6 @@
 // A KernelTelemetry server on 127.0.0.1:0 recording every report, for agent tests.
 import * as grpc from '@grpc/grpc-js';
-import { loadKernelPackage } from '../../../bpf/agent/report.ts';
+import { meshlensGrpc } from '../../../control-plane/src/protos.ts';
 
 export interface RecordingServer {
   address: string;
@@ -12,12 +12,11 @@ export interface RecordingServer {
 }
 
 export async function startKernelTelemetryServer(): Promise<RecordingServer> {
-  const pkg = loadKernelPackage() as any;
   const server = new grpc.Server();
   const reports: any[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   let failures = 0;
-  server.addService(pkg.meshlens.v1.KernelTelemetry.service, {
+  server.addService(meshlensGrpc().KernelTelemetry.service, {
     Report(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
       if (failures > 0) {
         failures--;
