@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds the filter: release (filter/build/meshlens.wasm), debug with names (meshlens.debug.wasm), the empty
 // conformant baseline used by the benchmark (baseline.wasm) and the pure-policy test harness
-// (policy-harness.wasm, never shipped). Then checks that every import is env.proxy_*, as Envoy requires.
+// (policy-harness.wasm, never shipped). Then checks that every import is env.proxy_* or one of the two WASI calls
+// that read the VM environment, which every Envoy build since 2021 provides (proxy-wasm-envoy.md §1.2); any other
+// import would make some Envoy refuse the module.
 // Usage: node filter/build.mjs [--skip-check]
 import asc from 'assemblyscript/asc';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -71,11 +73,16 @@ function importsOf(bytes) {
   return found;
 }
 
+// Newer WASI calls (fd_fdstat_set_flags, the 2026 stubs) are missing from Envoy builds still in use.
+const ALLOWED_WASI = ['wasi_snapshot_preview1.environ_get', 'wasi_snapshot_preview1.environ_sizes_get'];
+
 const built = [];
 for (const target of targets) built.push(await build(target));
 for (const { name, bytes } of built) {
   if (name === 'policy-harness.wasm') continue;
-  const bad = importsOf(bytes).filter((i) => !i.startsWith('env.proxy_'));
-  if (bad.length > 0) throw new Error(`${name} imports ${bad.join(', ')}: Envoy provides only env.proxy_* here`);
+  const bad = importsOf(bytes).filter((i) => !i.startsWith('env.proxy_') && !ALLOWED_WASI.includes(i));
+  if (bad.length > 0) {
+    throw new Error(`${name} imports ${bad.join(', ')}: only env.proxy_* and ${ALLOWED_WASI.join(', ')} are provided by every Envoy since 2021`);
+  }
 }
 for (const { name, bytes } of built) console.log(`${name.padEnd(22)} ${bytes.length} bytes`);

@@ -7,11 +7,15 @@
 //   "metrics":  { "maxSeries": 10000, "maxClusters": 256, "durationHistogram": true },
 //   "tickMs": 200, "reportIntervalMs": 1000,
 //   "controlPlane": { "cluster": "outbound|18000||meshlens.meshlens-system.svc.cluster.local",
-//                     "timeoutMs": 5000, "token": "..." },
+//                     "timeoutMs": 5000, "tokenEnv": "MESHLENS_PROXY_TOKEN" },   (or "token": "..." inline)
 //   "node": { "id": "sidecar~10.0.0.1~orders-1.default~default.svc.cluster.local", "workload": "orders",
 //             "namespace": "default" },
 //   "defaultPolicy": { ... }    (validated by the resilience policy parser)
 // }
+//
+// controlPlane.tokenEnv names a VM environment variable (vm_config.environment_variables) holding the bearer token,
+// so the secret stays out of EnvoyFilter/WasmPlugin resources that many can read. Parsing stays pure: it records the
+// name, and on_configure completes the config with resolveTokenEnv once it has read the variable through the host.
 import { JsonKind, JsonValue, parseJson } from "./json";
 import { normalizeTenant } from "./policy/tenant";
 import { templateProblem } from "./policy/path-template";
@@ -49,7 +53,10 @@ export class ControlPlaneConfig {
   constructor(
     public readonly cluster: string,
     public readonly timeoutMs: i32,
+    // Empty until resolveTokenEnv fills it in when tokenEnv is set.
     public readonly token: string,
+    // Empty when the token is inline (or absent).
+    public readonly tokenEnv: string,
   ) {}
 }
 
@@ -93,6 +100,7 @@ export const DEFAULT_REPORT_INTERVAL_MS: i32 = 1000;
 export const DEFAULT_CONTROL_PLANE_TIMEOUT_MS: i32 = 5000;
 
 const MAX_CONFIG_DEPTH: i32 = 32;
+const MAX_TOKEN_LENGTH: i32 = 4096;
 
 // Collects the first problem; later checks become no-ops so the caller can read fields linearly.
 class Reader {
@@ -265,14 +273,25 @@ function readMetrics(reader: Reader, root: JsonValue): MetricsConfig {
   return new MetricsConfig(maxSeries, maxClusters, durationHistogram);
 }
 
+function isEnvironmentNameChar(c: i32, first: bool): bool {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f || (!first && c >= 0x30 && c <= 0x39);
+}
+
 function readControlPlane(reader: Reader, root: JsonValue): ControlPlaneConfig | null {
-  const section = reader.object(root.get("controlPlane"), "controlPlane", ["cluster", "timeoutMs", "token"]);
+  const section = reader.object(root.get("controlPlane"), "controlPlane", ["cluster", "timeoutMs", "token", "tokenEnv"]);
   if (section === null) return null;
   const cluster = reader.string(section, "cluster", "controlPlane.cluster", "", true, 1024);
   const timeoutMs = reader.integer(section, "timeoutMs", "controlPlane.timeoutMs",
     DEFAULT_CONTROL_PLANE_TIMEOUT_MS, 1, 600000);
-  const token = reader.string(section, "token", "controlPlane.token", "", false, 4096);
-  return new ControlPlaneConfig(cluster, timeoutMs, token);
+  const token = reader.string(section, "token", "controlPlane.token", "", false, MAX_TOKEN_LENGTH);
+  const tokenEnv = reader.string(section, "tokenEnv", "controlPlane.tokenEnv", "", false, 256);
+  if (section.get("tokenEnv") !== null && !reader.failed) {
+    let valid = tokenEnv.length > 0;
+    for (let i = 0; i < tokenEnv.length && valid; i++) valid = isEnvironmentNameChar(tokenEnv.charCodeAt(i), i == 0);
+    if (!valid) reader.fail("controlPlane.tokenEnv", "be an environment variable name matching [A-Za-z_][A-Za-z0-9_]*");
+    if (section.get("token") !== null) reader.fail("controlPlane.tokenEnv", "not be set together with controlPlane.token");
+  }
+  return new ControlPlaneConfig(cluster, timeoutMs, token, tokenEnv);
 }
 
 function readNode(reader: Reader, root: JsonValue): NodeConfig {
@@ -324,5 +343,31 @@ export function parseFilterConfig(text: string): ConfigResult {
     return result;
   }
   result.config = new FilterConfig(tenant, paths, metrics, tickMs, reportIntervalMs, controlPlane, node, defaultPolicy);
+  return result;
+}
+
+// Completes a parsed config whose controlPlane.tokenEnv is set with that variable's value (null when unset), as
+// on_configure read it from the VM environment. Any other config comes back as it is.
+export function resolveTokenEnv(config: FilterConfig, value: string | null): ConfigResult {
+  const result = new ConfigResult();
+  const controlPlane = config.controlPlane;
+  if (controlPlane === null || controlPlane.tokenEnv.length == 0) {
+    result.config = config;
+    return result;
+  }
+  const name = controlPlane.tokenEnv;
+  if (value === null || value.length == 0) {
+    result.error = CONFIG_ERROR_PREFIX + "controlPlane.tokenEnv must name a VM environment variable that is set (" +
+      name + " is not)";
+    return result;
+  }
+  if (value.length > MAX_TOKEN_LENGTH) {
+    result.error = CONFIG_ERROR_PREFIX + "controlPlane.tokenEnv must name a variable of at most " +
+      MAX_TOKEN_LENGTH.toString() + " characters (" + name + " has " + value.length.toString() + ")";
+    return result;
+  }
+  result.config = new FilterConfig(config.tenant, config.paths, config.metrics, config.tickMs, config.reportIntervalMs,
+    new ControlPlaneConfig(controlPlane.cluster, controlPlane.timeoutMs, value, name), config.node,
+    config.defaultPolicy);
   return result;
 }

@@ -7,6 +7,8 @@
 //   MESHLENS_WORKERS [4]                                         filter worker VMs
 //   MESHLENS_FILTER_CONFIG                                       replaces the plugin configuration JSON (the
 //                                                                control-plane wiring is added unless it has one)
+// The proxy token reaches the filter as an Istio mesh hands it over: in the VM environment (MESHLENS_PROXY_TOKEN,
+// named by controlPlane.tokenEnv), never inside the plugin configuration.
 // Every port may be 0 (ephemeral); the "ready" line on stdout carries the bound ports as JSON for scripts.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -20,6 +22,8 @@ const DEMO_CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 /** The Envoy cluster the filter's gRPC call-outs name, like Istio's bootstrap would define it. */
 const CONTROL_PLANE_CLUSTER = 'meshlens-control-plane';
 const NODE_ID = 'sidecar~127.0.0.1~demo-1.default~default.svc.cluster.local';
+/** The VM environment variable carrying the proxy token, as istio/ names it. */
+const PROXY_TOKEN_ENV = 'MESHLENS_PROXY_TOKEN';
 
 const DEFAULT_FILTER_CONFIG = {
   tenant: { headers: ['x-tenant-id'], maxTenants: 100 },
@@ -45,7 +49,7 @@ function workers(): number | undefined {
   return value;
 }
 
-function filterConfiguration(proxyToken: string): string {
+function filterConfiguration(): string {
   let config: Record<string, unknown> = DEFAULT_FILTER_CONFIG;
   if (process.env.MESHLENS_FILTER_CONFIG !== undefined) {
     const parsed: unknown = JSON.parse(process.env.MESHLENS_FILTER_CONFIG);
@@ -55,7 +59,7 @@ function filterConfiguration(proxyToken: string): string {
     config = parsed as Record<string, unknown>;
   }
   if (config.controlPlane !== undefined) return JSON.stringify(config);
-  return JSON.stringify({ ...config, controlPlane: { cluster: CONTROL_PLANE_CLUSTER, timeoutMs: 5000, token: proxyToken } });
+  return JSON.stringify({ ...config, controlPlane: { cluster: CONTROL_PLANE_CLUSTER, timeoutMs: 5000, tokenEnv: PROXY_TOKEN_ENV } });
 }
 
 async function main(): Promise<void> {
@@ -87,13 +91,16 @@ async function main(): Promise<void> {
     upstreamAddress = upstream.address;
     sidecar = await startSidecar({
       wasm: readFileSync(FILTER),
-      configuration: filterConfiguration(controlPlane.tokens.proxy),
+      configuration: filterConfiguration(),
       workers: workers(),
       listener: { port: port('MESHLENS_LISTENER_PORT', 10000) },
       admin: { port: port('MESHLENS_ADMIN_PORT', 15000) },
       clusters: { [DEMO_CLUSTER]: { endpoints: [upstream.address] } },
       routes: [{ prefix: '/', cluster: DEMO_CLUSTER, timeoutMs: 15000 }],
-      pluginOptions: { clusters: { [CONTROL_PLANE_CLUSTER]: { address: `127.0.0.1:${controlPlane.grpcPort}` } } },
+      pluginOptions: {
+        clusters: { [CONTROL_PLANE_CLUSTER]: { address: `127.0.0.1:${controlPlane.grpcPort}` } },
+        environment: { [PROXY_TOKEN_ENV]: controlPlane.tokens.proxy },
+      },
     });
     started.push(sidecar);
   } catch (err) {

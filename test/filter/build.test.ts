@@ -1,9 +1,10 @@
-// The shipped module passes Envoy's load-time checks: only env.proxy_* imports with the host's exact types, the
-// ABI marker, malloc, _start, and callbacks with Envoy's signatures; and it stays within the size budget.
+// The shipped module passes Envoy's load-time checks: only env.proxy_* imports plus WASI environ_get/environ_sizes_get
+// (the VM environment, served by every Envoy since 2021) with the host's exact types, the ABI marker, malloc,
+// _start, and callbacks with Envoy's signatures; and it stays within the size budget.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { validateModule } from '../../filter/host/index.ts';
-import { ENV_IMPORTS } from '../../filter/host/abi-validation.ts';
+import { ENV_IMPORTS, WASI_IMPORTS } from '../../filter/host/abi-validation.ts';
 import { readWasm } from './support.ts';
 
 const release = readWasm('meshlens.wasm');
@@ -12,14 +13,24 @@ const baseline = readWasm('baseline.wasm');
 
 const build = suite('build: Envoy load-time conformance');
 
-for (const [name, wasm] of [['meshlens.wasm', release], ['meshlens.debug.wasm', debug], ['baseline.wasm', baseline]] as const) {
-  build(`${name} imports only env.proxy_* functions Envoy registers`, async () => {
+// The only imports outside env: reading vm_config.environment_variables (controlPlane.tokenEnv).
+const FILTER_WASI = ['wasi_snapshot_preview1.environ_get', 'wasi_snapshot_preview1.environ_sizes_get'];
+
+for (const [name, wasm, wasi] of [['meshlens.wasm', release, FILTER_WASI], ['meshlens.debug.wasm', debug, FILTER_WASI],
+  ['baseline.wasm', baseline, []]] as const) {
+  build(`${name} imports env.proxy_* functions Envoy registers and exactly ${wasi.length ? wasi.join(', ') : 'no WASI'}`, async () => {
     const module = await WebAssembly.compile(wasm as BufferSource);
+    const others: string[] = [];
     for (const imp of WebAssembly.Module.imports(module)) {
-      assert.is(imp.module, 'env', `${imp.module}.${imp.name}`);
-      assert.ok(imp.name.startsWith('proxy_') && imp.name in ENV_IMPORTS, `${imp.name} is not a proxy-wasm 0.2.1 import`);
-      assert.is(imp.kind, 'function');
+      assert.is(imp.kind, 'function', `${imp.module}.${imp.name}`);
+      if (imp.module === 'env') {
+        assert.ok(imp.name.startsWith('proxy_') && imp.name in ENV_IMPORTS, `${imp.name} is not a proxy-wasm 0.2.1 import`);
+      } else {
+        assert.ok(imp.name in WASI_IMPORTS, `${imp.module}.${imp.name} is not a WASI function Envoy registers`);
+        others.push(`${imp.module}.${imp.name}`);
+      }
     }
+    assert.equal(others.sort(), [...wasi]);
   });
   build(`${name} passes the host's ABI validation (marker, import types, callback signatures, malloc)`, async () => {
     validateModule(wasm);

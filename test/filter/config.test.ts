@@ -34,6 +34,16 @@ defaults('every field is read into the typed config; allow-list is lower-cased',
     'controlPlane=outbound|18000||meshlens.svc/2500/s3cret node.id=sidecar~10.0.0.1~orders-1.default ' +
     'defaultPolicy={"target":{"cluster":"*"}}');
 });
+defaults('controlPlane.tokenEnv is recorded by name; the token itself is read from the VM environment later', () => {
+  assert.is(parse({ controlPlane: { cluster: 'cp', tokenEnv: 'MESHLENS_PROXY_TOKEN' } }),
+    'ok tenant.headers=x-tenant-id tenant.maxLength=64 tenant.allowed=- tenant.maxTenants=100 ' +
+    'paths.templates= paths.maxPerCluster=200 paths.maxLength=2048 paths.collapseIds=true metrics.maxSeries=10000 ' +
+    'metrics.maxClusters=256 metrics.durationHistogram=true tickMs=200 reportIntervalMs=1000 ' +
+    'controlPlane=cp/5000/ tokenEnv=MESHLENS_PROXY_TOKEN node.id= defaultPolicy=-');
+  for (const name of ['_', 'a', 'Z9_x', 'X'.repeat(256)]) {
+    assert.match(parse({ controlPlane: { cluster: 'cp', tokenEnv: name } }), ` tokenEnv=${name} `);
+  }
+});
 defaults.run();
 
 const rejected = suite('config: bad configurations are rejected with one line naming the field');
@@ -69,6 +79,16 @@ const cases: [string, unknown, string][] = [
   ['controlPlane without cluster', { controlPlane: { timeoutMs: 10 } }, 'controlPlane.cluster must be set'],
   ['controlPlane empty cluster', { controlPlane: { cluster: '' } }, 'controlPlane.cluster must be a non-empty string'],
   ['controlPlane timeout zero', { controlPlane: { cluster: 'cp', timeoutMs: 0 } }, 'controlPlane.timeoutMs must be an integer in [1, 600000]'],
+  ['controlPlane unknown key', { controlPlane: { cluster: 'cp', tokenFile: '/x' } }, 'controlPlane.tokenFile must not be present (unknown key; known: cluster, timeoutMs, token, tokenEnv)'],
+  ['tokenEnv with token', { controlPlane: { cluster: 'cp', token: 's3cret', tokenEnv: 'MESHLENS_PROXY_TOKEN' } }, 'controlPlane.tokenEnv must not be set together with controlPlane.token'],
+  ['tokenEnv with empty token', { controlPlane: { cluster: 'cp', token: '', tokenEnv: 'MESHLENS_PROXY_TOKEN' } }, 'controlPlane.tokenEnv must not be set together with controlPlane.token'],
+  ['tokenEnv empty', { controlPlane: { cluster: 'cp', tokenEnv: '' } }, 'controlPlane.tokenEnv must be an environment variable name matching [A-Za-z_][A-Za-z0-9_]*'],
+  ['tokenEnv leading digit', { controlPlane: { cluster: 'cp', tokenEnv: '1TOKEN' } }, 'controlPlane.tokenEnv must be an environment variable name matching [A-Za-z_][A-Za-z0-9_]*'],
+  ['tokenEnv with dash', { controlPlane: { cluster: 'cp', tokenEnv: 'PROXY-TOKEN' } }, 'controlPlane.tokenEnv must be an environment variable name matching [A-Za-z_][A-Za-z0-9_]*'],
+  ['tokenEnv with =', { controlPlane: { cluster: 'cp', tokenEnv: 'A=B' } }, 'controlPlane.tokenEnv must be an environment variable name matching [A-Za-z_][A-Za-z0-9_]*'],
+  ['tokenEnv non-ASCII', { controlPlane: { cluster: 'cp', tokenEnv: 'TOKÉN' } }, 'controlPlane.tokenEnv must be an environment variable name matching [A-Za-z_][A-Za-z0-9_]*'],
+  ['tokenEnv too long', { controlPlane: { cluster: 'cp', tokenEnv: 'X'.repeat(257) } }, 'controlPlane.tokenEnv must be at most 256 characters'],
+  ['tokenEnv not a string', { controlPlane: { cluster: 'cp', tokenEnv: ['MESHLENS_PROXY_TOKEN'] } }, 'controlPlane.tokenEnv must be a string'],
   ['node id not string', { node: { id: 5 } }, 'node.id must be a string'],
   ['defaultPolicy not object', { defaultPolicy: [] }, 'defaultPolicy must be an object'],
   ['too deep', '{"defaultPolicy":' + '{"a":'.repeat(40) + '1' + '}'.repeat(41), 'configuration must be valid JSON (nesting deeper than 32 at offset ' + (17 + 31 * 5) + ')'],

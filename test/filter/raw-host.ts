@@ -16,6 +16,8 @@ export class RawHost {
   configuration: Uint8Array = new Uint8Array(0);
   requestHeaderPairs: Uint8Array = new Uint8Array(0);
   properties = new Map<string, Uint8Array>();
+  /** vm_config.environment_variables, served through WASI environ_* as KEY=VALUE\0 like cpp-host. */
+  environment: Record<string, string> = {};
   private nextMetricId = 4;
   private exports!: Record<string, any>;
   private nextContextId = 1;
@@ -67,7 +69,27 @@ export class RawHost {
     const env = new Proxy({}, {
       get: (_target, name: string) => (...args: any[]) => { count(name); return known[name] ? known[name](...args) : NOT_FOUND; },
     });
-    return { env };
+    const entries = () => Object.entries(this.environment).map(([k, v]) => new TextEncoder().encode(`${k}=${v}\0`));
+    const wasi: Record<string, (...args: any[]) => any> = {
+      environ_sizes_get: (countPtr: number, sizePtr: number) => {
+        count('environ_sizes_get');
+        const all = entries();
+        this.view().setUint32(countPtr, all.length, true);
+        this.view().setUint32(sizePtr, all.reduce((n, e) => n + e.length, 0), true);
+        return OK;
+      },
+      environ_get: (pointersPtr: number, bufferPtr: number) => {
+        count('environ_get');
+        let at = bufferPtr >>> 0;
+        entries().forEach((e, i) => {
+          this.view().setUint32((pointersPtr >>> 0) + i * 4, at, true);
+          new Uint8Array(this.memory.buffer, at, e.length).set(e);
+          at += e.length;
+        });
+        return OK;
+      },
+    };
+    return { env, wasi_snapshot_preview1: wasi };
   }
 
   async load(wasm: Uint8Array): Promise<void> {
@@ -137,14 +159,17 @@ export function i64Bytes(value: bigint): Uint8Array {
  * output is the one critical line "invalid filter config: <field> must <rule>" (read through RawHost, which sees
  * every log line the canary would print).
  */
-export async function assertConfigRefused(wasm: Uint8Array, configuration: string, expectedLine: string): Promise<void> {
+export async function assertConfigRefused(
+  wasm: Uint8Array, configuration: string, expectedLine: string, environment: Record<string, string> = {},
+): Promise<void> {
   try {
-    await ProxyWasmPlugin.create({ wasm, configuration, workers: 1, clock: new ManualClock(0) });
+    await ProxyWasmPlugin.create({ wasm, configuration, workers: 1, clock: new ManualClock(0), environment });
     assert.unreachable('the plugin must be refused');
   } catch (err) {
     assert.instance(err, PluginLoadError);
   }
   const raw = new RawHost();
+  raw.environment = environment;
   await raw.load(wasm);
   assert.is(raw.configure(configuration), false);
   assert.equal(raw.logs, [{ level: 5, message: expectedLine }]);

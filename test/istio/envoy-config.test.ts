@@ -158,6 +158,11 @@ shipped('the Wasm filter goes before the router on outbound listeners with the a
   assert.is(wasm.config.vm_config.runtime, 'envoy.wasm.runtime.v8');
   assert.is(wasm.config.fail_open, false);
   assert.ok(JSON.parse(envoyFilterPluginConfigText()), 'configuration StringValue holds JSON');
+  // The VM environment the filter reads its token from (controlPlane.tokenEnv) is checked by the proto too.
+  assert.equal(wasm.config.vm_config.environment_variables.host_env_keys, [JSON.parse(envoyFilterPluginConfigText()).controlPlane.tokenEnv]);
+  const misspelt = structuredClone(patch.patch.value);
+  misspelt.typed_config.config.vm_config.environment_variables = { host_env_key: ['MESHLENS_PROXY_TOKEN'] };
+  assert.match(checker.check(HTTP_FILTER, misspelt).join('\n'), /host_env_key: unknown field in envoy\.extensions\.wasm\.v3\.EnvironmentVariables/);
 });
 
 shipped('the control-plane cluster is HTTP/2, and is the cluster the plugin config dials', () => {

@@ -1,5 +1,6 @@
 // The plugin configuration shipped in istio/ is accepted by the release filter, loaded the way Envoy loads it
-// (canary on_configure, then one VM per worker), and actually drives it (the tenant header it names is honoured).
+// (canary on_configure, then one VM per worker, the VM environment carrying the proxy token as the shipped vm_config
+// hands it over), and actually drives it (the tenant header it names is honoured).
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,9 +10,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { REPO_ROOT, envoyFilterPluginConfigText, find, overlayResources, wasmPluginConfigText } from './manifests.ts';
 import { WASM_LAYER_MEDIA_TYPE, buildWasmImage, ociManifestDigest, writeOciLayout } from '../../istio/oci-digest.ts';
+import { assertConfigRefused } from '../filter/raw-host.ts';
 
 const wasmPath = join(REPO_ROOT, 'filter/build/meshlens.wasm');
 const ORDERS = 'outbound|8080||orders.default.svc.cluster.local';
+/** What istio-proxy's environment holds once the meshlens-token injection template has run. */
+const PROXY_ENVIRONMENT = { MESHLENS_PROXY_TOKEN: 'token-from-the-meshlens-proxy-token-secret' };
 
 /** A loopback port nothing listens on: the filter's control-plane stream fails fast and keeps retrying. */
 async function closedPort(): Promise<number> {
@@ -30,6 +34,7 @@ async function createPlugin(configuration: string) {
     wasm: readFileSync(wasmPath),
     configuration,
     workers: 2,
+    environment: PROXY_ENVIRONMENT,
     clock: new ManualClock(Date.UTC(2026, 0, 1)),
     clusters: { 'meshlens-control-plane': { address: `127.0.0.1:${await closedPort()}` } },
   });
@@ -57,6 +62,12 @@ for (const [variant, text] of [['EnvoyFilter StringValue', envoyFilterPluginConf
       await plugin.close();
     }
   });
+}
+
+for (const [variant, text] of [['EnvoyFilter StringValue', envoyFilterPluginConfigText], ['WasmPlugin pluginConfig', wasmPluginConfigText]] as const) {
+  load(`${variant}: refused with one line when istio-proxy lacks MESHLENS_PROXY_TOKEN (negative)`, () =>
+    assertConfigRefused(readFileSync(wasmPath), text(),
+      'invalid filter config: controlPlane.tokenEnv must name a VM environment variable that is set (MESHLENS_PROXY_TOKEN is not)'));
 }
 
 load('the embedded default policy passes the control plane\'s validator (the TS twin of the filter\'s parser)', async () => {

@@ -1,7 +1,7 @@
 // istio/ as a deployable kustomize tree: Istio resources valid against Istio's CRD schemas, every file listed,
 // overlays render, and the Kubernetes workloads carry the ports, probes and privileges the design calls for.
 import { readFileSync, readdirSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { join, relative } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -68,6 +68,33 @@ schema('mesh config keys are the ProxyConfig fields Istio defines (its IstioOper
     assert.ok(['inclusionPrefixes', 'inclusionSuffixes', 'inclusionRegexps'].includes(key), key);
   }
   assert.ok(config.extraStatTags.every((t: unknown) => typeof t === 'string' && /^[a-z_]+$/.test(t)));
+});
+
+schema('the proxy token travels Secret → istio-proxy env (injection template) → VM env → filter, under one name', () => {
+  const name = JSON.parse(envoyFilterPluginConfigText()).controlPlane.tokenEnv;
+  assert.is(name, 'MESHLENS_PROXY_TOKEN');
+  assert.not.ok('token' in JSON.parse(envoyFilterPluginConfigText()).controlPlane, 'no secret inside the EnvoyFilter');
+  const filter = find(overlayResources('envoyfilter'), 'EnvoyFilter', 'meshlens-http-filter');
+  const patch = filter.spec.configPatches.find((p: Resource) => p.applyTo === 'HTTP_FILTER');
+  assert.equal(patch.patch.value.typed_config.config.vm_config.environment_variables, { host_env_keys: [name] });
+  const plugin = find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens');
+  assert.equal(plugin.spec.vmConfig, { env: [{ name, valueFrom: 'HOST' }] });
+  // Istio custom injection templates are Pod patches merged over the `sidecar` template, as YAML text.
+  const templates = readResource('istio/mesh/istio-operator.yaml').spec.values.sidecarInjectorWebhook.templates;
+  assert.equal(Object.keys(templates), ['meshlens-token']);
+  const pod = parse(templates['meshlens-token']);
+  assert.equal(Object.keys(pod), ['spec']);
+  assert.equal(Object.keys(pod.spec), ['containers']);
+  assert.is(pod.spec.containers.length, 1);
+  const [proxy] = pod.spec.containers;
+  assert.is(proxy.name, 'istio-proxy');
+  assert.equal(proxy.env, [{ name, valueFrom: { secretKeyRef: { name: 'meshlens-proxy-token', key: 'token' } } }]);
+});
+
+schema('a WasmPlugin vmConfig.env with an unknown valueFrom is rejected (negative)', () => {
+  const plugin = structuredClone(find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens'));
+  plugin.spec.vmConfig.env[0].valueFrom = 'SECRET';
+  assert.match(schemaErrors(plugin).join('\n'), /\/spec\/vmConfig\/env\/0\/valueFrom must be equal to one of the allowed values/);
 });
 
 schema('both delivery variants hand the filter the same plugin configuration', () => {

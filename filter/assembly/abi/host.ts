@@ -170,6 +170,40 @@ export function getBufferString(bufferType: BufferType, start: u32, maxSize: u32
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// VM environment (vm_config.environment_variables: key_values and host_env_keys)
+
+// The value of `name` (ASCII) in the VM environment, or null when it is not set. Malformed host output (pointers
+// outside the block, a missing terminator) never traps: such entries are skipped.
+export function getEnvironmentVariable(name: string): string | null {
+  store<u32>(RESULT_U32_SLOT, 0);
+  store<u32>(RESULT_SIZE_SLOT, 0);
+  if (imports.environ_sizes_get(RESULT_U32_SLOT, RESULT_SIZE_SLOT) != 0) return null;
+  const count = <usize>load<u32>(RESULT_U32_SLOT);
+  const size = <usize>load<u32>(RESULT_SIZE_SLOT);
+  // Every entry ends with a NUL, so a count above the block size is a host lying about one or the other.
+  if (count == 0 || size == 0 || count > size) return null;
+  const pointers = heap.alloc(count * 4);
+  const block = heap.alloc(size);
+  const end = block + size;
+  const nameLength = <usize>name.length;
+  let value: string | null = null;
+  if (imports.environ_get(pointers, block) == 0) {
+    for (let i: usize = 0; i < count && value === null; i++) {
+      const entry = <usize>load<u32>(pointers + i * 4);
+      if (entry < block || entry + nameLength >= end) continue;
+      if (!asciiEquals(entry, <i32>nameLength, name) || load<u8>(entry + nameLength) != 0x3d) continue;
+      const start = entry + nameLength + 1;
+      let stop = start;
+      while (stop < end && load<u8>(stop) != 0) stop++;
+      if (stop < end) value = String.UTF8.decodeUnsafe(start, stop - start);
+    }
+  }
+  heap.free(pointers);
+  heap.free(block);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Headers
 
 // A whole header map, fetched with a single hostcall, searched in place without decoding every entry. It reads

@@ -94,3 +94,11 @@ export declare function proxy_grpc_close(token: u32): u32;
 
 @external("env", "proxy_get_status")
 export declare function proxy_get_status(codePtr: usize, messagePtrPtr: usize, messageSizePtr: usize): u32;
+
+// WASI, as cpp-host registers it (proxy-wasm-envoy.md §1.2): only the two calls that read
+// vm_config.environment_variables, which every Envoy since 2021 provides and allows in every phase.
+@external("wasi_snapshot_preview1", "environ_sizes_get")
+export declare function environ_sizes_get(countPtr: usize, bufferSizePtr: usize): u32;
+
+@external("wasi_snapshot_preview1", "environ_get")
+export declare function environ_get(pointersPtr: usize, bufferPtr: usize): u32;

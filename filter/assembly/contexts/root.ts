@@ -1,7 +1,9 @@
 // The root context of one VM: owns the parsed configuration and the bounding state (label caps are admitted
 // process-wide through shared data; see shared-admission.ts).
-import { BufferType, getBufferString, log, LogLevel, setTickPeriodMilliseconds } from "../abi/host";
-import { FilterConfig, parseFilterConfig } from "../config";
+import {
+  BufferType, getBufferString, getEnvironmentVariable, log, LogLevel, setTickPeriodMilliseconds,
+} from "../abi/host";
+import { FilterConfig, parseFilterConfig, resolveTokenEnv } from "../config";
 import { PathTemplater, PathTemplaterOptions } from "../policy/path-template";
 import { TenantBounds, TenantResolver } from "../policy/tenant";
 import { RequestMetrics } from "./metrics";
@@ -37,7 +39,16 @@ export class RootContext {
     const text = configurationSize == 0
       ? ""
       : getBufferString(BufferType.PluginConfiguration, 0, configurationSize);
-    const result = parseFilterConfig(text);
+    const parsed = parseFilterConfig(text);
+    const parsedConfig = parsed.config;
+    if (parsedConfig === null) {
+      log(LogLevel.Critical, parsed.error);
+      return false;
+    }
+    const controlPlane = parsedConfig.controlPlane;
+    const result = controlPlane !== null && controlPlane.tokenEnv.length > 0
+      ? resolveTokenEnv(parsedConfig, getEnvironmentVariable(controlPlane.tokenEnv))
+      : parsed;
     const config = result.config;
     if (config === null) {
       log(LogLevel.Critical, result.error);

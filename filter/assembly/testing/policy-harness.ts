@@ -87,7 +87,8 @@ export function configParse(text: string): string {
     " tickMs=" + config.tickMs.toString() +
     " reportIntervalMs=" + config.reportIntervalMs.toString() +
     " controlPlane=" + (controlPlane === null ? "-" :
-      controlPlane.cluster + "/" + controlPlane.timeoutMs.toString() + "/" + controlPlane.token) +
+      controlPlane.cluster + "/" + controlPlane.timeoutMs.toString() + "/" + controlPlane.token +
+      (controlPlane.tokenEnv.length > 0 ? " tokenEnv=" + controlPlane.tokenEnv : "")) +
     " node.id=" + config.node.id +
     " defaultPolicy=" + (policy === null ? "-" : serialize(policy));
 }
