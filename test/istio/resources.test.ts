@@ -207,6 +207,14 @@ workloads('node agent: only CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE; BTF mounted 
   assert.is(controlPlane, `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local:${grpcPort}`);
   assert.not.ok(container.args.includes('--netns'), 'all network namespaces, not just the agent pod\'s');
   assert.ok(container.env.some((e: Resource) => e.name === 'NODE_NAME' && e.valueFrom.fieldRef.fieldPath === 'spec.nodeName'));
+  // the control plane refuses reports without the proxy token: --token-file names the key of the Secret the
+  // filter's proxies read too, mounted read-only
+  const tokenFile: string = container.args[container.args.indexOf('--token-file') + 1];
+  const mount = container.volumeMounts.find((m: Resource) => tokenFile.startsWith(`${m.mountPath}/`));
+  assert.ok(mount?.readOnly, `--token-file ${tokenFile} is on a read-only mount`);
+  const secret = pod.volumes.find((v: Resource) => v.name === mount.name).secret;
+  assert.is(secret.secretName, 'meshlens-proxy-token');
+  assert.equal(secret.items, [{ key: 'token', path: tokenFile.slice(mount.mountPath.length + 1) }]);
 });
 
 workloads.run();
