@@ -1,6 +1,6 @@
 // KernelReport construction and delivery over gRPC (protos/meshlens/v1/kernel.proto).
 import * as grpc from '@grpc/grpc-js';
-import { messageType } from '../../control-plane/src/protos.ts';
+import { messageType, protoRoot } from '../../control-plane/src/protos.ts';
 import type { IntervalLine } from './ndjson.ts';
 import type { Gap, SourceKind } from './sources.ts';
 
@@ -10,12 +10,19 @@ export interface NodeIdentity {
   kernelRelease: string;
 }
 
-// Enum numbers from kernel.proto: the reporter encodes with protobufjs directly, which takes enums as numbers.
-const SOURCE_ENUM: Record<SourceKind, number> = { bpf: 1, ss: 2, replay: 3 };
-const FAMILY_ENUM = { 4: 1, 6: 2 } as const;
-const GAP_ENUM: Record<Gap['reason'], number> = {
-  loader_exited: 1, bad_output: 2, report_dropped: 3, source_changed: 4,
+// protobufjs encodes enums from their numbers; these come from kernel.proto itself so the two cannot drift.
+const enumNumbers = <K extends string>(enumName: string, names: Record<K, string>): Record<K, number> => {
+  const values = protoRoot().lookupEnum(`meshlens.v1.${enumName}`).values;
+  return Object.fromEntries(Object.entries(names).map(([key, name]) => [key, values[name as string]!])) as Record<K, number>;
 };
+const SOURCE_ENUM = enumNumbers<SourceKind>('KernelSource', {
+  bpf: 'KERNEL_SOURCE_BPF', ss: 'KERNEL_SOURCE_SS', replay: 'KERNEL_SOURCE_REPLAY',
+});
+const FAMILY_ENUM = enumNumbers<'4' | '6'>('AddressFamily', { 4: 'ADDRESS_FAMILY_IPV4', 6: 'ADDRESS_FAMILY_IPV6' });
+const GAP_ENUM = enumNumbers<Gap['reason']>('GapReason', {
+  loader_exited: 'GAP_REASON_LOADER_EXITED', bad_output: 'GAP_REASON_BAD_OUTPUT',
+  report_dropped: 'GAP_REASON_REPORT_DROPPED', source_changed: 'GAP_REASON_SOURCE_CHANGED',
+});
 
 /** The plain object protobufjs encodes as meshlens.v1.KernelReport (camelCase fields, enums by number). 64-bit fields
  * are passed as numbers (all below 2^53): protobufjs writes a number directly, a string only after parsing it into a
