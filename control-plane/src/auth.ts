@@ -11,8 +11,14 @@ export interface TokenFile {
   proxy: string;
 }
 
+// The kind prefix makes a leaked token recognisable (and greppable by secret scanners), and it keeps a token from
+// starting with '-': 1 in 64 bare base64url tokens did, and `meshlens --token <it>` then read it as an option.
+export function generateToken(kind: 'admin' | 'proxy'): string {
+  return `meshlens_${kind}_${randomBytes(24).toString('base64url')}`;
+}
+
 export function generateTokenFile(): TokenFile {
-  return { admin: { admin: randomBytes(24).toString('base64url') }, proxy: randomBytes(24).toString('base64url') };
+  return { admin: { admin: generateToken('admin') }, proxy: generateToken('proxy') };
 }
 
 /** Loads the token file, creating it when absent. `created` tells the caller to print the tokens once. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { generateTokenFile } from '../../control-plane/src/auth.ts';
 import { startTestPlane, type TestPlane } from './helpers.ts';
 
 const test = suite<{ plane: TestPlane; dir: string }>('cli');
@@ -79,6 +80,18 @@ test('an unreachable control plane is reported with its address', async () => {
   });
   assert.is(result.code, 1);
   assert.match(result.stderr, /^meshlens: cannot reach the control plane at http:\/\/127\.0\.0\.1:9: /);
+});
+
+test('generated tokens can be passed as --token T: none starts with "-", each names its kind', () => {
+  // A bare base64url token starts with '-' once in 64 draws and parseArgs then refuses `--token <it>` as ambiguous;
+  // 2,000 draws would hit that with probability 1 - (63/64)^2000, i.e. always.
+  for (let draw = 0; draw < 1000; draw++) {
+    const tokens = generateTokenFile();
+    const admin = Object.values(tokens.admin)[0];
+    assert.ok(!admin.startsWith('-') && !tokens.proxy.startsWith('-'), `${admin} ${tokens.proxy}`);
+    assert.match(admin, /^meshlens_admin_[A-Za-z0-9_-]{32}$/);
+    assert.match(tokens.proxy, /^meshlens_proxy_[A-Za-z0-9_-]{32}$/);
+  }
 });
 
 test.run();
