@@ -42,6 +42,18 @@ int format_addr(char *buf, size_t len, uint16_t family, const uint8_t *addr)
 	return 0;
 }
 
+static const char *direction_name(enum flow_direction direction)
+{
+	switch (direction) {
+	case DIRECTION_OUTBOUND:
+		return "outbound";
+	case DIRECTION_INBOUND:
+		return "inbound";
+	default:
+		return "unknown";
+	}
+}
+
 static void put_flow(struct out *o, const struct ml_flow_delta *f)
 {
 	char laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN];
@@ -55,11 +67,11 @@ static void put_flow(struct out *o, const struct ml_flow_delta *f)
 	    "{\"netns\":%" PRIu32 ",\"family\":%d,\"laddr\":\"%s\",\"lport\":%u,\"raddr\":\"%s\",\"rport\":%u,"
 	    "\"retrans_segs\":%" PRIu64 ",\"rto\":%" PRIu64 ",\"fast\":%" PRIu64 ",\"tlp\":%" PRIu64
 	    ",\"syn\":%" PRIu64 ",\"other\":%" PRIu64 ",\"segs_out\":%" PRIu64 ",\"srtt_us\":%" PRIu32
-	    ",\"opened\":%s,\"closed\":%s,\"duration_us\":%" PRIu64 "}",
+	    ",\"opened\":%s,\"closed\":%s,\"duration_us\":%" PRIu64 ",\"direction\":\"%s\"}",
 	    f->key.netns, f->key.family == MESHLENS_AF_INET ? 4 : 6, laddr, f->key.lport, raddr, f->key.rport,
 	    f->retrans_segs, f->events[CAUSE_RTO], f->events[CAUSE_FAST], f->events[CAUSE_TLP], f->events[CAUSE_SYN],
 	    f->events[CAUSE_OTHER], f->segs_out, f->srtt_us, f->opened ? "true" : "false",
-	    f->closed ? "true" : "false", f->duration_us);
+	    f->closed ? "true" : "false", f->duration_us, direction_name(f->direction));
 }
 
 int format_interval(char *buf, size_t len, const struct ml_interval_report *r, const struct ml_flow_delta *flows,

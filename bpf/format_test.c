@@ -14,6 +14,7 @@ int main(void)
 	};
 	const __u8 v4l[4] = { 10, 0, 0, 1 }, v4r[4] = { 10, 0, 0, 2 };
 	const __u8 v6l[16] = { 0xfd, 0, [15] = 1 }, v6r[16] = { 0xfd, 0, [14] = 0xab, [15] = 0xcd };
+	struct ml_flow_delta unknown;
 	char buf[4096], small[64];
 	int i;
 
@@ -29,6 +30,7 @@ int main(void)
 	flows[0].segs_out = 9007199254740991ull;
 	flows[0].srtt_us = 250;
 	flows[0].opened = true;
+	flows[0].direction = DIRECTION_OUTBOUND;
 
 	flows[1].key.netns = 1;
 	flows[1].key.family = MESHLENS_AF_INET6;
@@ -38,12 +40,18 @@ int main(void)
 	memcpy(flows[1].key.raddr, v6r, 16);
 	flows[1].closed = true;
 	flows[1].duration_us = 1500000;
+	flows[1].direction = DIRECTION_INBOUND;
 
 	if (format_interval(buf, sizeof(buf), &r, flows, 2) < 0)
 		return 1;
 	fputs(buf, stdout);
 	/* too small a buffer must fail rather than print a truncated line */
 	printf("small=%d\n", format_interval(small, sizeof(small), &r, flows, 2));
+	unknown = flows[0];
+	unknown.direction = DIRECTION_UNKNOWN;
+	if (format_interval(buf, sizeof(buf), &r, &unknown, 1) < 0)
+		return 1;
+	fputs(buf, stdout);
 	flows[0].key.family = 99;
 	printf("badfamily=%d\n", format_interval(buf, sizeof(buf), &r, flows, 1));
 	return 0;

@@ -166,6 +166,9 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 	if (segs == 0)
 		segs = 1;
 	cause = retrans_cause(sk);
+	/* a handshake still retransmitting tells the direction of a connection that has not opened yet */
+	if (cause == CAUSE_SYN && !(stats->flags & FLOW_DIRECTION))
+		stats->flags |= BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_SYN_SENT ? FLOW_OUTBOUND : FLOW_INBOUND;
 	/* __tcp_retransmit_skb adds the segments to total_retrans before this tracepoint fires */
 	follow_total_retrans(sk, stats, BASELINE_CURRENT, segs);
 	__sync_fetch_and_add(&stats->retrans_segs, segs);
@@ -189,6 +192,8 @@ static __always_inline int handle_synack(const struct request_sock *req)
 	stats = lookup_or_init(&key);
 	if (!stats)
 		return 0;
+	if (!(stats->flags & FLOW_DIRECTION))
+		stats->flags |= FLOW_INBOUND;
 	__sync_fetch_and_add(&stats->retrans_segs, 1);
 	__sync_fetch_and_add(&stats->synack_segs, 1);
 	__sync_fetch_and_add(&stats->events[CAUSE_SYN], 1);
@@ -208,7 +213,7 @@ static __always_inline int handle_state_change(const struct sock *sk, int oldsta
 			return 0;
 		stats->open_ns = bpf_ktime_get_ns();
 		stats->close_ns = 0;
-		stats->flags = FLOW_OPENED;
+		stats->flags = FLOW_OPENED | (oldstate == TCP_SYN_SENT ? FLOW_OUTBOUND : FLOW_INBOUND);
 		/* a passive child's total_retrans starts at its SYN-ACK retransmits, which synack_segs already has */
 		follow_total_retrans(sk, stats, oldstate == TCP_SYN_SENT ? BASELINE_ZERO : BASELINE_CURRENT, 0);
 		sample_tcp_sock(sk, stats);

@@ -270,6 +270,9 @@ static bool flow_delta(const struct ml_flow_counts *cur, const struct seen *prev
 	d->srtt_us = cur->srtt_us;
 	d->opened = (cur->flags & FLOW_OPENED) && !(p->flags & FLOW_OPENED);
 	d->closed = (cur->flags & FLOW_CLOSED) && !(p->flags & FLOW_CLOSED);
+	d->direction = (cur->flags & FLOW_OUTBOUND) ? DIRECTION_OUTBOUND :
+		       (cur->flags & FLOW_INBOUND)  ? DIRECTION_INBOUND :
+						      DIRECTION_UNKNOWN;
 	d->duration_us = d->closed && cur->open_ns && cur->close_ns >= cur->open_ns ?
 				 (cur->close_ns - cur->open_ns) / 1000 :
 				 0;
@@ -384,7 +387,7 @@ int main(int argc, char **argv)
 	c.keys_cap = (size_t)env.max_flows + 64;
 	c.keys = calloc(c.keys_cap, sizeof(struct ml_flow_key));
 	c.deltas = calloc(c.keys_cap, sizeof(struct ml_flow_delta));
-	/* worst case per flow is ~520 bytes of JSON */
+	/* worst case per flow is ~500 bytes of JSON */
 	c.line_len = 1024 + c.keys_cap * 560;
 	c.line = malloc(c.line_len);
 	if (!c.prev.slots || !c.next.slots || !c.keys || !c.deltas || !c.line) {

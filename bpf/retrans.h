@@ -19,6 +19,18 @@ enum retrans_cause {
 /* Flow flags in flow_stats.flags. */
 #define FLOW_OPENED (1u << 0) /* the collector saw the transition into ESTABLISHED */
 #define FLOW_CLOSED (1u << 1) /* the collector saw the transition into CLOSE */
+/* Which end opened the connection, when the collector saw it happen (SYN_SENT or SYN_RECV). A server's flows are
+ * keyed by its clients' ephemeral ports; knowing the direction lets the agent label them by the server endpoint. */
+#define FLOW_OUTBOUND (1u << 2) /* connect()ed from this host: the remote endpoint is the server */
+#define FLOW_INBOUND (1u << 3)  /* accepted from a listener: the local endpoint is the server */
+#define FLOW_DIRECTION (FLOW_OUTBOUND | FLOW_INBOUND)
+
+/* A flow's direction as printed: the flags above, or unknown for connections older than the collector. */
+enum flow_direction {
+	DIRECTION_UNKNOWN = 0,
+	DIRECTION_OUTBOUND = 1,
+	DIRECTION_INBOUND = 2,
+};
 
 struct ml_flow_key {
 	__u32 netns;     /* network namespace inode */
@@ -71,6 +83,7 @@ struct ml_flow_delta {
 	bool opened;
 	bool closed;
 	uint64_t duration_us;
+	enum flow_direction direction;
 };
 
 /* One interval's header, as printed. */

@@ -34,8 +34,11 @@ t('the C formatter emits a line the agent parser accepts, with every field in pl
   assert.equal(v4, {
     netns: 4026531840, family: 4, laddr: '10.0.0.1', lport: 40000, raddr: '10.0.0.2', rport: 8080, retransSegs: 12,
     events: { rto: 1, fast: 2, tlp: 3, syn: 4, other: 5 }, segsOut: 9007199254740991, srttUs: 250, opened: true,
-    closed: false, durationUs: 0,
+    closed: false, durationUs: 0, direction: 'outbound',
   });
+  assert.is(v6!.direction, 'inbound');
+  const unknown = parseLoaderLine(out.slice(1).find((l) => l.startsWith('{'))!);
+  assert.is(unknown.type === 'interval' && unknown.flows[0]!.direction, 'unknown');
   assert.is(v6!.laddr, 'fd00::1');
   assert.is(v6!.raddr, 'fd00::abcd');
   assert.is(v6!.rport, 65535);

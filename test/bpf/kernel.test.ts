@@ -109,6 +109,7 @@ for (const attach of ['tp_btf', 'tracepoint'] as const) {
       assert.ok(events > 0 && events <= segs, `events ${events} within segments ${segs}`);
       assert.ok(sumBy(all, (f) => f.events.fast + f.events.tlp + f.events.rto) > 0, 'causes are attributed');
       assert.is(sumBy(loader.intervals(), (i) => i.retransFailed), 0);
+      assert.equal([...new Set(all.filter((f) => f.lport === PORT).map((f) => f.direction))], ['inbound'], 'accepted: inbound');
     } finally {
       await loader.stop();
       pair.cleanup();
@@ -166,6 +167,7 @@ test('SYN retransmits to a port whose SYNs are dropped', async () => {
     assert.is(sumBy(flows, (f) => f.retransSegs), after.TcpRetransSegs! - before.TcpRetransSegs!);
     assert.is(sumBy(flows, (f) => f.events.rto + f.events.fast + f.events.tlp + f.events.other), 0);
     assert.ok(flows.every((f) => !f.opened));
+    assert.ok(flows.every((f) => f.direction === 'outbound'), 'a SYN retransmitted from SYN_SENT is an outbound flow');
   } finally {
     await loader.stop();
     pair.cleanup();
@@ -192,6 +194,7 @@ test('SYN-ACK retransmits are counted on the server flow, as TcpRetransSegs coun
     const seen = JSON.stringify(loader.intervals().flatMap((i) => i.flows).map((f) => [f.lport, f.rport, f.retransSegs, f.events]));
     assert.is(sumBy(flows, (f) => f.retransSegs), kernelSegs, `flows seen: ${seen}`);
     assert.is(sumBy(flows, (f) => f.events.syn), after.TcpExtTCPSynRetrans! - before.TcpExtTCPSynRetrans!);
+    assert.ok(flows.length > 0 && flows.every((f) => f.direction === 'inbound'), 'a retransmitted SYN-ACK is an inbound flow');
   } finally {
     await loader.stop();
     pair.cleanup();
@@ -214,6 +217,7 @@ test('connection lifetimes and the active connections gauge match the client', a
     assert.is(intervals.at(-1)!.activeConnections, 0);
     const closed = intervals.flatMap((i) => i.flows).filter((f) => f.rport === PORT && f.closed);
     assert.equal(closed.map((f) => f.lport).sort(), connections.map((c) => c.lport).sort());
+    assert.ok(closed.every((f) => f.direction === 'outbound'), 'connected from SYN_SENT: outbound');
     for (const f of closed) {
       const clientMs = lifetimesMs.find((l) => l.lport === f.lport)!.ms;
       assert.ok(Math.abs(f.durationUs / 1000 - clientMs) < 50, `lport ${f.lport}: kernel ${f.durationUs / 1000} ms vs client ${clientMs} ms`);
@@ -249,7 +253,12 @@ test('map full: evictions are reported, a killed loader is restarted with the ga
     await client.close();
     await intervalsAfter(3);
     assert.ok(sumBy(evictions, (e) => e) > 0, `48 flows in a 16-entry map must evict (got ${evictions.join(',')})`);
-    assert.match(await registry.metrics(), /meshlens_tcp_collector_evicted_flows_total [1-9]/);
+    const text = await registry.metrics();
+    assert.match(text, /meshlens_tcp_collector_evicted_flows_total [1-9]/);
+    // 48 clients' ports behind one server endpoint: one label, not 48
+    const server = `destination="${pair.serverAddr}:${PORT}"`;
+    assert.match(text, new RegExp(`meshlens_tcp_segments_sent_total\\{direction="inbound",${server}\\} [1-9]`));
+    assert.equal(text.match(/destination="[^"]*"/g)!.filter((l, i, all) => all.indexOf(l) === i), [server]);
 
     process.kill(source.pid!, 'SIGKILL');
     await intervalsAfter(2);
@@ -264,7 +273,8 @@ test('map full: evictions are reported, a killed loader is restarted with the ga
 test('fallback without BPF: ss -ti deltas count the same retransmits as the kernel while connections live', async () => {
   const pair = new NetnsPair();
   const source = new SsSource({ command: ['ip', 'netns', 'exec', pair.server, 'ss', '-tinH'], intervalMs: 100, netns: pair.inode(pair.server) });
-  const agent = new NodeAgent({ registry: new Registry(), source, node: { nodeName: 'n', agentId: 'a', kernelRelease: 'k' }, log: () => {} });
+  const registry = new Registry();
+  const agent = new NodeAgent({ registry, source, node: { nodeName: 'n', agentId: 'a', kernelRelease: 'k' }, log: () => {} });
   const intervals: IntervalLine[] = [];
   agent.onInterval((l) => intervals.push(l));
   const nextIntervals = (n: number) => new Promise<void>((resolve) => {
@@ -285,6 +295,10 @@ test('fallback without BPF: ss -ti deltas count the same retransmits as the kern
     assert.ok(counted > 0);
     assert.is(counted, after.TcpRetransSegs! - before.TcpRetransSegs!);
     assert.is(intervals.at(-1)!.attach, 'ss');
+    // ss cannot say which end connected; the clients' ephemeral ports say it
+    const text = await registry.metrics();
+    assert.match(text, new RegExp(`meshlens_tcp_retransmits_total\\{direction="inbound",destination="${pair.serverAddr}:${PORT}"\\} [1-9]`));
+    assert.not.match(text, /direction="outbound"/);
     await client.close();
   } finally {
     await agent.stop();
