@@ -1,6 +1,6 @@
 // The node agent: one counter source in, Prometheus metrics and KernelTelemetry reports out.
 import { readFileSync } from 'node:fs';
-import { AgentMetrics } from './metrics.ts';
+import { AgentMetrics, type PortRange } from './metrics.ts';
 import type { IntervalLine } from './ndjson.ts';
 import { toKernelReport, type KernelReporter, type NodeIdentity } from './report.ts';
 import type { CounterSource, Gap, SourceSink } from './sources.ts';
@@ -49,6 +49,8 @@ export interface NodeAgentOptions {
   node: NodeIdentity;
   reporter?: KernelReporter;
   maxDestinations?: number;
+  /** the node's ip_local_port_range, for telling a server's flows from a client's when the kernel could not */
+  ephemeralPorts?: PortRange;
   log?: (message: string) => void;
   now?: () => number;
 }
@@ -73,7 +75,7 @@ export class NodeAgent {
   private reportFailing = false;
 
   constructor(private readonly opts: NodeAgentOptions) {
-    this.metrics = new AgentMetrics(opts.registry, { maxDestinations: opts.maxDestinations });
+    this.metrics = new AgentMetrics(opts.registry, { maxDestinations: opts.maxDestinations, ephemeralPorts: opts.ephemeralPorts });
     this.log = opts.log ?? ((m) => process.stderr.write(`meshlens-agent: ${m}\n`));
     this.now = opts.now ?? Date.now;
   }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
 import { NodeAgent, processCanLoadBpf } from './agent.ts';
+import { LINUX_EPHEMERAL_PORTS, type PortRange } from './metrics.ts';
 import { KernelReporter } from './report.ts';
 import { LoaderSource, ReplaySource, SsSource, type CounterSource } from './sources.ts';
 
@@ -70,6 +71,15 @@ export function parseAgentArgs(argv: string[]): AgentConfig {
     nodeName: values['node-name'] ?? process.env.NODE_NAME ?? hostname(),
     tokenFile: values['token-file'],
   };
+}
+
+/** net.ipv4.ip_local_port_range ("low<TAB>high"); Linux's default when it cannot be read or makes no sense. */
+export function readEphemeralPorts(path = '/proc/sys/net/ipv4/ip_local_port_range'): PortRange {
+  try {
+    const [low, high] = readFileSync(path, 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high) && low! >= 1 && low! <= high! && high! <= 65535) return { low: low!, high: high! };
+  } catch { /* not Linux, or /proc not mounted: the default is what such a node would use */ }
+  return LINUX_EPHEMERAL_PORTS;
 }
 
 /**
@@ -153,7 +163,7 @@ async function main(): Promise<void> {
     reporter = new KernelReporter(config.controlPlane, { token });
   }
   const agent = new NodeAgent({
-    registry, source, reporter, maxDestinations: config.maxDestinations, log,
+    registry, source, reporter, maxDestinations: config.maxDestinations, ephemeralPorts: readEphemeralPorts(), log,
     node: { nodeName: config.nodeName, agentId: randomUUID(), kernelRelease: release() },
   });
   const server = await serveMetrics(registry, config.metricsHost, config.metricsPort);

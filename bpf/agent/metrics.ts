@@ -1,12 +1,41 @@
-// Prometheus metrics of the node agent. Labels are bounded: one `destination` per remote endpoint ("ip:port") up to
-// a cap, then "~other", so a port scan or a churn of ephemeral peers cannot blow up the series count.
+// Prometheus metrics of the node agent. Labels are bounded: one `destination` per server endpoint ("ip:port") up to
+// a cap, then "~other", so a port scan or a churn of ephemeral peers cannot blow up the series count. `direction`
+// follows Linkerd: outbound connections were opened from this node and their destination is the remote endpoint;
+// inbound ones were accepted here and their destination is the local (server) endpoint, never a client's ephemeral
+// port.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { RETRANS_CAUSES, type IntervalLine } from './ndjson.ts';
+import { RETRANS_CAUSES, type FlowDelta, type IntervalLine } from './ndjson.ts';
 
 export const OVERFLOW_LABEL = '~other';
 export const DEFAULT_MAX_DESTINATIONS = 200;
 // Connection lifetimes run from sub-millisecond RPC connections to hour-long pools.
 export const DURATION_BUCKETS_S = [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600, 3600];
+
+export interface PortRange {
+  low: number;
+  high: number;
+}
+/** Linux's default net.ipv4.ip_local_port_range. */
+export const LINUX_EPHEMERAL_PORTS: PortRange = { low: 32768, high: 60999 };
+/** The IANA dynamic range (RFC 6335), which other systems' clients pick from. */
+const IANA_EPHEMERAL_PORTS: PortRange = { low: 49152, high: 65535 };
+
+export type MetricDirection = 'outbound' | 'inbound';
+
+/**
+ * The server end of a flow. The kernel tells the direction of every connection it saw open; for older ones (and
+ * for ss -ti) a flow whose remote port is ephemeral and whose local port is not is taken to be inbound.
+ */
+export function serverEndpoint(flow: FlowDelta, ephemeral: PortRange): { direction: MetricDirection; addr: string; port: number } {
+  let direction = flow.direction;
+  if (direction === 'unknown') {
+    const isEphemeral = (port: number) => (port >= ephemeral.low && port <= ephemeral.high) || port >= IANA_EPHEMERAL_PORTS.low;
+    direction = isEphemeral(flow.rport) && !isEphemeral(flow.lport) ? 'inbound' : 'outbound';
+  }
+  return direction === 'inbound'
+    ? { direction, addr: flow.laddr, port: flow.lport }
+    : { direction, addr: flow.raddr, port: flow.rport };
+}
 
 export class DestinationLabels {
   private readonly known = new Set<string>();
@@ -25,8 +54,9 @@ export class DestinationLabels {
   }
 }
 
-/** Counts of one destination not yet handed to prom-client. */
+/** Counts of one (direction, destination) not yet handed to prom-client. */
 interface PendingTotals {
+  labels: { direction: MetricDirection; destination: string };
   retransSegs: number;
   segsOut: number;
   /** indexed like RETRANS_CAUSES */
@@ -37,13 +67,14 @@ export type GapReasonName = 'loader_exited' | 'bad_output' | 'report_dropped' | 
 
 export class AgentMetrics {
   readonly destinations: DestinationLabels;
-  /** one entry per destination label ever seen, so bounded by the destination cap */
+  private readonly ephemeralPorts: PortRange;
+  /** one entry per (direction, destination) label pair ever seen, so bounded by twice the destination cap */
   private readonly pending = new Map<string, PendingTotals>();
-  private readonly retransmits: Counter<'destination'>;
-  private readonly retransmitEvents: Counter<'destination' | 'cause'>;
-  private readonly segmentsSent: Counter<'destination'>;
+  private readonly retransmits: Counter<'direction' | 'destination'>;
+  private readonly retransmitEvents: Counter<'direction' | 'destination' | 'cause'>;
+  private readonly segmentsSent: Counter<'direction' | 'destination'>;
   private readonly activeConnections: Gauge;
-  private readonly connectionDuration: Histogram<'destination'>;
+  private readonly connectionDuration: Histogram<'direction' | 'destination'>;
   private readonly mapFullDrops: Counter;
   private readonly evictedFlows: Counter;
   private readonly missedEvents: Counter;
@@ -52,31 +83,32 @@ export class AgentMetrics {
   private readonly badLines: Counter;
   private readonly source: Gauge<'source'>;
 
-  constructor(registry: Registry, opts: { maxDestinations?: number } = {}) {
+  constructor(registry: Registry, opts: { maxDestinations?: number; ephemeralPorts?: PortRange } = {}) {
     this.destinations = new DestinationLabels(opts.maxDestinations ?? DEFAULT_MAX_DESTINATIONS);
+    this.ephemeralPorts = opts.ephemeralPorts ?? LINUX_EPHEMERAL_PORTS;
     const registers = [registry];
     // Per-destination counts reach prom-client when it is scraped, not every interval: a storm reports every
     // connection each second, and hashing each label set per interval was most of the agent's metrics cost.
     const pending = this.pending;
     this.retransmits = new Counter({
       name: 'meshlens_tcp_retransmits_total',
-      help: 'Retransmitted TCP segments (GSO segments, as TcpRetransSegs counts) by destination endpoint',
-      labelNames: ['destination'], registers,
+      help: 'Retransmitted TCP segments (GSO segments, as TcpRetransSegs counts) by direction and server endpoint',
+      labelNames: ['direction', 'destination'], registers,
       collect() {
-        for (const [destination, t] of pending) {
-          if (t.retransSegs) this.inc({ destination }, t.retransSegs);
+        for (const t of pending.values()) {
+          if (t.retransSegs) this.inc(t.labels, t.retransSegs);
           t.retransSegs = 0;
         }
       },
     });
     this.retransmitEvents = new Counter({
       name: 'meshlens_tcp_retransmit_events_total',
-      help: 'tcp_retransmit_skb events by destination endpoint and cause (rto, fast, tlp, syn, other)',
-      labelNames: ['destination', 'cause'], registers,
+      help: 'tcp_retransmit_skb events by direction, server endpoint and cause (rto, fast, tlp, syn, other)',
+      labelNames: ['direction', 'destination', 'cause'], registers,
       collect() {
-        for (const [destination, t] of pending) {
+        for (const t of pending.values()) {
           for (let i = 0; i < RETRANS_CAUSES.length; i++) {
-            if (t.events[i]) this.inc({ destination, cause: RETRANS_CAUSES[i]! }, t.events[i]!);
+            if (t.events[i]) this.inc({ ...t.labels, cause: RETRANS_CAUSES[i]! }, t.events[i]!);
             t.events[i] = 0;
           }
         }
@@ -84,11 +116,11 @@ export class AgentMetrics {
     });
     this.segmentsSent = new Counter({
       name: 'meshlens_tcp_segments_sent_total',
-      help: 'TCP segments sent (tcp_sock.segs_out deltas) by destination endpoint',
-      labelNames: ['destination'], registers,
+      help: 'TCP segments sent from this node (tcp_sock.segs_out deltas) by direction and server endpoint',
+      labelNames: ['direction', 'destination'], registers,
       collect() {
-        for (const [destination, t] of pending) {
-          if (t.segsOut) this.inc({ destination }, t.segsOut);
+        for (const t of pending.values()) {
+          if (t.segsOut) this.inc(t.labels, t.segsOut);
           t.segsOut = 0;
         }
       },
@@ -101,7 +133,7 @@ export class AgentMetrics {
     this.connectionDuration = new Histogram({
       name: 'meshlens_tcp_connection_duration_seconds',
       help: 'Lifetime of closed TCP connections from ESTABLISHED to CLOSE',
-      labelNames: ['destination'], buckets: DURATION_BUCKETS_S, registers,
+      labelNames: ['direction', 'destination'], buckets: DURATION_BUCKETS_S, registers,
     });
     this.mapFullDrops = new Counter({
       name: 'meshlens_tcp_collector_map_full_drops_total',
@@ -132,13 +164,18 @@ export class AgentMetrics {
 
   recordInterval(line: IntervalLine, includeActive = true): void {
     for (const flow of line.flows) {
-      const destination = this.destinations.label(flow.raddr, flow.rport);
-      let t = this.pending.get(destination);
-      if (!t) this.pending.set(destination, (t = { retransSegs: 0, segsOut: 0, events: [0, 0, 0, 0, 0] }));
+      const server = serverEndpoint(flow, this.ephemeralPorts);
+      const destination = this.destinations.label(server.addr, server.port);
+      const key = `${server.direction} ${destination}`;
+      let t = this.pending.get(key);
+      if (!t) {
+        t = { labels: { direction: server.direction, destination }, retransSegs: 0, segsOut: 0, events: [0, 0, 0, 0, 0] };
+        this.pending.set(key, t);
+      }
       t.retransSegs += flow.retransSegs;
       t.segsOut += flow.segsOut;
       for (let i = 0; i < RETRANS_CAUSES.length; i++) t.events[i] += flow.events[RETRANS_CAUSES[i]!];
-      if (flow.closed && flow.durationUs > 0) this.connectionDuration.observe({ destination }, flow.durationUs / 1e6);
+      if (flow.closed && flow.durationUs > 0) this.connectionDuration.observe(t.labels, flow.durationUs / 1e6);
     }
     if (includeActive) this.activeConnections.set(line.activeConnections);
     if (line.mapFullDrops) this.mapFullDrops.inc(line.mapFullDrops);

@@ -4,6 +4,11 @@
 export type RetransCause = 'rto' | 'fast' | 'tlp' | 'syn' | 'other';
 export const RETRANS_CAUSES: readonly RetransCause[] = ['rto', 'fast', 'tlp', 'syn', 'other'];
 
+/** Which end opened the connection, as the kernel saw it; unknown for connections older than the collector and for
+ * sources that cannot tell (ss -ti, recordings made before the loader printed it). */
+export type FlowDirection = 'outbound' | 'inbound' | 'unknown';
+const FLOW_DIRECTIONS: readonly FlowDirection[] = ['outbound', 'inbound', 'unknown'];
+
 export interface FlowDelta {
   netns: number;
   family: 4 | 6;
@@ -18,6 +23,7 @@ export interface FlowDelta {
   opened: boolean;
   closed: boolean;
   durationUs: number;
+  direction: FlowDirection;
 }
 
 export interface IntervalLine {
@@ -107,6 +113,8 @@ export function parseFlow(raw: unknown, path: string): FlowDelta {
   if (durationUs > 0 && !closed) fail(`${p}duration_us`, 'be 0 unless closed is true');
   const events = {} as Record<RetransCause, number>;
   for (const cause of RETRANS_CAUSES) events[cause] = uint(o, cause, p);
+  const direction = o.direction ?? 'unknown';
+  if (!FLOW_DIRECTIONS.includes(direction as FlowDirection)) fail(`${p}direction`, 'be "outbound", "inbound" or "unknown"');
   return {
     netns: uint(o, 'netns', p, 0xffffffff),
     family,
@@ -121,6 +129,7 @@ export function parseFlow(raw: unknown, path: string): FlowDelta {
     opened,
     closed,
     durationUs,
+    direction: direction as FlowDirection,
   };
 }
 

@@ -241,7 +241,8 @@ export class SsDeltaTracker {
   private flow(socket: SsSocket, d: Pick<FlowDelta, 'retransSegs' | 'segsOut' | 'opened' | 'closed' | 'durationUs'>): FlowDelta {
     return {
       netns: this.netns, family: socket.family, laddr: socket.laddr, lport: socket.lport, raddr: socket.raddr,
-      rport: socket.rport, events: { rto: 0, fast: 0, tlp: 0, syn: 0, other: 0 }, srttUs: socket.rttUs, ...d,
+      rport: socket.rport, events: { rto: 0, fast: 0, tlp: 0, syn: 0, other: 0 }, srttUs: socket.rttUs,
+      direction: 'unknown', ...d, // ss -ti does not say which end connected
     };
   }
 }

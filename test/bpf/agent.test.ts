@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { NodeAgent, canLoadBpf, mergeReportGaps } from '../../bpf/agent/agent.ts';
-import { chooseSource, parseAgentArgs, readProxyToken, serveMetrics } from '../../bpf/agent/main.ts';
+import { chooseSource, parseAgentArgs, readEphemeralPorts, readProxyToken, serveMetrics } from '../../bpf/agent/main.ts';
 import { KernelReporter } from '../../bpf/agent/report.ts';
 import { LoaderSource, ReplaySource, SsDeltaTracker, SsSource, parseSsOutput } from '../../bpf/agent/sources.ts';
 import { startKernelTelemetryServer, type RecordingServer } from './helpers/kernel-telemetry-server.ts';
@@ -76,7 +76,7 @@ Agent('replay: every interval becomes a KernelReport and metrics; a bad line is 
   assert.is(second.gaps.length, 1, 'the bad line is reported as a gap on the next report');
   assert.is(second.gaps[0].reason, 'GAP_REASON_BAD_OUTPUT');
   const text = await registry.metrics();
-  assert.match(text, /meshlens_tcp_retransmits_total\{destination="10.0.0.2:8080"\} 7/);
+  assert.match(text, /meshlens_tcp_retransmits_total\{direction="outbound",destination="10.0.0.2:8080"\} 7/);
   assert.match(text, /meshlens_agent_bad_loader_lines_total 1/);
 });
 
@@ -97,7 +97,7 @@ Agent('the metrics endpoint serves the registry on /metrics and 404 elsewhere', 
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     assert.is(res.status, 200);
     const body = await res.text();
-    assert.match(body, /meshlens_tcp_retransmits_total\{destination="10.0.0.2:8080"\} 3/);
+    assert.match(body, /meshlens_tcp_retransmits_total\{direction="outbound",destination="10.0.0.2:8080"\} 3/);
     assert.match(body, /meshlens_tcp_active_connections 9/);
     assert.match(body, /meshlens_agent_source\{source="replay"\} 1/);
     assert.is((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
@@ -138,7 +138,7 @@ Agent('loader crash: restarted with backoff, the gap is reported, counting conti
   assert.is(reports.length, 3);
   assert.ok(reports[1].gaps.some((g: any) => g.reason === 'GAP_REASON_LOADER_EXITED'));
   const text = await registry.metrics();
-  assert.match(text, /meshlens_tcp_retransmits_total\{destination="10.0.0.2:8080"\} 113/);
+  assert.match(text, /meshlens_tcp_retransmits_total\{direction="outbound",destination="10.0.0.2:8080"\} 113/);
   assert.match(text, /meshlens_agent_loader_restarts_total 2/);
   assert.match(text, /meshlens_agent_collection_gaps_total\{reason="loader_exited"\} 2/);
 });
@@ -195,6 +195,17 @@ Agent('the proxy token comes from --token-file (a bare token or tokens.json) or 
   assert.throws(() => readProxyToken({ tokenFile: short }), /--token-file must hold a token of 16 to 4096 non-space characters/);
   writeFileSync(json, '{"proxy": 1');
   assert.throws(() => readProxyToken({ tokenFile: json }), /--token-file must hold a token or JSON with a "proxy" token/);
+});
+
+Agent('the ephemeral port range is the node\'s ip_local_port_range, Linux\'s default when unreadable or nonsense', () => {
+  const file = join(dir, 'ip_local_port_range');
+  writeFileSync(file, '20000\t30000\n');
+  assert.equal(readEphemeralPorts(file), { low: 20000, high: 30000 });
+  for (const nonsense of ['30000\t20000\n', '0\t100\n', '1024\n', 'a b\n']) {
+    writeFileSync(file, nonsense);
+    assert.equal(readEphemeralPorts(file), { low: 32768, high: 60999 }, JSON.stringify(nonsense));
+  }
+  assert.equal(readEphemeralPorts(join(dir, 'absent')), { low: 32768, high: 60999 });
 });
 
 Agent('a failed report is retried as a gap on the next report, not lost silently', async () => {

@@ -20,6 +20,9 @@ Parse('accepts a valid interval and maps snake_case to the typed form', () => {
   assert.is(line.flows[0]!.retransSegs, 3);
   assert.equal(line.flows[0]!.events, { rto: 1, fast: 1, tlp: 0, syn: 0, other: 0 });
   assert.is(line.activeConnections, 2);
+  assert.is(line.flows[0]!.direction, 'unknown', 'recordings from before the loader printed direction');
+  const inbound = parseLoaderLine(JSON.stringify({ ...interval, flows: [{ ...flow, direction: 'inbound' }] }));
+  assert.is(inbound.type === 'interval' && inbound.flows[0]!.direction, 'inbound');
 });
 
 const bad: [string, unknown, RegExp][] = [
@@ -35,6 +38,7 @@ const bad: [string, unknown, RegExp][] = [
   ['fractional counter', { ...interval, flows: [{ ...flow, retrans_segs: 1.5 }] }, /retrans_segs must be an integer/],
   ['string bool', { ...interval, flows: [{ ...flow, closed: 'true' }] }, /closed must be a boolean/],
   ['duration on open flow', { ...interval, flows: [{ ...flow, closed: false }] }, /duration_us must be 0 unless closed is true/],
+  ['unknown direction', { ...interval, flows: [{ ...flow, direction: 'sideways' }] }, /flows\[0\]\.direction must be "outbound", "inbound" or "unknown"/],
   ['missing cause', { ...interval, flows: [{ ...flow, tlp: undefined }] }, /flows\[0\]\.tlp must be/],
 ];
 
