@@ -387,7 +387,7 @@ int main(int argc, char **argv)
 	c.keys_cap = (size_t)env.max_flows + 64;
 	c.keys = calloc(c.keys_cap, sizeof(struct ml_flow_key));
 	c.deltas = calloc(c.keys_cap, sizeof(struct ml_flow_delta));
-	/* worst case per flow is ~500 bytes of JSON */
+	/* worst case per flow is 487 bytes of JSON (IPv6 addresses, every counter at UINT64_MAX) */
 	c.line_len = 1024 + c.keys_cap * 560;
 	c.line = malloc(c.line_len);
 	if (!c.prev.slots || !c.next.slots || !c.keys || !c.deltas || !c.line) {
