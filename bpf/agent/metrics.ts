@@ -4,7 +4,7 @@
 // inbound ones were accepted here and their destination is the local (server) endpoint, never a client's ephemeral
 // port.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { RETRANS_CAUSES, type FlowDelta, type IntervalLine } from './ndjson.ts';
+import { RETRANS_CAUSES, type FlowDelta, type FlowDirection, type IntervalLine } from './ndjson.ts';
 
 export const OVERFLOW_LABEL = '~other';
 export const DEFAULT_MAX_DESTINATIONS = 200;
@@ -20,7 +20,8 @@ export const LINUX_EPHEMERAL_PORTS: PortRange = { low: 32768, high: 60999 };
 /** The IANA dynamic range (RFC 6335), which other systems' clients pick from. */
 const IANA_EPHEMERAL_PORTS: PortRange = { low: 49152, high: 65535 };
 
-export type MetricDirection = 'outbound' | 'inbound';
+/** A metric's direction: the flow's, with unknown resolved from the ports. */
+export type MetricDirection = Exclude<FlowDirection, 'unknown'>;
 
 /**
  * The server end of a flow. The kernel tells the direction of every connection it saw open; for older ones (and
