@@ -1,7 +1,7 @@
 // KernelReport construction and delivery over gRPC (protos/meshlens/v1/kernel.proto).
 import * as grpc from '@grpc/grpc-js';
 import { messageType, protoRoot } from '../../control-plane/src/protos.ts';
-import type { IntervalLine } from './ndjson.ts';
+import type { FlowDirection, IntervalLine } from './ndjson.ts';
 import type { Gap, SourceKind } from './sources.ts';
 
 export interface NodeIdentity {
@@ -19,6 +19,9 @@ const SOURCE_ENUM = enumNumbers<SourceKind>('KernelSource', {
   bpf: 'KERNEL_SOURCE_BPF', ss: 'KERNEL_SOURCE_SS', replay: 'KERNEL_SOURCE_REPLAY',
 });
 const FAMILY_ENUM = enumNumbers<'4' | '6'>('AddressFamily', { 4: 'ADDRESS_FAMILY_IPV4', 6: 'ADDRESS_FAMILY_IPV6' });
+const DIRECTION_ENUM = enumNumbers<FlowDirection>('FlowDirection', {
+  outbound: 'FLOW_DIRECTION_OUTBOUND', inbound: 'FLOW_DIRECTION_INBOUND', unknown: 'FLOW_DIRECTION_UNSPECIFIED',
+});
 const GAP_ENUM = enumNumbers<Gap['reason']>('GapReason', {
   loader_exited: 'GAP_REASON_LOADER_EXITED', bad_output: 'GAP_REASON_BAD_OUTPUT',
   report_dropped: 'GAP_REASON_REPORT_DROPPED', source_changed: 'GAP_REASON_SOURCE_CHANGED',
@@ -40,6 +43,7 @@ export function toKernelReport(line: IntervalLine, node: NodeIdentity, source: S
       retransSegs: f.retransSegs,
       retransEvents: f.events,
       segsOut: f.segsOut, srttUs: f.srttUs, opened: f.opened, closed: f.closed, durationUs: f.durationUs,
+      direction: DIRECTION_ENUM[f.direction],
     })),
     mapFullDrops: line.mapFullDrops,
     evictedFlows: line.evictedFlows,

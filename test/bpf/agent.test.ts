@@ -47,7 +47,7 @@ Agent('replay: every interval becomes a KernelReport and metrics; a bad line is 
     type: 'interval', seq, ts_ms: 10_000 + seq * 1000, interval_ms: 1000, attach: 'tp_btf', active_connections: 4,
     map_full_drops: 0, evicted_flows: 2, retrans_failed: 0, flows_tracked: 1, missed_events: 0, flows,
   });
-  const flow6 = { ...flow, family: 6, laddr: 'fd00::1', raddr: 'fd00::2', retrans_segs: 0, rto: 0, fast: 0, closed: true, duration_us: 1500 };
+  const flow6 = { ...flow, family: 6, laddr: 'fd00::1', raddr: 'fd00::2', retrans_segs: 0, rto: 0, fast: 0, closed: true, duration_us: 1500, direction: 'inbound' };
   writeFileSync(file, [line(1, [flow, flow6]), '{"type":"interval","seq":"x"}', line(2, [{ ...flow, retrans_segs: 4 }])].join('\n') + '\n');
   const registry = new Registry();
   const source = new ReplaySource(file);
@@ -72,6 +72,7 @@ Agent('replay: every interval becomes a KernelReport and metrics; a bad line is 
   assert.is(first.flows[1].closed, true);
   assert.is(first.flows[1].durationUs, '1500');
   assert.is(first.flows[0].retransEvents.rto, '1');
+  assert.equal(first.flows.map((f: any) => f.direction), ['FLOW_DIRECTION_UNSPECIFIED', 'FLOW_DIRECTION_INBOUND'], 'a line without direction is unknown');
   assert.is(first.evictedFlows, '2');
   assert.is(second.gaps.length, 1, 'the bad line is reported as a gap on the next report');
   assert.is(second.gaps[0].reason, 'GAP_REASON_BAD_OUTPUT');
@@ -150,7 +151,7 @@ Agent('reports reach the real control plane with the proxy token; without it the
     const file = join(dir, name);
     writeFileSync(file, JSON.stringify({
       type: 'interval', seq: 1, ts_ms: plane.clock.now, interval_ms: 1000, attach: 'tp_btf', active_connections: 1,
-      map_full_drops: 0, evicted_flows: 0, retrans_failed: 0, flows_tracked: 1, missed_events: 0, flows: [{ ...flow, raddr: remote }],
+      map_full_drops: 0, evicted_flows: 0, retrans_failed: 0, flows_tracked: 1, missed_events: 0, flows: [{ ...flow, raddr: remote, direction: 'outbound' }],
     }) + '\n');
     return new ReplaySource(file);
   };
@@ -168,7 +169,7 @@ Agent('reports reach the real control plane with the proxy token; without it the
     const withToken = await run(replay('with-token.ndjson', '10.9.0.1'), new KernelReporter(address, { token: readProxyToken({ tokenFile }) }));
     assert.is(withToken.stats.reportsSent, 1);
     const stored = plane.operations.correlations().filter((c) => c.remoteAddress.startsWith('10.9.0.'));
-    assert.equal(stored.map((c) => [c.remoteAddress, c.retransSegs]), [['10.9.0.1:8080', 3]]);
+    assert.equal(stored.map((c) => [c.remoteAddress, c.retransSegs, c.direction]), [['10.9.0.1:8080', 3, 'FLOW_DIRECTION_OUTBOUND']]);
 
     const without = await run(replay('without-token.ndjson', '10.9.0.2'), new KernelReporter(address));
     assert.is(without.stats.reportsFailed, 1);

@@ -143,8 +143,11 @@ test('kernel reports: flows stored, joined to connection outcomes; retried seque
     node: { nodeName: 'node-a', agentId: 'agent-1', source: 'KERNEL_SOURCE_BPF' }, sequence,
     intervalStartUnixMs: plane.clock.now - 1000, intervalEndUnixMs: plane.clock.now, flows,
   })).finish();
-  const flow = { family: 'ADDRESS_FAMILY_IPV4', localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 8080, retransSegs: 7, segsOut: 100 };
-  const other = { ...flow, localPort: 40001, retransSegs: 1 };
+  const flow = {
+    family: 'ADDRESS_FAMILY_IPV4', localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 8080, retransSegs: 7, segsOut: 100,
+    direction: 'FLOW_DIRECTION_OUTBOUND',
+  };
+  const other = { ...flow, localPort: 40001, retransSegs: 1, direction: 9 }; // an enum number a newer agent might send
   const first = await unaryRaw(client, KERNEL, kernel(1, [flow, other]), plane.proxyToken);
   assert.is(first.error, null);
   const ack = messageType('KernelReportAck').toObject(messageType('KernelReportAck').decode(first.response!), { longs: String });
@@ -154,8 +157,10 @@ test('kernel reports: flows stored, joined to connection outcomes; retried seque
   const correlations = await http(plane.httpPort, 'GET', '/v1/correlations', { token: plane.adminToken });
   assert.equal(correlations.json.correlations[0], {
     localAddress: '10.0.0.1:40000', remoteAddress: '10.0.0.2:8080', cluster: 'orders', retransSegs: 7, segsOut: 100, requests: 50, errors: 5,
+    direction: 'FLOW_DIRECTION_OUTBOUND',
   });
   assert.is(correlations.json.correlations[1].requests, 0, 'a flow no filter reported joins to nothing');
+  assert.is(correlations.json.correlations[1].direction, 'FLOW_DIRECTION_UNSPECIFIED', 'an unknown direction is kept as unknown');
   const unauthenticated = await unaryRaw(client, KERNEL, kernel(2, [flow]), null);
   assert.is(unauthenticated.error?.code, grpc.status.UNAUTHENTICATED);
   const badPort = await unaryRaw(client, KERNEL, kernel(2, [{ ...flow, localPort: 70000 }]), plane.proxyToken);

@@ -3,26 +3,33 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { AdminClient as _meshlens_v1_AdminClient, AdminDefinition as _meshlens_v1_AdminDefinition } from './meshlens/v1/Admin.ts';
 import type { BreakerPolicy as _meshlens_v1_BreakerPolicy, BreakerPolicy__Output as _meshlens_v1_BreakerPolicy__Output } from './meshlens/v1/BreakerPolicy.ts';
+import type { CollectionGap as _meshlens_v1_CollectionGap, CollectionGap__Output as _meshlens_v1_CollectionGap__Output } from './meshlens/v1/CollectionGap.ts';
 import type { Correlation as _meshlens_v1_Correlation, Correlation__Output as _meshlens_v1_Correlation__Output } from './meshlens/v1/Correlation.ts';
 import type { DeletePolicyRequest as _meshlens_v1_DeletePolicyRequest, DeletePolicyRequest__Output as _meshlens_v1_DeletePolicyRequest__Output } from './meshlens/v1/DeletePolicyRequest.ts';
 import type { DeletePolicyResponse as _meshlens_v1_DeletePolicyResponse, DeletePolicyResponse__Output as _meshlens_v1_DeletePolicyResponse__Output } from './meshlens/v1/DeletePolicyResponse.ts';
 import type { DryRunRequest as _meshlens_v1_DryRunRequest, DryRunRequest__Output as _meshlens_v1_DryRunRequest__Output } from './meshlens/v1/DryRunRequest.ts';
 import type { DryRunResponse as _meshlens_v1_DryRunResponse, DryRunResponse__Output as _meshlens_v1_DryRunResponse__Output } from './meshlens/v1/DryRunResponse.ts';
 import type { DryRunScope as _meshlens_v1_DryRunScope, DryRunScope__Output as _meshlens_v1_DryRunScope__Output } from './meshlens/v1/DryRunScope.ts';
+import type { FlowEntry as _meshlens_v1_FlowEntry, FlowEntry__Output as _meshlens_v1_FlowEntry__Output } from './meshlens/v1/FlowEntry.ts';
 import type { GetHistoryRequest as _meshlens_v1_GetHistoryRequest, GetHistoryRequest__Output as _meshlens_v1_GetHistoryRequest__Output } from './meshlens/v1/GetHistoryRequest.ts';
 import type { GetHistoryResponse as _meshlens_v1_GetHistoryResponse, GetHistoryResponse__Output as _meshlens_v1_GetHistoryResponse__Output } from './meshlens/v1/GetHistoryResponse.ts';
 import type { GetPolicyRequest as _meshlens_v1_GetPolicyRequest, GetPolicyRequest__Output as _meshlens_v1_GetPolicyRequest__Output } from './meshlens/v1/GetPolicyRequest.ts';
 import type { GetRolloutStatusRequest as _meshlens_v1_GetRolloutStatusRequest, GetRolloutStatusRequest__Output as _meshlens_v1_GetRolloutStatusRequest__Output } from './meshlens/v1/GetRolloutStatusRequest.ts';
 import type { HistoryEntry as _meshlens_v1_HistoryEntry, HistoryEntry__Output as _meshlens_v1_HistoryEntry__Output } from './meshlens/v1/HistoryEntry.ts';
+import type { KernelReport as _meshlens_v1_KernelReport, KernelReport__Output as _meshlens_v1_KernelReport__Output } from './meshlens/v1/KernelReport.ts';
+import type { KernelReportAck as _meshlens_v1_KernelReportAck, KernelReportAck__Output as _meshlens_v1_KernelReportAck__Output } from './meshlens/v1/KernelReportAck.ts';
+import type { KernelTelemetryClient as _meshlens_v1_KernelTelemetryClient, KernelTelemetryDefinition as _meshlens_v1_KernelTelemetryDefinition } from './meshlens/v1/KernelTelemetry.ts';
 import type { ListCorrelationsRequest as _meshlens_v1_ListCorrelationsRequest, ListCorrelationsRequest__Output as _meshlens_v1_ListCorrelationsRequest__Output } from './meshlens/v1/ListCorrelationsRequest.ts';
 import type { ListCorrelationsResponse as _meshlens_v1_ListCorrelationsResponse, ListCorrelationsResponse__Output as _meshlens_v1_ListCorrelationsResponse__Output } from './meshlens/v1/ListCorrelationsResponse.ts';
 import type { ListPoliciesRequest as _meshlens_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _meshlens_v1_ListPoliciesRequest__Output } from './meshlens/v1/ListPoliciesRequest.ts';
 import type { ListPoliciesResponse as _meshlens_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _meshlens_v1_ListPoliciesResponse__Output } from './meshlens/v1/ListPoliciesResponse.ts';
+import type { NodeIdentity as _meshlens_v1_NodeIdentity, NodeIdentity__Output as _meshlens_v1_NodeIdentity__Output } from './meshlens/v1/NodeIdentity.ts';
 import type { NodeRollout as _meshlens_v1_NodeRollout, NodeRollout__Output as _meshlens_v1_NodeRollout__Output } from './meshlens/v1/NodeRollout.ts';
 import type { Policy as _meshlens_v1_Policy, Policy__Output as _meshlens_v1_Policy__Output } from './meshlens/v1/Policy.ts';
 import type { PolicyRecord as _meshlens_v1_PolicyRecord, PolicyRecord__Output as _meshlens_v1_PolicyRecord__Output } from './meshlens/v1/PolicyRecord.ts';
 import type { PolicyResource as _meshlens_v1_PolicyResource, PolicyResource__Output as _meshlens_v1_PolicyResource__Output } from './meshlens/v1/PolicyResource.ts';
 import type { PolicyTarget as _meshlens_v1_PolicyTarget, PolicyTarget__Output as _meshlens_v1_PolicyTarget__Output } from './meshlens/v1/PolicyTarget.ts';
+import type { RetransmitEventsByCause as _meshlens_v1_RetransmitEventsByCause, RetransmitEventsByCause__Output as _meshlens_v1_RetransmitEventsByCause__Output } from './meshlens/v1/RetransmitEventsByCause.ts';
 import type { RetryPolicy as _meshlens_v1_RetryPolicy, RetryPolicy__Output as _meshlens_v1_RetryPolicy__Output } from './meshlens/v1/RetryPolicy.ts';
 import type { RetryRule as _meshlens_v1_RetryRule, RetryRule__Output as _meshlens_v1_RetryRule__Output } from './meshlens/v1/RetryRule.ts';
 import type { RollbackRequest as _meshlens_v1_RollbackRequest, RollbackRequest__Output as _meshlens_v1_RollbackRequest__Output } from './meshlens/v1/RollbackRequest.ts';
@@ -36,6 +43,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   meshlens: {
     v1: {
+      AddressFamily: EnumTypeDefinition
       /**
        * Operator API.
        */
@@ -43,26 +51,40 @@ export interface ProtoGrpcType {
       BreakerPolicy: MessageTypeDefinition<_meshlens_v1_BreakerPolicy, _meshlens_v1_BreakerPolicy__Output>
       BreakerState: EnumTypeDefinition
       ChangeKind: EnumTypeDefinition
+      CollectionGap: MessageTypeDefinition<_meshlens_v1_CollectionGap, _meshlens_v1_CollectionGap__Output>
       Correlation: MessageTypeDefinition<_meshlens_v1_Correlation, _meshlens_v1_Correlation__Output>
       DeletePolicyRequest: MessageTypeDefinition<_meshlens_v1_DeletePolicyRequest, _meshlens_v1_DeletePolicyRequest__Output>
       DeletePolicyResponse: MessageTypeDefinition<_meshlens_v1_DeletePolicyResponse, _meshlens_v1_DeletePolicyResponse__Output>
       DryRunRequest: MessageTypeDefinition<_meshlens_v1_DryRunRequest, _meshlens_v1_DryRunRequest__Output>
       DryRunResponse: MessageTypeDefinition<_meshlens_v1_DryRunResponse, _meshlens_v1_DryRunResponse__Output>
       DryRunScope: MessageTypeDefinition<_meshlens_v1_DryRunScope, _meshlens_v1_DryRunScope__Output>
+      FlowDirection: EnumTypeDefinition
+      FlowEntry: MessageTypeDefinition<_meshlens_v1_FlowEntry, _meshlens_v1_FlowEntry__Output>
+      GapReason: EnumTypeDefinition
       GetHistoryRequest: MessageTypeDefinition<_meshlens_v1_GetHistoryRequest, _meshlens_v1_GetHistoryRequest__Output>
       GetHistoryResponse: MessageTypeDefinition<_meshlens_v1_GetHistoryResponse, _meshlens_v1_GetHistoryResponse__Output>
       GetPolicyRequest: MessageTypeDefinition<_meshlens_v1_GetPolicyRequest, _meshlens_v1_GetPolicyRequest__Output>
       GetRolloutStatusRequest: MessageTypeDefinition<_meshlens_v1_GetRolloutStatusRequest, _meshlens_v1_GetRolloutStatusRequest__Output>
       HistoryEntry: MessageTypeDefinition<_meshlens_v1_HistoryEntry, _meshlens_v1_HistoryEntry__Output>
+      KernelReport: MessageTypeDefinition<_meshlens_v1_KernelReport, _meshlens_v1_KernelReport__Output>
+      KernelReportAck: MessageTypeDefinition<_meshlens_v1_KernelReportAck, _meshlens_v1_KernelReportAck__Output>
+      KernelSource: EnumTypeDefinition
+      /**
+       * Node agents report per-flow kernel counters, keyed by the same 4-tuple the filter reports per upstream connection
+       * (upstream.local_address, upstream.address), so the control plane can join retransmits to requests.
+       */
+      KernelTelemetry: SubtypeConstructor<typeof grpc.Client, _meshlens_v1_KernelTelemetryClient> & { service: _meshlens_v1_KernelTelemetryDefinition }
       ListCorrelationsRequest: MessageTypeDefinition<_meshlens_v1_ListCorrelationsRequest, _meshlens_v1_ListCorrelationsRequest__Output>
       ListCorrelationsResponse: MessageTypeDefinition<_meshlens_v1_ListCorrelationsResponse, _meshlens_v1_ListCorrelationsResponse__Output>
       ListPoliciesRequest: MessageTypeDefinition<_meshlens_v1_ListPoliciesRequest, _meshlens_v1_ListPoliciesRequest__Output>
       ListPoliciesResponse: MessageTypeDefinition<_meshlens_v1_ListPoliciesResponse, _meshlens_v1_ListPoliciesResponse__Output>
+      NodeIdentity: MessageTypeDefinition<_meshlens_v1_NodeIdentity, _meshlens_v1_NodeIdentity__Output>
       NodeRollout: MessageTypeDefinition<_meshlens_v1_NodeRollout, _meshlens_v1_NodeRollout__Output>
       Policy: MessageTypeDefinition<_meshlens_v1_Policy, _meshlens_v1_Policy__Output>
       PolicyRecord: MessageTypeDefinition<_meshlens_v1_PolicyRecord, _meshlens_v1_PolicyRecord__Output>
       PolicyResource: MessageTypeDefinition<_meshlens_v1_PolicyResource, _meshlens_v1_PolicyResource__Output>
       PolicyTarget: MessageTypeDefinition<_meshlens_v1_PolicyTarget, _meshlens_v1_PolicyTarget__Output>
+      RetransmitEventsByCause: MessageTypeDefinition<_meshlens_v1_RetransmitEventsByCause, _meshlens_v1_RetransmitEventsByCause__Output>
       RetryDecision: EnumTypeDefinition
       RetryPolicy: MessageTypeDefinition<_meshlens_v1_RetryPolicy, _meshlens_v1_RetryPolicy__Output>
       RetryRule: MessageTypeDefinition<_meshlens_v1_RetryRule, _meshlens_v1_RetryRule__Output>

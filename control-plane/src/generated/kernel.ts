@@ -18,6 +18,7 @@ export interface ProtoGrpcType {
     v1: {
       AddressFamily: EnumTypeDefinition
       CollectionGap: MessageTypeDefinition<_meshlens_v1_CollectionGap, _meshlens_v1_CollectionGap__Output>
+      FlowDirection: EnumTypeDefinition
       FlowEntry: MessageTypeDefinition<_meshlens_v1_FlowEntry, _meshlens_v1_FlowEntry__Output>
       GapReason: EnumTypeDefinition
       KernelReport: MessageTypeDefinition<_meshlens_v1_KernelReport, _meshlens_v1_KernelReport__Output>

@@ -9,6 +9,7 @@ import type { ControlPlaneMetrics } from '../metrics.ts';
 import { CONVERSION_OPTIONS, messageType, meshlensGrpc } from '../protos.ts';
 import type { TelemetryStore } from '../telemetry-store.ts';
 import type { KernelReport__Output } from '../generated/meshlens/v1/KernelReport.ts';
+import { FlowDirection, type FlowDirection__Output } from '../generated/meshlens/v1/FlowDirection.ts';
 
 export interface FlowCounters {
   nodeName: string;
@@ -17,6 +18,7 @@ export interface FlowCounters {
   retransSegs: number;
   segsOut: number;
   srttUs: number;
+  direction: FlowDirection__Output;
   intervalEndUnixMs: number;
 }
 
@@ -28,6 +30,7 @@ export interface Correlation {
   segsOut: number;
   requests: number;
   errors: number;
+  direction: FlowDirection__Output;
 }
 
 export interface KernelTelemetryOptions {
@@ -100,7 +103,7 @@ export class KernelTelemetryService {
       const remoteAddress = formatEndpoint(flow.remoteAddress, flow.remotePort);
       this.#flows.set(`${localAddress}|${remoteAddress}`, {
         nodeName, localAddress, remoteAddress, retransSegs: Number(flow.retransSegs), segsOut: Number(flow.segsOut),
-        srttUs: flow.srttUs, intervalEndUnixMs: end,
+        srttUs: flow.srttUs, direction: knownDirection(flow.direction), intervalEndUnixMs: end,
       });
     }
     this.#options.metrics.reportsReceived.inc({ source: 'kernel' });
@@ -120,6 +123,7 @@ export class KernelTelemetryService {
       out.push({
         localAddress: flow.localAddress, remoteAddress: flow.remoteAddress, cluster: outcome?.cluster ?? '',
         retransSegs: flow.retransSegs, segsOut: flow.segsOut, requests: outcome?.requests ?? 0, errors: outcome?.errors ?? 0,
+        direction: flow.direction,
       });
     }
     return out.sort((a, b) => b.retransSegs - a.retransSegs);
@@ -128,4 +132,10 @@ export class KernelTelemetryService {
   prune(oldestUnixMs: number): void {
     for (const [key, flow] of this.#flows) if (flow.intervalEndUnixMs < oldestUnixMs) this.#flows.delete(key);
   }
+}
+
+// protobufjs hands an enum number this proto does not know through as a number. proto3 enums are open: a newer
+// agent's direction is kept as unknown rather than rejecting the report that carries it.
+function knownDirection(direction: FlowDirection__Output | number): FlowDirection__Output {
+  return typeof direction === 'string' && direction in FlowDirection ? direction : FlowDirection.FLOW_DIRECTION_UNSPECIFIED;
 }

@@ -1,5 +1,6 @@
 // Original file: protos/meshlens/v1/admin.proto
 
+import type { FlowDirection as _meshlens_v1_FlowDirection, FlowDirection__Output as _meshlens_v1_FlowDirection__Output } from '../../meshlens/v1/FlowDirection.ts';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -34,6 +35,10 @@ export interface Correlation {
    * Of which failed.
    */
   'errors'?: (number | string | Long);
+  /**
+   * Which end opened the connection, as the kernel saw it on the node that reported the flow.
+   */
+  'direction'?: (_meshlens_v1_FlowDirection);
 }
 
 /**
@@ -68,4 +73,8 @@ export interface Correlation__Output {
    * Of which failed.
    */
   'errors': (string);
+  /**
+   * Which end opened the connection, as the kernel saw it on the node that reported the flow.
+   */
+  'direction': (_meshlens_v1_FlowDirection__Output);
 }

@@ -2,6 +2,7 @@
 
 import type { AddressFamily as _meshlens_v1_AddressFamily, AddressFamily__Output as _meshlens_v1_AddressFamily__Output } from '../../meshlens/v1/AddressFamily.ts';
 import type { RetransmitEventsByCause as _meshlens_v1_RetransmitEventsByCause, RetransmitEventsByCause__Output as _meshlens_v1_RetransmitEventsByCause__Output } from '../../meshlens/v1/RetransmitEventsByCause.ts';
+import type { FlowDirection as _meshlens_v1_FlowDirection, FlowDirection__Output as _meshlens_v1_FlowDirection__Output } from '../../meshlens/v1/FlowDirection.ts';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -60,6 +61,10 @@ export interface FlowEntry {
    * Connection lifetime in microseconds from establishment to close; set only when closed is true.
    */
   'durationUs'?: (number | string | Long);
+  /**
+   * Which end opened the connection; tells which endpoint is the server.
+   */
+  'direction'?: (_meshlens_v1_FlowDirection);
 }
 
 /**
@@ -118,4 +123,8 @@ export interface FlowEntry__Output {
    * Connection lifetime in microseconds from establishment to close; set only when closed is true.
    */
   'durationUs': (string);
+  /**
+   * Which end opened the connection; tells which endpoint is the server.
+   */
+  'direction': (_meshlens_v1_FlowDirection__Output);
 }
