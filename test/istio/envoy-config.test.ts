@@ -156,7 +156,7 @@ shipped('the Wasm filter goes before the router on outbound listeners with the a
   assert.is(wasm.config.root_id, 'meshlens');
   assert.is(wasm.config.vm_config.vm_id, 'meshlens');
   assert.is(wasm.config.vm_config.runtime, 'envoy.wasm.runtime.v8');
-  assert.is(wasm.config.fail_open, false);
+  assert.is(wasm.config.failure_policy, 'FAIL_RELOAD');
   assert.ok(JSON.parse(envoyFilterPluginConfigText()), 'configuration StringValue holds JSON');
   // The VM environment the filter reads its token from (controlPlane.tokenEnv) is checked by the proto too.
   assert.equal(wasm.config.vm_config.environment_variables.host_env_keys, [JSON.parse(envoyFilterPluginConfigText()).controlPlane.tokenEnv]);
@@ -179,11 +179,21 @@ shipped('the control-plane cluster is HTTP/2, and is the cluster the plugin conf
   assert.is(JSON.parse(envoyFilterPluginConfigText()).controlPlane.cluster, cluster.name);
 });
 
-shipped('the WasmPlugin, rendered into the ECDS resource Istio pushes, is a valid Envoy extension config', () => {
-  const plugin = find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens');
+/**
+ * The ECDS resource istiod renders from a WasmPlugin (pilot/pkg/model/extensions.go buildPluginConfig and
+ * buildVMConfig, Istio 1.28.10): remote code (istio-agent swaps in the downloaded file), StringValue(JSON) config,
+ * the pull policy and resource version as key_values (names: pkg/model/wasm.go), vmConfig.env HOST entries as
+ * host_env_keys, and for proxies >= 1.25 failStrategy as failure_policy
+ * (FAIL_OPEN → FAIL_OPEN, FAIL_CLOSE → FAIL_CLOSED, FAIL_RELOAD → FAIL_RELOAD), fail_open for older ones.
+ */
+function renderWasmPlugin(plugin: Resource, proxyMinor: number): Resource {
   const name = `${plugin.metadata.namespace}.${plugin.metadata.name}`;
-  // pilot/pkg/model/extensions.go: remote code (istio-agent swaps in the downloaded file), StringValue(JSON) config.
-  const rendered = {
+  const failure: Record<string, unknown> =
+    proxyMinor >= 25
+      ? plugin.spec.failStrategy === undefined ? {} : { failure_policy: { FAIL_OPEN: 'FAIL_OPEN', FAIL_CLOSE: 'FAIL_CLOSED', FAIL_RELOAD: 'FAIL_RELOAD' }[plugin.spec.failStrategy as string] }
+      : { fail_open: plugin.spec.failStrategy === 'FAIL_OPEN' };
+  const env = plugin.spec.vmConfig?.env ?? [];
+  return {
     name,
     typed_config: {
       '@type': WASM_TYPE_URL,
@@ -194,15 +204,44 @@ shipped('the WasmPlugin, rendered into the ECDS resource Istio pushes, is a vali
         vm_config: {
           runtime: 'envoy.wasm.runtime.v8',
           code: { remote: { http_uri: { uri: plugin.spec.url, cluster: '_', timeout: '30s' }, sha256: plugin.spec.sha256 } },
+          environment_variables: {
+            key_values: { ISTIO_META_WASM_IMAGE_PULL_POLICY: plugin.spec.imagePullPolicy, ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION: '1' },
+            host_env_keys: env.filter((e: Resource) => e.valueFrom === 'HOST').map((e: Resource) => e.name),
+          },
         },
-        fail_open: plugin.spec.failStrategy === 'FAIL_OPEN',
+        ...failure,
       },
     },
-  };
+  } as unknown as Resource;
+}
+
+shipped('the WasmPlugin, rendered into the ECDS resource Istio pushes, is a valid Envoy extension config', () => {
+  const plugin = find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens');
+  const rendered = renderWasmPlugin(plugin, 28);
   assert.equal(checker.check('envoy.config.core.v3.TypedExtensionConfig', rendered), []);
   const [httpFilter] = patchesOf(find(overlayResources('envoyfilter'), 'EnvoyFilter', 'meshlens-http-filter'), 'HTTP_FILTER');
-  assert.is(rendered.typed_config.config.root_id, httpFilter.patch.value.typed_config.config.root_id, 'same root context');
-  assert.is(rendered.typed_config.config.fail_open, httpFilter.patch.value.typed_config.config.fail_open, 'same failure policy');
+  const envoyFilterConfig = httpFilter.patch.value.typed_config.config;
+  assert.is(rendered.typed_config.config.root_id, envoyFilterConfig.root_id, 'same root context');
+  assert.is(rendered.typed_config.config.failure_policy, 'FAIL_RELOAD');
+  assert.is(rendered.typed_config.config.failure_policy, envoyFilterConfig.failure_policy, 'same failure policy');
+  assert.equal(rendered.typed_config.config.vm_config.environment_variables.host_env_keys, envoyFilterConfig.vm_config.environment_variables.host_env_keys, 'same VM env');
+  // Istio 1.24-1.26's overlay: FAIL_CLOSE → FAIL_CLOSED on 1.25/1.26 proxies, fail_open false on 1.24 (Envoy 1.32).
+  const old = find(overlayResources('wasmplugin-istio-1.24'), 'WasmPlugin', 'meshlens');
+  assert.is(renderWasmPlugin(old, 26).typed_config.config.failure_policy, 'FAIL_CLOSED');
+  assert.is(renderWasmPlugin(old, 24).typed_config.config.fail_open, false);
+  assert.equal(checker.check('envoy.config.core.v3.TypedExtensionConfig', renderWasmPlugin(old, 26)), []);
+});
+
+shipped('failure_policy is checked against Envoy 1.33+ PluginConfig: enum values and reload_config (negative)', () => {
+  const [patch] = patchesOf(find(overlayResources('envoyfilter'), 'EnvoyFilter', 'meshlens-http-filter'), 'HTTP_FILTER');
+  const value = structuredClone(patch.patch.value);
+  value.typed_config.config.failure_policy = 'FAIL_RESTART';
+  assert.match(checker.check(HTTP_FILTER, value).join('\n'), /"FAIL_RESTART" is not a value of enum envoy\.extensions\.wasm\.v3\.FailurePolicy/);
+  value.typed_config.config.failure_policy = 'FAIL_RELOAD';
+  value.typed_config.config.reload_config = { backoff: { base_interval: '1s', max_interval: '10s' } };
+  assert.equal(checker.check(HTTP_FILTER, value), []);
+  value.typed_config.config.reload_config = { backof: {} };
+  assert.match(checker.check(HTTP_FILTER, value).join('\n'), /backof: unknown field in envoy\.extensions\.wasm\.v3\.ReloadConfig/);
 });
 
 shipped('route retry backoff is the default policy collapsed by policy-model routeBackOff()', async () => {

@@ -24,6 +24,8 @@ export const ENVOY_PROTO_FILES = [
   'envoy/config/route/v3/route_components.proto',
   'envoy/config/core/v3/extension.proto',
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
+  // ReloadConfig.backoff (added in addWasmFailurePolicy) is a BackoffStrategy.
+  'envoy/config/core/v3/backoff.proto',
 ];
 
 export function envoyApiRoot(files: string[] = ENVOY_PROTO_FILES): protobuf.Root {
@@ -39,8 +41,30 @@ export function envoyApiRoot(files: string[] = ENVOY_PROTO_FILES): protobuf.Root
     return protobuf.util.path.resolve(origin, target);
   };
   root.loadSync(files, { keepCase: true });
+  addWasmFailurePolicy(root);
   root.resolveAll();
   return root;
+}
+
+/**
+ * The envoy-api tree bundled in @grpc/grpc-js-xds predates Envoy 1.33, which added `PluginConfig.failure_policy`
+ * (FAIL_RELOAD: a VM that failed with a runtime error is recreated for the next request) and `reload_config`.
+ * We cannot change that dependency, so the two fields are declared here exactly as Envoy defines them: envoyproxy
+ * PR #36456 (envoy commit 64b4d2e, mirrored to data-plane-api 1cfc0d5a, `envoy/extensions/wasm/v3/wasm.proto`),
+ * first released in v1.33.0 (changelogs/1.33.0.yaml, new_features, area wasm). Field numbers and enum values are
+ * Envoy's, so a typo in the shipped manifests is caught like any other unknown field or enum value.
+ */
+function addWasmFailurePolicy(root: protobuf.Root): void {
+  const wasm = root.lookup('envoy.extensions.wasm.v3') as protobuf.Namespace;
+  const plugin = wasm.lookupType('PluginConfig');
+  if (plugin.fields.failure_policy) return; // a newer bundled envoy-api already has them
+  wasm.add(new protobuf.Enum('FailurePolicy', { UNSPECIFIED: 0, FAIL_RELOAD: 1, FAIL_CLOSED: 2, FAIL_OPEN: 3 }));
+  const backoff = new protobuf.Field('backoff', 1, '.envoy.config.core.v3.BackoffStrategy');
+  wasm.add(new protobuf.Type('ReloadConfig').add(backoff));
+  const added = [new protobuf.Field('failure_policy', 7, 'FailurePolicy'), new protobuf.Field('reload_config', 8, 'ReloadConfig')];
+  for (const field of added) plugin.add(field);
+  // loadSync already resolved PluginConfig, so the root's resolveAll would not visit the fields added here.
+  for (const field of [backoff, ...added]) field.resolve();
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -8,7 +8,7 @@ import { parse, parseAllDocuments } from 'yaml';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ISTIO_DIR = join(REPO_ROOT, 'istio');
-export const OVERLAYS = ['envoyfilter', 'wasmplugin'] as const;
+export const OVERLAYS = ['envoyfilter', 'wasmplugin', 'wasmplugin-istio-1.24'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -20,8 +20,15 @@ export interface ResourceFile {
   resource: Resource;
 }
 
+/** A kustomize `patches` entry in the one form istio/ uses: an inline JSON 6902 patch on a target resource. */
+export interface KustomizePatch {
+  target: { group?: string; version?: string; kind: string; name: string };
+  patch: string;
+}
+
 export interface Kustomization {
   resources?: string[];
+  patches?: KustomizePatch[];
   [key: string]: unknown;
 }
 
@@ -29,10 +36,11 @@ export function readKustomization(dir: string): Kustomization {
   return parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Kustomization;
 }
 
-/** Files of a kustomization, following directory entries (bases) depth-first like kustomize. */
+/** Files of a kustomization, following directory entries (bases) depth-first like kustomize, patches applied. */
 export function resourceFiles(dir: string): ResourceFile[] {
   const out: ResourceFile[] = [];
-  for (const entry of readKustomization(dir).resources ?? []) {
+  const kustomization = readKustomization(dir);
+  for (const entry of kustomization.resources ?? []) {
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) {
       out.push(...resourceFiles(path));
@@ -44,7 +52,47 @@ export function resourceFiles(dir: string): ResourceFile[] {
     if (doc.errors.length > 0) throw new Error(`invalid manifest ${relative(REPO_ROOT, path)}: ${doc.errors[0].message}`);
     out.push({ file: relative(REPO_ROOT, path), resource: doc.toJS() as Resource });
   }
+  for (const p of kustomization.patches ?? []) applyKustomizePatch(out, p, relative(REPO_ROOT, dir));
   return out;
+}
+
+function applyKustomizePatch(files: ResourceFile[], p: KustomizePatch, where: string): void {
+  const { group, version, kind, name } = p.target;
+  const hits = files.filter(({ resource: r }) => {
+    const [g, v] = r.apiVersion.includes('/') ? r.apiVersion.split('/') : ['', r.apiVersion];
+    return r.kind === kind && r.metadata.name === name && (group === undefined || group === g) && (version === undefined || version === v);
+  });
+  if (hits.length !== 1) throw new Error(`invalid kustomization ${where}: patch target ${kind}/${name} must match one resource, matches ${hits.length}`);
+  const hit = hits[0];
+  const resource = structuredClone(hit.resource);
+  for (const op of parse(p.patch) as { op: string; path: string; value?: unknown }[]) applyJsonPatchOp(resource, op, where);
+  // The patched copy replaces the base's resource for this overlay only; the file it came from is unchanged.
+  files[files.indexOf(hit)] = { file: hit.file, resource };
+}
+
+/** RFC 6902 add/replace/remove, the operations kustomize's JSON patches in istio/ use. */
+function applyJsonPatchOp(doc: unknown, op: { op: string; path: string; value?: unknown }, where: string): void {
+  const keys = op.path.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const last = keys.pop();
+  if (last === undefined) throw new Error(`invalid kustomization ${where}: patch path must not be empty`);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let parent: any = doc;
+  for (const k of keys) {
+    parent = parent?.[k];
+    if (parent === undefined) throw new Error(`invalid kustomization ${where}: patch path ${op.path} must exist`);
+  }
+  const exists = Array.isArray(parent) ? Number(last) < parent.length : Object.hasOwn(parent, last);
+  if (op.op === 'add') {
+    if (Array.isArray(parent)) parent.splice(last === '-' ? parent.length : Number(last), 0, op.value);
+    else parent[last] = op.value;
+  } else if (op.op === 'replace' || op.op === 'remove') {
+    if (!exists) throw new Error(`invalid kustomization ${where}: ${op.op} path ${op.path} must exist`);
+    if (op.op === 'replace') parent[last] = op.value;
+    else if (Array.isArray(parent)) parent.splice(Number(last), 1);
+    else delete parent[last];
+  } else {
+    throw new Error(`invalid kustomization ${where}: patch op must be add, replace or remove, is ${op.op}`);
+  }
 }
 
 export function overlayResources(overlay: Overlay): ResourceFile[] {
@@ -60,6 +108,15 @@ export function allYamlFiles(dir = ISTIO_DIR): string[] {
     else if (/\.ya?ml$/.test(name)) out.push(path);
   }
   return out;
+}
+
+/** Every distinct resource a user can apply: each overlay's (patched) resources once, plus the IstioOperator. */
+export function everyResource(): Resource[] {
+  const seen = new Map<string, Resource>();
+  for (const overlay of OVERLAYS) for (const { resource } of overlayResources(overlay)) seen.set(JSON.stringify(resource), resource);
+  const operator = readResource('istio/mesh/istio-operator.yaml');
+  seen.set(JSON.stringify(operator), operator);
+  return [...seen.values()];
 }
 
 export function readResource(pathFromRepo: string): Resource {

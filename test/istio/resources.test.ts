@@ -13,6 +13,7 @@ import {
   REPO_ROOT,
   allYamlFiles,
   envoyFilterPluginConfigText,
+  everyResource,
   find,
   kubectlMissing,
   kustomizeBuild,
@@ -22,13 +23,6 @@ import {
   wasmPluginConfigText,
   type Resource,
 } from './manifests.ts';
-
-const everyResource = (): Resource[] => {
-  const seen = new Map<string, Resource>();
-  for (const overlay of OVERLAYS) for (const { file, resource } of overlayResources(overlay)) seen.set(file, resource);
-  seen.set('istio/mesh/istio-operator.yaml', readResource('istio/mesh/istio-operator.yaml'));
-  return [...seen.values()];
-};
 
 const schema = suite('Istio resources against the CRD schemas');
 
@@ -79,14 +73,10 @@ schema('the proxy token travels Secret → istio-proxy env (injection template) 
   assert.equal(patch.patch.value.typed_config.config.vm_config.environment_variables, { host_env_keys: [name] });
   const plugin = find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens');
   assert.equal(plugin.spec.vmConfig, { env: [{ name, valueFrom: 'HOST' }] });
-  // Istio custom injection templates are Pod patches merged over the `sidecar` template, as YAML text.
+  // Istio custom injection templates are Pod patches merged with the `sidecar` template, as YAML text; how they
+  // merge in both pod shapes is test/istio/injection.test.ts.
   const templates = readResource('istio/mesh/istio-operator.yaml').spec.values.sidecarInjectorWebhook.templates;
-  assert.equal(Object.keys(templates), ['meshlens-token']);
-  const pod = parse(templates['meshlens-token']);
-  assert.equal(Object.keys(pod), ['spec']);
-  assert.equal(Object.keys(pod.spec), ['containers']);
-  assert.is(pod.spec.containers.length, 1);
-  const [proxy] = pod.spec.containers;
+  const [proxy] = parse(templates['meshlens-token']).spec.containers;
   assert.is(proxy.name, 'istio-proxy');
   assert.equal(proxy.env, [{ name, valueFrom: { secretKeyRef: { name: 'meshlens-proxy-token', key: 'token' } } }]);
 });
@@ -101,7 +91,16 @@ schema('both delivery variants hand the filter the same plugin configuration', (
   assert.equal(JSON.parse(wasmPluginConfigText()), JSON.parse(envoyFilterPluginConfigText()));
   const plugin = find(overlayResources('wasmplugin'), 'WasmPlugin', 'meshlens');
   assert.is(plugin.spec.pluginName, 'meshlens', 'pluginName becomes root_id');
-  assert.is(plugin.spec.failStrategy, 'FAIL_CLOSE', 'same failure policy as fail_open: false');
+  // A trapped VM is reloaded instead of failing its worker until the pod restarts (Envoy failure_policy).
+  assert.is(plugin.spec.failStrategy, 'FAIL_RELOAD');
+  const filter = find(overlayResources('envoyfilter'), 'EnvoyFilter', 'meshlens-http-filter');
+  const wasm = filter.spec.configPatches.find((p: Resource) => p.applyTo === 'HTTP_FILTER').patch.value.typed_config.config;
+  assert.is(wasm.failure_policy, 'FAIL_RELOAD', 'same failure policy in the EnvoyFilter variant');
+  assert.not.ok('fail_open' in wasm, 'Envoy refuses fail_open together with failure_policy');
+  // Istio 1.24-1.26 have no FAIL_RELOAD in the WasmPlugin CRD: their overlay changes that one field, nothing else.
+  const old = find(overlayResources('wasmplugin-istio-1.24'), 'WasmPlugin', 'meshlens');
+  assert.is(old.spec.failStrategy, 'FAIL_CLOSE');
+  assert.equal({ ...old.spec, failStrategy: 'FAIL_RELOAD' }, plugin.spec);
   assert.match(plugin.spec.url, /^oci:\/\//);
   assert.match(plugin.spec.sha256, /^[0-9a-f]{64}$/);
   assert.equal(plugin.spec.match, [{ mode: 'CLIENT' }], 'outbound, like the EnvoyFilter variant');
@@ -122,7 +121,7 @@ function kustomizationDirs(dir = ISTIO_DIR): string[] {
 
 structure('every YAML file in a kustomization directory is listed, and every listed file exists', () => {
   const dirs = kustomizationDirs();
-  assert.equal(dirs.map((d) => relative(ISTIO_DIR, d)).sort(), ['base', 'overlays/envoyfilter', 'overlays/wasmplugin']);
+  assert.equal(dirs.map((d) => relative(ISTIO_DIR, d)).sort(), ['base', ...OVERLAYS.map((o) => `overlays/${o}`)].sort());
   for (const dir of dirs) {
     const listed = (readKustomization(dir).resources ?? []).filter((r) => !r.startsWith('..'));
     const present = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
@@ -151,6 +150,13 @@ needs(kubectl, structure)('kubectl kustomize renders each overlay to exactly the
     const rendered = kustomizeBuild(join(ISTIO_DIR, 'overlays', overlay));
     const expected = overlayResources(overlay).map(({ resource: r }) => `${r.kind}/${r.metadata.name}`).sort();
     assert.equal(rendered.map((r) => `${r.kind}/${r.metadata.name}`).sort(), expected, overlay);
+    // Same content as the test helper's reading (its patches included), apart from the label kustomize adds.
+    for (const { resource } of overlayResources(overlay)) {
+      const out = structuredClone(rendered.find((r) => r.kind === resource.kind && r.metadata.name === resource.metadata.name)!);
+      delete out.metadata.labels['app.kubernetes.io/part-of'];
+      if (Object.keys(out.metadata.labels).length === 0) delete out.metadata.labels;
+      assert.equal(out, resource, `${overlay}: ${resource.kind}/${resource.metadata.name}`);
+    }
     for (const r of rendered) assert.is(r.metadata.labels?.['app.kubernetes.io/part-of'], 'meshlens', `${r.kind}/${r.metadata.name}`);
     const selector = rendered.find((r) => r.kind === 'Deployment')!.spec.selector.matchLabels;
     assert.not.ok('app.kubernetes.io/part-of' in selector, 'common labels must not change immutable selectors');
