@@ -135,8 +135,9 @@ for (const c of cases) {
     assert.not.ok(c.native ? inMain : inInit, 'and only there');
     assert.is(proxy.restartPolicy, c.native ? 'Always' : undefined);
     assert.is(proxy.image, 'docker.io/istio/proxyv2:1.28.0');
-    assert.equal(proxy.env.find((e: Json) => e.name === TOKEN_ENV.name), TOKEN_ENV);
-    assert.ok(proxy.env.some((e: Json) => e.name === 'ISTIO_META_APP_CONTAINERS'), "the sidecar template's env is kept");
+    const env = proxy.env ?? [];
+    assert.equal(env.find((e: Json) => e.name === TOKEN_ENV.name), TOKEN_ENV);
+    assert.ok(env.some((e: Json) => e.name === 'ISTIO_META_APP_CONTAINERS'), "the sidecar template's env is kept");
     assert.equal(find('app', out.spec.containers)!.env, [{ name: 'APP', value: '1' }], 'the app container is untouched');
   });
 }

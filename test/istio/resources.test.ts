@@ -153,8 +153,9 @@ needs(kubectl, structure)('kubectl kustomize renders each overlay to exactly the
     // Same content as the test helper's reading (its patches included), apart from the label kustomize adds.
     for (const { resource } of overlayResources(overlay)) {
       const out = structuredClone(rendered.find((r) => r.kind === resource.kind && r.metadata.name === resource.metadata.name)!);
-      delete out.metadata.labels['app.kubernetes.io/part-of'];
-      if (Object.keys(out.metadata.labels).length === 0) delete out.metadata.labels;
+      const labels = out.metadata.labels ?? {};
+      delete labels['app.kubernetes.io/part-of'];
+      if (Object.keys(labels).length === 0) delete out.metadata.labels;
       assert.equal(out, resource, `${overlay}: ${resource.kind}/${resource.metadata.name}`);
     }
     for (const r of rendered) assert.is(r.metadata.labels?.['app.kubernetes.io/part-of'], 'meshlens', `${r.kind}/${r.metadata.name}`);
