@@ -5,7 +5,8 @@
 // What is reproduced from Istio's source, not run: the RunTemplate loop (pkg/kube/inject/inject.go, identical from
 // 1.24.6 to 1.28.10 except where `native` comes from) and the shape of the `sidecar` template's output
 // (manifests/charts/istio-control/istio-discovery/files/injection-template.yaml, 1.28.10: istio-proxy under
-// `containers:` unless $nativeSidecar, else under `initContainers:` with restartPolicy Always). Not proven here: the
+// `containers:` unless $nativeSidecar, else under `initContainers:` with restartPolicy Always); the last suite checks
+// both premises in the source of every claimed release when an istio/istio clone is at hand. Not proven here: the
 // API server's validation and a real istiod webhook (no Kubernetes on this machine).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { needs } from '../support/skip.ts';
+import { ISTIO_RELEASES, istioGitMissing, istioSourceAt } from './istio-crds.ts';
 import { ISTIO_DIR, kubectlMissing, readResource } from './manifests.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -159,4 +161,20 @@ t('the template only patches istio-proxy, and only its env', () => {
   assert.equal(parse(templates['meshlens-token']), { spec: { containers: [{ name: PROXY, env: [TOKEN_ENV] }] } });
 });
 
+const source = suite('the Istio source the reproduction follows, at each claimed release');
+
+needs(istioGitMissing(), source)('RunTemplate still moves a customized istio-proxy, and the sidecar template still places it by $nativeSidecar', () => {
+  for (const tag of ISTIO_RELEASES) {
+    const inject = istioSourceAt(tag, 'pkg/kube/inject/inject.go')!;
+    const loop = inject.slice(inject.indexOf('for _, templateName := range selectTemplates(params)'));
+    assert.ok(loop.length > 0, `${tag}: RunTemplate's loop`);
+    const order = ['templatePod, err = applyOverlayYAML(templatePod', 'FindContainer(ProxyContainerName, templatePod.Spec.InitContainers) != nil', 'FindContainer(ProxyContainerName, mergedPod.Spec.Containers) != nil', 'moveContainer(mergedPod.Spec.Containers, mergedPod.Spec.InitContainers, ProxyContainerName)', 'mergedPod, err = applyOverlayYAML(mergedPod'].map((code) => loop.indexOf(code));
+    assert.ok(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1])), `${tag}: merge, move, merge in that order (${order})`);
+    const template = istioSourceAt(tag, 'manifests/charts/istio-control/istio-discovery/files/injection-template.yaml')!;
+    assert.match(template, /\{\{ if not \$nativeSidecar \}\}\n\s+containers:\n\s+\{\{ end \}\}\n\s+- name: istio-proxy\n/, `${tag}: istio-proxy under containers unless native`);
+    assert.match(template, /\{\{ if \$nativeSidecar \}\}restartPolicy: Always\{\{end\}\}/, `${tag}: native istio-proxy restarts Always`);
+  }
+});
+
 injection.run();
+source.run();

@@ -78,6 +78,19 @@ function fromCrdText(text: string, source: string): ReleaseSchemas {
   return { source, kinds };
 }
 
+/** A file of istio/istio at a tag from the git clone, or null when no clone is at hand. */
+export function istioSourceAt(tag: IstioRelease, path: string): string | null {
+  const git = gitDir();
+  if (!git) return null;
+  const show = spawnSync('git', ['--git-dir', git, 'show', `${tag}:${path}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (show.status !== 0) throw new Error(`git show ${tag}:${path} failed: ${show.stderr}`);
+  return show.stdout;
+}
+
+export function istioGitMissing(): string | null {
+  return gitDir() ? null : 'an istio/istio git clone ($ISTIO_GIT_DIR)';
+}
+
 const cache = new Map<string, ReleaseSchemas>();
 
 export function releaseSchemas(tag: IstioRelease): ReleaseSchemas {
@@ -92,9 +105,7 @@ export function releaseSchemas(tag: IstioRelease): ReleaseSchemas {
     if (!git) throw new Error(`no Istio CRD source: ${istioCrdsMissing()}`);
     const path = CRD_PATHS.find((p) => spawnSync('git', ['--git-dir', git, 'cat-file', '-e', `${tag}:${p}`]).status === 0);
     if (!path) throw new Error(`istio/istio ${tag} has none of ${CRD_PATHS.join(', ')}`);
-    const show = spawnSync('git', ['--git-dir', git, 'show', `${tag}:${path}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (show.status !== 0) throw new Error(`git show ${tag}:${path} failed: ${show.stderr}`);
-    out = fromCrdText(show.stdout, `istio/istio ${tag} ${path}`);
+    out = fromCrdText(istioSourceAt(tag, path)!, `istio/istio ${tag} ${path}`);
   }
   cache.set(tag, out);
   return out;
