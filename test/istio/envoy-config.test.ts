@@ -225,7 +225,7 @@ shipped('the WasmPlugin, rendered into the ECDS resource Istio pushes, is a vali
   assert.is(rendered.typed_config.config.failure_policy, 'FAIL_RELOAD');
   assert.is(rendered.typed_config.config.failure_policy, envoyFilterConfig.failure_policy, 'same failure policy');
   assert.equal(rendered.typed_config.config.vm_config.environment_variables.host_env_keys, envoyFilterConfig.vm_config.environment_variables.host_env_keys, 'same VM env');
-  // Istio 1.24-1.26's overlay: FAIL_CLOSE → FAIL_CLOSED on 1.25/1.26 proxies, fail_open false on 1.24 (Envoy 1.32).
+  // Istio 1.24-1.26's overlay: FAIL_CLOSE → FAIL_CLOSED on 1.25/1.26 proxies, fail_open false on 1.24 proxies.
   const old = find(overlayResources('wasmplugin-istio-1.24'), 'WasmPlugin', 'meshlens');
   assert.is(renderWasmPlugin(old, 26).typed_config.config.failure_policy, 'FAIL_CLOSED');
   assert.is(renderWasmPlugin(old, 24).typed_config.config.fail_open, false);
