@@ -153,7 +153,7 @@ const celKey = (rule: string) => rule.replace(/'/g, '"').replace(/\s+/g, '');
 /**
  * Structural OpenAPI v3 check as the API server applies a CRD schema with kubectl's default strict field validation:
  * types (with int-or-string and nullable), enum, required, unknown fields (an error unless the schema preserves
- * unknown fields), additionalProperties, items, length/size/range bounds, pattern, the oneOf/anyOf/not Istio uses
+ * unknown fields), additionalProperties, items, list-map keys, length/size/range bounds, pattern, the oneOf/anyOf/not Istio uses
  * for "only one of", and the CEL rules in CEL_RULES.
  */
 export function validateSchema(schema: Schema, value: Json, path = ''): string[] {
@@ -188,6 +188,11 @@ export function validateSchema(schema: Schema, value: Json, path = ''): string[]
     if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(`${at}: must have at least ${schema.minItems} items`);
     if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push(`${at}: must have at most ${schema.maxItems} items`);
     if (schema.items) value.forEach((v, i) => errors.push(...validateSchema(schema.items, v, `${path}/${i}`)));
+    // list-type map: the API server refuses two items with the same key (e.g. vmConfig.env names)
+    if (schema['x-kubernetes-list-type'] === 'map') {
+      const keys = value.map((v) => JSON.stringify((schema['x-kubernetes-list-map-keys'] as string[]).map((k) => (isObject(v) ? v[k] : undefined))));
+      keys.forEach((k, i) => { if (keys.indexOf(k) !== i) errors.push(`${path}/${i}: duplicate list-map key ${k}`); });
+    }
   }
   if (isObject(value)) {
     const keys = Object.keys(value);

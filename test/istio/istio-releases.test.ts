@@ -73,6 +73,7 @@ t('misspelt fields, bad patterns, missing required fields and broken CEL rules a
     ['selector and targetRefs (CEL)', (p) => { p.spec.targetRefs = [{ kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint' }]; }, /only one of targetRefs or selector can be set/],
     ['url scheme (CEL)', (p) => { p.spec.url = 'ftp://example.com/x.wasm'; }, /url must have schema one of \[http, https, file, oci\]/],
     ['priority type', (p) => { p.spec.priority = 'high'; }, /\/spec\/priority: must be of type integer/],
+    ['env name twice', (p) => { p.spec.vmConfig.env.push({ ...p.spec.vmConfig.env[0] }); }, /\/spec\/vmConfig\/env\/1: duplicate list-map key \["MESHLENS_PROXY_TOKEN"\]/],
   ];
   for (const tag of ISTIO_RELEASES) {
     assert.equal(releaseErrors(tag, base), [], `unchanged resource passes on ${tag}`);
