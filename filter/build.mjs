@@ -3,7 +3,9 @@
 // conformant baseline used by the benchmark (baseline.wasm) and the pure-policy test harness
 // (policy-harness.wasm, never shipped). Then checks that every import is env.proxy_* or one of the two WASI calls
 // that read the VM environment, which every Envoy build since 2021 provides (proxy-wasm-envoy.md §1.2); any other
-// import would make some Envoy refuse the module.
+// import would make some Envoy refuse the module. And that the shipped module exports free beside malloc: without
+// the pair Envoy's WAMR runtime carves its own heap out of the module's memory (filter/host/abi-validation.ts
+// wamrAppHeap has the sources; test/filter/build.test.ts checks the exact signatures).
 // Usage: node filter/build.mjs [--skip-check]
 import asc from 'assemblyscript/asc';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -83,6 +85,13 @@ for (const { name, bytes } of built) {
   const bad = importsOf(bytes).filter((i) => !i.startsWith('env.proxy_') && !ALLOWED_WASI.includes(i));
   if (bad.length > 0) {
     throw new Error(`${name} imports ${bad.join(', ')}: only env.proxy_* and ${ALLOWED_WASI.join(', ')} are provided by every Envoy since 2021`);
+  }
+}
+for (const { name, bytes } of built) {
+  if (!name.startsWith('meshlens')) continue;
+  const exported = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name);
+  if (!exported.includes('malloc') || !exported.includes('free')) {
+    throw new Error(`${name} must export both malloc and free: WAMR otherwise inserts an app heap the module's allocator also uses`);
   }
 }
 for (const { name, bytes } of built) console.log(`${name.padEnd(22)} ${bytes.length} bytes`);

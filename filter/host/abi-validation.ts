@@ -73,7 +73,31 @@ export function hostImportSignature(abi: AbiVersion, module: string, name: strin
   return undefined;
 }
 
-export interface ValidatedModule { abi: AbiVersion; shape: ModuleShape; allocator: 'malloc' | 'proxy_on_memory_allocate' }
+export interface ValidatedModule {
+  abi: AbiVersion; shape: ModuleShape; allocator: 'malloc' | 'proxy_on_memory_allocate';
+  /** Envoy's WAMR runtime would reserve its own heap inside this module's linear memory (see wamrAppHeap). */
+  wamrAppHeap: boolean;
+}
+
+const defines = (shape: ModuleShape, name: string, spec: string): boolean =>
+  shape.exports.some((e) => e.name === name && e.kind === 'function' && !e.imported && sameSignature(e.type!, sig(spec)));
+
+/**
+ * Whether WAMR reserves a host-managed app heap inside the module's linear memory. Envoy 1.33-1.36 pin WAMR-2.2.0;
+ * its loader (core/iwasm/interpreter/wasm_loader.c, aot/aot_loader.c) takes as the module's allocator a defined
+ * export `malloc` (i32 -> i32), or `__new` (i32 i32 -> i32) with `__retain`/`__pin` (i32 -> i32), and as its free a
+ * defined `free`/`__release`/`__unpin` (i32 -> void); memory_instantiate (interpreter/wasm_runtime.c,
+ * aot/aot_runtime.c) drops the heap only when it found both. proxy-wasm-cpp-host's WAMR VM (src/wamr/wamr.cc)
+ * instantiates with wasm_instance_new, which asks for 32 KiB, and without an exported __heap_base the heap takes a
+ * 64 KiB page appended to the initial memory. An allocator that claims all of memory.size() at start-up (as
+ * AssemblyScript's TLSF does) then shares that page with WAMR. V8 and Wasmtime reserve nothing.
+ */
+export function wamrAppHeap(shape: ModuleShape): boolean {
+  const malloc = defines(shape, 'malloc', 'i>i') ||
+    (defines(shape, '__new', 'ii>i') && (defines(shape, '__retain', 'i>i') || defines(shape, '__pin', 'i>i')));
+  const free = ['free', '__release', '__unpin'].some((n) => defines(shape, n, 'i>'));
+  return !(malloc && free);
+}
 
 /** Throws PluginLoadError with Envoy's message for the first reason Envoy would refuse this module. */
 export function validateModule(wasm: Uint8Array): ValidatedModule {
@@ -118,5 +142,5 @@ export function validateModule(wasm: Uint8Array): ValidatedModule {
       throw new PluginLoadError(`Bad function signature for: ${name}`);
     }
   }
-  return { abi, shape, allocator: byName.has('malloc') ? 'malloc' : 'proxy_on_memory_allocate' };
+  return { abi, shape, allocator: byName.has('malloc') ? 'malloc' : 'proxy_on_memory_allocate', wamrAppHeap: wamrAppHeap(shape) };
 }

@@ -32,7 +32,10 @@ export const FAIL_STREAM_REPLY: Readonly<LocalReply> = Object.freeze({
 });
 
 export interface StreamHost {
+  /** Legacy fail_open (cpp-host PluginBase::fail_open_): a stream whose VM fails under it continues. */
   readonly failOpen: boolean;
+  /** failure_policy: under FAIL_OPEN a stream created on an already failed VM skips the filter (createContext). */
+  readonly failurePolicy: 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
   nowNs(): bigint;
   /** The VM has no working filter on this thread (trap, or configure failed on this thread only). */
   bypassed(vm: WasmVm): boolean;
@@ -60,6 +63,8 @@ function isStop(result: number): boolean {
 export class HttpStreamImpl implements HttpStream {
   private ctx: StreamContext | undefined;
   private skipped = false;
+  /** How a skipped stream goes on: true = without the filter, false = failed (503 wasm_fail_stream). */
+  private passThrough = false;
   private resumeWaiters: ((o: RequestHeadersOutcome) => void)[] | undefined;
   private forwardedRequest: HeaderList = NO_HEADERS;
   private forwardedResponse: HeaderList = NO_HEADERS;
@@ -76,16 +81,22 @@ export class HttpStreamImpl implements HttpStream {
     return ctx;
   }
 
-  private failure(): { action: 'failed' } | { action: 'continue' } {
+  /**
+   * atCreate: the VM had already failed when the stream began, so Envoy's PluginConfig::createContext decided
+   * (FAIL_OPEN adds no filter; otherwise an empty Context fails the stream). Otherwise the VM failed under this
+   * stream and proxy-wasm's CHECK_FAIL decides from the legacy fail_open alone.
+   */
+  private failure(atCreate = false): { action: 'failed' } | { action: 'continue' } {
     this.skipped = true;
     if (this.ctx) this.vm.streams.delete(this.ctx.id);
-    return this.host.failOpen || this.host.dropped(this.vm) ? { action: 'continue' } : { action: 'failed' };
+    this.passThrough = this.host.dropped(this.vm) || (atCreate ? this.host.failurePolicy === 'FAIL_OPEN' : this.host.failOpen);
+    return this.passThrough ? { action: 'continue' } : { action: 'failed' };
   }
 
   requestHeaders(headers: [string, string][], endOfStream: boolean): RequestHeadersOutcome {
     const vm = this.vm;
     this.forwardedRequest = copyHeaders(headers);
-    if (this.host.bypassed(vm)) return this.failure();
+    if (this.host.bypassed(vm)) return this.failure(true);
     const ctx = this.ensureContext();
     ctx.requestHeaders = this.forwardedRequest;
     ctx.requestHeadersActive = true;
@@ -177,7 +188,7 @@ export class HttpStreamImpl implements HttpStream {
   responseHeaders(headers: [string, string][], endOfStream: boolean): ResponseHeadersOutcome {
     const vm = this.vm;
     this.forwardedResponse = copyHeaders(headers);
-    if (this.skipped) return this.host.failOpen || this.host.dropped(vm) ? { action: 'continue' } : { action: 'failed' };
+    if (this.skipped) return this.passThrough ? { action: 'continue' } : { action: 'failed' };
     if (this.host.bypassed(vm)) return this.failure();
     const ctx = this.ensureContext();
     ctx.requestHeadersActive = false;

@@ -2,7 +2,10 @@
 export { ManualClock, RealClock, type Clock, type TimerSource } from './clock.ts';
 export { PluginLoadError, WasmTrap } from './errors.ts';
 export { EnvoyStats, DEFAULT_HISTOGRAM_BUCKETS, loadDefaultStatsTags, type TagSpecifier } from './stats.ts';
-export { ProxyWasmPlugin, type PluginOptions, type SimulatedRequest, type SimulatedResult, type LogEntry } from './plugin.ts';
+export {
+  ProxyWasmPlugin, FAILURE_POLICIES, RELOAD_STATS, type FailurePolicy, type ReloadConfig, type PluginOptions, type SimulatedRequest,
+  type SimulatedResult, type LogEntry,
+} from './plugin.ts';
 export { FAIL_STREAM_REPLY, type HttpStream, type RequestHeadersOutcome, type ResponseHeadersOutcome } from './http-stream.ts';
 export type { StreamProps, LocalReply, LogInfo } from './stream-types.ts';
 export { validateModule, type ValidatedModule, type AbiVersion } from './abi-validation.ts';

@@ -5,6 +5,9 @@
 //   MESHLENS_GRPC_PORT [18000]      MESHLENS_HTTP_PORT [18080]   control plane gRPC (xDS-like) and HTTP admin API
 //   MESHLENS_DATA_DIR [./.meshlens]                              control plane data: policies, tokens.json
 //   MESHLENS_WORKERS [4]                                         filter worker VMs
+//   MESHLENS_FAILURE_POLICY [FAIL_RELOAD]                        Envoy's failure_policy: FAIL_RELOAD replaces a
+//                                                                trapped worker VM (as istio/ recommends),
+//                                                                FAIL_CLOSED answers 503, FAIL_OPEN skips the filter
 //   MESHLENS_FILTER_CONFIG                                       replaces the plugin configuration JSON (the
 //                                                                control-plane wiring is added unless it has one)
 // The proxy token reaches the filter as an Istio mesh hands it over: in the VM environment (MESHLENS_PROXY_TOKEN,
@@ -16,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
 import { startDemoUpstream } from './sidecar/demo-upstream.ts';
 import { startSidecar, type Sidecar } from './sidecar/index.ts';
+import { FAILURE_POLICIES, type FailurePolicy } from './plugin.ts';
 
 const FILTER = fileURLToPath(new URL('../build/meshlens.wasm', import.meta.url));
 const DEMO_CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
@@ -47,6 +51,15 @@ function workers(): number | undefined {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1 || value > 64) throw new Error('invalid environment: MESHLENS_WORKERS must be an integer in [1, 64]');
   return value;
+}
+
+function failurePolicy(): FailurePolicy {
+  const raw = process.env.MESHLENS_FAILURE_POLICY;
+  if (raw === undefined || raw === '') return 'FAIL_RELOAD';
+  if (!(FAILURE_POLICIES as readonly string[]).includes(raw)) {
+    throw new Error(`invalid environment: MESHLENS_FAILURE_POLICY must be one of ${FAILURE_POLICIES.join(', ')}`);
+  }
+  return raw as FailurePolicy;
 }
 
 function filterConfiguration(): string {
@@ -93,6 +106,7 @@ async function main(): Promise<void> {
       wasm: readFileSync(FILTER),
       configuration: filterConfiguration(),
       workers: workers(),
+      failurePolicy: failurePolicy(),
       listener: { port: port('MESHLENS_LISTENER_PORT', 10000) },
       admin: { port: port('MESHLENS_ADMIN_PORT', 15000) },
       clusters: { [DEMO_CLUSTER]: { endpoints: [upstream.address] } },

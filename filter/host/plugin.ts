@@ -1,11 +1,12 @@
 // ProxyWasmPlugin: what Envoy does with one HTTP Wasm filter config. Validate the module, run a canary VM
 // (on_configure false → refuse the config), then start one VM for the main thread and one per worker, each with
 // its own root context, tick timer and linear memory, all sharing one stats store and one shared-data store.
+// A worker VM that trapped is replaced by a fresh one under FAIL_RELOAD, as Envoy >= 1.33 does (envoy PR #36456).
 import { validateModule, type ValidatedModule } from './abi-validation.ts';
 import { PluginLoadError } from './errors.ts';
 import { CalloutBridge, type ClusterConfig } from './callouts.ts';
 import { ManualClock, RealClock, type Clock, type TimerSource } from './clock.ts';
-import { EnvoyStats, loadDefaultStatsTags, type TagSpecifier } from './stats.ts';
+import { EnvoyStats, loadDefaultStatsTags, type Stat, type TagSpecifier } from './stats.ts';
 import { processSharedData, type SharedData } from './shared-data.ts';
 import { LOG_LEVELS, type LogLevel } from './abi-constants.ts';
 import { utf8Decoder } from './headers.ts';
@@ -19,8 +20,15 @@ export interface PluginOptions {
   wasm: Uint8Array; configuration: string; vmConfiguration?: string;
   name?: string; rootId?: string; vmId?: string;
   workers?: number;
-  failStrategy?: 'FAIL_CLOSED' | 'FAIL_OPEN';
+  /** PluginConfig.failure_policy; unset = UNSPECIFIED, which Envoy treats as FAIL_CLOSED. */
+  failurePolicy?: FailurePolicy;
+  /** PluginConfig.fail_open (deprecated in Envoy's API): true = FAIL_OPEN that also passes the trapping stream. */
+  failOpen?: boolean;
+  /** PluginConfig.reload_config, read only under FAIL_RELOAD. */
+  reloadConfig?: ReloadConfig;
   clock?: Clock;
+  /** Envoy's random generator (a non-negative integer per call): jitters the FAIL_RELOAD backoff. */
+  random?: () => number;
   stats?: EnvoyStats;
   statsTags?: TagSpecifier[];
   clusters?: Record<string, ClusterConfig>;
@@ -38,6 +46,38 @@ export interface PluginOptions {
   onLog?: (entry: LogEntry) => void;
 }
 
+export type FailurePolicy = 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+export const FAILURE_POLICIES: readonly FailurePolicy[] = ['FAIL_CLOSED', 'FAIL_OPEN', 'FAIL_RELOAD'];
+/** ReloadConfig{backoff: BackoffStrategy}: only base_interval is read (JitteredLowerBoundBackOffStrategy has no max). */
+export interface ReloadConfig { backoff?: { baseIntervalMs?: number } }
+/** PROTOBUF_GET_MS_OR_DEFAULT(config.reload_config().backoff(), base_interval, 1000). */
+export const DEFAULT_RELOAD_BASE_INTERVAL_MS = 1000;
+/** The counters StatsHandler creates under `wasm.<plugin name>.` (vm_reload itself is never incremented). */
+export const RELOAD_STATS = ['vm_reload', 'vm_reload_backoff', 'vm_reload_success', 'vm_reload_failure'] as const;
+
+/**
+ * Envoy's PluginConfig constructor (envoy v1.33.0–v1.36.0, source/extensions/common/wasm/wasm.cc, unchanged across
+ * those tags): fail_open=true means FAIL_OPEN and may not be combined with failure_policy; unset means FAIL_CLOSED.
+ * `passTrappingStream` is proxy-wasm's PluginBase::fail_open_, which Envoy fills from the legacy boolean only
+ * (plugin.h), so only `fail_open: true` lets the stream that hit the trap continue (cpp-host context.cc CHECK_FAIL).
+ */
+export function resolveFailurePolicy(opts: Pick<PluginOptions, 'failurePolicy' | 'failOpen' | 'reloadConfig'>):
+  { policy: FailurePolicy; passTrappingStream: boolean; reloadBaseMs: number } {
+  if (opts.failOpen !== undefined && typeof opts.failOpen !== 'boolean') throw new Error('invalid plugin options: failOpen must be a boolean');
+  if (opts.failurePolicy !== undefined && !FAILURE_POLICIES.includes(opts.failurePolicy)) {
+    throw new Error(`invalid plugin options: failurePolicy must be one of ${FAILURE_POLICIES.join(', ')}`);
+  }
+  if (opts.failOpen && opts.failurePolicy !== undefined) {
+    throw new Error('invalid plugin options: failOpen must not be set together with failurePolicy (only one of fail_open or failure_policy can be set)');
+  }
+  const policy: FailurePolicy = opts.failOpen ? 'FAIL_OPEN' : opts.failurePolicy ?? 'FAIL_CLOSED';
+  const base = opts.reloadConfig?.backoff?.baseIntervalMs ?? DEFAULT_RELOAD_BASE_INTERVAL_MS;
+  // The proto allows 1 ms, but JitteredLowerBoundBackOffStrategy asserts min_interval > 1 and takes the jitter
+  // modulo min_interval >> 1, which is 0 for 1 ms.
+  if (!Number.isInteger(base) || base < 2) throw new Error('invalid plugin options: reloadConfig.backoff.baseIntervalMs must be an integer >= 2');
+  return { policy, passTrappingStream: opts.failOpen === true, reloadBaseMs: base };
+}
+
 export interface SimulatedRequest extends StreamProps {
   requestHeaders: [string, string][];
   response?: LogInfo;
@@ -49,12 +89,22 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
   readonly logs: LogEntry[] = [];
   readonly stats: EnvoyStats;
   readonly workerCount: number;
+  readonly failurePolicy: FailurePolicy;
+  /** The stream that hits a trap continues (legacy fail_open only); StreamHost reads it. */
   readonly failOpen: boolean;
+  private readonly reloadBaseMs: number;
+  private readonly random: () => number;
+  private readonly reloadStats: Record<(typeof RELOAD_STATS)[number], Stat> | undefined;
   private readonly clock: Clock;
+  private module!: WebAssembly.Module;
   private readonly env: HostEnvironment;
   private readonly callouts: CalloutBridge;
   private main!: WasmVm;
   private workers: WasmVm[] = [];
+  /** SinglePluginHandle::last_load per worker: when its VM was last (re)loaded, on the injected clock. */
+  private lastLoadNs: bigint[] = [];
+  /** Replacement VMs built by FAIL_RELOAD: a refused configure there is a failed reload, not a dropped filter. */
+  private readonly replacements = new WeakSet<WasmVm>();
   private readonly configureFailed = new Set<WasmVm>();
   private readonly timers = new Map<WasmVm, NodeJS.Timeout>();
   private detachClock: (() => void) | undefined;
@@ -65,7 +115,11 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     const workers = opts.workers ?? 4;
     if (!Number.isInteger(workers) || workers < 1) throw new Error('invalid plugin options: workers must be a positive integer');
     this.workerCount = workers;
-    this.failOpen = opts.failStrategy === 'FAIL_OPEN';
+    const failure = resolveFailurePolicy(opts);
+    this.failurePolicy = failure.policy;
+    this.failOpen = failure.passTrappingStream;
+    this.reloadBaseMs = failure.reloadBaseMs;
+    this.random = opts.random ?? (() => Math.floor(Math.random() * 2 ** 32));
     this.clock = opts.clock ?? new RealClock();
     this.stats = opts.stats ?? new EnvoyStats({ statsTags: opts.statsTags ?? loadDefaultStatsTags() });
     if (opts.stats && opts.statsTags) this.stats.useTagSpecifiers(opts.statsTags);
@@ -74,6 +128,12 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     const name = opts.name ?? 'meshlens', rootId = opts.rootId ?? 'meshlens', vmId = opts.vmId ?? 'meshlens';
     const logLevel = LOG_LEVELS.indexOf(opts.logLevel ?? 'info');
     if (logLevel < 0) throw new Error('invalid plugin options: logLevel must be one of trace, debug, info, warn, error, critical');
+    // StatsHandler(scope, "wasm.<name>.") in PluginConfig's constructor. Envoy creates them for every policy, but
+    // only FAIL_RELOAD can move them; the host, which models no other Envoy-own stats, shows them only there.
+    this.reloadStats = this.failurePolicy === 'FAIL_RELOAD'
+      ? Object.fromEntries(RELOAD_STATS.map((n) => [n, this.stats.stat('counter', `wasm.${name}.${n}`)])) as
+        Record<(typeof RELOAD_STATS)[number], Stat>
+      : undefined;
     this.env = {
       identity: { name, rootId, vmId, node: opts.node ?? {} },
       pluginConfiguration: Buffer.from(opts.configuration, 'utf8'),
@@ -96,23 +156,28 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
   static async create(opts: PluginOptions): Promise<ProxyWasmPlugin> {
     const validated = validateModule(opts.wasm);
     const plugin = new ProxyWasmPlugin(opts, validated);
-    const module = await WebAssembly.compile(opts.wasm as BufferSource);
-    const canary = await plugin.startVm(module, 'canary');
+    plugin.module = await WebAssembly.compile(opts.wasm as BufferSource);
+    const canary = plugin.startVm('canary');
     if (canary.failed || plugin.configureFailed.has(canary)) {
       plugin.callouts.close();
       throw new PluginLoadError(canary.failure ?? 'Failed to configure base Wasm plugin');
     }
     plugin.stopTimer(canary);
     plugin.env.shared.acquire(plugin.env.identity.vmId);
-    plugin.main = await plugin.startVm(module, 'main');
-    for (let i = 0; i < plugin.workerCount; i++) plugin.workers.push(await plugin.startVm(module, `worker-${i}`));
+    plugin.main = plugin.startVm('main');
+    for (let i = 0; i < plugin.workerCount; i++) {
+      plugin.workers.push(plugin.startVm(`worker-${i}`));
+      plugin.lastLoadNs.push(plugin.clock.nowNs());
+    }
     if (plugin.clock instanceof ManualClock) plugin.detachClock = plugin.clock.attach(plugin);
     return plugin;
   }
 
-  private async startVm(module: WebAssembly.Module, label: string): Promise<WasmVm> {
-    const vm = new WasmVm(label, this.env, this.validated);
-    await vm.instantiate(module);
+  private startVm(label: string): WasmVm { return this.startPrepared(new WasmVm(label, this.env, this.validated)); }
+
+  private startPrepared(vm: WasmVm): WasmVm {
+    const label = vm.label;
+    vm.instantiate(this.module);
     if (vm.failed) return vm;
     const root = new RootContext(vm.allocateContextId());
     vm.root = root;
@@ -121,7 +186,7 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     const started = vm.invoke(root, ex.proxy_on_vm_start, 'proxy_on_vm_start', root.id, this.env.vmConfiguration.length);
     if (vm.failed) return vm;
     if (ex.proxy_on_vm_start && started === 0) {
-      vm.markFailed('Failed to start base Wasm');
+      vm.markFailed('Failed to start base Wasm', 'StartFailed');
       return vm;
     }
     vm.inConfigure = true;
@@ -130,7 +195,7 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     if (!vm.failed && ex.proxy_on_configure && configured === 0) {
       this.configureFailed.add(vm);
       vm.failure = 'Failed to configure base Wasm plugin';
-      if (label !== 'canary') this.record('warn', `Wasm plugin configure failed on ${label}; filter dropped on this thread`, vm, undefined);
+      if (label !== 'canary' && !this.replacements.has(vm)) this.record('warn', `Wasm plugin configure failed on ${label}; filter dropped on this thread`, vm, undefined);
       this.stopTimer(vm);
     }
     return vm;
@@ -198,10 +263,52 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
   bypassed(vm: WasmVm): boolean { return vm.failed || this.configureFailed.has(vm); }
   dropped(vm: WasmVm): boolean { return !vm.failed && this.configureFailed.has(vm); }
 
+  /** The VM a new stream on this worker runs on: PluginConfig::createContext → getPluginHandleAndWasm. */
   private worker(index: number): WasmVm {
     const vm = this.workers[index];
     if (!vm) throw new Error(`invalid worker: index must be in [0, ${this.workerCount})`);
-    return vm;
+    return this.maybeReload(index, vm);
+  }
+
+  /**
+   * PluginConfig::maybeReloadHandleIfNeeded (envoy v1.33.0 source/extensions/common/wasm/wasm.cc, the same through
+   * v1.36.0): only a VM failed by a trap, only under FAIL_RELOAD, and only when a new stream asks for it. The backoff
+   * is drawn anew on every check, jittered in [base, 1.5 × base) and never grows
+   * (source/common/common/backoff_strategy.cc JitteredLowerBoundBackOffStrategy); within it the stream gets the
+   * failed VM (answered fail-closed) and vm_reload_backoff counts. Otherwise last_load moves to now and a fresh VM is
+   * cloned, started and configured (proxy-wasm-cpp-host c4d7bb0 src/wasm.cc getOrCreateThreadLocalPlugin); it
+   * replaces the failed one only if it came up (vm_reload_success), else vm_reload_failure and the failed one stays.
+   */
+  private maybeReload(index: number, vm: WasmVm): WasmVm {
+    if (!vm.failed || vm.failState !== 'RuntimeError' || this.failurePolicy !== 'FAIL_RELOAD' || this.closed) return vm;
+    const intervalMs = this.nextBackOffMs();
+    const now = this.clock.nowNs();
+    if (now - this.lastLoadNs[index] < BigInt(intervalMs) * 1_000_000n) {
+      this.stats.add(this.reloadStats!.vm_reload_backoff, 1);
+      return vm;
+    }
+    this.lastLoadNs[index] = now;
+    const fresh = new WasmVm(vm.label, this.env, this.validated);
+    this.replacements.add(fresh);
+    this.startPrepared(fresh);
+    if (fresh.failed || this.configureFailed.has(fresh)) {
+      // Discarded: nothing it started may outlive it (close() only walks the VMs in service).
+      this.stopTimer(fresh);
+      for (const c of fresh.callouts.values()) c.cancel();
+      fresh.callouts.clear();
+      this.configureFailed.delete(fresh);
+      this.stats.add(this.reloadStats!.vm_reload_failure, 1);
+      return vm;
+    }
+    this.stats.add(this.reloadStats!.vm_reload_success, 1);
+    this.stopTimer(vm);
+    this.workers[index] = fresh;
+    return fresh;
+  }
+
+  private nextBackOffMs(): number {
+    const half = Math.floor(this.reloadBaseMs / 2);
+    return (Math.floor(this.random()) % half) + this.reloadBaseMs;
   }
 
   openStream(worker: number, props: StreamProps): HttpStream {

@@ -11,6 +11,12 @@ import type { LogInfo, StreamProps } from './stream-types.ts';
 
 export enum Restriction { None = 0, Start = 1, Allocator = 2 }
 
+/**
+ * Why a VM failed, as proxy-wasm-cpp-host's FailState names it: only RuntimeError (a trap in module code) is
+ * recovered by FAIL_RELOAD (envoy v1.33.0 source/extensions/common/wasm/wasm.cc maybeReloadHandleIfNeeded).
+ */
+export type FailState = 'RuntimeError' | 'UnableToInitializeCode' | 'StartFailed';
+
 export interface CalloutResponse {
   headers?: HeaderList; trailers?: HeaderList; body?: Uint8Array;
   initialMetadata?: HeaderList; trailingMetadata?: HeaderList;
@@ -83,6 +89,7 @@ export class WasmVm {
   exports!: ModuleExports;
   failed = false;
   failure: string | undefined;
+  failState: FailState | undefined;
   restriction = Restriction.None;
   private nextContextId = 1;
   root: RootContext | undefined;
@@ -108,10 +115,11 @@ export class WasmVm {
 
   constructor(readonly label: string, readonly env: HostEnvironment, readonly validated: ValidatedModule) {}
 
-  async instantiate(module: WebAssembly.Module): Promise<void> {
+  /** Synchronous, so a FAIL_RELOAD replacement can be built while the stream that needs it is being created. */
+  instantiate(module: WebAssembly.Module): void {
     this.restriction = Restriction.Start; // a start section runs inside instantiation
     try {
-      const instance = await WebAssembly.instantiate(module, buildImports(this));
+      const instance = new WebAssembly.Instance(module, buildImports(this));
       const ex = instance.exports as Record<string, unknown>;
       const memory = Object.values(ex).find((v) => v instanceof WebAssembly.Memory) as WebAssembly.Memory | undefined;
       if (!memory) throw new WasmTrap('Wasm module is missing memory');
@@ -119,7 +127,9 @@ export class WasmVm {
       this.refresh();
     } catch (e) {
       this.restriction = Restriction.None;
-      this.markFailed(`Failed to instantiate Wasm module: ${(e as Error).message}`);
+      // A trap in a start section is module code failing; a link or memory error is not.
+      this.markFailed(`Failed to instantiate Wasm module: ${(e as Error).message}`,
+        e instanceof WebAssembly.RuntimeError ? 'RuntimeError' : 'UnableToInitializeCode');
       return;
     }
     const { _initialize, _start, main, __main_void } = this.exports;
@@ -194,13 +204,14 @@ export class WasmVm {
     const detail = err instanceof WebAssembly.RuntimeError || err instanceof WasmTrap
       ? `${err.name === 'WasmTrap' ? 'Uncaught Error' : 'Uncaught RuntimeError'}: ${err.message}`
       : `Uncaught Error: ${(err as Error)?.message ?? String(err)}`;
-    this.markFailed(`Function: ${where} failed: ${detail}`);
+    this.markFailed(`Function: ${where} failed: ${detail}`, 'RuntimeError');
   }
 
-  markFailed(message: string): void {
+  markFailed(message: string, state: FailState): void {
     if (this.failed) return;
     this.failed = true;
     this.failure = message;
+    this.failState = state;
     this.env.log('critical', message, this, undefined);
     for (const c of this.callouts.values()) c.cancel();
     this.callouts.clear();

@@ -5,7 +5,8 @@ export type ValType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'exte
 export interface FuncType { params: ValType[]; results: ValType[] }
 export type ExternKind = 'function' | 'table' | 'memory' | 'global' | 'tag';
 export interface ModuleImport { module: string; name: string; kind: ExternKind; type?: FuncType }
-export interface ModuleExport { name: string; kind: ExternKind; type?: FuncType }
+/** `imported`: a function export that re-exports an import (WAMR ignores those as malloc/free). */
+export interface ModuleExport { name: string; kind: ExternKind; type?: FuncType; imported?: boolean }
 export interface ModuleShape { imports: ModuleImport[]; exports: ModuleExport[]; hasStartSection: boolean }
 
 const VAL_TYPES: Record<number, ValType> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
@@ -57,6 +58,7 @@ export function parseModuleShape(bytes: Uint8Array): ModuleShape {
   const imports: ModuleImport[] = [];
   const exports: ModuleExport[] = [];
   const funcTypeIndex: number[] = []; // imported functions first, then defined ones, as the function index space is
+  let importedFunctions = 0;
   let hasStartSection = false;
   const r = new Reader(bytes);
   r.pos = 8;
@@ -87,6 +89,7 @@ export function parseModuleShape(bytes: Uint8Array): ModuleShape {
           const ti = s.u32();
           entry.type = types[ti];
           funcTypeIndex.push(ti);
+          importedFunctions++;
         } else if (kind === 'table') { s.byte(); s.limits(); }
         else if (kind === 'memory') s.limits();
         else if (kind === 'global') { s.valType(); s.byte(); }
@@ -100,7 +103,9 @@ export function parseModuleShape(bytes: Uint8Array): ModuleShape {
         const name = s.name();
         const kind = KINDS[s.byte()] ?? 'tag';
         const index = s.u32();
-        exports.push({ name, kind, type: kind === 'function' ? types[funcTypeIndex[index]] : undefined });
+        exports.push(kind === 'function'
+          ? { name, kind, type: types[funcTypeIndex[index]], imported: index < importedFunctions }
+          : { name, kind });
       }
     } else if (id === 8) {
       hasStartSection = true;

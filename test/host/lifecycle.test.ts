@@ -218,7 +218,7 @@ ticks.run();
 const traps = suite('plugin: traps');
 
 traps('FAIL_CLOSED: a trap fails the VM; later streams on it get 503 wasm_fail_stream, other workers unaffected', async () => {
-  const { plugin } = await probe({ failStrategy: 'FAIL_CLOSED' });
+  const { plugin } = await probe({ failurePolicy: 'FAIL_CLOSED' });
   const trapped = plugin.request(0, { cluster: 'c', requestHeaders: GET('/trap') });
   assert.ok(trapped.failed);
   assert.equal(trapped.localReply, { status: 503, details: 'wasm_fail_stream', headers: [], body: '', grpcStatus: 14 });
@@ -237,8 +237,8 @@ traps('FAIL_CLOSED: a trap fails the VM; later streams on it get 503 wasm_fail_s
   await plugin.close();
 });
 
-traps('FAIL_OPEN: streams on the failed VM bypass the filter', async () => {
-  const { plugin } = await probe({ failStrategy: 'FAIL_OPEN' });
+traps('legacy fail_open: streams on the failed VM bypass the filter, the trapping one included', async () => {
+  const { plugin } = await probe({ failOpen: true });
   const trapped = plugin.request(0, { cluster: 'c', requestHeaders: GET('/trap') });
   assert.not.ok(trapped.failed);
   assert.is(trapped.localReply, undefined);

@@ -12,6 +12,16 @@ export function malloc(size: usize): usize {
   return heap.alloc(size);
 }
 
+// Never called by Envoy; exported so WAMR adds no heap of its own. WAMR reserves a host-managed app heap inside
+// linear memory unless the module exports a malloc (i32 -> i32) AND a free (i32 -> void) (WAMR-2.2.0, the version
+// Envoy 1.33-1.36 pin: core/iwasm/interpreter/wasm_loader.c resolves them, wasm_runtime.c memory_instantiate
+// sets heap_size = 0 only when both exist; aot/aot_runtime.c the same). cpp-host's WAMR VM instantiates through
+// wasm_instance_new, which asks for a 32 KiB heap, rounded up to a whole 64 KiB page at the end of the initial
+// memory: the range this module's TLSF allocator also takes as its own at start-up.
+export function free(ptr: usize): void {
+  heap.free(ptr);
+}
+
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   createContext(contextId, parentId);
 }

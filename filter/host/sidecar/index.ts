@@ -2,7 +2,7 @@
 // the release .wasm through the Node proxy-wasm host.
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock, PluginOptions, ProxyWasmPlugin } from '../index.ts';
+import type { Clock, FailurePolicy, PluginOptions, ProxyWasmPlugin, ReloadConfig } from '../index.ts';
 import { createAdmin } from './admin.ts';
 import { createListener, type StreamHost } from './listener.ts';
 import type { RouteConfig } from './route-table.ts';
@@ -17,7 +17,10 @@ export interface SidecarOptions {
   wasm: Uint8Array;
   configuration: string;
   workers?: number;
-  failStrategy?: 'FAIL_CLOSED' | 'FAIL_OPEN';
+  /** PluginConfig.failure_policy (FAIL_CLOSED when unset), fail_open (deprecated) and reload_config, as in Envoy. */
+  failurePolicy?: FailurePolicy;
+  failOpen?: boolean;
+  reloadConfig?: ReloadConfig;
   listener?: { host?: string; port?: number }; // default 127.0.0.1:10000, 0 = ephemeral
   admin?: { host?: string; port?: number }; // default 127.0.0.1:15000, 0 = ephemeral
   clusters: Record<string, ClusterConfig>;
@@ -26,7 +29,7 @@ export interface SidecarOptions {
   clock?: Clock;
   router?: RouterOptions; // injectable backoff randomness and sleep, host re-selection attempts
   /** Further ProxyWasmPlugin options (node identity, statsTags, logLevel, extra call-out clusters…). */
-  pluginOptions?: Omit<PluginOptions, 'wasm' | 'configuration' | 'workers' | 'failStrategy' | 'clock'>;
+  pluginOptions?: Omit<PluginOptions, PluginConfigFields>;
 }
 
 /** What the sidecar needs from a plugin; ProxyWasmPlugin provides it, tests may pass a recording stand-in. */
@@ -45,7 +48,9 @@ export interface SidecarWith<P extends SidecarPlugin> {
 }
 export type Sidecar = SidecarWith<ProxyWasmPlugin>;
 
-export type SidecarTransportOptions = Omit<SidecarOptions, 'wasm' | 'configuration' | 'workers' | 'failStrategy' | 'clock' | 'pluginOptions'>;
+/** Plugin settings the sidecar takes at top level, like fields of Envoy's wasm PluginConfig. */
+type PluginConfigFields = 'wasm' | 'configuration' | 'workers' | 'failurePolicy' | 'failOpen' | 'reloadConfig' | 'clock';
+export type SidecarTransportOptions = Omit<SidecarOptions, PluginConfigFields | 'pluginOptions'>;
 
 function validate(opts: SidecarTransportOptions): void {
   for (const [name, cluster] of Object.entries(opts.clusters)) {
@@ -90,7 +95,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     wasm: opts.wasm,
     configuration: opts.configuration,
     workers: opts.workers,
-    failStrategy: opts.failStrategy,
+    failurePolicy: opts.failurePolicy,
+    failOpen: opts.failOpen,
+    reloadConfig: opts.reloadConfig,
     clock: opts.clock,
     // proxy_grpc_* / proxy_http_call name Envoy clusters; the plugin dials a cluster's first endpoint.
     clusters: {
