@@ -12,6 +12,7 @@ import { utf8Decoder } from './headers.ts';
 import { RootContext, StreamContext, WasmVm } from './vm.ts';
 import type { HostEnvironment } from './imports.ts';
 import type { NodeInfo } from './properties.ts';
+import { DEFAULT_PROFILE, envoyProfile, type EnvoyProfile } from './envoy-profiles.ts';
 import { FAIL_STREAM_REPLY, HttpStreamImpl, type HttpStream, type StreamHost } from './http-stream.ts';
 import type { LocalReply, LogInfo, StreamProps } from './stream-types.ts';
 
@@ -22,7 +23,10 @@ export interface PluginOptions {
   failStrategy?: 'FAIL_CLOSED' | 'FAIL_OPEN';
   clock?: Clock;
   stats?: EnvoyStats;
+  /** stats_config.stats_tags; default Istio's bootstrap for the profile with the filter's extraStatTags. */
   statsTags?: TagSpecifier[];
+  /** The Envoy version answered as (envoy-profiles.ts): an EnvoyProfile, or its name ('1.36', 'istio-1.28'). */
+  envoy?: EnvoyProfile | string;
   clusters?: Record<string, ClusterConfig>;
   /** xds.node: id, cluster and metadata (Istio: NAME, NAMESPACE, WORKLOAD_NAME…). */
   node?: NodeInfo;
@@ -49,6 +53,7 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
   readonly logs: LogEntry[] = [];
   readonly stats: EnvoyStats;
   readonly workerCount: number;
+  readonly profile: EnvoyProfile;
   readonly failOpen: boolean;
   private readonly clock: Clock;
   private readonly env: HostEnvironment;
@@ -67,7 +72,9 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     this.workerCount = workers;
     this.failOpen = opts.failStrategy === 'FAIL_OPEN';
     this.clock = opts.clock ?? new RealClock();
-    this.stats = opts.stats ?? new EnvoyStats({ statsTags: opts.statsTags ?? loadDefaultStatsTags() });
+    const profile = typeof opts.envoy === 'string' ? envoyProfile(opts.envoy) : opts.envoy ?? DEFAULT_PROFILE;
+    this.profile = profile;
+    this.stats = opts.stats ?? new EnvoyStats({ statsTags: opts.statsTags ?? loadDefaultStatsTags(profile) });
     if (opts.stats && opts.statsTags) this.stats.useTagSpecifiers(opts.statsTags);
     this.callouts = new CalloutBridge(opts.clusters ?? {});
     this.maxLogEntries = opts.maxLogEntries ?? 10000;
@@ -75,7 +82,7 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     const logLevel = LOG_LEVELS.indexOf(opts.logLevel ?? 'info');
     if (logLevel < 0) throw new Error('invalid plugin options: logLevel must be one of trace, debug, info, warn, error, critical');
     this.env = {
-      identity: { name, rootId, vmId, node: opts.node ?? {} },
+      identity: { name, rootId, vmId, node: opts.node ?? {}, legacyProperties: profile.legacyProperties },
       pluginConfiguration: Buffer.from(opts.configuration, 'utf8'),
       vmConfiguration: Buffer.from(opts.vmConfiguration ?? '', 'utf8'),
       environment: Object.entries(opts.environment ?? {}),
