@@ -5,6 +5,8 @@
 //   MESHLENS_GRPC_PORT [18000]      MESHLENS_HTTP_PORT [18080]   control plane gRPC (xDS-like) and HTTP admin API
 //   MESHLENS_DATA_DIR [./.meshlens]                              control plane data: policies, tokens.json
 //   MESHLENS_WORKERS [4]                                         filter worker VMs
+//   MESHLENS_ENVOY_VERSION [1.36]                                the Envoy the host answers as (1.32 … 1.36, or
+//                                                                istio-1.24 … istio-1.28; filter/host/envoy-profiles.ts)
 //   MESHLENS_FILTER_CONFIG                                       replaces the plugin configuration JSON (the
 //                                                                control-plane wiring is added unless it has one)
 // The proxy token reaches the filter as an Istio mesh hands it over: in the VM environment (MESHLENS_PROXY_TOKEN,
@@ -16,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
 import { startDemoUpstream } from './sidecar/demo-upstream.ts';
 import { startSidecar, type Sidecar } from './sidecar/index.ts';
+import { ENVOY_PROFILES, envoyProfile, type EnvoyProfile } from './envoy-profiles.ts';
 
 const FILTER = fileURLToPath(new URL('../build/meshlens.wasm', import.meta.url));
 const DEMO_CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
@@ -30,8 +33,9 @@ const DEFAULT_FILTER_CONFIG = {
   paths: { templates: ['/api/orders/{id}', '/api/payments/{id}', '/api/inventory/{sku}'] },
   tickMs: 200,
   reportIntervalMs: 1000,
-  node: { id: NODE_ID, workload: 'demo', namespace: 'default' },
 };
+/** The bootstrap node as Istio writes it; the filter reads its id, workload and namespace from xds.node. */
+const NODE = { id: NODE_ID, metadata: { WORKLOAD_NAME: 'demo', NAMESPACE: 'default', NAME: 'demo-1' } };
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -47,6 +51,17 @@ function workers(): number | undefined {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1 || value > 64) throw new Error('invalid environment: MESHLENS_WORKERS must be an integer in [1, 64]');
   return value;
+}
+
+function envoyVersion(): EnvoyProfile | undefined {
+  const raw = process.env.MESHLENS_ENVOY_VERSION;
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return envoyProfile(raw);
+  } catch {
+    throw new Error(`invalid environment: MESHLENS_ENVOY_VERSION must be one of ${ENVOY_PROFILES.map((p) => p.envoy).join(', ')}` +
+      ` or istio-${ENVOY_PROFILES.map((p) => p.istio).join(', istio-')}`);
+  }
 }
 
 function filterConfiguration(): string {
@@ -68,6 +83,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const dataDir = resolve(process.env.MESHLENS_DATA_DIR || DEFAULT_DATA_DIR);
+  const profile = envoyVersion();
   const started: { close(): Promise<void> }[] = [];
   const closeAll = async () => {
     // Reverse start order: the sidecar (and the filter's streams) go before the control plane they talk to.
@@ -98,6 +114,7 @@ async function main(): Promise<void> {
       clusters: { [DEMO_CLUSTER]: { endpoints: [upstream.address] } },
       routes: [{ prefix: '/', cluster: DEMO_CLUSTER, timeoutMs: 15000 }],
       pluginOptions: {
+        envoy: profile, node: NODE,
         clusters: { [CONTROL_PLANE_CLUSTER]: { address: `127.0.0.1:${controlPlane.grpcPort}` } },
         environment: { [PROXY_TOKEN_ENV]: controlPlane.tokens.proxy },
       },

@@ -24,6 +24,9 @@ export interface PropertySink {
 const EMPTY = new Uint8Array(0);
 const str = (s: string): Uint8Array => utf8Encoder.encode(s);
 
+// response.flags is StreamInfo::legacyResponseFlags(): bit n for core flag n (envoy/stream_info/stream_info.h,
+// CoreResponseFlag). LH … DF hold bits 0 … 26 in every supported Envoy, so no profile changes them; the core flags
+// added after DF (DO, DR, UDO) are never set by the sidecar and are not modelled.
 export function responseFlagsBitmask(flags: string | undefined): number {
   if (!flags || flags === '-') return 0;
   let mask = 0;
