@@ -72,4 +72,19 @@ test('the request path labels series with the node metadata under the oldest sup
   }
 });
 
+test('node values longer than the plugin config would accept count as absent (bounded like the config)', async () => {
+  const plugin = await ProxyWasmPlugin.create({
+    wasm: readFileSync(WASM), node: { id: NODE.id, metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'w'.repeat(254) } },
+    workers: 1, clock: new ManualClock(0), configuration: '{}',
+  });
+  try {
+    plugin.request(0, {
+      cluster: 'outbound|8080||orders.default.svc.cluster.local',
+      requestHeaders: [[':method', 'GET'], [':path', '/orders/1'], [':authority', 'orders'], [':scheme', 'http']],
+      response: { responseCode: 200, durationMs: 3 },
+    });
+    assert.is(plugin.stats.counter('meshlens_requests_total', { source_workload: 'unknown', source_workload_namespace: 'shop' }), 1);
+  } finally { await plugin.close(); }
+});
+
 test.run();

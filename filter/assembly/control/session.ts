@@ -5,7 +5,7 @@
 import {
   getPropertyString, getSharedData, HostStatus, nowNanoseconds, propertyPath, setSharedData,
 } from "../abi/host";
-import { ControlPlaneConfig, FilterConfig, NodeConfig } from "../config";
+import { ControlPlaneConfig, FilterConfig, MAX_NODE_ID_LENGTH, MAX_NODE_NAME_LENGTH, NodeConfig } from "../config";
 import { REPORTER_SOURCE, REPORTER_WAYPOINT } from "../policy/request-metrics";
 import { BreakerPolicy, parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
 import { AdmitResult, Resilience } from "../resilience/resilience";
@@ -84,18 +84,20 @@ export class ResolvedNode {
   ) {}
 }
 
-function configuredOr(configured: string, path: ArrayBuffer): string {
+// A served value longer than the config would accept counts as absent: the id and names repeat in every stream
+// message and stat name.
+function configuredOr(configured: string, path: ArrayBuffer, maxLength: i32): string {
   if (configured.length > 0) return configured;
   const served = getPropertyString(path);
-  return served === null ? "" : served;
+  return served === null || served.length > maxLength ? "" : served;
 }
 
 // on_configure (root context): the node identity for discovery and the proxy labels of every metric.
 export function resolveNode(config: NodeConfig): ResolvedNode {
-  const id = configuredOr(config.id, XDS_NODE_ID);
+  const id = configuredOr(config.id, XDS_NODE_ID, MAX_NODE_ID_LENGTH);
   const reporter = id.startsWith(WAYPOINT_NODE_PREFIX) ? REPORTER_WAYPOINT : REPORTER_SOURCE;
-  return new ResolvedNode(id, configuredOr(config.workload, XDS_NODE_WORKLOAD),
-    configuredOr(config.namespace, XDS_NODE_NAMESPACE), reporter);
+  return new ResolvedNode(id, configuredOr(config.workload, XDS_NODE_WORKLOAD, MAX_NODE_NAME_LENGTH),
+    configuredOr(config.namespace, XDS_NODE_NAMESPACE, MAX_NODE_NAME_LENGTH), reporter);
 }
 
 export class ControlSession {
