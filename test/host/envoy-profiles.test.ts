@@ -6,6 +6,8 @@ import * as assert from 'uvu/assert';
 import {
   DEFAULT_PROFILE, ENVOY_PROFILES, envoyProfile, LEGACY_PROPERTY_NAMES, OLDEST_PROFILE,
 } from '../../filter/host/index.ts';
+import { encodeNode } from '../../filter/host/properties.ts';
+import { envoyApiRoot } from '../istio/envoy-proto.ts';
 import { GET, lines, probe } from './support.ts';
 
 const NODE = { id: 'sidecar~10.1.2.3~orders-7f9c.shop~shop.svc.cluster.local', metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'orders' } };
@@ -70,6 +72,15 @@ profiles('a profile is chosen by name on the plugin; an unknown one is refused b
   const { plugin } = await probe({ envoy: 'istio-1.24' });
   assert.equal(plugin.profile, OLDEST_PROFILE);
   await plugin.close();
+});
+
+profiles('xds.node read whole is a config.core.v3.Node that Envoy\'s own proto decodes', () => {
+  const Node = envoyApiRoot(['envoy/config/core/v3/base.proto']).lookupType('envoy.config.core.v3.Node');
+  const decoded = Node.toObject(Node.decode(encodeNode({ ...NODE, cluster: 'checkout.shop' })));
+  assert.equal(decoded, {
+    id: NODE.id, cluster: 'checkout.shop',
+    metadata: { fields: { NAMESPACE: { stringValue: 'shop' }, WORKLOAD_NAME: { stringValue: 'orders' } } },
+  });
 });
 
 profiles.run();
