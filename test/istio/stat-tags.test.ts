@@ -42,11 +42,11 @@ function scrape(text: string): Series[] {
   return out;
 }
 
-async function traffic(profile: EnvoyProfile, extraStatTags: string[]): Promise<Series[]> {
+async function traffic(profile: EnvoyProfile, extraStatTags: string[], delimitedStatsTags = true): Promise<Series[]> {
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
   const plugin = await ProxyWasmPlugin.create({
     wasm, configuration: configuration(), workers: 2, clock, node: NODE, envoy: profile.envoy,
-    statsTags: istioBootstrapStatsTags(profile.istio, extraStatTags),
+    statsTags: istioBootstrapStatsTags(profile.istio, extraStatTags, { delimitedStatsTags }),
   });
   try {
     const request = (cluster: string, code: number) => plugin.request(0, {
@@ -65,9 +65,16 @@ async function traffic(profile: EnvoyProfile, extraStatTags: string[]): Promise<
 
 const test = suite('meshlens metrics under every supported Istio bootstrap');
 
-for (const profile of ENVOY_PROFILES) {
-  test(`Istio ${profile.istio} (Envoy ${profile.envoy}): every family, its documented labels, no spurious label`, async () => {
-    const series = (await traffic(profile, meshExtraStatTags())).filter((s) => s.name.includes('meshlens'));
+// 1.24 and 1.25 also render the pre-delimited cluster_name/http_conn_manager_prefix regexes when
+// ENABLE_DELIMITED_STATS_TAG_REGEX=false.
+const variants = [
+  ...ENVOY_PROFILES.map((profile) => ({ profile, delimited: true })),
+  ...ENVOY_PROFILES.filter((p) => p.istio === '1.24' || p.istio === '1.25').map((profile) => ({ profile, delimited: false })),
+];
+for (const { profile, delimited } of variants) {
+  const variant = delimited ? '' : ', ENABLE_DELIMITED_STATS_TAG_REGEX=false';
+  test(`Istio ${profile.istio} (Envoy ${profile.envoy}${variant}): every family, its documented labels, no spurious label`, async () => {
+    const series = (await traffic(profile, meshExtraStatTags(), delimited)).filter((s) => s.name.includes('meshlens'));
     const families = new Set<string>();
     for (const s of series) {
       const metric = baseMetric(s.name);
