@@ -9,7 +9,7 @@
 //   "controlPlane": { "cluster": "outbound|18000||meshlens.meshlens-system.svc.cluster.local",
 //                     "timeoutMs": 5000, "tokenEnv": "MESHLENS_PROXY_TOKEN" },   (or "token": "..." inline)
 //   "node": { "id": "sidecar~10.0.0.1~orders-1.default~default.svc.cluster.local", "workload": "orders",
-//             "namespace": "default" },
+//             "namespace": "default" },   (optional: by default Envoy's xds.node id, WORKLOAD_NAME and NAMESPACE)
 //   "defaultPolicy": { ... }    (validated by the resilience policy parser)
 // }
 //
@@ -294,11 +294,16 @@ function readControlPlane(reader: Reader, root: JsonValue): ControlPlaneConfig |
   return new ControlPlaneConfig(cluster, timeoutMs, token, tokenEnv);
 }
 
+// Bounds of a node id and of a Kubernetes name; also applied to what Envoy's xds.node serves in their place.
+export const MAX_NODE_ID_LENGTH: i32 = 1024;
+export const MAX_NODE_NAME_LENGTH: i32 = 253;
+
+// Every field is optional: by default the filter takes them from Envoy's node (control/session.ts resolveNode).
 function readNode(reader: Reader, root: JsonValue): NodeConfig {
   const section = reader.object(root.get("node"), "node", ["id", "workload", "namespace"]);
-  const id = reader.string(section, "id", "node.id", "", false, 1024);
-  const workload = reader.string(section, "workload", "node.workload", "", false, 253);
-  const namespace = reader.string(section, "namespace", "node.namespace", "", false, 253);
+  const id = reader.string(section, "id", "node.id", "", false, MAX_NODE_ID_LENGTH);
+  const workload = reader.string(section, "workload", "node.workload", "", false, MAX_NODE_NAME_LENGTH);
+  const namespace = reader.string(section, "namespace", "node.namespace", "", false, MAX_NODE_NAME_LENGTH);
   return new NodeConfig(id, workload, namespace);
 }
 

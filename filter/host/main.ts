@@ -8,6 +8,8 @@
 //   MESHLENS_FAILURE_POLICY [FAIL_RELOAD]                        Envoy's failure_policy: FAIL_RELOAD replaces a
 //                                                                trapped worker VM (as istio/ recommends),
 //                                                                FAIL_CLOSED answers 503, FAIL_OPEN skips the filter
+//   MESHLENS_ENVOY_VERSION [1.36]                                the Envoy the host answers as (1.32 … 1.36, or
+//                                                                istio-1.24 … istio-1.28; filter/host/envoy-profiles.ts)
 //   MESHLENS_FILTER_CONFIG                                       replaces the plugin configuration JSON (the
 //                                                                control-plane wiring is added unless it has one)
 // The proxy token reaches the filter as an Istio mesh hands it over: in the VM environment (MESHLENS_PROXY_TOKEN,
@@ -20,6 +22,7 @@ import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPla
 import { startDemoUpstream } from './sidecar/demo-upstream.ts';
 import { startSidecar, type Sidecar } from './sidecar/index.ts';
 import { FAILURE_POLICIES, type FailurePolicy } from './plugin.ts';
+import { ENVOY_PROFILES, envoyProfile, type EnvoyProfile } from './envoy-profiles.ts';
 
 const FILTER = fileURLToPath(new URL('../build/meshlens.wasm', import.meta.url));
 const DEMO_CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
@@ -34,8 +37,9 @@ const DEFAULT_FILTER_CONFIG = {
   paths: { templates: ['/api/orders/{id}', '/api/payments/{id}', '/api/inventory/{sku}'] },
   tickMs: 200,
   reportIntervalMs: 1000,
-  node: { id: NODE_ID, workload: 'demo', namespace: 'default' },
 };
+/** The bootstrap node as Istio writes it; the filter reads its id, workload and namespace from xds.node. */
+const NODE = { id: NODE_ID, metadata: { WORKLOAD_NAME: 'demo', NAMESPACE: 'default', NAME: 'demo-1' } };
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -62,6 +66,17 @@ function failurePolicy(): FailurePolicy {
   return raw as FailurePolicy;
 }
 
+function envoyVersion(): EnvoyProfile | undefined {
+  const raw = process.env.MESHLENS_ENVOY_VERSION;
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return envoyProfile(raw);
+  } catch {
+    throw new Error(`invalid environment: MESHLENS_ENVOY_VERSION must be one of ${ENVOY_PROFILES.map((p) => p.envoy).join(', ')}` +
+      ` or istio-${ENVOY_PROFILES.map((p) => p.istio).join(', istio-')}`);
+  }
+}
+
 function filterConfiguration(): string {
   let config: Record<string, unknown> = DEFAULT_FILTER_CONFIG;
   if (process.env.MESHLENS_FILTER_CONFIG !== undefined) {
@@ -81,6 +96,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const dataDir = resolve(process.env.MESHLENS_DATA_DIR || DEFAULT_DATA_DIR);
+  const profile = envoyVersion();
   const started: { close(): Promise<void> }[] = [];
   const closeAll = async () => {
     // Reverse start order: the sidecar (and the filter's streams) go before the control plane they talk to.
@@ -112,6 +128,7 @@ async function main(): Promise<void> {
       clusters: { [DEMO_CLUSTER]: { endpoints: [upstream.address] } },
       routes: [{ prefix: '/', cluster: DEMO_CLUSTER, timeoutMs: 15000 }],
       pluginOptions: {
+        envoy: profile, node: NODE,
         clusters: { [CONTROL_PLANE_CLUSTER]: { address: `127.0.0.1:${controlPlane.grpcPort}` } },
         environment: { [PROXY_TOKEN_ENV]: controlPlane.tokens.proxy },
       },

@@ -13,6 +13,7 @@ import { utf8Decoder } from './headers.ts';
 import { RootContext, StreamContext, WasmVm } from './vm.ts';
 import type { HostEnvironment } from './imports.ts';
 import type { NodeInfo } from './properties.ts';
+import { DEFAULT_PROFILE, envoyProfile, type EnvoyProfile } from './envoy-profiles.ts';
 import { FAIL_STREAM_REPLY, HttpStreamImpl, type HttpStream, type StreamHost } from './http-stream.ts';
 import type { LocalReply, LogInfo, StreamProps } from './stream-types.ts';
 
@@ -30,7 +31,10 @@ export interface PluginOptions {
   /** Envoy's random generator (a non-negative integer per call): jitters the FAIL_RELOAD backoff. */
   random?: () => number;
   stats?: EnvoyStats;
+  /** stats_config.stats_tags; default Istio's bootstrap for the profile with the filter's extraStatTags. */
   statsTags?: TagSpecifier[];
+  /** The Envoy version answered as (envoy-profiles.ts): an EnvoyProfile, or its name ('1.36', 'istio-1.28'). */
+  envoy?: EnvoyProfile | string;
   clusters?: Record<string, ClusterConfig>;
   /** xds.node: id, cluster and metadata (Istio: NAME, NAMESPACE, WORKLOAD_NAME…). */
   node?: NodeInfo;
@@ -90,6 +94,7 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
   readonly stats: EnvoyStats;
   readonly workerCount: number;
   readonly failurePolicy: FailurePolicy;
+  readonly profile: EnvoyProfile;
   /** The stream that hits a trap continues (legacy fail_open only); StreamHost reads it. */
   readonly failOpen: boolean;
   private readonly reloadBaseMs: number;
@@ -121,7 +126,9 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     this.reloadBaseMs = failure.reloadBaseMs;
     this.random = opts.random ?? (() => Math.floor(Math.random() * 2 ** 32));
     this.clock = opts.clock ?? new RealClock();
-    this.stats = opts.stats ?? new EnvoyStats({ statsTags: opts.statsTags ?? loadDefaultStatsTags() });
+    const profile = typeof opts.envoy === 'string' ? envoyProfile(opts.envoy) : opts.envoy ?? DEFAULT_PROFILE;
+    this.profile = profile;
+    this.stats = opts.stats ?? new EnvoyStats({ statsTags: opts.statsTags ?? loadDefaultStatsTags(profile) });
     if (opts.stats && opts.statsTags) this.stats.useTagSpecifiers(opts.statsTags);
     this.callouts = new CalloutBridge(opts.clusters ?? {});
     this.maxLogEntries = opts.maxLogEntries ?? 10000;
@@ -135,7 +142,7 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
         Record<(typeof RELOAD_STATS)[number], Stat>
       : undefined;
     this.env = {
-      identity: { name, rootId, vmId, node: opts.node ?? {} },
+      identity: { name, rootId, vmId, node: opts.node ?? {}, legacyProperties: profile.legacyProperties },
       pluginConfiguration: Buffer.from(opts.configuration, 'utf8'),
       vmConfiguration: Buffer.from(opts.vmConfiguration ?? '', 'utf8'),
       environment: Object.entries(opts.environment ?? {}),

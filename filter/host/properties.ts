@@ -3,9 +3,15 @@
 import { WasmResult, RESPONSE_FLAG_BITS } from './abi-constants.ts';
 import { DecodedStrings, firstValue, joinedValue, utf8Encoder, type HeaderList } from './headers.ts';
 import type { StreamContext, Context } from './vm.ts';
+import { LEGACY_PROPERTY_NAMES } from './envoy-profiles.ts';
 
 export interface NodeInfo { id?: string; cluster?: string; metadata?: Record<string, string> }
-export interface PluginIdentity { name: string; rootId: string; vmId: string; node: NodeInfo }
+export interface PluginIdentity {
+  name: string; rootId: string; vmId: string; node: NodeInfo;
+  /** The Envoy profile answers the top-level names removed in Envoy 1.33 (envoy-profiles.ts). */
+  legacyProperties: boolean;
+}
+const LEGACY_NAMES: ReadonlySet<string> = new Set(LEGACY_PROPERTY_NAMES);
 
 /** Where a property value goes: the host writes it straight into module memory, without intermediate copies. */
 export interface PropertySink {
@@ -18,6 +24,9 @@ export interface PropertySink {
 const EMPTY = new Uint8Array(0);
 const str = (s: string): Uint8Array => utf8Encoder.encode(s);
 
+// response.flags is StreamInfo::legacyResponseFlags(): bit n for core flag n (envoy/stream_info/stream_info.h,
+// CoreResponseFlag). LH … DF hold bits 0 … 26 in every supported Envoy, so no profile changes them; the core flags
+// added after DF (DO, DR, UDO) are never set by the sidecar and are not modelled.
 export function responseFlagsBitmask(flags: string | undefined): number {
   if (!flags || flags === '-') return 0;
   let mask = 0;
@@ -204,12 +213,16 @@ function nodeProperty(k: PropertySink, node: NodeInfo, rest: string[]): number {
 /** Resolves a NUL-separated property path for the given (effective) context. */
 export function getProperty(ctx: Context, id: PluginIdentity, path: ParsedPath, k: PropertySink): number {
   const { parts, top, second, rest } = path;
+  // Envoy ≥ 1.33 no longer knows these names: they fall through to the `wasm.<name>` filter-state lookup below.
+  if (!id.legacyProperties && LEGACY_NAMES.has(top)) return filterStateProperty(ctx, parts, k);
   switch (top) {
     case 'plugin_name': return k.string(id.name);
     case 'plugin_root_id': return k.string(id.rootId);
     case 'plugin_vm_id': return k.string(id.vmId);
     case 'node': return nodeProperty(k, id.node, parts.slice(1));
   }
+  // xds.node is the bootstrap Node message: answered in the root context too (Envoy PR #32077, in every supported
+  // version); its fields are traversable (`xds.node\0id`, `xds.node\0metadata\0NAMESPACE`), or serialized whole.
   if (top === 'xds' && second === 'node') return nodeProperty(k, id.node, rest);
   if (ctx.isRoot) return WasmResult.NotFound; // no stream: request/response/connection/xds-of-stream are absent
   const s = ctx as StreamContext;
@@ -227,6 +240,8 @@ export function getProperty(ctx: Context, id: PluginIdentity, path: ParsedPath, 
     case 'cluster_name': return k.string(s.props.cluster);
     case 'route_name': return k.string(s.props.routeName ?? '');
     case 'listener_direction': return k.int64(s.props.listenerDirection ?? 0);
+    case 'cluster_metadata': case 'route_metadata': case 'upstream_host_metadata': case 'listener_metadata':
+      return k.bytes(EMPTY);
     case 'xds':
       switch (second) {
         case 'cluster_name': return k.string(s.props.cluster);
@@ -242,6 +257,12 @@ export function getProperty(ctx: Context, id: PluginIdentity, path: ParsedPath, 
       return v ? k.bytes(v) : WasmResult.NotFound;
     }
   }
-  const stored = s.filterState?.get(`wasm.${parts.join('\u0000')}`);
+  return filterStateProperty(ctx, parts, k);
+}
+
+/** An unknown top-level name: a value the filter stored with proxy_set_property (filter state `wasm.<path>`). */
+function filterStateProperty(ctx: Context, parts: string[], k: PropertySink): number {
+  if (ctx.isRoot) return WasmResult.NotFound;
+  const stored = (ctx as StreamContext).filterState?.get(`wasm.${parts.join('\u0000')}`);
   return stored ? k.bytes(stored) : WasmResult.NotFound;
 }

@@ -2,6 +2,8 @@
 // `wasmcustom.` namespace, TagSpecifier extraction, thread-local histograms merged at flush, and the admin
 // /stats and /stats/prometheus renderings.
 import { readFileSync } from 'node:fs';
+import { DEFAULT_PROFILE, type EnvoyProfile } from './envoy-profiles.ts';
+import { istioBootstrapStatsTags } from './istio-stat-tags.ts';
 
 export interface TagSpecifier { tag: string; regex: string }
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
@@ -28,12 +30,15 @@ export class Stat {
   }
 }
 
-export function loadDefaultStatsTags(): TagSpecifier[] {
-  try {
-    return JSON.parse(readFileSync(new URL('../stats-tags.json', import.meta.url), 'utf8')) as TagSpecifier[];
-  } catch {
-    return [];
-  }
+/** The plugin's extraStatTags, in order: the labels the filter encodes as `tag=.=value;.;` (filter/stats-tags.json). */
+export function filterExtraStatTags(): string[] {
+  const specs = JSON.parse(readFileSync(new URL('../stats-tags.json', import.meta.url), 'utf8')) as TagSpecifier[];
+  return specs.map((s) => s.tag);
+}
+
+/** What Envoy gets as stats_config.stats_tags under a profile: Istio's bootstrap with the filter's extraStatTags. */
+export function loadDefaultStatsTags(profile: EnvoyProfile = DEFAULT_PROFILE): TagSpecifier[] {
+  return istioBootstrapStatsTags(profile.istio, filterExtraStatTags());
 }
 
 /** Envoy StatNameLessThan: compares the dot-separated elements one by one. */
@@ -58,9 +63,45 @@ function formatNumber(n: number): string {
   return String(Number(n.toPrecision(17)));
 }
 
+// One TagSpecifier as Envoy's TagProducerImpl holds it (envoyproxy/envoy v1.36.x source/common/stats/
+// tag_producer_impl.cc and tag_extractor_impl.cc; the same logic in every supported version, which Istio ≤ 1.17's
+// bootstrap already relied on with two `response_code` specifiers).
+interface TagExtractor {
+  tag: string;
+  re: RegExp;
+  /** TagExtractorImplBase::extractRegexPrefix: the first name token a `^token\.` regex can only match. */
+  prefix: string;
+  /** Another specifier has the same tag name: only the first of them that matches produces the tag. */
+  shared: boolean;
+}
+
+function regexStartsWithDot(regex: string): boolean { return regex.startsWith('\\.') || regex.startsWith('(?=\\.)'); }
+
+/** TagExtractorImplBase::extractRegexPrefix. */
+export function extractRegexPrefix(regex: string): string {
+  if (!regex.startsWith('^')) return '';
+  for (let i = 1; i < regex.length; i++) {
+    if (/[A-Za-z0-9_]/.test(regex[i])) continue;
+    if (i > 1) {
+      const last = i === regex.length - 1;
+      if ((!last && regexStartsWithDot(regex.slice(i))) || (last && regex[i] === '$')) return regex.slice(1, i);
+    }
+    return '';
+  }
+  return '';
+}
+
+// User TagSpecifiers are std::regex (ECMAScript grammar; createTagExtractor's default Regex::Type::StdRegex), which
+// JavaScript shares except for POSIX classes inside brackets, which Istio's regexes use.
+const POSIX_CLASSES: Record<string, string> = { digit: '0-9', alpha: 'A-Za-z', alnum: 'A-Za-z0-9', upper: 'A-Z', lower: 'a-z', space: '\\s' };
+function ecmascriptRegex(regex: string): string {
+  return regex.replace(/\[:([a-z]+):\]/g, (whole, name: string) => POSIX_CLASSES[name] ?? whole);
+}
+
 export class EnvoyStats {
   private readonly byKey = new Map<string, Stat>();
-  private specifiers: { tag: string; re: RegExp }[] = [];
+  private unprefixed: TagExtractor[] = [];
+  private byPrefix = new Map<string, TagExtractor[]>();
   readonly customNamespaces = new Set<string>([WASM_CUSTOM_NAMESPACE]);
 
   constructor(opts: { statsTags?: TagSpecifier[]; histogramBuckets?: readonly number[] } = {}) {
@@ -71,24 +112,49 @@ export class EnvoyStats {
 
   /** Replaces stats_config.stats_tags and re-extracts the tags of every existing stat. */
   useTagSpecifiers(specifiers: TagSpecifier[]): void {
-    this.specifiers = specifiers.map((s) => {
+    const extractors = specifiers.map((s): TagExtractor => {
       if (typeof s.tag !== 'string' || s.tag === '') throw new Error('invalid stats tag: tag must be a non-empty string');
+      if (typeof s.regex !== 'string' || s.regex === '') throw new Error(`invalid stats tag: regex of ${s.tag} must be a non-empty string`);
       let re: RegExp;
-      try { re = new RegExp(s.regex, 'd'); } catch { throw new Error(`invalid stats tag: regex of ${s.tag} must compile`); }
-      return { tag: s.tag, re };
+      try { re = new RegExp(ecmascriptRegex(s.regex), 'd'); } catch { throw new Error(`invalid stats tag: regex of ${s.tag} must compile`); }
+      return { tag: s.tag, re, prefix: extractRegexPrefix(s.regex), shared: false };
     });
+    const seen = new Map<string, TagExtractor>();
+    for (const e of extractors) {
+      const other = seen.get(e.tag);
+      if (other) { other.shared = true; e.shared = true; } else seen.set(e.tag, e);
+    }
+    // TagProducerImpl::addExtractor / forEachExtractorMatching: every extractor without a prefix in config order,
+    // then those whose prefix is the name's first token.
+    this.unprefixed = extractors.filter((e) => e.prefix === '');
+    this.byPrefix = new Map();
+    for (const e of extractors.filter((x) => x.prefix !== '')) {
+      const list = this.byPrefix.get(e.prefix);
+      if (list) list.push(e); else this.byPrefix.set(e.prefix, [e]);
+    }
     for (const stat of this.byKey.values()) this.extractTags(stat);
   }
 
+  /**
+   * TagProducerImpl::produceTags with TagExtractorStdRegexImpl::extractTag: every extractor searches the original
+   * name; group 1 is removed, group 2 (else group 1) is the value; a tag name already produced is skipped; the
+   * tag-extracted name is the original minus the union of the removed ranges.
+   */
   private extractTags(stat: Stat): void {
     const name = stat.name;
     const remove: [number, number][] = [];
     const tags: [string, string][] = [];
-    for (const { tag, re } of this.specifiers) {
-      const m = re.exec(name) as (RegExpExecArray & { indices?: [number, number][] }) | null;
-      if (!m || m[1] === undefined || !m.indices) continue;
-      tags.push([tag, m[2] ?? m[1]]);
-      remove.push(m.indices[1]);
+    const produced = new Set<string>();
+    const dot = name.indexOf('.');
+    const candidates = dot < 0 ? this.unprefixed : [...this.unprefixed, ...(this.byPrefix.get(name.slice(0, dot)) ?? [])];
+    for (const e of candidates) {
+      if (e.shared && produced.has(e.tag)) continue;
+      const m = e.re.exec(name) as (RegExpExecArray & { indices: ([number, number] | undefined)[] }) | null;
+      if (!m || m.length < 2) continue;
+      const removed = m.indices[1];
+      tags.push([e.tag, (m.length > 2 ? m[2] : m[1]) ?? '']);
+      if (removed) remove.push(removed);
+      if (e.shared) produced.add(e.tag);
     }
     let out = name;
     if (remove.length > 0) {

@@ -160,6 +160,8 @@ needs(missing, e2e)('Prometheus scrapes the sidecar and PromQL sees the traffic 
         { prefix: '/users', cluster: USERS },
       ],
       statsFlushIntervalMs: 100,
+      // Istio's bootstrap node: the filter labels every series with the workload it runs in.
+      pluginOptions: { node: { id: 'sidecar~127.0.0.1~web-1.shop~shop.svc.cluster.local', metadata: { WORKLOAD_NAME: 'web', NAMESPACE: 'shop' } } },
     });
     prom = await Prometheus.start({
       targets: [{ job: 'meshlens-envoy', address: `127.0.0.1:${sidecar.adminPort}`, metricsPath: '/stats/prometheus' }],
@@ -259,6 +261,11 @@ needs(missing, e2e)('Prometheus scrapes the sidecar and PromQL sees the traffic 
       assert.equal(Object.keys(rest).sort(), [...MESHLENS_METRICS.meshlens_requests_total.labels].sort());
       assert.is(rest.method, 'GET');
       assert.ok(['/orders/{id}', '/users/{id}/cart'].includes(rest.path), `path ${rest.path}`);
+      // istio_requests_total's names and values, so joins need no label_replace.
+      assert.equal([rest.reporter, rest.source_workload, rest.source_workload_namespace], ['source', 'web', 'shop']);
+      const service = rest.upstream_cluster.split('|')[3];
+      assert.equal([rest.destination_service, rest.destination_service_name, rest.destination_service_namespace],
+        [service, service.split('.')[0], 'default']);
     }
     for (const labels of await labelsOf('meshlens_request_duration_milliseconds_bucket')) {
       const { __name__, job, instance, le, ...rest } = labels;

@@ -8,6 +8,13 @@ import { i64Bytes, RawHost, rawPairs } from './raw-host.ts';
 
 const wasm = readWasm('meshlens.wasm');
 const CLUSTER = 'outbound|80||orders';
+// This raw host serves no xds.node: the proxy labels are Istio's "unknown".
+const PROXY = 'reporter=.=source;.;source_workload=.=unknown;.;source_workload_namespace=.=unknown;.;';
+/** The fields the filter derives from a cluster (istio_requests_total's destination_service labels), then the cluster. */
+function clusterFields(cluster: string, service = cluster, name = service, namespace = 'unknown'): string {
+  return `destination_service=.=${service};.;destination_service_name=.=${name};.;destination_service_namespace=.=${namespace};.;` +
+    `upstream_cluster=.=${cluster};.;`;
+}
 
 async function host(configuration: object = {}): Promise<RawHost> {
   const raw = new RawHost();
@@ -40,7 +47,7 @@ bytes('invalid UTF-8 in tenant, path and method is labelled, not trusted, and ne
   const names = [...requestsTotal(raw).keys()];
   assert.ok(names.length > 0);
   for (const name of names) {
-    assert.match(name, /^upstream_cluster=\.=[^;]*;\.;path=\.=[A-Za-z0-9\-._~/{}|:@+]*;\.;method=\.=~other;\.;response_code=\.=200;\.;tenant=\.=unknown;\.;meshlens_requests_total$/);
+    assert.match(name, /^reporter=\.=source;\.;source_workload=\.=unknown;\.;source_workload_namespace=\.=unknown;\.;destination_service=\.=orders;\.;destination_service_name=\.=orders;\.;destination_service_namespace=\.=unknown;\.;upstream_cluster=\.=[^;]*;\.;path=\.=[A-Za-z0-9\-._~/{}|:@+]*;\.;method=\.=~other;\.;response_code=\.=200;\.;tenant=\.=unknown;\.;meshlens_requests_total$/);
   }
   assert.is([...requestsTotal(raw).values()].reduce((a, b) => a + b, 0n), BigInt(nasty.length));
 });
@@ -67,11 +74,11 @@ bytes('missing or mis-sized properties fall back instead of trapping', async () 
   raw.properties.delete('request\0duration');
   raw.requestHeaderPairs = rawPairs([[':method', 'GET'], [':path', '/x']]);
   raw.stream();
+  // The legacy top-level name (Envoy <= 1.32) is not consulted: every supported Envoy serves xds.cluster_name.
   raw.properties.set('cluster_name', new TextEncoder().encode('legacy-cluster'));
   raw.stream();
   assert.equal([...requestsTotal(raw).entries()].sort(), [
-    ['upstream_cluster=.=legacy-cluster;.;path=.=/x;.;method=.=GET;.;response_code=.=0;.;tenant=.=unknown;.;meshlens_requests_total', 1n],
-    ['upstream_cluster=.=unknown;.;path=.=/x;.;method=.=GET;.;response_code=.=0;.;tenant=.=unknown;.;meshlens_requests_total', 1n],
+    [`${PROXY}${clusterFields('unknown', 'unknown')}path=.=/x;.;method=.=GET;.;response_code=.=0;.;tenant=.=unknown;.;meshlens_requests_total`, 2n],
   ]);
 });
 bytes.run();
@@ -98,7 +105,7 @@ caps('10,000 tenants × 100,000 paths × odd methods never exceed maxSeries, and
   const total = [...requestsTotal(raw).values()].reduce((a, b) => a + b, 0n);
   assert.is(total, BigInt(N));
   assert.ok(raw.counters().get('meshlens_series_overflow_total')! > 0n);
-  const overflow = 'upstream_cluster=.=~other;.;path=.=~other;.;method=.=~other;.;response_code=.=~other;.;tenant=.=~other;.;meshlens_requests_total';
+  const overflow = `${PROXY}${clusterFields('~other', '~other', '~other', '~other')}path=.=~other;.;method=.=~other;.;response_code=.=~other;.;tenant=.=~other;.;meshlens_requests_total`;
   assert.ok(requestsTotal(raw).get(overflow)! > 0n);
   assert.ok(raw.memoryBytes() <= 4 * 1024 * 1024, `linear memory ${raw.memoryBytes()} bytes`);
 });
@@ -109,7 +116,7 @@ caps('a 10 KB path and a 10 KB tenant header are bounded', async () => {
   raw.requestHeaderPairs = rawPairs([[':method', 'GET'], [':path', '/' + '1'.repeat(10240)]]);
   raw.stream();
   assert.equal([...requestsTotal(raw).keys()].sort(), [
-    'upstream_cluster=.=outbound|80||orders;.;path=.=~other;.;method=.=GET;.;response_code=.=200;.;tenant=.=unknown;.;meshlens_requests_total',
+    `${PROXY}${clusterFields(CLUSTER, 'orders')}path=.=~other;.;method=.=GET;.;response_code=.=200;.;tenant=.=unknown;.;meshlens_requests_total`,
   ]);
   assert.is([...requestsTotal(raw).values()][0], 2n);
 });

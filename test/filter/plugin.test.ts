@@ -8,13 +8,18 @@ import { assertConfigRefused } from './raw-host.ts';
 const wasm = readWasm('meshlens.wasm');
 const ORDERS = 'outbound|8080||orders.default.svc.cluster.local';
 const USERS = 'outbound|9090||users.default.svc.cluster.local';
+// Envoy's bootstrap node as Istio writes it: the filter labels every series with its workload and namespace.
+const NODE = { id: 'sidecar~10.0.0.9~checkout-1.shop~shop.svc.cluster.local', metadata: { WORKLOAD_NAME: 'checkout', NAMESPACE: 'shop' } };
+const SRC = 'reporter="source",source_workload="checkout",source_workload_namespace="shop"';
+const DEST_ORDERS = 'destination_service="orders.default.svc.cluster.local",destination_service_name="orders",destination_service_namespace="default"';
+const DEST_USERS = 'destination_service="users.default.svc.cluster.local",destination_service_name="users",destination_service_namespace="default"';
 
 function headers(method: string, path: string, extra: [string, string][] = []): [string, string][] {
   return [[':method', method], [':path', path], [':authority', 'orders'], [':scheme', 'http'], ...extra];
 }
 
 async function plugin(configuration: object, workers = 4): Promise<ProxyWasmPlugin> {
-  return ProxyWasmPlugin.create({ wasm, configuration: JSON.stringify(configuration), workers, clock: new ManualClock(0) });
+  return ProxyWasmPlugin.create({ wasm, configuration: JSON.stringify(configuration), workers, clock: new ManualClock(0), node: NODE });
 }
 
 function family(exposition: string, name: string): string[] {
@@ -22,7 +27,7 @@ function family(exposition: string, name: string): string[] {
 }
 
 const exposition = suite('plugin: /stats/prometheus for a known request mix');
-exposition('counters and histograms carry cluster, path template, method, code and tenant', async () => {
+exposition('counters and histograms carry the proxy, destination service, cluster, path template, method, code and tenant', async () => {
   const p = await plugin({ paths: { templates: ['/api/orders/{id}', '/api/orders/{id}/items/{item}'] } });
   try {
     p.request(0, { cluster: ORDERS, requestHeaders: headers('GET', '/api/orders/123?x=1', [['x-tenant-id', 'Acme']]), response: { responseCode: 200, durationMs: 12 } });
@@ -34,25 +39,25 @@ exposition('counters and histograms carry cluster, path template, method, code a
     const text = p.stats.renderPrometheus();
     assert.equal(family(text, 'meshlens_requests_total'), [
       '# TYPE meshlens_requests_total counter',
-      `meshlens_requests_total{upstream_cluster="${ORDERS}",path="/api/orders/{id}",method="GET",response_code="200",tenant="acme"} 2`,
-      `meshlens_requests_total{upstream_cluster="${ORDERS}",path="/api/orders/{id}/items/{item}",method="POST",response_code="503",tenant="globex"} 1`,
-      `meshlens_requests_total{upstream_cluster="${USERS}",path="/coffee",method="~other",response_code="418",tenant="unknown"} 1`,
-      `meshlens_requests_total{upstream_cluster="${USERS}",path="/users/{id}/cart",method="GET",response_code="404",tenant="unknown"} 1`,
+      `meshlens_requests_total{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/api/orders/{id}",method="GET",response_code="200",tenant="acme"} 2`,
+      `meshlens_requests_total{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/api/orders/{id}/items/{item}",method="POST",response_code="503",tenant="globex"} 1`,
+      `meshlens_requests_total{${SRC},${DEST_USERS},upstream_cluster="${USERS}",path="/coffee",method="~other",response_code="418",tenant="unknown"} 1`,
+      `meshlens_requests_total{${SRC},${DEST_USERS},upstream_cluster="${USERS}",path="/users/{id}/cart",method="GET",response_code="404",tenant="unknown"} 1`,
     ].sort());
     const counts = text.split('\n').filter((l) => l.startsWith('meshlens_request_duration_milliseconds_count') || l.startsWith('meshlens_request_duration_milliseconds_sum')).sort();
     assert.equal(counts, [
-      `meshlens_request_duration_milliseconds_count{upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme"} 2`,
-      `meshlens_request_duration_milliseconds_count{upstream_cluster="${ORDERS}",path="/api/orders/{id}/items/{item}",tenant="globex"} 1`,
-      `meshlens_request_duration_milliseconds_count{upstream_cluster="${USERS}",path="/coffee",tenant="unknown"} 1`,
-      `meshlens_request_duration_milliseconds_count{upstream_cluster="${USERS}",path="/users/{id}/cart",tenant="unknown"} 1`,
-      `meshlens_request_duration_milliseconds_sum{upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme"} 42`,
-      `meshlens_request_duration_milliseconds_sum{upstream_cluster="${ORDERS}",path="/api/orders/{id}/items/{item}",tenant="globex"} 1200`,
-      `meshlens_request_duration_milliseconds_sum{upstream_cluster="${USERS}",path="/coffee",tenant="unknown"} 0`,
-      `meshlens_request_duration_milliseconds_sum{upstream_cluster="${USERS}",path="/users/{id}/cart",tenant="unknown"} 3`,
+      `meshlens_request_duration_milliseconds_count{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme"} 2`,
+      `meshlens_request_duration_milliseconds_count{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/api/orders/{id}/items/{item}",tenant="globex"} 1`,
+      `meshlens_request_duration_milliseconds_count{${SRC},${DEST_USERS},upstream_cluster="${USERS}",path="/coffee",tenant="unknown"} 1`,
+      `meshlens_request_duration_milliseconds_count{${SRC},${DEST_USERS},upstream_cluster="${USERS}",path="/users/{id}/cart",tenant="unknown"} 1`,
+      `meshlens_request_duration_milliseconds_sum{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme"} 42`,
+      `meshlens_request_duration_milliseconds_sum{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/api/orders/{id}/items/{item}",tenant="globex"} 1200`,
+      `meshlens_request_duration_milliseconds_sum{${SRC},${DEST_USERS},upstream_cluster="${USERS}",path="/coffee",tenant="unknown"} 0`,
+      `meshlens_request_duration_milliseconds_sum{${SRC},${DEST_USERS},upstream_cluster="${USERS}",path="/users/{id}/cart",tenant="unknown"} 3`,
     ].sort());
-    assert.ok(text.includes(`meshlens_request_duration_milliseconds_bucket{upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme",le="10"} 0`));
-    assert.ok(text.includes(`meshlens_request_duration_milliseconds_bucket{upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme",le="25"} 1`));
-    assert.ok(text.includes(`meshlens_request_duration_milliseconds_bucket{upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme",le="50"} 2`));
+    assert.ok(text.includes(`meshlens_request_duration_milliseconds_bucket{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme",le="10"} 0`));
+    assert.ok(text.includes(`meshlens_request_duration_milliseconds_bucket{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme",le="25"} 1`));
+    assert.ok(text.includes(`meshlens_request_duration_milliseconds_bucket{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/api/orders/{id}",tenant="acme",le="50"} 2`));
     assert.not.ok(text.includes('~other",path="~other"'), 'no overflow series while under every cap');
     assert.equal(p.failedVms(), []);
   } finally { await p.close(); }
@@ -77,7 +82,7 @@ workers('four worker VMs incrementing one label set add up exactly', async () =>
     }
     assert.is(p.stats.counter('meshlens_requests_total', { upstream_cluster: ORDERS, path: '/orders/{id}', method: 'GET', response_code: '200', tenant: 't1' }), 4000);
     p.stats.flushHistograms();
-    assert.match(p.stats.renderPrometheus(), `meshlens_request_duration_milliseconds_count{upstream_cluster="${ORDERS}",path="/orders/{id}",tenant="t1"} 4000`);
+    assert.match(p.stats.renderPrometheus(), `meshlens_request_duration_milliseconds_count{${SRC},${DEST_ORDERS},upstream_cluster="${ORDERS}",path="/orders/{id}",tenant="t1"} 4000`);
     assert.is(p.memoryBytes().length, 5, 'main + four workers');
   } finally { await p.close(); }
 });

@@ -68,3 +68,42 @@ exposition('gauges are process-wide last-writer-wins; histograms merge only at f
   assert.equal(stats.histogram('h'), { count: 1, sum: 1 });
 });
 exposition.run();
+
+// Envoy's TagProducerImpl / TagExtractorStdRegexImpl (v1.36.x source/common/stats/tag_producer_impl.cc,
+// tag_extractor_impl.cc) as the host models it.
+const producer = suite('stats: tag extraction as Envoy\'s TagProducer');
+
+producer('a tag name defined twice: the first specifier that matches produces it, the other is skipped', () => {
+  const stats = new EnvoyStats({ statsTags: [
+    { tag: 'response_code', regex: '_rq(_(\\d{3}))$' },
+    { tag: 'response_code', regex: '(response_code=\\.=(.*?);\\.;)' },
+  ] });
+  const ours = stats.wasmMetric('counter', 'response_code=.=200;.;x_total');
+  assert.equal([ours.tagExtractedName, ours.tags], ['wasmcustom.x_total', [['response_code', '200']]]);
+  const both = stats.stat('counter', 'response_code=.=201;.;cluster.a.upstream_rq_503');
+  assert.equal(both.tags, [['response_code', '503']], 'the first one matched, so the second is not even tried');
+  assert.is(both.tagExtractedName, 'response_code=.=201;.;cluster.a.upstream_rq');
+});
+
+producer('specifiers without a ^token prefix run first, in order; prefixed ones only on names starting with it', () => {
+  const stats = new EnvoyStats({ statsTags: [
+    { tag: 'http_prefix', regex: '^http\\.((.*?)\\.)' },
+    { tag: 'anywhere', regex: '(x\\.(.+?)\\.)' },
+  ] });
+  const s = stats.stat('counter', 'http.x.y.rq_total');
+  assert.equal(s.tags, [['anywhere', 'y'], ['http_prefix', 'x']], 'unprefixed first although declared second');
+  assert.is(s.tagExtractedName, 'http.rq_total', 'removed ranges are unioned over the original name');
+  assert.equal(stats.stat('counter', 'tcp.http.x.total').tags, [], 'http_prefix never runs on a tcp. name');
+});
+
+producer('one group: it is both removed and the value; POSIX classes in brackets work as std::regex reads them', () => {
+  const stats = new EnvoyStats({ statsTags: [
+    { tag: 'port', regex: '^listener\\.(([_.[:digit:]]*)\\.)' },
+    { tag: 'whole', regex: '(_suffix)$' },
+  ] });
+  const s = stats.stat('counter', 'listener.0.0.0.0_15001.cx_suffix');
+  assert.equal(s.tags, [['whole', '_suffix'], ['port', '0.0.0.0_15001']]);
+  assert.is(s.tagExtractedName, 'listener.cx');
+});
+
+producer.run();

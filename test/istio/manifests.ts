@@ -161,12 +161,12 @@ export function filterStatsTags(): { tag: string; regex: string }[] {
   return JSON.parse(readFileSync(join(REPO_ROOT, 'filter/stats-tags.json'), 'utf8')) as { tag: string; regex: string }[];
 }
 
-/** Istio's bootstrap TagSpecifier for a name listed in extraStatTags. */
+/** Istio's bootstrap TagSpecifier for a name listed in extraStatTags (as filter/host/istio-stat-tags.ts renders it). */
 export function istioExtraStatTagSpecifier(tag: string): { tag_name: string; regex: string } {
   return { tag_name: tag, regex: `(${tag}=\\.=(.*?);\\.;)` };
 }
 
-/** Tags Istio's bootstrap declares by itself (so they must not be repeated in extraStatTags). */
-export const ISTIO_BUILTIN_STAT_TAGS: Record<string, string> = {
-  response_code: '(response_code=\\.=(.+?);\\.;)|_rq(_(\\.d{3}))$',
-};
+/** The mesh-wide extraStatTags of istio/mesh/istio-operator.yaml. */
+export function meshExtraStatTags(): string[] {
+  return readResource('istio/mesh/istio-operator.yaml').spec.meshConfig.defaultConfig.extraStatTags;
+}

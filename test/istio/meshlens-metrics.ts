@@ -1,12 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 // The filter's metric table from docs/ARCHITECTURE.md ("Metrics"): what Prometheus must see after tag extraction.
+// Every series also carries the labels it shares with Istio's istio_requests_total, so a PromQL join needs no
+// label_replace: the proxy's (reporter, source_workload, source_workload_namespace: one value per proxy) and the
+// destination service's (derived from upstream_cluster). Neither adds a series.
+export const ISTIO_JOIN_LABELS = [
+  'reporter', 'source_workload', 'source_workload_namespace',
+  'destination_service', 'destination_service_name', 'destination_service_namespace',
+] as const;
+const own = (labels: string[]) => [...ISTIO_JOIN_LABELS, ...labels];
 export const MESHLENS_METRICS: Record<string, { type: 'counter' | 'histogram'; labels: string[] }> = {
-  meshlens_requests_total: { type: 'counter', labels: ['upstream_cluster', 'path', 'method', 'response_code', 'tenant'] },
-  meshlens_request_duration_milliseconds: { type: 'histogram', labels: ['upstream_cluster', 'path', 'tenant'] },
-  meshlens_breaker_rejected_total: { type: 'counter', labels: ['upstream_cluster', 'tenant'] },
-  meshlens_breaker_transitions_total: { type: 'counter', labels: ['upstream_cluster', 'tenant', 'to_state'] },
-  meshlens_retry_decisions_total: { type: 'counter', labels: ['upstream_cluster', 'tenant', 'decision'] },
+  meshlens_requests_total: { type: 'counter', labels: own(['upstream_cluster', 'path', 'method', 'response_code', 'tenant']) },
+  meshlens_request_duration_milliseconds: { type: 'histogram', labels: own(['upstream_cluster', 'path', 'tenant']) },
+  meshlens_breaker_rejected_total: { type: 'counter', labels: own(['upstream_cluster', 'tenant']) },
+  meshlens_breaker_transitions_total: { type: 'counter', labels: own(['upstream_cluster', 'tenant', 'to_state']) },
+  meshlens_retry_decisions_total: { type: 'counter', labels: own(['upstream_cluster', 'tenant', 'decision']) },
 };
 
 export const BREAKER_STATES = ['Closed', 'Open', 'HalfOpen'] as const;

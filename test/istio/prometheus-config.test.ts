@@ -67,6 +67,10 @@ needs(missing, check)('promtool check rules accepts every recording and alerting
 
 needs(missing, check)('alerts fire on synthetic series exactly when they should (promtool test rules)', () => {
   const cluster = 'outbound|8080||orders.default.svc.cluster.local';
+  // The labels every meshlens series carries besides its own (meshlens-metrics.ts ISTIO_JOIN_LABELS).
+  const shared = 'reporter="source",source_workload="checkout",source_workload_namespace="shop",' +
+    'destination_service="orders.default.svc.cluster.local",destination_service_name="orders",destination_service_namespace="default"';
+  const grouped = { source_workload_namespace: 'shop', source_workload: 'checkout', destination_service: 'orders.default.svc.cluster.local' };
   const testFile = join(scratch, 'meshlens.rules.test.yml');
   writeFileSync(testFile, stringify({
     rule_files: [rulesFile],
@@ -75,27 +79,31 @@ needs(missing, check)('alerts fire on synthetic series exactly when they should 
       interval: '30s',
       input_series: [
         // acme is being rejected at 2 req/s for 5 minutes; globex had rejections long ago, none now.
-        { series: `meshlens_breaker_rejected_total{upstream_cluster="${cluster}",tenant="acme"}`, values: '0+60x20' },
-        { series: `meshlens_breaker_rejected_total{upstream_cluster="${cluster}",tenant="globex"}`, values: '7x20' },
-        { series: `meshlens_breaker_transitions_total{upstream_cluster="${cluster}",tenant="acme",to_state="Open"}`, values: '0 1 1 2 2 3 3 3 3 3 3' },
-        { series: `meshlens_breaker_transitions_total{upstream_cluster="${cluster}",tenant="globex",to_state="Open"}`, values: '0 1 1 1 1 1 1 1 1 1 1' },
+        { series: `meshlens_breaker_rejected_total{${shared},upstream_cluster="${cluster}",tenant="acme"}`, values: '0+60x20' },
+        { series: `meshlens_breaker_rejected_total{${shared},upstream_cluster="${cluster}",tenant="globex"}`, values: '7x20' },
+        { series: `meshlens_breaker_transitions_total{${shared},upstream_cluster="${cluster}",tenant="acme",to_state="Open"}`, values: '0 1 1 2 2 3 3 3 3 3 3' },
+        { series: `meshlens_breaker_transitions_total{${shared},upstream_cluster="${cluster}",tenant="globex",to_state="Open"}`, values: '0 1 1 1 1 1 1 1 1 1 1' },
         { series: 'meshlens_cp_nacks_total{reason="invalid policy"}', values: '0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1' },
-        { series: `meshlens_requests_total{upstream_cluster="${cluster}",tenant="acme",path="/orders/{id}",method="GET",response_code="200"}`, values: '0+90x20' },
-        { series: `meshlens_requests_total{upstream_cluster="${cluster}",tenant="acme",path="/orders/{id}",method="GET",response_code="503"}`, values: '0+30x20' },
+        { series: `meshlens_requests_total{${shared},upstream_cluster="${cluster}",tenant="acme",path="/orders/{id}",method="GET",response_code="200"}`, values: '0+90x20' },
+        { series: `meshlens_requests_total{${shared},upstream_cluster="${cluster}",tenant="acme",path="/orders/{id}",method="GET",response_code="503"}`, values: '0+30x20' },
       ],
       promql_expr_test: [{
         expr: 'upstream_cluster_tenant:meshlens_request_errors:ratio_rate1m',
         eval_time: '5m',
-        exp_samples: [{ labels: `upstream_cluster_tenant:meshlens_request_errors:ratio_rate1m{upstream_cluster="${cluster}",tenant="acme"}`, value: 0.25 }],
+        exp_samples: [{
+          labels: 'upstream_cluster_tenant:meshlens_request_errors:ratio_rate1m{source_workload_namespace="shop",source_workload="checkout",' +
+            `destination_service="orders.default.svc.cluster.local",upstream_cluster="${cluster}",tenant="acme"}`,
+          value: 0.25,
+        }],
       }],
       alert_rule_test: [
         {
           alertname: 'MeshlensBreakerOpen',
           eval_time: '5m',
           exp_alerts: [{
-            exp_labels: { severity: 'warning', upstream_cluster: cluster, tenant: 'acme' },
+            exp_labels: { severity: 'warning', ...grouped, upstream_cluster: cluster, tenant: 'acme' },
             exp_annotations: {
-              summary: `meshlens breaker Open for ${cluster} (tenant acme)`,
+              summary: `meshlens breaker Open for ${cluster} (tenant acme) in shop/checkout`,
               description: `The proxy is rejecting 2 req/s to ${cluster} for tenant acme with 503 x-meshlens-breaker: open.`,
             },
           }],
@@ -103,14 +111,14 @@ needs(missing, check)('alerts fire on synthetic series exactly when they should 
         // `for: 1m` — not yet firing 30 s after rejections start.
         { alertname: 'MeshlensBreakerOpen', eval_time: '30s', exp_alerts: [] },
         { alertname: 'MeshlensBreakerFlapping', eval_time: '5m', exp_alerts: [{
-          exp_labels: { severity: 'warning', upstream_cluster: cluster, tenant: 'acme' },
+          exp_labels: { severity: 'warning', ...grouped, upstream_cluster: cluster, tenant: 'acme' },
           exp_annotations: {
-            summary: `meshlens breaker for ${cluster} (tenant acme) opened 3 times in 15m`,
+            summary: `meshlens breaker of shop/checkout for ${cluster} (tenant acme) opened 3 times in 15m`,
             description: 'Repeated Open -> HalfOpen -> Open cycles: the upstream has not recovered, or the thresholds are too tight.',
           },
         }] },
         { alertname: 'MeshlensTenantErrorRateHigh', eval_time: '10m', exp_alerts: [{
-          exp_labels: { severity: 'warning', upstream_cluster: cluster, tenant: 'acme' },
+          exp_labels: { severity: 'warning', ...grouped, upstream_cluster: cluster, tenant: 'acme' },
           exp_annotations: {
             summary: `25% of acme requests to ${cluster} fail with 5xx`,
             description: 'Error ratio over 5 minutes above 5 % with at least 1 req/s.',

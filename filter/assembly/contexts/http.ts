@@ -10,9 +10,9 @@ import { admitRequest, readResponseFacts, recordResponse, recordsOutcome } from 
 import { AdmitResult } from "../resilience/resilience";
 import { recordRequestTelemetry } from "../control/session";
 
+// Served to Wasm since Envoy 1.29 (envoy PR #31620), so by every supported Envoy (1.32 … 1.36); the legacy top-level
+// cluster_name is gone from 1.33 (PR #36619) and no supported version needs it.
 const XDS_CLUSTER_NAME = propertyPath(["xds", "cluster_name"]);
-// Envoy ≤ 1.32 only knows the legacy top-level name (removed in 1.33).
-const LEGACY_CLUSTER_NAME = propertyPath(["cluster_name"]);
 const RESPONSE_CODE = propertyPath(["response", "code"]);
 const REQUEST_DURATION = propertyPath(["request", "duration"]);
 
@@ -85,8 +85,7 @@ export class HttpContext {
 
   private resolveLabels(headers: HeaderMapSnapshot): void {
     const root = this.root;
-    let cluster = getPropertyStringInterned(XDS_CLUSTER_NAME, root.recentClusters, RECENT_CLUSTERS);
-    if (cluster === null) cluster = getPropertyStringInterned(LEGACY_CLUSTER_NAME, root.recentClusters, RECENT_CLUSTERS);
+    const cluster = getPropertyStringInterned(XDS_CLUSTER_NAME, root.recentClusters, RECENT_CLUSTERS);
     this.cluster = cluster === null || cluster.length == 0 ? UNKNOWN_LABEL : cluster;
 
     const tenantHeaders = root.config!.tenant.headers;

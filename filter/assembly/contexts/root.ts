@@ -10,7 +10,8 @@ import { RequestMetrics } from "./metrics";
 import { SharedAdmission } from "./shared-admission";
 import { createResilience, nowMs, ResponseFacts } from "../resilience/filter-glue";
 import { Resilience } from "../resilience/resilience";
-import { ControlSession, createControlSession } from "../control/session";
+import { ControlSession, createControlSession, resolveNode } from "../control/session";
+import { setProxyLabels } from "../policy/request-metrics";
 
 export class RootContext {
   config: FilterConfig | null = null;
@@ -79,7 +80,9 @@ export class RootContext {
       return false;
     }
     this.resilience = resilience.resilience;
-    this.control = createControlSession(config, resilience.resilience!);
+    const node = resolveNode(config.node);
+    setProxyLabels(node.reporter, node.workload, node.namespace);
+    this.control = createControlSession(config, node, resilience.resilience!);
     setTickPeriodMilliseconds(<u32>config.tickMs);
     return true;
   }

@@ -5,7 +5,8 @@
 import {
   getPropertyString, getSharedData, HostStatus, nowNanoseconds, propertyPath, setSharedData,
 } from "../abi/host";
-import { ControlPlaneConfig, FilterConfig, NodeConfig } from "../config";
+import { ControlPlaneConfig, FilterConfig, MAX_NODE_ID_LENGTH, MAX_NODE_NAME_LENGTH, NodeConfig } from "../config";
+import { REPORTER_SOURCE, REPORTER_WAYPOINT } from "../policy/request-metrics";
 import { BreakerPolicy, parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
 import { AdmitResult, Resilience } from "../resilience/resilience";
 import { ResponseFacts } from "../resilience/filter-glue";
@@ -17,7 +18,18 @@ import { ValidatedSnapshot } from "./snapshot";
 import { TelemetryReporter } from "./telemetry-reporter";
 import { RequestOutcome, TelemetryWindow } from "./telemetry-window";
 
-const ENVOY_NODE_ID = propertyPath(["node", "id"]);
+// The proxy's bootstrap Node as current Envoy serves it: `xds.node` is a message whose fields get_property
+// traverses (envoyproxy/envoy source/extensions/filters/common/expr/context.cc, XDS lookup `node` →
+// CelProtoWrapper::CreateMessage(local_info.node())), answered in the root context since Envoy PR #32077 (1.30).
+// The top-level `node` that older filters read is gone from Envoy 1.33 (PR #36619); every supported Envoy
+// (1.32 … 1.36) serves xds.node, so there is no fallback to it. Istio puts the workload and namespace in the node
+// metadata (WORKLOAD_NAME, NAMESPACE: istio/proxy istio_stats.cc reads the same keys for source_workload*).
+const XDS_NODE_ID = propertyPath(["xds", "node", "id"]);
+const XDS_NODE_WORKLOAD = propertyPath(["xds", "node", "metadata", "WORKLOAD_NAME"]);
+const XDS_NODE_NAMESPACE = propertyPath(["xds", "node", "metadata", "NAMESPACE"]);
+// Istio node ids are "<type>~<ip>~<pod>.<namespace>~<namespace>.svc.<domain>"; waypoints are type "waypoint"
+// (istio/istio pkg/model/proxy.go NodeType).
+const WAYPOINT_NODE_PREFIX = "waypoint~";
 const UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
 const UPSTREAM_LOCAL_ADDRESS = propertyPath(["upstream", "local_address"]);
 const DEFAULT_SLOW_CALL_MS: f64 = new BreakerPolicy().slowCallMs;
@@ -62,6 +74,32 @@ export class ResilienceSink extends PolicySink {
   }
 }
 
+// Who this proxy is: the plugin config's node section where set, else what Envoy's node says.
+export class ResolvedNode {
+  constructor(
+    public readonly id: string,
+    public readonly workload: string,
+    public readonly namespace: string,
+    public readonly reporter: string,
+  ) {}
+}
+
+// A served value longer than the config would accept counts as absent: the id and names repeat in every stream
+// message and stat name.
+function configuredOr(configured: string, path: ArrayBuffer, maxLength: i32): string {
+  if (configured.length > 0) return configured;
+  const served = getPropertyString(path);
+  return served === null || served.length > maxLength ? "" : served;
+}
+
+// on_configure (root context): the node identity for discovery and the proxy labels of every metric.
+export function resolveNode(config: NodeConfig): ResolvedNode {
+  const id = configuredOr(config.id, XDS_NODE_ID, MAX_NODE_ID_LENGTH);
+  const reporter = id.startsWith(WAYPOINT_NODE_PREFIX) ? REPORTER_WAYPOINT : REPORTER_SOURCE;
+  return new ResolvedNode(id, configuredOr(config.workload, XDS_NODE_WORKLOAD, MAX_NODE_NAME_LENGTH),
+    configuredOr(config.namespace, XDS_NODE_NAMESPACE, MAX_NODE_NAME_LENGTH), reporter);
+}
+
 export class ControlSession {
   discovery: DiscoveryClient | null = null;
   reporter: TelemetryReporter | null = null;
@@ -69,7 +107,7 @@ export class ControlSession {
 
   constructor(
     private readonly controlPlane: ControlPlaneConfig,
-    private readonly nodeConfig: NodeConfig,
+    private readonly nodeIdentity: ResolvedNode,
     private readonly reportIntervalMs: i32,
     private readonly sink: PolicySink,
   ) {}
@@ -81,17 +119,12 @@ export class ControlSession {
 
   private start(nowMs: f64): void {
     this.started = true;
-    let id = this.nodeConfig.id;
-    if (id.length == 0) {
-      const envoyNodeId = getPropertyString(ENVOY_NODE_ID);
-      id = envoyNodeId === null ? "" : envoyNodeId;
-    }
-    const config = this.nodeConfig;
-    const workload = config.workload.length > 0 && config.namespace.length > 0
-      ? config.workload + "." + config.namespace
-      : config.workload;
+    const identity = this.nodeIdentity;
+    const workload = identity.workload.length > 0 && identity.namespace.length > 0
+      ? identity.workload + "." + identity.namespace
+      : identity.workload;
     const sequence = drawVmSequence();
-    const node = new NodeIdentity(id, workload, "vm_" + sequence.toString());
+    const node = new NodeIdentity(identity.id, workload, "vm_" + sequence.toString());
     const rng = new Prng(nowNanoseconds() ^ (<u64>sequence << 48));
     const cp = this.controlPlane;
     const counters = new ControlCounters();
@@ -140,7 +173,7 @@ export class ControlSession {
 }
 
 // on_configure: the session for this root context, or null when the plugin config names no control plane.
-export function createControlSession(config: FilterConfig, resilience: Resilience): ControlSession | null {
+export function createControlSession(config: FilterConfig, node: ResolvedNode, resilience: Resilience): ControlSession | null {
   const controlPlane = config.controlPlane;
   if (controlPlane === null) return null;
   // Already validated by the resilience setup in the same on_configure; parsed again for the sink's own copy.
@@ -150,7 +183,7 @@ export function createControlSession(config: FilterConfig, resilience: Resilienc
     const parsed = parsePolicy(defaultJson);
     if (parsed.value !== null) defaultPolicy = parsed.value!;
   }
-  return new ControlSession(controlPlane, config.node, config.reportIntervalMs,
+  return new ControlSession(controlPlane, node, config.reportIntervalMs,
     new ResilienceSink(resilience, [defaultPolicy]));
 }
 

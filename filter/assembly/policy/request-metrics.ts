@@ -1,10 +1,22 @@
 // Request metric naming and cardinality bounds. Pure: the glue defines the metrics with the host.
 //
 // Envoy stats carry no labels, so tags are encoded Istio-style in the stat name,
-//   upstream_cluster=.=X;.;path=.=Y;.;method=.=GET;.;response_code=.=200;.;tenant=.=acme;.;meshlens_requests_total
-// and cut back out by the stats_tags regexes in filter/stats-tags.json ("(<tag>=\\.=(.*?);\\.;)").
+//   reporter=.=source;.;source_workload=.=W;.;source_workload_namespace=.=N;.;destination_service=.=S;.;
+//   destination_service_name=.=SN;.;destination_service_namespace=.=SNS;.;upstream_cluster=.=X;.;path=.=Y;.;
+//   method=.=GET;.;response_code=.=200;.;tenant=.=acme;.;meshlens_requests_total
+// and cut back out by the TagSpecifiers Istio renders from extraStatTags ("(<tag>=\\.=(.*?);\\.;)"; the list is
+// filter/stats-tags.json). Every label the filter emits, response_code included, must be in extraStatTags: Istio
+// ≥ 1.18 declares no response_code specifier of that form (istio/istio#44154).
+//
+// Istio's bootstrap also has unanchored specifiers (cache, component, tag, wasm_filter, authz_*; see
+// ISTIO_UNANCHORED below) that Envoy runs on every stat name, labels included: a cluster like
+// outbound|6379||redis-cache.default.svc.cluster.local would gain cache="default". Envoy lets only the first
+// matching specifier of a tag name produce that tag (TagProducerImpl::produceTags), and extraStatTags come before
+// those specifiers. So a name whose values contain such a trigger starts with an empty guard field of that tag name
+// ("cache=.=;.;"), extracted by our own extraStatTags entry of that name: Istio's is then skipped, the value stays
+// whole, and the empty label is no label to Prometheus.
 import { Admission, LabelAdmission, LocalAdmission } from "./label-admission";
-import { OVERFLOW_LABEL } from "./labels";
+import { destinationServiceOf, ISTIO_UNKNOWN_LABEL, OVERFLOW_LABEL } from "./labels";
 
 export const REQUESTS_TOTAL = "meshlens_requests_total";
 export const REQUEST_DURATION = "meshlens_request_duration_milliseconds";
@@ -15,6 +27,30 @@ export const TAG_PATH = "path";
 export const TAG_METHOD = "method";
 export const TAG_RESPONSE_CODE = "response_code";
 export const TAG_TENANT = "tenant";
+export const TAG_REPORTER = "reporter";
+export const TAG_SOURCE_WORKLOAD = "source_workload";
+export const TAG_SOURCE_WORKLOAD_NAMESPACE = "source_workload_namespace";
+export const TAG_DESTINATION_SERVICE = "destination_service";
+export const TAG_DESTINATION_SERVICE_NAME = "destination_service_name";
+export const TAG_DESTINATION_SERVICE_NAMESPACE = "destination_service_namespace";
+
+// Istio's reporter values (istio/proxy istio_stats.cc): a client-side proxy reports "source", a waypoint
+// "waypoint"; the filter runs on outbound traffic only.
+export const REPORTER_SOURCE = "source";
+export const REPORTER_WAYPOINT = "waypoint";
+
+// Istio 1.24–1.28 bootstrap specifiers that can match inside a label value: their tag name and the fixed text a
+// value must contain for them to match (istio/istio tools/packaging/common/envoy_bootstrap.json; values never
+// contain "=" or ";", and the separators put "=" before and ";" after every value, so only text inside a value can
+// complete them).
+const ISTIO_UNANCHORED_TAGS: Array<string> = [
+  "cache", "component", "tag", "wasm_filter", "authz_enforce_result", "authz_enforce_result", "authz_dry_run_action",
+  "authz_dry_run_action", "authz_dry_run_result", "authz_dry_run_result",
+];
+const ISTIO_UNANCHORED_TRIGGERS: Array<string> = [
+  "cache.", "component.", "tag.", "wasm_filter.", "rbac.allowed", "rbac.denied", ".istio_dry_run_allow_",
+  ".istio_dry_run_deny_", ".shadow_allowed", ".shadow_denied",
+];
 
 const VALUE_SEPARATOR = "=.=";
 const FIELD_SEPARATOR = ";.;";
@@ -89,17 +125,61 @@ export function sanitizeLabelValue(value: string): string {
   return String.fromCharCodes(codes);
 }
 
-// Encodes sanitized tag values in the given order followed by the metric name.
-export function encodeStatName(tagNames: Array<string>, tagValues: Array<string>, metricName: string): string {
-  const parts = new Array<string>(tagNames.length * 4 + 1);
+// The labels every series of this VM carries, from the proxy's node (set once in on_configure, before any metric
+// is defined): already encoded, as they repeat in every stat name.
+let proxyFields: string = encodeFields([TAG_REPORTER, TAG_SOURCE_WORKLOAD, TAG_SOURCE_WORKLOAD_NAMESPACE],
+  [REPORTER_SOURCE, ISTIO_UNKNOWN_LABEL, ISTIO_UNKNOWN_LABEL]);
+
+export function setProxyLabels(reporter: string, workload: string, namespace: string): void {
+  proxyFields = encodeFields([TAG_REPORTER, TAG_SOURCE_WORKLOAD, TAG_SOURCE_WORKLOAD_NAMESPACE], [
+    reporter, workload.length > 0 ? workload : ISTIO_UNKNOWN_LABEL, namespace.length > 0 ? namespace : ISTIO_UNKNOWN_LABEL,
+  ]);
+}
+
+function encodeFields(tagNames: Array<string>, tagValues: Array<string>): string {
+  const parts = new Array<string>(tagNames.length * 4);
   for (let i = 0; i < tagNames.length; i++) {
     parts[i * 4] = tagNames[i];
     parts[i * 4 + 1] = VALUE_SEPARATOR;
     parts[i * 4 + 2] = sanitizeLabelValue(tagValues[i]);
     parts[i * 4 + 3] = FIELD_SEPARATOR;
   }
-  parts[tagNames.length * 4] = metricName;
   return parts.join("");
+}
+
+// Empty guard fields for the unanchored Istio tags whose trigger text occurs in `fields` (see the file comment).
+function guardFields(fields: string): string {
+  let guards = "";
+  let last = "";
+  for (let i = 0; i < ISTIO_UNANCHORED_TRIGGERS.length; i++) {
+    const tag = ISTIO_UNANCHORED_TAGS[i];
+    if (tag == last || !fields.includes(ISTIO_UNANCHORED_TRIGGERS[i])) continue;
+    guards += tag + VALUE_SEPARATOR + FIELD_SEPARATOR;
+    last = tag;
+  }
+  return guards;
+}
+
+// Encodes sanitized tag values in the given order followed by the metric name, after the proxy labels; an
+// upstream_cluster tag brings Istio's destination_service labels derived from it.
+export function encodeStatName(tagNames: Array<string>, tagValues: Array<string>, metricName: string): string {
+  const names = new Array<string>();
+  const values = new Array<string>();
+  for (let i = 0; i < tagNames.length; i++) {
+    if (tagNames[i] == TAG_UPSTREAM_CLUSTER) {
+      const destination = destinationServiceOf(sanitizeLabelValue(tagValues[i]));
+      names.push(TAG_DESTINATION_SERVICE);
+      values.push(destination.host);
+      names.push(TAG_DESTINATION_SERVICE_NAME);
+      values.push(destination.name);
+      names.push(TAG_DESTINATION_SERVICE_NAMESPACE);
+      values.push(destination.namespace);
+    }
+    names.push(tagNames[i]);
+    values.push(tagValues[i]);
+  }
+  const fields = proxyFields + encodeFields(names, values);
+  return guardFields(fields) + fields + metricName;
 }
 
 const REQUEST_TAGS: Array<string> = [TAG_UPSTREAM_CLUSTER, TAG_PATH, TAG_METHOD, TAG_RESPONSE_CODE, TAG_TENANT];

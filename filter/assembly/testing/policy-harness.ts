@@ -6,8 +6,9 @@ import { TenantBounds, TenantResolver } from "../policy/tenant";
 import { LocalAdmission } from "../policy/label-admission";
 import { isIdLikeSegment, PathTemplater, PathTemplaterOptions } from "../policy/path-template";
 import {
-  boundedMethod, requestDurationName, requestsTotalName, responseCodeLabel, sanitizeLabelValue,
+  boundedMethod, requestDurationName, requestsTotalName, responseCodeLabel, sanitizeLabelValue, setProxyLabels,
 } from "../policy/request-metrics";
+import { destinationServiceOf } from "../policy/labels";
 
 function quote(text: string): string {
   const out = new Array<string>();
@@ -159,6 +160,16 @@ export function idLike(segment: string): bool {
 
 export function metricRequestsName(cluster: string, path: string, method: string, code: string, tenant: string): string {
   return requestsTotalName(cluster, path, method, code, tenant);
+}
+
+export function metricProxyLabels(reporter: string, workload: string, namespace: string): void {
+  setProxyLabels(reporter, workload, namespace);
+}
+
+// "host|name|namespace" of the service a cluster routes to.
+export function metricDestination(cluster: string): string {
+  const d = destinationServiceOf(cluster);
+  return d.host + "|" + d.name + "|" + d.namespace;
 }
 
 export function metricDurationName(cluster: string, path: string, tenant: string): string {
