@@ -136,35 +136,48 @@ cycle.run();
 
 const classify = suite('breaker: what counts as a failure');
 
-classify('HTTP, flags and gRPC statuses', () => {
+classify('who answered decides: an upstream response counts as itself whatever flags ride on it', () => {
   const SUCCESS = 0, FAILURE = 1, IGNORED = 2;
-  const table: [number, number, string, number][] = [
-    [200, -1, '', SUCCESS],
-    [404, -1, '', SUCCESS],
-    [429, -1, '', SUCCESS],
-    [500, -1, '', FAILURE],
-    [503, -1, 'URX', FAILURE],
-    [504, -1, 'UT', FAILURE],
-    [0, -1, 'UF', FAILURE],
-    [0, -1, 'UF,URX', FAILURE],
-    [0, -1, 'UC', FAILURE],
-    [0, -1, 'UH', FAILURE],
-    [0, -1, 'NR', IGNORED],
-    [200, -1, 'UF', FAILURE], // flags alone mark the failure even with a status
-    [503, -1, 'UO', IGNORED], // Envoy's own overflow is not the upstream's health
-    [0, -1, 'DC', IGNORED],
-    [200, 14, '', FAILURE], // UNAVAILABLE
-    [200, 4, '', FAILURE], // DEADLINE_EXCEEDED
-    [200, 13, '', FAILURE], // INTERNAL
-    [200, 8, '', FAILURE], // RESOURCE_EXHAUSTED
-    [200, 0, '', SUCCESS],
-    [200, 1, '', SUCCESS], // CANCELLED: the caller gave up
-    [200, 5, '', SUCCESS], // NOT_FOUND
-    [200, 3, '', SUCCESS], // INVALID_ARGUMENT
-    [200, 12, '', SUCCESS], // UNIMPLEMENTED
+  const UPSTREAM = true, ENVOY = false;
+  // [code, gRPC status, flags, who answered (response.code_details == via_upstream), outcome]
+  const table: [number, number, string, boolean, number][] = [
+    [200, -1, '', UPSTREAM, SUCCESS],
+    [404, -1, '', UPSTREAM, SUCCESS],
+    [429, -1, '', UPSTREAM, SUCCESS],
+    [500, -1, '', UPSTREAM, FAILURE],
+    [503, -1, 'URX', UPSTREAM, FAILURE], // retries ran out on the upstream's 503
+    [503, -1, 'UO', UPSTREAM, FAILURE], // retry circuit breaker overflowed: the upstream's 503 is passed on
+    [503, -1, 'UO,URX', UPSTREAM, FAILURE],
+    [200, -1, 'UO', UPSTREAM, SUCCESS], // overflow on a response that was fine
+    [200, -1, 'UF', UPSTREAM, SUCCESS], // an earlier try failed to connect, the retry got a 200
+    [503, -1, 'DC', UPSTREAM, FAILURE], // the caller left after the upstream had already failed
+    [200, -1, 'DC', UPSTREAM, SUCCESS],
+    [200, 14, '', UPSTREAM, FAILURE], // UNAVAILABLE
+    [200, 4, '', UPSTREAM, FAILURE], // DEADLINE_EXCEEDED
+    [200, 13, '', UPSTREAM, FAILURE], // INTERNAL
+    [200, 8, '', UPSTREAM, FAILURE], // RESOURCE_EXHAUSTED
+    [200, 0, '', UPSTREAM, SUCCESS],
+    [200, 1, '', UPSTREAM, SUCCESS], // CANCELLED: the caller gave up
+    [200, 5, '', UPSTREAM, SUCCESS], // NOT_FOUND
+    [200, 3, '', UPSTREAM, SUCCESS], // INVALID_ARGUMENT
+    [200, 12, '', UPSTREAM, SUCCESS], // UNIMPLEMENTED
+    [503, -1, 'UO', ENVOY, IGNORED], // Envoy's own overflow (pending requests, maintenance mode): not the upstream
+    [503, -1, 'UO,UC', ENVOY, FAILURE], // overflow on the retry of a connection the upstream dropped
+    [504, -1, 'UT', ENVOY, FAILURE],
+    [503, -1, 'UF', ENVOY, FAILURE],
+    [503, -1, 'UF,URX', ENVOY, FAILURE],
+    [503, -1, 'UC', ENVOY, FAILURE],
+    [503, -1, 'UH', ENVOY, FAILURE],
+    [0, -1, 'UF', ENVOY, FAILURE],
+    [0, -1, 'UR', ENVOY, FAILURE],
+    [404, -1, 'NR', ENVOY, IGNORED], // no route: configuration, not the upstream's health
+    [0, -1, 'DC', ENVOY, IGNORED],
+    [503, -1, 'DC,UC', ENVOY, IGNORED], // the caller left first: nothing to learn
+    [503, -1, '', ENVOY, IGNORED], // another filter's local reply
+    [0, -1, '', ENVOY, IGNORED],
   ];
-  for (const [code, grpc, flags, want] of table) {
-    assert.is(h.classify(code, grpc, flags), want, `${code} grpc=${grpc} flags=${flags}`);
+  for (const [code, grpc, flags, fromUpstream, want] of table) {
+    assert.is(h.classify(code, grpc, flags, fromUpstream), want, `${code} grpc=${grpc} flags=${flags} upstream=${fromUpstream}`);
   }
 });
 

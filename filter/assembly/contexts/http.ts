@@ -78,7 +78,8 @@ export class HttpContext {
       return;
     }
     // Read once for both consumers; the telemetry window wants the gRPC status of every stream.
-    const facts = readResponseFacts(control !== null || (admission !== null && admission.isGrpc), this.root.responseFacts);
+    const facts = readResponseFacts(control !== null || (admission !== null && admission.isGrpc),
+      code < 0 || code > 999 ? 0 : <i32>code, this.root.responseFacts);
     if (resilience !== null) recordResponse(resilience, admission, code, <f64>durationMs, facts);
     if (control !== null) recordRequestTelemetry(control, this.cluster, this.path, this.tenant, code, <f64>durationMs, admission, facts);
   }

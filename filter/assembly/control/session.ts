@@ -211,6 +211,7 @@ export function recordRequestTelemetry(
   outcome.responseCode = responseCode < 0 || responseCode > 999 ? 0 : <i32>responseCode;
   outcome.grpcStatus = facts.grpcStatus;
   outcome.responseFlags = facts.flags;
+  outcome.fromUpstream = facts.fromUpstream;
   outcome.durationMs = durationMs;
   outcome.attempts = facts.attempts;
   outcome.slowCallMs = DEFAULT_SLOW_CALL_MS;

@@ -24,6 +24,8 @@ export class RequestOutcome {
   grpcStatus: i32 = -1;
   // Envoy's response.flags bitmask.
   responseFlags: u64 = 0;
+  // The upstream sent the response (response.code_details "via_upstream").
+  fromUpstream: bool = false;
   durationMs: f64 = 0;
   // upstream.request_attempt_count; 0 when unknown.
   attempts: i32 = 0;
@@ -34,7 +36,7 @@ export class RequestOutcome {
 function addOutcome(counters: OutcomeCounters, outcome: RequestOutcome): void {
   counters.requests++;
   // The breaker's own failure classification, so reports and breakers count the same errors.
-  if (classifyOutcome(outcome.responseCode, outcome.grpcStatus, outcome.responseFlags) == Outcome.Failure) counters.errors++;
+  if (classifyOutcome(outcome.responseCode, outcome.grpcStatus, outcome.responseFlags, outcome.fromUpstream) == Outcome.Failure) counters.errors++;
   if (outcome.durationMs >= outcome.slowCallMs) counters.slowCalls++;
   const duration = outcome.durationMs > 0 ? outcome.durationMs : 0;
   counters.durationMsSum += <u64>duration;

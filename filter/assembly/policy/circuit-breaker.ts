@@ -10,18 +10,29 @@
 // lasts openMs × 2^(n−1), capped at maxOpenMs; closing resets n (like Envoy's outlier ejection multiplier and
 // Linkerd's failure-accrual penalty, which both grow with consecutive ejections).
 //
-// What counts as a failure (classifyOutcome), following Envoy's own success definitions:
-//   - HTTP status ≥ 500 (Envoy's admission-control and outlier detection both treat every 5xx as an error);
-//   - an upstream response flag: UF (connect failure), UH (no healthy upstream), UC/UR (upstream connection
-//     termination/remote reset), UT (upstream timeout), LR (local reset), URX (retry limit exceeded), UMSDR
-//     (max stream duration), SI (stream idle timeout) — NR (no route) is not: that is configuration, not the
-//     upstream's health;
-//   - gRPC status DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE, DATA_LOSS: the
-//     complement of Envoy admission control's default gRPC success set (OK, CANCELLED, UNKNOWN, INVALID_ARGUMENT,
-//     NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION, OUT_OF_RANGE,
-//     UNIMPLEMENTED), which are caller errors that say nothing about the upstream's health.
-// Ignored (counted neither way): DC (the downstream went away), UO (Envoy's own overflow: local, not upstream)
-// and responses from this filter itself — callers must not record requests the breaker rejected.
+// What counts as a failure (classifyOutcome). The first question is who answered: Envoy sets local flags on
+// responses that came from the upstream too (URX when retries ran out; UO when the retry circuit breaker
+// overflowed and the router passes the upstream's response on), so a response the upstream sent counts as that
+// response, whatever flags ride on it. Envoy's response.code_details tells the two apart: Filter::onUpstreamHeaders
+// sets RetryStatus::NoOverflow's UO flag and then code details "via_upstream" for the response it forwards, while
+// its own replies (maintenance mode's UO, pool overflow, resets) carry other details (envoy
+// source/common/router/router.cc, read at a 1.40-dev snapshot; the same code paths exist since 1.2x).
+//
+//   answered by   flags                                    code / gRPC status                     outcome
+//   upstream      any (UO, URX, DC, UF of an earlier try)  ≥ 500, or a gRPC failure status          Failure
+//   upstream      any                                      anything else                           Success
+//   Envoy         UF UH UC UR UT LR URX SI UMSDR           any (the upstream could not answer)     Failure
+//   Envoy         DC, UO (pending/connection overflow),    any                                     Ignored
+//                 NR, no flag (another filter's reply)
+//   nobody        —                                        0 (no response at all)                  per flags above
+//
+// Failure statuses follow Envoy's own success definitions: every 5xx (admission control and outlier detection);
+// gRPC DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE, DATA_LOSS: the complement of Envoy
+// admission control's default gRPC success set (OK, CANCELLED, UNKNOWN, INVALID_ARGUMENT, NOT_FOUND,
+// ALREADY_EXISTS, PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION, OUT_OF_RANGE, UNIMPLEMENTED), which are
+// caller errors that say nothing about the upstream's health. Responses from this filter itself are never
+// recorded: callers must not record requests the breaker rejected. The breaker, the telemetry window and the
+// control plane's dry-run (which replays the telemetry's error counts) all use this one function.
 // A call is slow when its duration ≥ slowCallMs; slow and failure are counted independently, as resilience4j does.
 //
 // Cross-worker design. The per-scope BreakerRecord is the process-wide truth, stored in proxy-wasm shared data in
@@ -75,22 +86,32 @@ export const FLAG_UPSTREAM_MAX_STREAM_DURATION_REACHED: u64 = 0x80000; // UMSDR
 const FAILURE_FLAGS: u64 = FLAG_NO_HEALTHY_UPSTREAM | FLAG_UPSTREAM_REQUEST_TIMEOUT | FLAG_LOCAL_RESET |
   FLAG_UPSTREAM_REMOTE_RESET | FLAG_UPSTREAM_CONNECTION_FAILURE | FLAG_UPSTREAM_CONNECTION_TERMINATION |
   FLAG_UPSTREAM_RETRY_LIMIT_EXCEEDED | FLAG_STREAM_IDLE_TIMEOUT | FLAG_UPSTREAM_MAX_STREAM_DURATION_REACHED;
-const IGNORED_FLAGS: u64 = FLAG_DOWNSTREAM_CONNECTION_TERMINATION | FLAG_UPSTREAM_OVERFLOW;
 
 export function isGrpcFailureStatus(grpcStatus: i32): bool {
   // DEADLINE_EXCEEDED 4, RESOURCE_EXHAUSTED 8, ABORTED 10, INTERNAL 13, UNAVAILABLE 14, DATA_LOSS 15
   return grpcStatus == 4 || grpcStatus == 8 || grpcStatus == 10 || grpcStatus == 13 || grpcStatus == 14 || grpcStatus == 15;
 }
 
+// Whether classifyOutcome needs to know who answered (response.code_details): only a response that carries a flag
+// or a 5xx can change outcome with the answer. A flagless response below 500 is taken as the upstream's without
+// asking, which keeps the common path at no extra host call; the price is that another filter's flagless local
+// reply below 500 (an authz 403) counts as a success instead of being ignored.
+export function needsResponder(responseCode: i32, responseFlags: u64): bool {
+  return responseCode > 0 && (responseFlags != 0 || responseCode >= 500);
+}
+
 // grpcStatus < 0 means none. Pass it for gRPC requests only: for other requests Envoy derives response.grpc_status
 // from the HTTP status (400 → INTERNAL, 429 → UNAVAILABLE), which would turn caller errors into failures.
-export function classifyOutcome(responseCode: i32, grpcStatus: i32, responseFlags: u64): Outcome {
-  if ((responseFlags & IGNORED_FLAGS) != 0) return Outcome.Ignored;
-  if (responseCode >= 500) return Outcome.Failure;
-  if (grpcStatus >= 0 && isGrpcFailureStatus(grpcStatus)) return Outcome.Failure;
+// fromUpstream: response.code_details was "via_upstream" (see the table above).
+export function classifyOutcome(responseCode: i32, grpcStatus: i32, responseFlags: u64, fromUpstream: bool): Outcome {
+  if (fromUpstream && responseCode > 0) {
+    if (responseCode >= 500) return Outcome.Failure;
+    if (grpcStatus >= 0 && isGrpcFailureStatus(grpcStatus)) return Outcome.Failure;
+    return Outcome.Success;
+  }
+  if ((responseFlags & FLAG_DOWNSTREAM_CONNECTION_TERMINATION) != 0) return Outcome.Ignored;
   if ((responseFlags & FAILURE_FLAGS) != 0) return Outcome.Failure;
-  if (responseCode == 0) return Outcome.Ignored;
-  return Outcome.Success;
+  return Outcome.Ignored;
 }
 
 // ---- sliding window --------------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 // What the filter's contexts call: one function per call site, so contexts/root.ts and contexts/http.ts each gain
 // a line or two. Reads and writes headers and properties through abi/host.ts; decisions come from Resilience.
 import {
-  getPropertyI64, HeaderMapSnapshot, MapType, nowNanoseconds, propertyPath, removeHeader,
+  getPropertyI64, getPropertyString, HeaderMapSnapshot, MapType, nowNanoseconds, propertyPath, removeHeader,
   replaceHeader, sendLocalResponse,
 } from "../abi/host";
 import { JsonValue } from "../json";
 import { parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
+import { needsResponder } from "../policy/circuit-breaker";
 import { isGrpcContentType } from "../policy/retry-decision";
 import { methodLabel } from "../policy/request-metrics";
 import { HostResilienceMetrics, HostSharedStore } from "./host-bindings";
@@ -13,6 +14,8 @@ import { AdmitResult, Resilience } from "./resilience";
 
 const RESPONSE_GRPC_STATUS = propertyPath(["response", "grpc_status"]);
 const RESPONSE_FLAGS = propertyPath(["response", "flags"]);
+const RESPONSE_CODE_DETAILS = propertyPath(["response", "code_details"]);
+const VIA_UPSTREAM = "via_upstream";
 const ATTEMPT_COUNT = propertyPath(["upstream", "request_attempt_count"]);
 
 export const BREAKER_OPEN_STATUS: u32 = 503;
@@ -109,14 +112,24 @@ export class ResponseFacts {
   flags: u64 = 0;
   // 1 when not retried; 0 when unknown.
   attempts: i32 = 0;
+  // The upstream sent the response (response.code_details "via_upstream"); see classifyOutcome's table.
+  fromUpstream: bool = false;
 }
 
 // gRPC status only when asked: for non-gRPC requests Envoy derives it from the HTTP status, which the breaker must
 // not see. The attempt count is read always: a route retry policy may retry what meshlens did not grant.
-export function readResponseFacts(withGrpcStatus: bool, out: ResponseFacts): ResponseFacts {
+// Who answered is asked only when it can change the outcome (needsResponder): flagged or 5xx responses.
+export function readResponseFacts(withGrpcStatus: bool, responseCode: i32, out: ResponseFacts): ResponseFacts {
   const grpcStatus = withGrpcStatus ? getPropertyI64(RESPONSE_GRPC_STATUS, -1) : -1;
   out.grpcStatus = grpcStatus < 0 || grpcStatus > 16 ? -1 : <i32>grpcStatus;
-  out.flags = <u64>getPropertyI64(RESPONSE_FLAGS, 0);
+  const flags = <u64>getPropertyI64(RESPONSE_FLAGS, 0);
+  out.flags = flags;
+  if (needsResponder(responseCode, flags)) {
+    const details = getPropertyString(RESPONSE_CODE_DETAILS);
+    out.fromUpstream = details !== null && details == VIA_UPSTREAM;
+  } else {
+    out.fromUpstream = responseCode > 0;
+  }
   const attempts = getPropertyI64(ATTEMPT_COUNT, 0);
   out.attempts = attempts < 0 || attempts > 1000 ? 0 : <i32>attempts;
   return out;
@@ -135,6 +148,6 @@ export function recordResponse(
 ): void {
   if (admitted === null || !recordsOutcome(admitted)) return;
   const code = responseCode < 0 || responseCode > 999 ? 0 : <i32>responseCode;
-  resilience.record(admitted, code, admitted.isGrpc ? facts.grpcStatus : -1, facts.flags, durationMs, facts.attempts,
-    nowMs());
+  resilience.record(admitted, code, admitted.isGrpc ? facts.grpcStatus : -1, facts.flags, facts.fromUpstream, durationMs,
+    facts.attempts, nowMs());
 }

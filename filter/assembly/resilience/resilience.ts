@@ -291,15 +291,16 @@ export class Resilience {
   }
 
   // The values on_log reads: response.code, response.grpc_status (< 0 when NOT_FOUND), response.flags (bitmask),
-  // request.duration, upstream.request_attempt_count (1 when not retried; 0 when unknown).
+  // whether the upstream sent the response (classifyOutcome), request.duration, upstream.request_attempt_count (1
+  // when not retried; 0 when unknown).
   record(
-    admitted: AdmitResult, responseCode: i32, grpcStatus: i32, responseFlags: u64, durationMs: f64, attempts: i32,
-    nowMs: f64,
+    admitted: AdmitResult, responseCode: i32, grpcStatus: i32, responseFlags: u64, fromUpstream: bool, durationMs: f64,
+    attempts: i32, nowMs: f64,
   ): void {
     const scope = admitted.scope;
     if (scope === null || admitted.reject) return;
     const breaker = scope.policy.breaker;
-    const outcome = classifyOutcome(responseCode, admitted.isGrpc ? grpcStatus : -1, responseFlags);
+    const outcome = classifyOutcome(responseCode, admitted.isGrpc ? grpcStatus : -1, responseFlags, fromUpstream);
     const slow = durationMs >= breaker.slowCallMs;
     // Settles admit()'s reservation: retries beyond it (a route retry policy of its own) count now, unused ones go
     // back.

@@ -169,6 +169,8 @@ export function windowRecord(
   o.responseCode = responseCode;
   o.grpcStatus = grpcStatus;
   o.responseFlags = responseFlags;
+  // A status here stands for a response the upstream sent; who answered is tested in the breaker's classify table.
+  o.fromUpstream = responseCode > 0;
   o.durationMs = durationMs;
   o.attempts = attempts;
   o.slowCallMs = slowCallMs;

@@ -139,7 +139,7 @@ export function breakerRecord(
   h: i32, code: i32, grpcStatus: i32, flags: string, durationMs: f64, probe: bool, retries: i32, nowMs: f64,
 ): string {
   const b = breakers[h];
-  const outcome = classifyOutcome(code, grpcStatus, flagsMask(flags));
+  const outcome = classifyOutcome(code, grpcStatus, flagsMask(flags), answeredByUpstream(code));
   recordOutcome(b.record, outcome, durationMs >= b.policy.breaker.slowCallMs, probe, <u32>retries, nowMs);
   return settle(b, nowMs);
 }
@@ -186,8 +186,14 @@ export function decodeBytes(bytes: Uint8Array): i32 {
   return decodeRecord(bytes.buffer, copy) ? copy.state : -1;
 }
 
-export function classify(code: i32, grpcStatus: i32, flags: string): i32 {
-  return classifyOutcome(code, grpcStatus, flagsMask(flags));
+export function classify(code: i32, grpcStatus: i32, flags: string, fromUpstream: bool): i32 {
+  return classifyOutcome(code, grpcStatus, flagsMask(flags), fromUpstream);
+}
+
+// Harness calls with a status stand for responses the upstream sent; local replies are covered by classify(), which
+// takes who answered explicitly.
+function answeredByUpstream(code: i32): bool {
+  return code > 0;
 }
 
 // ---- budget and decision ---------------------------------------------------------------------------------------
@@ -335,7 +341,8 @@ export function admissionStrips(id: i32): string {
 export function workerRecord(
   w: i32, id: i32, code: i32, grpcStatus: i32, flags: string, durationMs: f64, attempts: i32, nowMs: f64,
 ): void {
-  workers[w].record(admissions[id], code, grpcStatus, flagsMask(flags), durationMs, attempts, nowMs);
+  workers[w].record(admissions[id], code, grpcStatus, flagsMask(flags), answeredByUpstream(code), durationMs, attempts,
+    nowMs);
 }
 
 export function workerTick(w: i32, nowMs: f64): void {
