@@ -55,7 +55,8 @@ export function envoyApiRoot(files: string[] = ENVOY_PROTO_FILES): protobuf.Root
  * Envoy's, so a typo in the shipped manifests is caught like any other unknown field or enum value.
  */
 function addWasmFailurePolicy(root: protobuf.Root): void {
-  const wasm = root.lookup('envoy.extensions.wasm.v3') as protobuf.Namespace;
+  const wasm = root.lookup('envoy.extensions.wasm.v3') as protobuf.Namespace | null;
+  if (wasm === null) return; // a root loaded without the wasm protos has nothing to extend
   const plugin = wasm.lookupType('PluginConfig');
   if (plugin.fields.failure_policy) return; // a newer bundled envoy-api already has them
   wasm.add(new protobuf.Enum('FailurePolicy', { UNSPECIFIED: 0, FAIL_RELOAD: 1, FAIL_CLOSED: 2, FAIL_OPEN: 3 }));
