@@ -104,12 +104,20 @@ export function replayBreaker(breaker: PolicyJson['breaker'], input: ReplayInput
   return result;
 }
 
+/**
+ * The tenant a per-tenant breaker scope is keyed by, as the filter keys it (resilience.ts tenantLabelOf): requests
+ * with no identified tenant and those beyond the tenant cap share the "~other" scope.
+ */
+export function breakerTenant(tenant: string): string {
+  return tenant === 'unknown' ? '~other' : tenant;
+}
+
 /** Replays every breaker scope the policy targets; route series are merged per scope first. */
 export function dryRun(policy: PolicyJson, series: { cluster: string; tenant: string; pathTemplate: string; slots: OutcomeSlot[] }[]): ReplayResult[] {
   const scopes = new Map<string, ReplayInput>();
   for (const route of series) {
     if (!targetMatches(policy.target, route.cluster, route.pathTemplate)) continue;
-    const tenant = policy.target.perTenant ? route.tenant : '';
+    const tenant = policy.target.perTenant ? breakerTenant(route.tenant) : '';
     const key = `${route.cluster}\u0000${tenant}`;
     let scope = scopes.get(key);
     if (!scope) scopes.set(key, (scope = { cluster: route.cluster, tenant, slots: [] }));

@@ -69,7 +69,7 @@ export function defaultPolicy(): ResiliencePolicy {
   const on = {} as Record<FailureKind, RetryRule>;
   for (const kind of FAILURE_KINDS) on[kind] = { ...DEFAULT_RULES[kind] };
   return {
-    target: { cluster: '*', pathTemplate: '*', perTenant: false },
+    target: { cluster: '*', pathTemplate: '*', perTenant: true },
     breaker: {
       enabled: true, errorRateThreshold: 0.3, slowCallMs: 800, slowCallRateThreshold: 0.5, minRequests: 20,
       windowMs: 10000, openMs: 30000, maxOpenMs: 300000, halfOpenProbes: 5, halfOpenSuccesses: 3,

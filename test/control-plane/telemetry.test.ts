@@ -113,12 +113,12 @@ test('dry run replays recorded telemetry: a failing scope trips, a healthy one d
   assert.is(acme.finalState === 'Open' || acme.finalState === 'HalfOpen', true);
   assert.equal([globex.tenant, globex.transitions, globex.wouldReject, globex.finalState], ['globex', 0, 0, 'Closed']);
 
-  const clusterWide = await dryRun({ target: { cluster: 'orders' } });
+  const clusterWide = await dryRun({ target: { cluster: 'orders', perTenant: false } });
   assert.is(clusterWide.json.scopes.length, 1, 'one scope per cluster when not per tenant');
   assert.is(clusterWide.json.scopes[0].tenant, '');
   assert.is(clusterWide.json.scopes[0].transitions, 0, '25 % errors across tenants stays under 0.3');
 
-  const everything = await dryRun({ target: { cluster: '*' }, breaker: { errorRateThreshold: 0.05 } });
+  const everything = await dryRun({ target: { cluster: '*', perTenant: false }, breaker: { errorRateThreshold: 0.05 } });
   assert.equal(everything.json.scopes.map((s: any) => [s.cluster, s.transitions > 0]), [['billing', true], ['orders', true]]);
 
   const slow = await dryRun({ target: { cluster: 'billing' }, breaker: { slowCallMs: 30, slowCallRateThreshold: 0.3 } });
@@ -126,6 +126,13 @@ test('dry run replays recorded telemetry: a failing scope trips, a healthy one d
   assert.ok(slow.json.scopes[0].transitions > 0);
   const notSlow = await dryRun({ target: { cluster: 'billing' }, breaker: { slowCallMs: 60 } });
   assert.is(notSlow.json.scopes[0].slowCalls, 0);
+
+  // Per tenant is the default, and requests with no tenant share the "~other" scope as the filter keys it.
+  await recordSeconds(plane, client, start, 2, 'payments', 'unknown', 10, 0);
+  await recordSeconds(plane, client, start, 2, 'payments', '~other', 10, 0);
+  await recordSeconds(plane, client, start, 2, 'payments', 'acme', 10, 0);
+  const byDefault = await dryRun({ target: { cluster: 'payments' } });
+  assert.equal(byDefault.json.scopes.map((s: any) => [s.tenant, s.requests]), [['acme', 20], ['~other', 40]]);
 
   const outOfWindow = await http(plane.httpPort, 'POST', '/v1/dry-run', { token: plane.adminToken, body: { policy: { target: { cluster: 'orders' } }, windowMinutes: 1 } });
   assert.is(outOfWindow.json.scopes.length, 0, 'telemetry older than the window is not replayed');

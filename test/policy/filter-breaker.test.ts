@@ -14,6 +14,9 @@ function headers(method: string, path: string, extra: [string, string][] = []): 
   return [[':method', method], [':path', path], [':authority', 'orders'], [':scheme', 'http'], ...extra];
 }
 
+// Scopes are per tenant unless a policy says otherwise; these suites exercise one breaker per cluster.
+const CLUSTER_WIDE = { perTenant: false };
+
 async function plugin(defaultPolicy: object, clock: ManualClock, workers = 4): Promise<ProxyWasmPlugin> {
   return ProxyWasmPlugin.create({
     wasm, clock, workers,
@@ -33,7 +36,7 @@ const shared = suite('filter: one breaker for every worker VM');
 
 shared('failures spread over four workers trip one breaker; every worker rejects within one tick of the trip', async () => {
   const clock = new ManualClock(1_700_000_000_000);
-  const p = await plugin({ breaker: { minRequests: 20, openMs: 30000 } }, clock);
+  const p = await plugin({ target: CLUSTER_WIDE, breaker: { minRequests: 20, openMs: 30000 } }, clock);
   try {
     for (let w = 0; w < 4; w++) for (let i = 0; i < 5; i++) assert.is(send(p, w, 503).localReply, undefined);
     // No worker saw minRequests on its own: nothing is rejected before the windows are merged.
@@ -57,7 +60,7 @@ shared('failures spread over four workers trip one breaker; every worker rejects
 
 shared('after openMs a bounded number of probes run; their successes close the breaker everywhere', async () => {
   const clock = new ManualClock(1_700_000_000_000);
-  const p = await plugin({ breaker: { minRequests: 4, openMs: 1000, halfOpenProbes: 2, halfOpenSuccesses: 2 } }, clock);
+  const p = await plugin({ target: CLUSTER_WIDE, breaker: { minRequests: 4, openMs: 1000, halfOpenProbes: 2, halfOpenSuccesses: 2 } }, clock);
   try {
     for (let i = 0; i < 4; i++) send(p, 0, 503);
     assert.ok(send(p, 0, 200).localReply, 'the worker that saw the failures rejects at once');
@@ -128,7 +131,7 @@ const retries = suite('filter: retry headers');
 
 retries('caller retry headers are replaced by the policy decision', async () => {
   const clock = new ManualClock(1_700_000_000_000);
-  const p = await plugin({}, clock, 1);
+  const p = await plugin({ target: CLUSTER_WIDE }, clock, 1);
   try {
     const result = send(p, 0, 200, 'acme', [['x-envoy-max-retries', '50'], ['x-envoy-retry-on', '4xx'], ['x-envoy-retriable-status-codes', '400']]);
     const forwarded = result.forwardedRequestHeaders.filter(([k]) => k.startsWith('x-envoy-'));
@@ -146,7 +149,7 @@ retries('caller retry headers are replaced by the policy decision', async () => 
 
 retries('default policy: a gRPC call (POST) is retried on UNAVAILABLE up to 3 times, with connect-failure', async () => {
   const clock = new ManualClock(1_700_000_000_000);
-  const p = await plugin({}, clock, 1);
+  const p = await plugin({ target: CLUSTER_WIDE }, clock, 1);
   try {
     const grpc = p.request(0, {
       cluster: ORDERS,
@@ -161,7 +164,7 @@ retries('default policy: a gRPC call (POST) is retried on UNAVAILABLE up to 3 ti
 
 retries('an exhausted budget forwards x-envoy-max-retries: 0, overriding any route retry policy', async () => {
   const clock = new ManualClock(1_700_000_000_000);
-  const p = await plugin({ retry: { budgetRatio: 0, minRetriesPerSecond: 0 } }, clock, 1);
+  const p = await plugin({ target: CLUSTER_WIDE, retry: { budgetRatio: 0, minRetriesPerSecond: 0 } }, clock, 1);
   try {
     const result = send(p, 0, 200, 'acme', [['x-envoy-max-retries', '7'], ['x-envoy-retry-on', '5xx']]);
     assert.equal(result.forwardedRequestHeaders.filter(([k]) => k.startsWith('x-envoy-')), [['x-envoy-max-retries', '0']]);
@@ -171,7 +174,7 @@ retries('an exhausted budget forwards x-envoy-max-retries: 0, overriding any rou
 
 retries('gRPC calls rejected by an Open breaker get UNAVAILABLE', async () => {
   const clock = new ManualClock(1_700_000_000_000);
-  const p = await plugin({ breaker: { minRequests: 2 } }, clock, 1);
+  const p = await plugin({ target: CLUSTER_WIDE, breaker: { minRequests: 2 } }, clock, 1);
   try {
     send(p, 0, 503);
     send(p, 0, 503);

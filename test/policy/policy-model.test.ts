@@ -101,7 +101,7 @@ twins('a valid policy is returned fully defaulted', () => {
   assert.equal(p.retry.on.reset, { maxRetries: 4, backoffBaseMs: 25 });
   assert.equal(p.retry.on['5xx'], { maxRetries: 2, backoffBaseMs: 250 });
   assert.equal(p.retry.on['grpc-unavailable'], { maxRetries: 3, backoffBaseMs: 100 });
-  assert.equal(p.target, { cluster: '*', pathTemplate: '*', perTenant: false });
+  assert.equal(p.target, { cluster: '*', pathTemplate: '*', perTenant: true }, 'tenant isolation unless turned off explicitly');
 });
 
 twins('defaults match the documented ones', () => {

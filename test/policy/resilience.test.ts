@@ -10,6 +10,8 @@ const T0 = 1_700_000_000_000;
 const TICK = 200;
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 const WORKERS = 4;
+// Scopes are per tenant unless a policy says otherwise; the suites on cross-worker sharing use one scope per cluster.
+const CLUSTER_WIDE = { perTenant: false };
 
 function setup(policies: unknown[]) {
   assert.is(h.workersCreate(WORKERS, JSON.stringify(policies)), '');
@@ -35,7 +37,7 @@ const metric = (name: string) => {
 const shared = suite('resilience: one breaker across workers');
 
 shared('failures spread over four workers trip one shared breaker that every worker then enforces', () => {
-  setup([{ breaker: { minRequests: 20 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { minRequests: 20 } }]);
   // 5 failures per worker: no single worker sees minRequests.
   for (let w = 0; w < WORKERS; w++) for (let i = 0; i < 5; i++) assert.match(request(w, T0 + i, { code: 503 }), /^admit/);
   assert.equal(states('~all'), [CLOSED, CLOSED, CLOSED, CLOSED]);
@@ -52,7 +54,7 @@ shared('failures spread over four workers trip one shared breaker that every wor
 shared('a worker that sees the trip itself rejects at once; busy workers follow within the refresh interval, idle ones at their tick', () => {
   // Retries off: a granted request reserves its retries through shared data at admission, which would move the
   // workers' last shared read this test times against.
-  setup([{ breaker: { minRequests: 20 }, retry: { enabled: false } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { minRequests: 20 }, retry: { enabled: false } }]);
   for (let w = 1; w < WORKERS; w++) request(w, T0); // the others know the scope; their last shared read is at T0 + 1
   for (let i = 0; i < 20; i++) request(0, T0 + i, { code: 503 });
   assert.match(request(0, T0 + 20), /^reject/, 'no tick needed on the worker that saw the failures');
@@ -64,7 +66,7 @@ shared('a worker that sees the trip itself rejects at once; busy workers follow 
 });
 
 shared('HalfOpen probes are bounded process-wide; enough successes close the breaker everywhere', () => {
-  setup([{ breaker: { minRequests: 4, openMs: 1000, halfOpenProbes: 3, halfOpenSuccesses: 2 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { minRequests: 4, openMs: 1000, halfOpenProbes: 3, halfOpenSuccesses: 2 } }]);
   for (let w = 0; w < WORKERS; w++) request(w, T0, { code: 503 });
   tickAll(T0 + TICK);
   tickAll(T0 + 2 * TICK);
@@ -95,7 +97,7 @@ shared('HalfOpen probes are bounded process-wide; enough successes close the bre
 });
 
 shared('a failed probe reopens for every worker with a doubled open time', () => {
-  setup([{ breaker: { minRequests: 4, openMs: 1000, maxOpenMs: 10000 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { minRequests: 4, openMs: 1000, maxOpenMs: 10000 } }]);
   for (let w = 0; w < WORKERS; w++) request(w, T0, { code: 503 });
   tickAll(T0 + TICK); // the last worker commits Open at T0 + TICK ...
   tickAll(T0 + 2 * TICK); // ... and the others adopt it at their next tick
@@ -109,14 +111,14 @@ shared('a failed probe reopens for every worker with a doubled open time', () =>
 });
 
 shared('a worker meeting a scope for the first time starts from the shared state, not from Closed', () => {
-  setup([{ breaker: { minRequests: 20 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { minRequests: 20 } }]);
   for (let i = 0; i < 20; i++) request(0, T0 + i, { code: 503 });
   assert.is(h.workerScopeCount(1), 0);
   assert.match(request(1, T0 + 30), /^reject/);
 });
 
 shared('gRPC statuses count only for gRPC requests (Envoy derives one from HTTP status for the rest)', () => {
-  setup([{ breaker: { minRequests: 10 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { minRequests: 10 } }]);
   // 429 on plain HTTP: Envoy reports response.grpc_status 14 (UNAVAILABLE), but the caller was rate limited.
   for (let i = 0; i < 10; i++) request(0, T0 + i, { code: 429, grpc: 14 });
   assert.match(request(0, T0 + 20), /^admit/);
@@ -147,11 +149,30 @@ tenants('tenant A at 100 % errors opens A while B keeps flowing, on every worker
   assert.is(metric(`meshlens_breaker_transitions_total{upstream_cluster=${CLUSTER},tenant=tenant-b,to_state=Open}`), 0);
 });
 
-tenants('without perTenant, one tenant\'s errors open the whole cluster', () => {
-  setup([{ target: { cluster: CLUSTER }, breaker: { minRequests: 20 } }]);
+tenants('with perTenant: false, one tenant\'s errors open the whole cluster', () => {
+  setup([{ target: { cluster: CLUSTER, perTenant: false }, breaker: { minRequests: 20 } }]);
   for (let i = 0; i < 20; i++) request(0, T0 + i, { tenant: 'tenant-a', code: 503 });
   tickAll(T0 + TICK);
   assert.match(request(1, T0 + TICK + 1, { tenant: 'tenant-b' }), /^reject/);
+});
+
+tenants('a policy that does not mention perTenant isolates tenants: one tenant failing leaves another flowing', () => {
+  setup([{ target: { cluster: CLUSTER }, breaker: { minRequests: 20 } }]);
+  for (let i = 0; i < 20; i++) request(0, T0 + i, { tenant: 'tenant-a', code: 503 });
+  tickAll(T0 + TICK);
+  assert.match(request(1, T0 + TICK + 1, { tenant: 'tenant-a' }), /^reject/);
+  assert.match(request(1, T0 + TICK + 1, { tenant: 'tenant-b' }), /^admit/);
+});
+
+tenants('requests with no tenant and beyond the tenant cap share one scope, apart from named tenants', () => {
+  setup([{ target: { cluster: CLUSTER }, breaker: { minRequests: 20 } }]);
+  for (let i = 0; i < 10; i++) request(0, T0 + i, { tenant: 'unknown', code: 503 });
+  for (let i = 0; i < 10; i++) request(0, T0 + 10 + i, { tenant: '~other', code: 503 });
+  tickAll(T0 + TICK);
+  assert.match(request(1, T0 + TICK + 1, { tenant: 'unknown' }), /^reject/, '20 failures of the shared scope trip it');
+  assert.match(request(1, T0 + TICK + 1, { tenant: '~other' }), /^reject/);
+  assert.match(request(1, T0 + TICK + 1, { tenant: 'acme' }), /^admit/);
+  assert.is(h.workerViewState(1, CLUSTER, '/orders/{id}', '~other'), OPEN);
 });
 
 tenants('the scope table is bounded', () => {
@@ -179,7 +200,7 @@ retries('caller-supplied retry headers are always stripped, and granted requests
 
 retries('under total outage the budget bounds retries to about budgetRatio of requests', () => {
   // Breaker off so every request keeps failing; each granted request spends all its retries (as Envoy would).
-  setup([{ breaker: { enabled: false, windowMs: 10000 }, retry: { budgetRatio: 0.2, minRetriesPerSecond: 1 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { enabled: false, windowMs: 10000 }, retry: { budgetRatio: 0.2, minRetriesPerSecond: 1 } }]);
   let requests = 0, retriesMade = 0, exhausted = 0;
   for (let i = 0; i < 4000; i++) {
     const t = T0 + i * 10; // 100 rps for 40 s
@@ -210,7 +231,7 @@ retries('under total outage the budget bounds retries to about budgetRatio of re
 
 retries('retries are reserved in shared data when granted: workers cannot spend the same remainder', () => {
   // Floor 10 retries per 10 s window and no finished requests yet: 10 retries in all, whichever worker asks.
-  setup([{ breaker: { enabled: false, windowMs: 10000 }, retry: { budgetRatio: 0.2, minRetriesPerSecond: 1 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { enabled: false, windowMs: 10000 }, retry: { budgetRatio: 0.2, minRetriesPerSecond: 1 } }]);
   let granted = 0;
   // 40 requests in flight across the four workers, none finished, no tick: only the reservations coordinate them.
   for (let i = 0; i < 40; i++) {
@@ -221,7 +242,7 @@ retries('retries are reserved in shared data when granted: workers cannot spend 
 });
 
 retries('a reservation that cannot be written refuses the retries instead of granting unreserved ones', () => {
-  setup([{ breaker: { enabled: false } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { enabled: false } }]);
   request(1, T0); // creates the shared key: a set on a missing key ignores the CAS
   h.forceCasMismatches(100);
   assert.match(request(0, T0 + 1), /^admit,budget_exhausted/);
@@ -231,13 +252,13 @@ retries('a reservation that cannot be written refuses the retries instead of gra
 });
 
 retries('unused granted retries go back to the budget when the request finishes', () => {
-  setup([{ breaker: { enabled: false, windowMs: 10000 }, retry: { budgetRatio: 0.2, minRetriesPerSecond: 1 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { enabled: false, windowMs: 10000 }, retry: { budgetRatio: 0.2, minRetriesPerSecond: 1 } }]);
   // 10 retries in the window: 100 sequential successful requests, each granted 2 and using none, keep being granted.
   for (let i = 0; i < 100; i++) assert.match(request(i % WORKERS, T0 + i * 10, { code: 200 }), /^admit,granted/, `request ${i}`);
 });
 
 retries('no retries for requests admitted as HalfOpen probes', () => {
-  setup([{ breaker: { minRequests: 4, openMs: 1000 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { minRequests: 4, openMs: 1000 } }]);
   for (let i = 0; i < 4; i++) request(0, T0 + i, { code: 503 });
   assert.is(h.workerViewState(0, CLUSTER, '/orders/{id}', '~all'), OPEN);
   assert.is(request(0, T0 + 3 + 1 + 1000, { code: 200 }), 'admit,breaker_open,probe\nx-envoy-max-retries: 0');
@@ -249,7 +270,7 @@ const sync = suite('resilience: shared-data synchronisation');
 
 sync('CAS conflicts are retried; when retries run out the delta is kept for the next tick, not lost', () => {
   // Retries off: budget reservations would add writes (and retries) to the shared record this test reads back.
-  setup([{ breaker: { minRequests: 1000 }, retry: { enabled: false } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { minRequests: 1000 }, retry: { enabled: false } }]);
   for (let i = 0; i < 10; i++) request(0, T0 + i, { code: 503 });
   h.forceCasMismatches(3);
   h.workerTick(0, T0 + TICK); // first write creates the key; nothing to conflict with yet
@@ -288,7 +309,7 @@ sync.run();
 const idle = suite('resilience: idle scopes');
 
 idle('a scope idle for a window is not touched on tick, yet its first request sees the current shared state', () => {
-  setup([{ breaker: { minRequests: 20, windowMs: 10000 } }]);
+  setup([{ target: CLUSTER_WIDE, breaker: { minRequests: 20, windowMs: 10000 } }]);
   request(1, T0);
   h.workerTick(1, T0 + TICK);
   const [gets] = (h.storeStats() as string).split(',').map(Number);

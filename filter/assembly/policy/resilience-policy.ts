@@ -54,8 +54,9 @@ export class TargetPolicy {
   cluster: string = "*";
   // A path template as policy/path-template.ts renders it (e.g. "/orders/{id}"), or "*" for every path.
   pathTemplate: string = "*";
-  // One breaker and one retry budget per (cluster, tenant) instead of per cluster.
-  perTenant: bool = false;
+  // One breaker and one retry budget per (cluster, tenant) instead of per cluster. On unless a policy turns it off
+  // explicitly: without it one failing tenant opens the breaker for every tenant of the cluster.
+  perTenant: bool = true;
 }
 
 export class BreakerPolicy {

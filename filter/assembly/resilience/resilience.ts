@@ -34,6 +34,7 @@ import {
   Admission, admission, BreakerCounts, BreakerRecord, BreakerState, bucketMsFor, claimProbe, classifyOutcome,
   decodeRecord, encodeRecord, evaluate, mergeDelta, ProbeClaim, recordOutcome, shouldTrip, WindowSums,
 } from "../policy/circuit-breaker";
+import { OVERFLOW_LABEL, UNKNOWN_LABEL } from "../policy/labels";
 import { ResiliencePolicy } from "../policy/resilience-policy";
 import { budgetSlice, remainingRetries } from "../policy/retry-budget";
 import { decideRetry, Decision, RetryDecision, RETRY_HEADERS_TO_STRIP } from "../policy/retry-decision";
@@ -116,8 +117,11 @@ export class AdmitResult {
   reservedEpoch: i64 = -1;
 }
 
+// Requests with no identified tenant ("unknown") and those beyond the tenant cap ("~other") share one scope:
+// neither names a tenant to isolate, and per-tenant scopes stay bounded by the tenant cap + 1.
 function tenantLabelOf(policy: ResiliencePolicy, tenant: string): string {
-  return policy.target.perTenant ? tenant : ALL_TENANTS;
+  if (!policy.target.perTenant) return ALL_TENANTS;
+  return tenant == UNKNOWN_LABEL ? OVERFLOW_LABEL : tenant;
 }
 
 // The shared-data key of a scope: "meshlens.breaker.v1|<cluster>|<policy path template>|<tenant or ~all>".
