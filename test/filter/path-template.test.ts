@@ -11,9 +11,11 @@ const bounded = (cluster: string, path: string) => harness.str('pathBounded', cl
 const ids = suite('path-template: ID-like segments');
 const idLike = ['0', '42', '1234567890123', '3f2504e0-4f89-11d3-9a0c-0305e82c3301', '3F2504E0-4F89-11D3-9A0C-0305E82C3301',
   '507f1f77bcf86cd799439011', 'deadbeefdeadbeef', 'a1b2c3d4', 'ord_2Xk9PqZ7Lm', 'INV-2024-000123',
-  'eyJhbGciOiJIUzI1NiJ9abcdefgh', 'x'.repeat(65), 'caf%C3%A9', 'ünicode', 'a b', 'a;b', 'a=b'];
+  'eyJhbGciOiJIUzI1NiJ9abcdefgh', 'x'.repeat(65), 'caf%C3%A9', 'ünicode', 'a b', 'a;b', 'a=b',
+  'sku-12345', 'SKU-123', 'user_100', 'sku12345', 'item-0042'];
 const routeLike = ['api', 'v1', 'v2beta1', 'orders', 'users', 'healthz', 'deadbeef', 'page2', 'oauth2', 'well-known',
-  '.well-known', 'index.html', 'x'.repeat(64), 'abc-def-ghi', 'snake_case_name'];
+  '.well-known', 'index.html', 'x'.repeat(64), 'abc-def-ghi', 'snake_case_name', 'h264', 'mp3', 'api-v2', 'sha256',
+  'ipv6', 'page-12', 'top100'];
 for (const segment of idLike) ids(`collapses ${segment.slice(0, 30)}`, () => assert.ok(harness.call('idLike', segment), segment));
 for (const segment of routeLike) ids(`keeps ${segment.slice(0, 30)}`, () => assert.not.ok(harness.call('idLike', segment), segment));
 ids.run();
@@ -40,6 +42,7 @@ templating('configured templates win over the heuristic, in order, one segment p
 templating('unmatched paths collapse ID-like segments and keep the rest', () => {
   assert.is(template('/users/42/cart'), '/users/{id}/cart');
   assert.is(template('/v1/accounts/3f2504e0-4f89-11d3-9a0c-0305e82c3301/events'), '/v1/accounts/{id}/events');
+  assert.is(template('/api/products/sku-12345/reviews'), '/api/products/{id}/reviews');
   assert.is(template('/static/app.js'), '/static/app.js');
   assert.is(template('//double//slash/'), '//double//slash/');
 });

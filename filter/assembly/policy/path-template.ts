@@ -51,7 +51,8 @@ function isUuid(path: string, start: i32, end: i32): bool {
 
 // Heuristic for segments that identify an entity rather than a route:
 // numbers; UUIDs; hex strings of ≥16 chars, or ≥8 with a digit; tokens of ≥10 chars mixing letters with ≥2
-// digits; opaque tokens of ≥20 chars with digits or mixed case and few separators; anything > 64 chars,
+// digits; a word with a numeric suffix (≥3 digits after '-' or '_', as in sku-12345 or user_100, or ≥4 digits right
+// after letters, as in sku12345: route literals such as v2, oauth2 or h264 end in fewer); opaque tokens of ≥20 chars with digits or mixed case and few separators; anything > 64 chars,
 // percent-encoded or non-ASCII.
 export function isIdLikeSegment(path: string, start: i32, end: i32): bool {
   const length = end - start;
@@ -78,6 +79,13 @@ export function isIdLikeSegment(path: string, start: i32, end: i32): bool {
   const allHex = digits + hexLetters == length;
   if (allHex && (length >= 16 || (length >= 8 && digits > 0))) return true;
   if (length >= 10 && digits >= 2 && letters > 0) return true;
+  let suffixDigits = 0;
+  while (suffixDigits < length && isDigit(codeUnitAt(path, end - 1 - suffixDigits))) suffixDigits++;
+  if (suffixDigits >= 4) return true;
+  if (suffixDigits >= 3 && suffixDigits < length) {
+    const separator = codeUnitAt(path, end - 1 - suffixDigits);
+    if (separator == 0x2d || separator == 0x5f) return true;
+  }
   const mixedCase = uppers > 0 && uppers < letters;
   if (length >= 20 && (digits > 0 || mixedCase) && others * 4 < length) return true;
   return false;
