@@ -2,7 +2,7 @@
 // Runs every test/**/*.test.ts in its own Node process (tsx loader) so one suite's sockets, timers or kernel
 // objects cannot leak into the next, then prints one closing line "N passed, N failed, N skipped" that CI reads.
 // Usage: node test/run.mjs [substring filters...]   (MESHLENS_TEST_TIMEOUT_S per file, default 600)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +60,16 @@ function runFile(file) {
 }
 
 const files = collect(testDir).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+// Files run alphabetically, so e2e/ would otherwise load filter/build/meshlens.wasm before anything rebuilt it:
+// bring the filter modules and host fixtures up to date first (a no-op when they are current). Each file still
+// checks again through the same helper, so running one directly cannot test a stale module either.
+const prebuild = spawnSync(process.execPath, ['--import', 'tsx', join(testDir, 'support', 'release-filter.ts')],
+  { cwd: root, stdio: 'inherit' });
+if (prebuild.status !== 0) {
+  console.log(`\n=== summary\n[runner] bringing the filter build up to date failed (${prebuild.status ?? prebuild.signal}): nothing was run`);
+  console.log('0 passed, 1 failed, 0 skipped');
+  process.exit(1);
+}
 const results = [];
 for (const file of files) {
   console.log(`\n=== ${relative(root, file)}`);

@@ -13,9 +13,10 @@ import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
 import { needs } from '../support/skip.ts';
 import { Prometheus, prometheusMissing, promtoolCheckMetrics } from '../support/prometheus.ts';
-import { REPO_ROOT, envoyFilterPluginConfigText, find, overlayResources } from '../istio/manifests.ts';
+import { envoyFilterPluginConfigText, find, overlayResources } from '../istio/manifests.ts';
 import { MESHLENS_METRICS } from '../istio/meshlens-metrics.ts';
 import type { Sidecar } from '../../filter/host/sidecar/index.ts';
+import { releaseFilterPath } from '../support/release-filter.ts';
 
 const ORDERS = 'outbound|8080||orders.default.svc.cluster.local';
 const USERS = 'outbound|8080||users.default.svc.cluster.local';
@@ -136,7 +137,7 @@ function shippedRulesFile(): string {
   return file;
 }
 
-const wasmPath = join(REPO_ROOT, 'filter/build/meshlens.wasm');
+const wasmPath = releaseFilterPath();
 const e2e = suite('Prometheus end to end');
 const missing = prometheusMissing();
 
