@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { messageType } from '../../control-plane/src/protos.ts';
-import { DiscoveryStream, http, rawClient, startTestPlane, within, type TestPlane } from './helpers.ts';
+import { DiscoveryStream, http, rawClient, startTestPlane, unaryRaw, within, type TestPlane } from './helpers.ts';
 
 const test = suite<{ plane: TestPlane; client: grpc.Client }>('policy discovery');
 
@@ -21,6 +21,20 @@ async function setPolicy(plane: TestPlane, id: string, expectedVersion: number, 
   const response = await http(plane.httpPort, 'PUT', `/v1/policies/${id}`, { token: plane.adminToken, body: { expectedVersion, policy } });
   assert.is(response.status, 200, response.text);
   return response.json;
+}
+
+/**
+ * Makes "nothing was pushed" observable without waiting: a unary call on the streams' own channel (one HTTP/2
+ * connection). The server writes a push synchronously when it decides to send (snapshot commit or answered
+ * response), so any push it decided on before handling this call precedes the reply on the connection, and the
+ * client delivers the connection's frames in order; one macrotask lets grpc-js finish decoding what came first.
+ */
+async function serverRoundTrip(plane: TestPlane, client: grpc.Client): Promise<void> {
+  const { error, response } = await within(
+    unaryRaw(client, '/meshlens.v1.Admin/GetRolloutStatus', new Uint8Array(0), plane.adminToken), 10_000, 'round trip');
+  assert.is(error, null, error?.message);
+  assert.ok(response, 'the round trip was answered');
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Waits until the rollout status satisfies `predicate` (ACK handling is asynchronous to the client's write). */
@@ -81,9 +95,7 @@ test('backpressure: nothing new is sent before the answer, then only the latest 
   await setPolicy(plane, 'a', 0, {});
   await setPolicy(plane, 'a', 1, { breaker: { openMs: 1000 } });
   await setPolicy(plane, 'b', 0, {});
-  // Round-trip through the server so any (wrong) push would have arrived before we look.
-  await http(plane.httpPort, 'GET', '/v1/policies', { token: plane.adminToken });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await serverRoundTrip(plane, client);
   assert.is(stream.responses.length, 0, 'no push while the first response is unanswered');
   stream.ack(first);
   const latest = await within(stream.next(), 2000, 'latest');
@@ -107,7 +119,7 @@ test('NACK keeps the previous version, records the reason, and is not resent unt
   assert.is(status.converged, 0);
   const nacks = await plane.metrics.registry.getSingleMetricAsString('meshlens_cp_nacks_total');
   assert.match(nacks, /meshlens_cp_nacks_total\{reason="policy: breaker.windowMs"\} 1/);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await serverRoundTrip(plane, client);
   assert.is(stream.responses.length, 0, 'the rejected version is not resent');
   await setPolicy(plane, 'orders', 2, { breaker: { windowMs: 20000 } });
   const fixed = await within(stream.next(), 2000, 'push v3');
@@ -121,7 +133,7 @@ test('a stale nonce is ignored and does not count as an ACK', async ({ plane, cl
   const first = await within(stream.next(), 2000, 'initial');
   stream.send({ versionInfo: first.versionInfo, responseNonce: 'not-the-nonce' });
   await setPolicy(plane, 'a', 0, {});
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await serverRoundTrip(plane, client);
   assert.is(stream.responses.length, 0, 'still waiting for the answer to the first response');
   assert.is(plane.operations.rolloutStatus().nodes[0].ackedVersion, '');
   stream.ack(first);
@@ -134,7 +146,7 @@ test('a VM already at the current version gets nothing until the snapshot change
   const stream = new DiscoveryStream(client, plane.proxyToken);
   stream.send({ node: { id: 'n', worker: 'w' }, versionInfo: '1' });
   await within(rolloutWhere(plane, (s) => s.converged === 1), 2000, 'counted as converged');
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await serverRoundTrip(plane, client);
   assert.is(stream.responses.length, 0);
   await setPolicy(plane, 'a', 1, {});
   assert.is((await within(stream.next(), 2000, 'push')).versionInfo, '2');
