@@ -117,6 +117,12 @@ export class NetnsPair {
     this.exec(ns, ['nft', `add rule inet meshlens_test input ${rule}`]);
   }
 
+  /** Packets counted by the `counter` statements of `ns`'s input rules, in rule order. */
+  inputRuleCounters(ns: string): number[] {
+    const listing = this.exec(ns, ['nft', 'list', 'chain', 'inet', 'meshlens_test', 'input']);
+    return [...listing.matchAll(/counter packets (\d+) bytes \d+/g)].map((m) => Number(m[1]));
+  }
+
   flushInputRules(ns: string): void {
     this.exec(ns, ['nft', 'flush', 'chain', 'inet', 'meshlens_test', 'input']);
   }
