@@ -87,7 +87,7 @@ export function ensureFilterBuilt(): void {
 export type FilterModule = 'meshlens.wasm' | 'meshlens.debug.wasm' | 'baseline.wasm' | 'policy-harness.wasm';
 
 /** Bytes of a current filter build output. */
-export function readFilterModule(name: FilterModule): Uint8Array {
+export function readFilterModule(name: FilterModule): Uint8Array<ArrayBuffer> {
   ensureFilterBuilt();
   return new Uint8Array(readFileSync(join(FILTER_BUILD_DIR, name)));
 }
@@ -99,7 +99,7 @@ export function releaseFilterPath(): string {
 }
 
 /** Bytes of a current host test fixture (filter/build/fixtures/<name>.wasm). */
-export function readFixture(name: string): Uint8Array {
+export function readFixture(name: string): Uint8Array<ArrayBuffer> {
   ensureFresh(fixturesSpec());
   return new Uint8Array(readFileSync(join(FIXTURES_DIR, `${name}.wasm`)));
 }
