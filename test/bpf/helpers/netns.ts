@@ -18,20 +18,22 @@ function ensureTracefs(): void {
   run('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
 }
 
-/** Why kernel tests cannot run here, or null. Builds the loader on the way. */
+/** Why kernel tests cannot run here, or null. Builds the loader on the way (throws if that build is broken). */
 export function kernelTestsMissing(): string | null {
   if (process.getuid?.() !== 0) return 'root (network namespaces, nftables and BPF need it)';
-  for (const tool of ['ip', 'nft', 'ss']) {
+  for (const tool of ['ip', 'nft', 'ss', 'make', 'clang', 'bpftool', 'cc']) {
     try {
       run('sh', ['-c', `command -v ${tool}`]);
     } catch {
       return `the ${tool} command`;
     }
   }
+  if (!existsSync('/usr/include/bpf/libbpf.h')) return 'libbpf-dev (bpf/libbpf.h)';
+  // With every tool present, a failing build is a broken bpf/ that must fail loudly, not a skip.
   try {
     run('make', ['-s', '-C', BPF_DIR]);
   } catch (err) {
-    return `a built BPF loader (make -C bpf failed: ${(err as Error).message.split('\n')[0]})`;
+    throw new Error(`make -C bpf failed with its tools installed: ${String((err as { stderr?: string }).stderr ?? err).trim()}`);
   }
   try {
     ensureTracefs();
