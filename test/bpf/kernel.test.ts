@@ -201,6 +201,43 @@ test('SYN-ACK retransmits are counted on the server flow, as TcpRetransSegs coun
   }
 });
 
+test('a SYN-ACK dropped once on a connection that then completes is counted once, as TcpRetransSegs counts it', async () => {
+  // The accepted socket starts with total_retrans = its SYN-ACK retransmits, which the loader already counted on the
+  // request socket: counting both would double them. Random loss only hits a SYN-ACK now and then, so drop the first
+  // one for sure: numgen inc advances only for the packets that reach it (SYN-ACKs from the server), giving 0 to
+  // the first alone; the rule's counter proves the single drop.
+  const pair = new NetnsPair();
+  const loader = new LoaderRun(['-i', '100', '-n', String(pair.inode(pair.server))]);
+  try {
+    await startServer(pair);
+    pair.addInputRule(pair.client, 'tcp sport 8080 tcp flags & (syn | ack) == syn | ack numgen inc mod 1000000 == 0 counter drop');
+    await loader.started();
+    const before = pair.mib(pair.server);
+    const client = startClient(pair, 1, 2, 100_000);
+    const { bytes, connections } = await client.done;
+    assert.is(bytes, 2 * 100_000, 'the connection completed and carried its requests');
+    await client.close();
+    const intervals = await loader.until((i) => flowsOf(i, (f) => f.lport === PORT && f.closed).size === 1);
+    const after = pair.mib(pair.server);
+    assert.equal(pair.inputRuleCounters(pair.client), [1], 'exactly one SYN-ACK dropped');
+    const flows = flowsOf(intervals, (f) => f.lport === PORT);
+    assert.equal([...flows.keys()], [flowKey({ laddr: pair.serverAddr, lport: PORT, raddr: pair.clientAddr, rport: connections[0]!.lport })]);
+    const flow = [...flows.values()][0]!;
+    assert.ok(flow.some((f) => f.opened) && flow.some((f) => f.closed), 'one flow, seen opened and closed');
+    const kernelSyn = after.TcpExtTCPSynRetrans! - before.TcpExtTCPSynRetrans!;
+    // The SYN-ACK timer and the client's retransmitted SYN may each make the server resend it: the kernel says how often.
+    assert.ok(kernelSyn >= 1, 'the server retransmitted its SYN-ACK');
+    assert.is(sumBy(flow, (f) => f.events.syn), kernelSyn, 'SYN-ACK retransmits = TcpExtTCPSynRetrans delta');
+    assert.is(sumBy(flow, (f) => f.retransSegs), after.TcpRetransSegs! - before.TcpRetransSegs!, 'segments = TcpRetransSegs delta');
+    assert.ok(flow.every((f) => f.direction === 'inbound'));
+  } finally {
+    await loader.stop();
+    pair.cleanup();
+  }
+});
+
+const HOLD_MS = 1000;
+
 test('connection lifetimes and the active connections gauge match the client', async () => {
   const pair = new NetnsPair();
   const loader = new LoaderRun(['-i', '50', '-n', String(pair.inode(pair.client))]);
@@ -211,7 +248,7 @@ test('connection lifetimes and the active connections gauge match the client', a
     const { connections } = await client.done;
     await loader.until((i) => i.length > 0 && i.at(-1)!.activeConnections === 5 &&
       flowsOf(i, (f) => f.rport === PORT && f.opened).size === 5);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the lifetime being measured, not synchronisation
+    await new Promise((resolve) => setTimeout(resolve, HOLD_MS)); // the lifetime being measured, not synchronisation
     const { lifetimesMs } = await client.close();
     const intervals = await loader.until((i) => flowsOf(i, (f) => f.rport === PORT && f.closed).size === 5);
     assert.is(intervals.at(-1)!.activeConnections, 0);
@@ -220,8 +257,11 @@ test('connection lifetimes and the active connections gauge match the client', a
     assert.ok(closed.every((f) => f.direction === 'outbound'), 'connected from SYN_SENT: outbound');
     for (const f of closed) {
       const clientMs = lifetimesMs.find((l) => l.lport === f.lport)!.ms;
-      assert.ok(Math.abs(f.durationUs / 1000 - clientMs) < 50, `lport ${f.lport}: kernel ${f.durationUs / 1000} ms vs client ${clientMs} ms`);
-      assert.ok(f.durationUs / 1000 >= 300);
+      // The kernel's ESTABLISHED precedes the client's 'connect' event and its CLOSE waits for the server's FIN, so
+      // the two differ by how soon each process was scheduled: a quarter of the hold absorbs a loaded machine while
+      // a wrong unit or a wrong start/end event would still be far off.
+      assert.ok(Math.abs(f.durationUs / 1000 - clientMs) < HOLD_MS / 4, `lport ${f.lport}: kernel ${f.durationUs / 1000} ms vs client ${clientMs} ms`);
+      assert.ok(f.durationUs / 1000 >= HOLD_MS, `lport ${f.lport}: held ${HOLD_MS} ms after the loader saw it open`);
     }
   } finally {
     await loader.stop();

@@ -38,13 +38,19 @@ test('trips when the window error rate reaches the threshold, rejects while Open
 
 test('HalfOpen closes after enough successful probes, reopens with doubled open time on failures', () => {
   const recovers = replayBreaker(breaker({ openMs: 2000, halfOpenProbes: 5, halfOpenSuccesses: 3 }), { cluster: 'c', tenant: '', slots: slots([[3, 10, 10], [10, 10, 0]]) });
-  assert.is(recovers.finalState, 'Closed');
-  assert.is(recovers.transitions, 3, 'Closed → Open → HalfOpen → Closed');
+  // Seconds 0-1 reach minRequests 20 at 100 % errors: Open at +2 s until +4 s (seconds 2, 3 rejected: 20). Second 4
+  // is HalfOpen: 5 successful probes ≥ 3, 5 requests rejected beyond them, Closed at +5 s.
+  assert.equal([recovers.transitions, recovers.finalState], [3, 'Closed'], 'Closed → Open → HalfOpen → Closed');
+  assert.is(recovers.firstTripUnixMs, T0 + 2000);
+  assert.is(recovers.wouldReject, 25);
   const flapping = replayBreaker(breaker({ openMs: 2000, maxOpenMs: 8000 }), { cluster: 'c', tenant: '', slots: slots([[60, 10, 10]]) });
-  // Open 2 s, reopen 4 s, 8 s, 8 s ...: the rejected share grows as the open time doubles up to maxOpenMs.
-  assert.is(flapping.finalState === 'Open' || flapping.finalState === 'HalfOpen', true);
-  assert.ok(flapping.transitions >= 10);
-  assert.ok(flapping.wouldReject > 450, `${flapping.wouldReject}`);
+  // Open at +2 s for 2 s; every HalfOpen second fails its 5 probes (rejecting the other 5) and reopens for twice as
+  // long, capped at 8 s: HalfOpen at seconds 4, 8, 16, 24, 32, 40, 48, 56 (8 × 2 transitions after the first trip),
+  // Open seconds 2-3, 5-7, six runs of 7, 57-59: 50 × 10 rejected, plus 8 × 5 beyond the probes.
+  assert.is(flapping.firstTripUnixMs, T0 + 2000);
+  assert.is(flapping.transitions, 1 + 8 * 2);
+  assert.is(flapping.wouldReject, 50 * 10 + 8 * 5);
+  assert.is(flapping.finalState, 'Open', 'reopened at second 56 until second 64');
 });
 
 test('disabled breaker never trips', () => {
@@ -62,7 +68,11 @@ test('slow calls come from the duration histogram under the proposed slowCallMs'
   assert.is(slowCallsFromBuckets(buckets, 1000), 0);
   assert.is(slowCallsFromBuckets(new Array(DURATION_BUCKET_COUNT).fill(0), 1), undefined);
   const slow = slots([[30, 20, 0]]).map((slot) => ({ ...slot, buckets }));
-  assert.is(replayBreaker(breaker({ slowCallMs: 300, slowCallRateThreshold: 0.5 }), { cluster: 'c', tenant: '', slots: slow }).transitions > 0, true);
+  // Under 300 ms: 10 calls of (500, 1000] plus 8 of the 10 in (250, 500] are slow, 18 of 20 per second, so the
+  // first second (20 = minRequests) trips at +1 s; the default 30 s open time covers the 29 seconds left.
+  const tripped = replayBreaker(breaker({ slowCallMs: 300, slowCallRateThreshold: 0.5 }), { cluster: 'c', tenant: '', slots: slow });
+  assert.equal([tripped.slowCalls, tripped.firstTripUnixMs, tripped.transitions, tripped.wouldReject, tripped.finalState],
+    [18 * 30, T0 + 1000, 1, 29 * 20, 'Open']);
   assert.is(replayBreaker(breaker({ slowCallMs: 900, slowCallRateThreshold: 0.5 }), { cluster: 'c', tenant: '', slots: slow }).transitions, 0);
 });
 

@@ -13,13 +13,16 @@ import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
 import { needs } from '../support/skip.ts';
 import { Prometheus, prometheusMissing, promtoolCheckMetrics } from '../support/prometheus.ts';
-import { REPO_ROOT, envoyFilterPluginConfigText, find, overlayResources } from '../istio/manifests.ts';
+import { envoyFilterPluginConfigText, find, overlayResources } from '../istio/manifests.ts';
 import { MESHLENS_METRICS } from '../istio/meshlens-metrics.ts';
 import type { Sidecar } from '../../filter/host/sidecar/index.ts';
+import { releaseFilterPath } from '../support/release-filter.ts';
 
 const ORDERS = 'outbound|8080||orders.default.svc.cluster.local';
 const USERS = 'outbound|8080||users.default.svc.cluster.local';
-const SLOW_MS = 120; // lands in Envoy's (100, 250] ms bucket
+// Lands in Envoy's (1000, 2500] ms bucket: 1400 ms above the delay and 1000 ms above an undelayed request, so the
+// quantiles below hold however long a loaded machine makes requests wait (latency is not what this test measures).
+const SLOW_MS = 1100;
 const TENANT_SHARE: Record<string, number> = { acme: 60, globex: 30, initech: 10 };
 
 interface Call {
@@ -136,7 +139,7 @@ function shippedRulesFile(): string {
   return file;
 }
 
-const wasmPath = join(REPO_ROOT, 'filter/build/meshlens.wasm');
+const wasmPath = releaseFilterPath();
 const e2e = suite('Prometheus end to end');
 const missing = prometheusMissing();
 
@@ -186,14 +189,14 @@ needs(missing, e2e)('Prometheus scrapes the sidecar and PromQL sees the traffic 
       .map((l) => `${l.vm} ${l.level}: ${l.message}`)
       .join('\n');
     await drive(sidecar.listenerPort, warmup, sidecarLogs);
-    const before = await prom.waitFor('warm-up scraped', 20000, seenTotal(warmup.length));
+    const before = await prom.waitFor('warm-up scraped', 60_000, seenTotal(warmup.length));
 
     const main = [...mix(1), ...mix(2)];
     const { minRequests } = JSON.parse(e2eConfiguration()).defaultPolicy.breaker;
     assert.ok(busiestScope([...warmup, ...main]) < minRequests, 'the mix cannot open a breaker');
     await drive(sidecar.listenerPort, main, sidecarLogs);
     assert.equal(sidecar.plugin.logs.filter((l) => l.level === 'critical'), [], 'no VM failed');
-    const after = await prom.waitFor('mix scraped', 20000, seenTotal(warmup.length + main.length));
+    const after = await prom.waitFor('mix scraped', 60_000, seenTotal(warmup.length + main.length));
     const windowMs = Math.round((after - before) * 1000);
     assert.ok(windowMs >= 1000 && windowMs < 60000, `window ${windowMs} ms`);
     const range = `[${windowMs}ms]`;
@@ -223,15 +226,15 @@ needs(missing, e2e)('Prometheus scrapes the sidecar and PromQL sees the traffic 
       assert.ok(Math.abs(rates1m[tenant] / total1m - share / 100) < 0.05, `${tenant} [1m] share ${rates1m[tenant] / total1m}`);
     }
 
-    // 20 % of the mix waited 120 ms: the 0.9 quantile sits in Envoy's (100, 250] bucket.
+    // 20 % of the mix waited SLOW_MS: the 0.9 quantile sits in Envoy's (1000, 2500] bucket.
     const [p90] = await prom.query(`histogram_quantile(0.9, sum by (le) (rate(meshlens_request_duration_milliseconds_bucket${range})))`, after);
-    assert.ok(p90.value > 100 && p90.value <= 250, `p90 ${p90.value} ms`);
+    assert.ok(p90.value > 1000 && p90.value <= 2500, `p90 ${p90.value} ms`);
     const [p50] = await prom.query(`histogram_quantile(0.5, sum by (le) (rate(meshlens_request_duration_milliseconds_bucket${range})))`, after);
-    assert.ok(p50.value <= 100, `p50 ${p50.value} ms: the fast 80 % answer well under the slow bucket`);
-    // A delayed request can never be observed at or under 100 ms (a loaded machine may push fast ones over).
-    const [atMost100] = await prom.query(`sum(increase(meshlens_request_duration_milliseconds_bucket{le="100"}${range}))`, after);
-    assert.ok(atMost100.value <= main.filter((c) => c.delayMs === 0).length, `${atMost100.value} requests <= 100 ms`);
-    console.log(JSON.stringify({ windowMs, p50Ms: p50.value, p90Ms: p90.value, requests: main.length, atMost100Ms: atMost100.value }));
+    assert.ok(p50.value <= 1000, `p50 ${p50.value} ms: the fast 80 % answer well under the slow bucket`);
+    // A delayed request can never be observed at or under 1000 ms (a loaded machine may push fast ones over).
+    const [atMost1000] = await prom.query(`sum(increase(meshlens_request_duration_milliseconds_bucket{le="1000"}${range}))`, after);
+    assert.ok(atMost1000.value <= main.filter((c) => c.delayMs === 0).length, `${atMost1000.value} requests <= 1000 ms`);
+    console.log(JSON.stringify({ windowMs, p50Ms: p50.value, p90Ms: p90.value, requests: main.length, atMost1000Ms: atMost1000.value }));
     const [observed] = await prom.query(`sum(increase(meshlens_request_duration_milliseconds_count${range}))`, after);
     assert.is(observed.value, main.length, 'one duration sample per request');
 
@@ -243,7 +246,7 @@ needs(missing, e2e)('Prometheus scrapes the sidecar and PromQL sees the traffic 
     const ratios = await prom.waitForQuery(
       'upstream_cluster_tenant:meshlens_request_errors:ratio_rate1m',
       (samples) => Object.keys(TENANT_SHARE).every((t) => samples.some((x) => x.metric.tenant === t)),
-      20000,
+      60_000,
     );
     for (const r of ratios) {
       assert.is(r.metric.upstream_cluster, USERS);

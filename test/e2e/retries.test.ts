@@ -10,20 +10,17 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as grpc from '@grpc/grpc-js';
-import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { ProxyWasmPlugin } from '../../filter/host/index.ts';
 import { startSidecarWith, type ClusterConfig, type SidecarWith } from '../../filter/host/sidecar/index.ts';
 import { defaultPolicy, type ResiliencePolicy } from '../../control-plane/src/policy-model.ts';
-import { needs } from '../support/skip.ts';
-import { RELEASE_FILTER } from '../host/support.ts';
+import { releaseFilter } from '../host/support.ts';
 import { ObservedPlugin, closedPort, request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
 
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 const DEAD = 'outbound|8080||dead.default.svc.cluster.local';
 const GRPC_CLUSTER = 'outbound|9090||inventory.default.svc.cluster.local';
 const ROUTER_HEADERS = ['x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-max-retries', 'x-envoy-retriable-status-codes'];
-const missing = existsSync(RELEASE_FILTER) ? null : 'filter/build/meshlens.wasm not built (npm run build:filter)';
 
 type Kind = keyof ResiliencePolicy['retry']['on'];
 
@@ -42,7 +39,7 @@ interface Mesh {
 
 async function startMesh(clusters: Record<string, ClusterConfig>, policy?: ResiliencePolicy, workers = 2): Promise<Mesh> {
   const inner = await ProxyWasmPlugin.create({
-    wasm: readFileSync(RELEASE_FILTER),
+    wasm: releaseFilter(),
     configuration: JSON.stringify({ paths: { templates: ['/api/orders/{id}'] }, ...(policy ? { defaultPolicy: policy } : {}) }),
     workers,
   });
@@ -106,7 +103,7 @@ table.after.each(async () => {
   upstream = undefined;
 });
 
-needs(missing, table)('5xx: a 503 upstream is tried 3 times (x-envoy-retry-on 5xx, max-retries 2)', async () => {
+table('5xx: a 503 upstream is tried 3 times (x-envoy-retry-on 5xx, max-retries 2)', async () => {
   upstream = await statusUpstream(503);
   mesh = await startMesh({ [CLUSTER]: { endpoints: [upstream.address] } });
   const { response, log, forwarded } = await get(mesh, 'orders');
@@ -120,7 +117,7 @@ needs(missing, table)('5xx: a 503 upstream is tried 3 times (x-envoy-retry-on 5x
   assert.is(await metric(mesh, 'meshlens_retry_decisions_total', { decision: 'granted' }), 1);
 });
 
-needs(missing, table)('gateway-error: a 502 is retried under gateway-error alone, a 500 is not', async () => {
+table('gateway-error: a 502 is retried under gateway-error alone, a 500 is not', async () => {
   upstream = await statusUpstream(502);
   mesh = await startMesh({ [CLUSTER]: { endpoints: [upstream.address] } }, onlyRows({ 'gateway-error': 2 }));
   const { log, forwarded } = await get(mesh, 'orders');
@@ -139,7 +136,7 @@ needs(missing, table)('gateway-error: a 502 is retried under gateway-error alone
   assertStripped(upstream);
 });
 
-needs(missing, table)('connect-failure: a closed port gets 1 retry (2 connect attempts, UF,URX)', async () => {
+table('connect-failure: a closed port gets 1 retry (2 connect attempts, UF,URX)', async () => {
   const port = await closedPort();
   const endpoint = `127.0.0.1:${port}`;
   // POST: with idempotentOnly only connect-failure applies, so its own row (1) is x-envoy-max-retries.
@@ -154,7 +151,7 @@ needs(missing, table)('connect-failure: a closed port gets 1 retry (2 connect at
   assert.ok(clusters.includes(`${DEAD}::${endpoint}::cx_connect_fail::2\n`), clusters);
 });
 
-needs(missing, table)('connect-failure under GET: Envoy has one retry counter, so the largest row (5xx: 2) bounds it', async () => {
+table('connect-failure under GET: Envoy has one retry counter, so the largest row (5xx: 2) bounds it', async () => {
   // Documented in retry-decision.ts: x-envoy-max-retries is the largest row among the kinds a request can hit.
   const port = await closedPort();
   mesh = await startMesh({ [DEAD]: { endpoints: [`127.0.0.1:${port}`] } });
@@ -165,7 +162,7 @@ needs(missing, table)('connect-failure under GET: Envoy has one retry counter, s
   assert.is(log.responseFlags, 'UF,URX');
 });
 
-needs(missing, table)('reset: an upstream that destroys the socket gets its row (1 retry → 2 attempts, UC,URX)', async () => {
+table('reset: an upstream that destroys the socket gets its row (1 retry → 2 attempts, UC,URX)', async () => {
   upstream = await startUpstream((req) => req.socket.destroy());
   mesh = await startMesh({ [CLUSTER]: { endpoints: [upstream.address] } }, onlyRows({ reset: 1 }));
   const { response, log, forwarded } = await get(mesh, 'orders');
@@ -178,7 +175,7 @@ needs(missing, table)('reset: an upstream that destroys the socket gets its row 
   assertStripped(upstream);
 });
 
-needs(missing, table)('reset under the default policy is retried like 5xx (3 attempts)', async () => {
+table('reset under the default policy is retried like 5xx (3 attempts)', async () => {
   upstream = await startUpstream((req) => req.socket.destroy());
   mesh = await startMesh({ [CLUSTER]: { endpoints: [upstream.address] } });
   const { log, forwarded } = await get(mesh, 'orders');
@@ -187,7 +184,7 @@ needs(missing, table)('reset under the default policy is retried like 5xx (3 att
   assert.is(log.attemptCount, 3);
 });
 
-needs(missing, table)('retriable-4xx: 409 is not retried by default (row 0), and is when the row allows it', async () => {
+table('retriable-4xx: 409 is not retried by default (row 0), and is when the row allows it', async () => {
   upstream = await statusUpstream(409);
   mesh = await startMesh({ [CLUSTER]: { endpoints: [upstream.address] } });
   const byDefault = await get(mesh, 'orders');
@@ -251,7 +248,7 @@ function grpcCall(port: number, authority: string): Promise<{ status: number; gr
   });
 }
 
-needs(missing, table)('gRPC UNAVAILABLE: a real grpc-js server is called 4 times (retry-grpc-on unavailable, 3 retries)', async () => {
+table('gRPC UNAVAILABLE: a real grpc-js server is called 4 times (retry-grpc-on unavailable, 3 retries)', async () => {
   const server = await startUnavailableGrpc();
   try {
     mesh = await startMesh({ [GRPC_CLUSTER]: { endpoints: [server.address], kind: 'grpc' } });
@@ -271,7 +268,7 @@ needs(missing, table)('gRPC UNAVAILABLE: a real grpc-js server is called 4 times
   }
 });
 
-needs(missing, table)('non-idempotent POST on 503: 1 attempt; not_idempotent when no row applies to it', async () => {
+table('non-idempotent POST on 503: 1 attempt; not_idempotent when no row applies to it', async () => {
   upstream = await statusUpstream(503);
   mesh = await startMesh({ [CLUSTER]: { endpoints: [upstream.address] } });
   const post = await get(mesh, 'orders', '/api/orders/7', { method: 'POST', body: '{"qty":1}' });
@@ -293,7 +290,7 @@ needs(missing, table)('non-idempotent POST on 503: 1 attempt; not_idempotent whe
   assertStripped(upstream);
 });
 
-needs(missing, table)('breaker Open: no more upstream attempts, a 503 local reply with x-meshlens-breaker: open', async () => {
+table('breaker Open: no more upstream attempts, a 503 local reply with x-meshlens-breaker: open', async () => {
   upstream = await statusUpstream(503);
   const policy = defaultPolicy();
   policy.breaker.minRequests = 4;
@@ -354,10 +351,10 @@ async function budgetRun(workers: number, connections: number): Promise<void> {
   }
 }
 
-needs(missing, budget)('one worker: attempts stay within the budget bound, and retries happen', () => budgetRun(1, 4));
+budget('one worker: attempts stay within the budget bound, and retries happen', () => budgetRun(1, 4));
 
 // Each worker decides from its own view of the shared window (merged every MERGE_INTERVAL_MS), so concurrent
 // workers can each spend the same remaining budget; this asserts the same bound with Envoy's usual 4 workers.
-needs(missing, budget)('four workers: attempts stay within the same bound', () => budgetRun(4, 4));
+budget('four workers: attempts stay within the same bound', () => budgetRun(4, 4));
 
 budget.run();

@@ -7,14 +7,14 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ManualClock, ProxyWasmPlugin } from '../../filter/host/index.ts';
 import { silentLogger } from '../../control-plane/src/logging.ts';
 import { defaultPolicy } from '../../control-plane/src/policy-model.ts';
 import type { PolicyJson } from '../../control-plane/src/policy-types.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
+import { releaseFilterPath } from '../support/release-filter.ts';
 
-const WASM = fileURLToPath(new URL('../../filter/build/meshlens.wasm', import.meta.url));
+const WASM = releaseFilterPath();
 const CP_CLUSTER = 'meshlens-control-plane';
 const NODE_ID = 'sidecar~10.0.0.5~orders-1.default~default.svc.cluster.local';
 const WORKERS = 2;

@@ -14,8 +14,9 @@ import { ManualClock, ProxyWasmPlugin } from '../../filter/host/index.ts';
 import { silentLogger } from '../../control-plane/src/logging.ts';
 import { defaultPolicy } from '../../control-plane/src/policy-model.ts';
 import { startControlPlane } from '../../control-plane/src/server.ts';
+import { releaseFilterPath } from '../support/release-filter.ts';
 
-const WASM = fileURLToPath(new URL('../../filter/build/meshlens.wasm', import.meta.url));
+const WASM = releaseFilterPath();
 const PROTO_ROOT = fileURLToPath(new URL('../../protos', import.meta.url));
 const root = new protobuf.Root();
 root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : join(PROTO_ROOT, target));

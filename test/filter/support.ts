@@ -1,42 +1,14 @@
-// Shared by the filter tests: (re)builds filter/build/*.wasm when the AssemblyScript sources are newer, and
+// Shared by the filter tests: the filter modules, current (test/support/release-filter.ts), and
 // loads the pure-policy harness with UTF-16 string marshalling over the AssemblyScript runtime exports.
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FILTER_BUILD_DIR, ensureFilterBuilt, readFilterModule } from '../support/release-filter.ts';
 
+export { ensureFilterBuilt };
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const buildDir = join(repoRoot, 'filter', 'build');
-const sourceDirs = [join(repoRoot, 'filter', 'assembly'), join(repoRoot, 'test', 'fixtures', 'baseline-filter')];
-const outputs = ['meshlens.wasm', 'meshlens.debug.wasm', 'baseline.wasm', 'policy-harness.wasm'];
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : stat.mtimeMs);
-  }
-  return newest;
-}
-
-function oldestOutput(): number {
-  let oldest = Infinity;
-  for (const name of outputs) {
-    try { oldest = Math.min(oldest, statSync(join(buildDir, name)).mtimeMs); } catch { return 0; }
-  }
-  return oldest;
-}
-
-export function ensureFilterBuilt(): void {
-  const sources = Math.max(...sourceDirs.map(newestMtime), statSync(join(repoRoot, 'filter', 'build.mjs')).mtimeMs);
-  if (oldestOutput() >= sources) return;
-  execFileSync(process.execPath, [join(repoRoot, 'filter', 'build.mjs')], { cwd: repoRoot, stdio: 'inherit' });
-}
+export const buildDir = FILTER_BUILD_DIR;
 
 export function readWasm(name: 'meshlens.wasm' | 'meshlens.debug.wasm' | 'baseline.wasm'): Uint8Array {
-  ensureFilterBuilt();
-  return new Uint8Array(readFileSync(join(buildDir, name)));
+  return readFilterModule(name);
 }
 
 const STRING_CLASS_ID = 2;
@@ -87,8 +59,7 @@ export class PolicyHarness {
 }
 
 export async function loadPolicyHarness(): Promise<PolicyHarness> {
-  ensureFilterBuilt();
-  const bytes = readFileSync(join(buildDir, 'policy-harness.wasm'));
+  const bytes = readFilterModule('policy-harness.wasm');
   const { instance } = await WebAssembly.instantiate(bytes, {});
   return new PolicyHarness(instance.exports as unknown as Raw);
 }

@@ -1,20 +1,16 @@
-// Shared helpers for the host suites: fixture loading (built on demand) and probe-log lookups.
-import { existsSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// Shared helpers for the host suites: fixture and release-module loading (rebuilt when stale, see
+// test/support/release-filter.ts) and probe-log lookups.
 import { ProxyWasmPlugin, ManualClock, type PluginOptions } from '../../filter/host/index.ts';
+import { readFilterModule, readFixture } from '../support/release-filter.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-export const FIXTURES_DIR = `${root}filter/build/fixtures`;
-export const RELEASE_FILTER = `${root}filter/build/meshlens.wasm`;
 
 export function fixture(name: string): Uint8Array {
-  const path = `${FIXTURES_DIR}/${name}.wasm`;
-  if (!existsSync(path)) {
-    const r = spawnSync(process.execPath, [`${root}test/fixtures/build-fixtures.mjs`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`building fixtures failed: ${r.stderr}`);
-  }
-  return readFileSync(path);
+  return readFixture(name);
+}
+
+/** The release module's bytes, rebuilt first if any filter source is newer. */
+export function releaseFilter(): Uint8Array {
+  return readFilterModule('meshlens.wasm');
 }
 
 export const PROBE_TAGS = [

@@ -8,11 +8,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { REPO_ROOT, envoyFilterPluginConfigText, find, overlayResources, wasmPluginConfigText } from './manifests.ts';
+import { envoyFilterPluginConfigText, find, overlayResources, wasmPluginConfigText } from './manifests.ts';
 import { WASM_LAYER_MEDIA_TYPE, buildWasmImage, ociManifestDigest, writeOciLayout } from '../../istio/oci-digest.ts';
 import { assertConfigRefused } from '../filter/raw-host.ts';
+import { releaseFilterPath } from '../support/release-filter.ts';
 
-const wasmPath = join(REPO_ROOT, 'filter/build/meshlens.wasm');
+const wasmPath = releaseFilterPath();
 const ORDERS = 'outbound|8080||orders.default.svc.cluster.local';
 /** What istio-proxy's environment holds once the meshlens-token injection template has run. */
 const PROXY_ENVIRONMENT = { MESHLENS_PROXY_TOKEN: 'token-from-the-meshlens-proxy-token-secret' };

@@ -2,11 +2,9 @@
 // upstream.request_attempt_count, upstream.address / local_address), and the release filter runs end to end.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
 import { ProxyWasmPlugin, ManualClock } from '../../filter/host/index.ts';
 import { startSidecar, startSidecarWith, type SidecarWith } from '../../filter/host/sidecar/index.ts';
-import { needs } from '../support/skip.ts';
-import { RELEASE_FILTER, fixture } from '../host/support.ts';
+import { fixture, releaseFilter } from '../host/support.ts';
 import { ObservedPlugin, closedPort, request, startUpstream, type ScriptedUpstream } from './support.ts';
 
 /** The real plugin, observed; the probe fixture also logs what its on_log read, one "log.code=…" line a stream. */
@@ -99,15 +97,14 @@ probe('a local reply from the filter goes to the client and not upstream', async
 probe.run();
 
 const release = suite('sidecar with the release filter');
-const missing = existsSync(RELEASE_FILTER) ? null : 'filter/build/meshlens.wasm not built (npm run build:filter)';
 
-needs(missing, release)('startSidecar runs meshlens.wasm: requests are counted in /stats/prometheus', async () => {
+release('startSidecar runs meshlens.wasm: requests are counted in /stats/prometheus', async () => {
   const up = await startUpstream((_req, res) => {
     res.writeHead(200);
     res.end('ok');
   });
   const sc = await startSidecar({
-    wasm: readFileSync(RELEASE_FILTER),
+    wasm: releaseFilter(),
     configuration: JSON.stringify({ paths: { templates: ['/api/orders/{id}'] } }),
     workers: 2,
     listener: { port: 0 },
@@ -130,13 +127,13 @@ needs(missing, release)('startSidecar runs meshlens.wasm: requests are counted i
   }
 });
 
-needs(missing, release)('the retry headers the release filter sets drive the router: a 503 upstream is retried', async () => {
+release('the retry headers the release filter sets drive the router: a 503 upstream is retried', async () => {
   const up = await startUpstream((_req, res) => {
     res.writeHead(503);
     res.end('down');
   });
   const sc = await startSidecar({
-    wasm: readFileSync(RELEASE_FILTER),
+    wasm: releaseFilter(),
     configuration: '{}',
     workers: 2,
     listener: { port: 0 },

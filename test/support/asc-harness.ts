@@ -3,10 +3,11 @@
 // harnesses; the shipped module is exercised through the host.
 // Building into a scratch directory and renaming keeps a concurrent run from importing a half-written module.
 import asc from 'assemblyscript/asc';
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { newestSource } from './release-filter.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const outDir = join(root, 'filter', 'build', 'test');
@@ -22,14 +23,6 @@ export interface AscHarnessSpec {
   entry: string;
   /** Files or folders under filter/assembly/ whose changes require a rebuild. */
   sources: string[];
-}
-
-function newestSource(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = st.mtimeMs;
-  for (const name of readdirSync(path)) newest = Math.max(newest, newestSource(join(path, name)));
-  return newest;
 }
 
 function builtAt(outputs: string[]): number {

@@ -143,7 +143,7 @@ export class Prometheus {
       );
       const prom = new Prometheus(child, port, dir);
       try {
-        await prom.waitReady(opts.readyTimeoutMs ?? 20000);
+        await prom.waitReady(opts.readyTimeoutMs ?? 60_000);
         return prom;
       } catch (err) {
         lastError = err;
@@ -216,7 +216,7 @@ export class Prometheus {
   }
 
   /** Resolves once every configured job has a target whose last scrape succeeded. */
-  async waitTargetsUp(timeoutMs = 15000): Promise<TargetHealth[]> {
+  async waitTargetsUp(timeoutMs = 60_000): Promise<TargetHealth[]> {
     return this.waitFor('all targets up', timeoutMs, async () => {
       const targets = await this.targets();
       return targets.length > 0 && targets.every((t) => t.health === 'up') ? targets : undefined;
@@ -240,7 +240,7 @@ export class Prometheus {
   }
 
   /** Waits until the instant query returns a sample set whose values satisfy `accept`, and returns it. */
-  async waitForQuery(promql: string, accept: (samples: Sample[]) => boolean, timeoutMs = 15000): Promise<Sample[]> {
+  async waitForQuery(promql: string, accept: (samples: Sample[]) => boolean, timeoutMs = 60_000): Promise<Sample[]> {
     return this.waitFor(`query ${promql}`, timeoutMs, async () => {
       const samples = await this.query(promql);
       return accept(samples) ? samples : undefined;

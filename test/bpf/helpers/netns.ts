@@ -18,20 +18,22 @@ function ensureTracefs(): void {
   run('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
 }
 
-/** Why kernel tests cannot run here, or null. Builds the loader on the way. */
+/** Why kernel tests cannot run here, or null. Builds the loader on the way (throws if that build is broken). */
 export function kernelTestsMissing(): string | null {
   if (process.getuid?.() !== 0) return 'root (network namespaces, nftables and BPF need it)';
-  for (const tool of ['ip', 'nft', 'ss']) {
+  for (const tool of ['ip', 'nft', 'ss', 'make', 'clang', 'bpftool', 'cc']) {
     try {
       run('sh', ['-c', `command -v ${tool}`]);
     } catch {
       return `the ${tool} command`;
     }
   }
+  if (!existsSync('/usr/include/bpf/libbpf.h')) return 'libbpf-dev (bpf/libbpf.h)';
+  // With every tool present, a failing build is a broken bpf/ that must fail loudly, not a skip.
   try {
     run('make', ['-s', '-C', BPF_DIR]);
   } catch (err) {
-    return `a built BPF loader (make -C bpf failed: ${(err as Error).message.split('\n')[0]})`;
+    throw new Error(`make -C bpf failed with its tools installed: ${String((err as { stderr?: string }).stderr ?? err).trim()}`);
   }
   try {
     ensureTracefs();
@@ -115,6 +117,12 @@ export class NetnsPair {
   /** nftables rule on `ns`'s input hook, e.g. 'tcp sport 8080 numgen random mod 100 < 5 drop'. */
   addInputRule(ns: string, rule: string): void {
     this.exec(ns, ['nft', `add rule inet meshlens_test input ${rule}`]);
+  }
+
+  /** Packets counted by the `counter` statements of `ns`'s input rules, in rule order. */
+  inputRuleCounters(ns: string): number[] {
+    const listing = this.exec(ns, ['nft', 'list', 'chain', 'inet', 'meshlens_test', 'input']);
+    return [...listing.matchAll(/counter packets (\d+) bytes \d+/g)].map((m) => Number(m[1]));
   }
 
   flushInputRules(ns: string): void {
