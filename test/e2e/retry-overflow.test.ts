@@ -7,12 +7,10 @@
 // holds it in a backoff sleep the test releases, so every later request that wants a retry overflows.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
 import { ProxyWasmPlugin, SharedData } from '../../filter/host/index.ts';
 import { startSidecarWith, type SidecarWith } from '../../filter/host/sidecar/index.ts';
 import { defaultPolicy, type ResiliencePolicy } from '../../control-plane/src/policy-model.ts';
-import { needs } from '../support/skip.ts';
-import { RELEASE_FILTER } from '../host/support.ts';
+import { releaseFilter } from '../host/support.ts';
 import { http, startTestPlane, type TestPlane } from '../control-plane/helpers.ts';
 import { ObservedPlugin, request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
 
@@ -20,7 +18,6 @@ const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 const CONTROL_PLANE_CLUSTER = 'outbound|18000||meshlens-control-plane.meshlens.svc.cluster.local';
 const TOKEN_ENV = 'MESHLENS_PROXY_TOKEN';
 const MIN_REQUESTS = 4;
-const missing = existsSync(RELEASE_FILTER) ? null : 'filter/build/meshlens.wasm not built (npm run build:filter)';
 
 /** Polls `check` every 100 ms; a generous deadline only guards against a hang, it measures nothing. */
 async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
@@ -51,7 +48,7 @@ async function startMesh(endpoint: string, plane: TestPlane | null, maxRetries: 
   const configuration: Record<string, unknown> = { defaultPolicy: breakerPolicy(), tickMs: 50, reportIntervalMs: 100 };
   if (plane) configuration.controlPlane = { cluster: CONTROL_PLANE_CLUSTER, timeoutMs: 5000, tokenEnv: TOKEN_ENV };
   const inner = await ProxyWasmPlugin.create({
-    wasm: readFileSync(RELEASE_FILTER),
+    wasm: releaseFilter(),
     configuration: JSON.stringify(configuration),
     workers: 1,
     sharedData: new SharedData(), // each mesh is its own Envoy: breakers must not carry over between them
@@ -133,7 +130,7 @@ async function failingUpstream(): Promise<ScriptedUpstream> {
   });
 }
 
-needs(missing, test)('retry overflow (UO) passes the upstream 503 on, and the breaker opens on as many failures as without overflow', async () => {
+test('retry overflow (UO) passes the upstream 503 on, and the breaker opens on as many failures as without overflow', async () => {
   upstream = await failingUpstream();
 
   const plain = await startMesh(upstream.address, null, 3, false);
@@ -152,7 +149,7 @@ needs(missing, test)('retry overflow (UO) passes the upstream 503 on, and the br
   assert.is((await holder).status, 503);
 });
 
-needs(missing, test)('dry-run replays the same failures the breaker counted under overflow, and says it trips', async () => {
+test('dry-run replays the same failures the breaker counted under overflow, and says it trips', async () => {
   upstream = await failingUpstream();
   plane = await startTestPlane({ now: () => Date.now() });
   const mesh = await startMesh(upstream.address, plane, 1, true);

@@ -5,11 +5,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_PROFILE, ManualClock, OLDEST_PROFILE, ProxyWasmPlugin, type EnvoyProfile } from '../../filter/host/index.ts';
 import { startTestPlane } from '../control-plane/helpers.ts';
+import { releaseFilterPath } from '../support/release-filter.ts';
 
-const WASM = fileURLToPath(new URL('../../filter/build/meshlens.wasm', import.meta.url));
+const WASM = releaseFilterPath();
 const CP_CLUSTER = 'meshlens-control-plane';
 const NODE = {
   id: 'sidecar~10.4.0.17~checkout-5d9f-x2x.shop~shop.svc.cluster.local',

@@ -5,15 +5,14 @@
 // counter would be renamed `response_code___200___meshlens_requests_total` (checked as the negative).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   ENVOY_PROFILES, ManualClock, ProxyWasmPlugin, istioBootstrapStatsTags, type EnvoyProfile,
 } from '../../filter/host/index.ts';
 import { REPO_ROOT, envoyFilterPluginConfigText, meshExtraStatTags } from './manifests.ts';
 import { MESHLENS_METRICS, baseMetric } from './meshlens-metrics.ts';
+import { readFilterModule } from '../support/release-filter.ts';
 
-const wasm = readFileSync(join(REPO_ROOT, 'filter/build/meshlens.wasm'));
+const wasm = readFilterModule('meshlens.wasm');
 const REDIS = 'outbound|6379||redis-cache.default.svc.cluster.local';
 const ORDERS = 'outbound|8080||orders.default.svc.cluster.local';
 const NODE = { id: 'sidecar~10.4.0.17~checkout-1.shop~shop.svc.cluster.local', metadata: { WORKLOAD_NAME: 'checkout', NAMESPACE: 'shop' } };
