@@ -120,7 +120,9 @@ export class NodeAgent {
   private send(line: IntervalLine): void {
     const gaps = this.pendingGaps;
     this.pendingGaps = [];
-    const identities = this.opts.identities?.resolve(line.flows.map((f) => f.netns)) ?? [];
+    const resolver = this.opts.identities;
+    // The namespaces of this interval's flows, plus every namespace with a known proxy, flows or not (see known()).
+    const identities = resolver ? [...new Map([...resolver.known(), ...resolver.resolve(line.flows.map((f) => f.netns))].map((i) => [i.netns, i])).values()] : [];
     const message = toKernelReport(line, this.opts.node, this.opts.source.kind, ++this.sequence, gaps, identities);
     const p = this.opts.reporter!.report(message).then(
       () => {

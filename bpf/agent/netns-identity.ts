@@ -120,6 +120,20 @@ export class NetnsIdentityResolver {
     return out;
   }
 
+  /**
+   * Every namespace with a known proxy: configured ones and those found within the TTL. The agent names them in each
+   * report even when they have no flow, telling the control plane that the collector watched them (no flow there
+   * means no retransmit and no state change in the interval).
+   */
+  known(): NetnsIdentity[] {
+    const now = this.#now();
+    const out: NetnsIdentity[] = [...this.#configured].map(([netns, proxyId]) => ({ netns, proxyId, source: 'config' as const }));
+    for (const [netns, cached] of this.#cache) {
+      if (cached.identity && now - cached.atMs < this.#ttlMs && !this.#configured.has(netns)) out.push(cached.identity);
+    }
+    return out;
+  }
+
   #remember(netns: number, identity: NetnsIdentity | undefined, now: number): void {
     this.#cache.delete(netns);
     if (this.#cache.size >= this.#maxCached) this.#cache.delete(this.#cache.keys().next().value!);

@@ -8,7 +8,8 @@
 //
 // Memory bound (everything a hostile proxy or agent can make us keep is capped):
 //   at most `maxWindows` windows (default 10); each holds at most `maxFlowsPerWindow` kernel flows (default 20,000),
-//   `maxConnectionsPerWindow` filter connection entries (default 20,000) and as many identities as flows. Beyond a cap
+//   `maxConnectionsPerWindow` filter connection entries (default 20,000) and `maxIdentitiesPerWindow` namespace
+//   identities (default 10,000). Beyond a cap
 //   an entry is dropped and counted in `dropped`; a report for a window older than the oldest kept is dropped whole.
 //   With the defaults that is 10 × 40,000 entries of ~200 bytes: ≤ 80 MB in the worst case, ~2 MB at 1,000 flows.
 
@@ -49,7 +50,9 @@ export interface ReportWindow {
   endMs: number;
   flows: Map<string, KernelFlowRecord>;             // key: node \0 netns \0 local | remote
   connections: Map<string, ConnectionRecord>;       // key: proxy \0 local | remote \0 cluster
-  identities: Map<string, string>;                  // node \0 netns → proxy id
+  // node \0 netns → proxy id, for every namespace the agent's collector covered in the window: a named namespace
+  // without flows had no retransmit and no state change (the collector samples a flow only on those events).
+  identities: Map<string, string>;
 }
 
 export interface CorrelationWindowsOptions {
@@ -57,9 +60,10 @@ export interface CorrelationWindowsOptions {
   maxWindows?: number;
   maxFlowsPerWindow?: number;
   maxConnectionsPerWindow?: number;
+  maxIdentitiesPerWindow?: number;
 }
 
-export interface DroppedCounts { flows: number; connections: number; lateReports: number }
+export interface DroppedCounts { flows: number; connections: number; identities: number; lateReports: number }
 
 export const identityKey = (nodeName: string, netns: number) => `${nodeName}\u0000${netns}`;
 export const connectionKey = (proxyId: string, localAddress: string, remoteAddress: string) =>
@@ -70,7 +74,8 @@ export class CorrelationWindows {
   readonly maxWindows: number;
   readonly maxFlowsPerWindow: number;
   readonly maxConnectionsPerWindow: number;
-  readonly dropped: DroppedCounts = { flows: 0, connections: 0, lateReports: 0 };
+  readonly maxIdentitiesPerWindow: number;
+  readonly dropped: DroppedCounts = { flows: 0, connections: 0, identities: 0, lateReports: 0 };
   readonly #windows = new Map<number, ReportWindow>();
 
   constructor(options: CorrelationWindowsOptions = {}) {
@@ -78,6 +83,7 @@ export class CorrelationWindows {
     this.maxWindows = options.maxWindows ?? 10;
     this.maxFlowsPerWindow = options.maxFlowsPerWindow ?? 20_000;
     this.maxConnectionsPerWindow = options.maxConnectionsPerWindow ?? 20_000;
+    this.maxIdentitiesPerWindow = options.maxIdentitiesPerWindow ?? 10_000;
   }
 
   /** The window a report covering [startMs, endMs) belongs to, or undefined when it is older than every kept window. */
@@ -146,13 +152,13 @@ export class CorrelationWindows {
       }
       window.flows.set(key, { ...flow, nodeName });
     }
-    // One identity per namespace that has flows in the window (the agent sends only those), so this map is bounded
-    // by the flow cap: identities of namespaces without a kept flow are not stored.
-    const kept = new Set<string>();
-    for (const flow of window.flows.values()) if (flow.nodeName === nodeName) kept.add(identityKey(nodeName, flow.netns));
     for (const identity of identities) {
       const key = identityKey(nodeName, identity.netns);
-      if (kept.has(key)) window.identities.set(key, identity.proxyId);
+      if (!window.identities.has(key) && window.identities.size >= this.maxIdentitiesPerWindow) {
+        this.dropped.identities++;
+        continue;
+      }
+      window.identities.set(key, identity.proxyId);
     }
   }
 

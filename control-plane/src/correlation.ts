@@ -58,6 +58,7 @@ export interface EndpointWindow {
   durationMsSum: number;
   buckets: number[];
   flows: number;               // kernel flows joined to this endpoint
+  covered: boolean;            // an agent covered the namespace of a proxy that used the endpoint in the window
   retransSegs: number;
   segsOut: number;
   srttUs: number;              // segs_out-weighted mean of the flows' smoothed RTT; 0 when unknown
@@ -107,7 +108,7 @@ export function joinWindow(windows: readonly ReportWindow[], indexes: readonly M
     const key = `${cluster}\u0000${endpoint}`;
     let stats = endpoints.get(key);
     if (!stats) {
-      stats = { cluster, endpoint, requests: 0, errors: 0, slowCalls: 0, durationMsSum: 0, buckets: [], flows: 0, retransSegs: 0, segsOut: 0, srttUs: 0 };
+      stats = { cluster, endpoint, requests: 0, errors: 0, slowCalls: 0, durationMsSum: 0, buckets: [], flows: 0, covered: false, retransSegs: 0, segsOut: 0, srttUs: 0 };
       endpoints.set(key, stats);
     }
     return stats;
@@ -119,9 +120,12 @@ export function joinWindow(windows: readonly ReportWindow[], indexes: readonly M
     return entry;
   };
 
-  // Outcomes: every entry of the window counts for its endpoint and route, joined to a kernel flow or not.
+  // Outcomes: every entry of the window counts for its endpoint and route, joined to a kernel flow or not. A proxy
+  // whose namespace an agent covered and that has no flow on a connection had no retransmit on it: kernel evidence.
+  const covered = new Set(window.identities.values());
   for (const record of window.connections.values()) {
     const stats = endpointOf(record.cluster, record.remoteAddress);
+    if (covered.has(record.proxyId)) stats.covered = true;
     stats.requests += record.requests;
     stats.errors += record.errors;
     stats.slowCalls += record.slowCalls;

@@ -119,7 +119,7 @@ export class Correlator {
       }
       const signals = signalsOf(window, tailThresholdMs(state.baseline, options.minTailMs));
       const d = departures(signals, state.baseline, state.departures, options);
-      const raw = classify(d, window.flows > 0);
+      const raw = classify(d, window.flows > 0 || window.covered);
       const next = nextVerdict(state.verdict, raw, join.index, options);
       if (next.verdict !== state.verdict.verdict) {
         state.history.push({ windowEndUnixMs: join.endMs, from: state.verdict.verdict, to: next.verdict, reason: explain(signals, state.baseline, d) });
@@ -183,10 +183,10 @@ const pct = (value: number) => `${(value * 100).toFixed(2)}%`;
 export function explain(s: EndpointSignals, b: EndpointBaseline | undefined, d: Departures): string {
   const parts: string[] = [];
   if (d.retransmits) parts.push(`retransmit ratio ${pct(s.retransRatio)} vs baseline ${pct(b?.retransRatio ?? 0)} (${s.retransSegs}/${s.segsOut} segments)`);
+  if (d.retransPerRequest) parts.push(`retransmits per request ${s.retransPerRequest.toFixed(3)} vs baseline ${(b?.retransPerRequest ?? 0).toFixed(3)}`);
   if (d.rtt) parts.push(`smoothed RTT ${(s.srttUs / 1000).toFixed(1)} ms vs baseline ${((b?.srttUs ?? 0) / 1000).toFixed(1)} ms`);
   if (d.errors) parts.push(`error ratio ${pct(s.errorRatio)} vs baseline ${pct(b?.errorRatio ?? 0)} (${s.errors}/${s.requests})`);
   if (d.slowCalls) parts.push(`slow-call ratio ${pct(s.slowRatio)} vs baseline ${pct(b?.slowRatio ?? 0)}`);
   if (d.latencyTail) parts.push(`requests over ${s.tailMs.toFixed(0)} ms ${pct(s.tailRatio)} vs baseline ${pct(b?.tailRatio ?? 0)}`);
-  if (s.flows === 0) parts.push('no kernel flow joined');
   return parts.length > 0 ? parts.join('; ') : 'every signal at baseline';
 }

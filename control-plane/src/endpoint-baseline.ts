@@ -19,6 +19,10 @@ export interface EndpointSignals {
   slowRatio: number;
   tailRatio: number;
   retransRatio: number;        // retransmitted / sent segments; 0 without sent segments
+  // Retransmitted segments per completed request. Exact per window on both sides, where sent segments are not: the
+  // collector samples segs_out only at a retransmit or state change, so a connection's first retransmit after a
+  // clean spell carries every segment since its previous sample and dilutes the ratio for that window.
+  retransPerRequest: number;
 }
 
 export interface EndpointBaseline {
@@ -29,6 +33,7 @@ export interface EndpointBaseline {
   tailRatio: number;
   meanLatencyMs: number;
   retransRatio: number;
+  retransPerRequest: number;
   srttUs: number;
 }
 
@@ -48,6 +53,7 @@ export function signalsOf(window: EndpointWindow, tailMs: number): EndpointSigna
     slowRatio: requests > 0 ? window.slowCalls / requests : 0,
     tailRatio: requests > 0 ? tailCalls / requests : 0,
     retransRatio: window.segsOut > 0 ? window.retransSegs / window.segsOut : 0,
+    retransPerRequest: requests > 0 ? window.retransSegs / requests : 0,
   };
 }
 
@@ -62,13 +68,14 @@ export function updateBaseline(baseline: EndpointBaseline | undefined, signals: 
   minSegs: number): EndpointBaseline {
   const next: EndpointBaseline = baseline
     ? { ...baseline }
-    : { windows: 0, kernelWindows: 0, errorRatio: 0, slowRatio: 0, tailRatio: 0, meanLatencyMs: 0, retransRatio: 0, srttUs: 0 };
+    : { windows: 0, kernelWindows: 0, errorRatio: 0, slowRatio: 0, tailRatio: 0, meanLatencyMs: 0, retransRatio: 0, retransPerRequest: 0, srttUs: 0 };
   if (signals.requests >= minRequests) {
     const first = next.windows === 0;
     next.errorRatio = first ? signals.errorRatio : ewma(next.errorRatio, signals.errorRatio, alpha);
     next.slowRatio = first ? signals.slowRatio : ewma(next.slowRatio, signals.slowRatio, alpha);
     next.tailRatio = first ? signals.tailRatio : ewma(next.tailRatio, signals.tailRatio, alpha);
     next.meanLatencyMs = first ? signals.meanLatencyMs : ewma(next.meanLatencyMs, signals.meanLatencyMs, alpha);
+    next.retransPerRequest = first ? signals.retransPerRequest : ewma(next.retransPerRequest, signals.retransPerRequest, alpha);
     next.windows++;
   }
   if (signals.segsOut >= minSegs) {

@@ -2,8 +2,10 @@
 // hysteresis that keeps a verdict from flapping. Pure.
 //
 // Verdicts:
-//   unknown          no kernel flow of this endpoint was joined in the window (no evidence either way)
-//   network-suspect  the retransmit ratio (or smoothed RTT) departs while latency rises and errors do not
+//   unknown          no kernel evidence for the endpoint in the window: no flow joined and no agent covered the
+//                    namespace of a proxy that used it (no evidence either way)
+//   network-suspect  the retransmit ratio (or retransmits per request, or smoothed RTT) departs while latency rises
+//                    and errors do not
 //   app-failing      errors or latency rise while retransmits and RTT stay at baseline
 //   both             the retransmit ratio departs and errors rise: loss delays requests (retransmission timeouts) but
 //                    does not answer 5xx, so errors next to loss are not explained by the network alone
@@ -19,13 +21,14 @@ export const VERDICTS: readonly Verdict[] = ['healthy', 'network-suspect', 'app-
 
 export interface Departures {
   retransmits: boolean;
+  retransPerRequest: boolean;
   rtt: boolean;
   errors: boolean;
   slowCalls: boolean;
   latencyTail: boolean;
 }
 
-export const NO_DEPARTURES: Departures = { retransmits: false, rtt: false, errors: false, slowCalls: false, latencyTail: false };
+export const NO_DEPARTURES: Departures = { retransmits: false, retransPerRequest: false, rtt: false, errors: false, slowCalls: false, latencyTail: false };
 
 /** A departure test: enter when value ≥ base × enterFactor + enterDelta, stay while value ≥ base × exitFactor + exitDelta. */
 export interface Threshold { enterFactor: number; enterDelta: number; exitFactor: number; exitDelta: number; minCount: number }
@@ -35,6 +38,7 @@ export interface VerdictOptions {
   minSegs: number;             // fewer sent segments: the retransmit ratio does not depart
   warmupWindows: number;       // latency signals need this many baseline windows (a mean to compare against)
   retransmits: Threshold;      // on the retransmit ratio; minCount on retransmitted segments
+  retransPerRequest: Threshold; // on retransmitted segments per request; minCount on retransmitted segments
   rttUs: Threshold;            // on the smoothed RTT in microseconds
   errors: Threshold;           // on the error ratio; minCount on errors
   slowCalls: Threshold;        // on the slow-call ratio
@@ -52,6 +56,8 @@ export const DEFAULT_VERDICT_OPTIONS: VerdictOptions = {
   // Clean links retransmit nothing for minutes; 0.5 points above 3 × baseline with 3 segments is far above that and
   // below the 2 % loss the end-to-end test injects.
   retransmits: { enterFactor: 3, enterDelta: 0.005, exitFactor: 1.5, exitDelta: 0.002, minCount: 3 },
+  // A request/response exchange is a few segments each way: 1 retransmit per 100 requests is ~0.5 % loss.
+  retransPerRequest: { enterFactor: 3, enterDelta: 0.01, exitFactor: 1.5, exitDelta: 0.004, minCount: 3 },
   rttUs: { enterFactor: 2, enterDelta: 10_000, exitFactor: 1.5, exitDelta: 5_000, minCount: 0 },
   errors: { enterFactor: 1, enterDelta: 0.05, exitFactor: 1, exitDelta: 0.02, minCount: 3 },
   slowCalls: { enterFactor: 1, enterDelta: 0.05, exitFactor: 1, exitDelta: 0.02, minCount: 3 },
@@ -70,12 +76,13 @@ function departs(value: number, base: number, count: number, threshold: Threshol
 
 export function departures(signals: EndpointSignals, baseline: EndpointBaseline | undefined, previous: Departures,
   options: VerdictOptions = DEFAULT_VERDICT_OPTIONS): Departures {
-  const base = baseline ?? { windows: 0, kernelWindows: 0, errorRatio: 0, slowRatio: 0, tailRatio: 0, meanLatencyMs: 0, retransRatio: 0, srttUs: 0 };
+  const base = baseline ?? { windows: 0, kernelWindows: 0, errorRatio: 0, slowRatio: 0, tailRatio: 0, meanLatencyMs: 0, retransRatio: 0, retransPerRequest: 0, srttUs: 0 };
   const outcomes = signals.requests >= options.minRequests;
   const kernel = signals.segsOut >= options.minSegs;
   const warm = base.windows >= options.warmupWindows;
   return {
     retransmits: kernel && departs(signals.retransRatio, base.retransRatio, signals.retransSegs, options.retransmits, previous.retransmits),
+    retransPerRequest: outcomes && departs(signals.retransPerRequest, base.retransPerRequest, signals.retransSegs, options.retransPerRequest, previous.retransPerRequest),
     rtt: kernel && base.srttUs > 0 && signals.srttUs > 0 && departs(signals.srttUs, base.srttUs, 1, options.rttUs, previous.rtt),
     errors: outcomes && departs(signals.errorRatio, base.errorRatio, signals.errors, options.errors, previous.errors),
     slowCalls: outcomes && departs(signals.slowRatio, base.slowRatio, signals.slowCalls, options.slowCalls, previous.slowCalls),
@@ -83,12 +90,12 @@ export function departures(signals: EndpointSignals, baseline: EndpointBaseline 
   };
 }
 
-export const anyDeparture = (d: Departures) => d.retransmits || d.rtt || d.errors || d.slowCalls || d.latencyTail;
+export const anyDeparture = (d: Departures) => d.retransmits || d.retransPerRequest || d.rtt || d.errors || d.slowCalls || d.latencyTail;
 
 /** The verdict one window points to, before hysteresis. */
 export function classify(d: Departures, hasKernelData: boolean): Verdict {
   if (!hasKernelData) return 'unknown';
-  const network = d.retransmits || d.rtt;
+  const network = d.retransmits || d.retransPerRequest || d.rtt;
   const latency = d.slowCalls || d.latencyTail;
   if (network && d.errors) return 'both';
   if (network && latency) return 'network-suspect';

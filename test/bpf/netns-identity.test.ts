@@ -61,6 +61,7 @@ Identity('a /proc tree: configured first, first identified process per namespace
       { netns: 400, proxyId: 'configured-400', source: 'config' },
     ]);
     assert.is(resolver.scans, 1);
+    assert.equal(resolver.known().map((i) => i.netns).sort(), [100, 200, 400], 'known namespaces are named in reports even without flows');
     processIn(31, 300, env({ MESHLENS_NODE_ID: 'late' }));
     assert.is(resolver.resolve([100, 300]).length, 1, 'the miss of 300 is cached');
     assert.is(resolver.scans, 1, 'cached namespaces do not rescan /proc');

@@ -32,7 +32,7 @@ Windows('reports go to the window of their midpoint, so phase-shifted filter and
 });
 
 Windows('memory bound: windows, flows and connection entries beyond their caps are dropped and counted', () => {
-  const windows = new CorrelationWindows({ windowMs: 1000, maxWindows: 3, maxFlowsPerWindow: 5, maxConnectionsPerWindow: 4 });
+  const windows = new CorrelationWindows({ windowMs: 1000, maxWindows: 3, maxFlowsPerWindow: 5, maxConnectionsPerWindow: 4, maxIdentitiesPerWindow: 20 });
   for (let w = 0; w < 10; w++) {
     const at = w * 1000;
     windows.addFilterReport('p', at, at + 1000, Array.from({ length: 6 }, (_, i) => entry(`l:${i}`, 'r:1', [['/a', 't', 1, 0]])));
@@ -44,9 +44,9 @@ Windows('memory bound: windows, flows and connection entries beyond their caps a
   for (const w of windows.windows()) {
     assert.is(w.flows.size, 5);
     assert.is(w.connections.size, 4);
-    assert.is(w.identities.size, 1, 'identities of namespaces without a kept flow are not stored');
+    assert.is(w.identities.size, 20);
   }
-  assert.equal(windows.dropped, { flows: 10 * 3, connections: 10 * 2, lateReports: 0 });
+  assert.equal(windows.dropped, { flows: 10 * 3, connections: 10 * 2, identities: 10 * 31, lateReports: 0 });
   windows.addFilterReport('p', 0, 1000, [entry('l:0', 'r:1', [['/a', 't', 1, 0]])]);
   assert.is(windows.dropped.lateReports, 1, 'a report older than every kept window is dropped whole');
   assert.is(windows.size, 3);
@@ -88,6 +88,16 @@ Join('equal 4-tuples in two namespaces join their own proxy; an unknown namespac
   // Both pods' requests count for the endpoint; its kernel figures are the two joined flows: 6 / (200 + 50).
   assert.equal([endpoint!.requests, endpoint!.errors, endpoint!.flows, endpoint!.retransSegs, endpoint!.segsOut], [40, 3, 2, 6, 250]);
   assert.is(endpoint!.srttUs, (300 * 200 + 100 * 50) / 250, 'sent-segment weighted smoothed RTT');
+});
+
+Join('an endpoint used by a proxy whose namespace an agent covered has kernel evidence without any flow', () => {
+  const windows = new CorrelationWindows();
+  windows.addFilterReport('covered', 0, 1000, [entry('l:1', 'r:1', [['/a', 't', 10, 0]])]);
+  windows.addFilterReport('elsewhere', 0, 1000, [entry('l:2', 'r:2', [['/a', 't', 10, 0]])]);
+  windows.addKernelReport('node', 0, 1000, [], [{ netns: 5, proxyId: 'covered' }]);
+  const [join] = joinAll(windows);
+  const byEndpoint = Object.fromEntries(join!.endpoints.map((e) => [e.endpoint, [e.flows, e.covered]]));
+  assert.equal(byEndpoint, { 'r:1': [0, true], 'r:2': [0, false] });
 });
 
 Join('segments split in proportion to requests; a connection idle in its window borrows the nearest window\'s shares', () => {

@@ -16,7 +16,7 @@ const CLUSTER = 'outbound|8080||orders.shop.svc.cluster.local';
 const buckets = (fast: number, slow: number) => [0, 0, fast, 0, 0, 0, 0, slow];
 const window = (w: Partial<EndpointWindow>): EndpointWindow => ({
   cluster: CLUSTER, endpoint: '10.0.0.2:8080', requests: 100, errors: 0, slowCalls: 0, durationMsSum: 300, buckets: buckets(100, 0),
-  flows: 1, retransSegs: 0, segsOut: 400, srttUs: 200, ...w,
+  flows: 1, covered: true, retransSegs: 0, segsOut: 400, srttUs: 200, ...w,
 });
 
 const Signals = suite('signals and baseline');
@@ -49,20 +49,24 @@ Verdicts('departures and classification, hand-derived against a learned baseline
   const warm = { ...base, windows: 5 };
   const lossy = signalsOf(window({ retransSegs: 12, segsOut: 400, durationMsSum: 96 * 3 + 4 * 200, buckets: buckets(96, 4) }), 50);
   const d = departures(lossy, warm, NO_DEPARTURES);
-  // retransmit ratio 0.03 ≥ 3 × 0 + 0.005 with 12 ≥ 3 segments; tail 0.04 ≥ 2 × 0 + 0.01 with 4 ≥ 3 calls.
-  assert.equal(d, { retransmits: true, rtt: false, errors: false, slowCalls: false, latencyTail: true });
+  // retransmit ratio 0.03 ≥ 3 × 0 + 0.005 with 12 ≥ 3 segments; 0.12 retransmits per request ≥ 3 × 0 + 0.01;
+  // tail 0.04 ≥ 2 × 0 + 0.01 with 4 ≥ 3 calls.
+  assert.equal(d, { retransmits: true, retransPerRequest: true, rtt: false, errors: false, slowCalls: false, latencyTail: true });
   assert.is(classify(d, true), 'network-suspect');
   assert.is(classify({ ...d, errors: true }, true), 'both');
   assert.is(classify({ ...NO_DEPARTURES, errors: true }, true), 'app-failing');
   assert.is(classify({ ...NO_DEPARTURES, retransmits: true }, true), 'healthy', 'loss that delays nothing is absorbed');
   assert.is(classify(d, false), 'unknown', 'no kernel data: no claim');
   assert.is(departures(lossy, base, NO_DEPARTURES).latencyTail, false, 'latency needs warmupWindows of baseline');
-  const twoRetrans = signalsOf(window({ retransSegs: 2, segsOut: 100 }), 50);
-  assert.is(departures(twoRetrans, warm, NO_DEPARTURES).retransmits, false, 'ratio 0.02 but below 3 segments: noise');
+  const twoRetrans = departures(signalsOf(window({ retransSegs: 2, segsOut: 100 }), 50), warm, NO_DEPARTURES);
+  assert.equal([twoRetrans.retransmits, twoRetrans.retransPerRequest], [false, false], 'ratio 0.02 but below 3 segments: noise');
   // Schmitt trigger: once departed, 0.003 (≥ 1.5 × 0 + 0.002) stays departed, though it would not enter.
-  const low = signalsOf(window({ retransSegs: 3, segsOut: 1000 }), 50);
+  const low = signalsOf(window({ retransSegs: 3, segsOut: 1000, requests: 400 }), 50);
   assert.is(departures(low, warm, NO_DEPARTURES).retransmits, false);
   assert.is(departures(low, warm, { ...NO_DEPARTURES, retransmits: true }).retransmits, true);
+  // Per request: 3 / 400 = 0.0075 < 0.01 does not enter; it stays (≥ 0.004) once departed.
+  assert.is(departures(low, warm, NO_DEPARTURES).retransPerRequest, false);
+  assert.is(departures(low, warm, { ...NO_DEPARTURES, retransPerRequest: true }).retransPerRequest, true);
 });
 
 Verdicts('hysteresis: healthy leaves after one window; a fault verdict only after 3 windows pointing elsewhere', () => {
@@ -145,7 +149,7 @@ Verdicts('faults from window 20: B 3 % loss → network-suspect, C 20 % errors �
   assert.equal(firstSeen, { '10.0.0.2:8080': onset, '10.0.1.2:8080': onset });
   const b = correlator.endpoint(CLUSTER, '10.0.0.2:8080')!;
   assert.is(b.history.length, 2, 'unknown → healthy → network-suspect, no flapping for 20 faulty windows');
-  assert.match(b.history[1]!.reason, /^retransmit ratio [23]\.\d\d% vs baseline 0\.\d\d% .*requests over 50 ms/, b.history[1]!.reason);
+  assert.match(b.history[1]!.reason, /^retransmit ratio [23]\.\d\d% vs baseline 0\.\d\d% .*; retransmits per request 0\.0\d\d vs baseline 0\.00\d; requests over 50 ms/, b.history[1]!.reason);
   assert.ok(b.baseline!.retransRatio < 0.005, 'the fault did not teach the baseline');
   // The route that used B carries its retransmits.
   const [route] = correlator.routes().filter((r) => r.retransSegs > 0 && r.windowEndUnixMs === 40_000);

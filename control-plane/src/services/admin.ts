@@ -33,13 +33,13 @@ const VERDICT: Record<Verdict, string> = {
 const signalsToProto = (s: EndpointSignals) => ({
   requests: s.requests, errors: s.errors, retransSegs: s.retransSegs, segsOut: s.segsOut, retransRatio: s.retransRatio,
   srttUs: s.srttUs, errorRatio: s.errorRatio, slowCallRatio: s.slowRatio, latencyTailRatio: s.tailRatio,
-  meanLatencyMs: s.meanLatencyMs, tailMs: s.tailMs,
+  meanLatencyMs: s.meanLatencyMs, tailMs: s.tailMs, retransPerRequest: s.retransPerRequest,
 });
 
 // A baseline counts windows where a window's signals count requests and segments.
 const baselineToProto = (b: EndpointBaseline) => ({
   requests: b.windows, segsOut: b.kernelWindows, retransRatio: b.retransRatio, srttUs: b.srttUs, errorRatio: b.errorRatio,
-  slowCallRatio: b.slowRatio, latencyTailRatio: b.tailRatio, meanLatencyMs: b.meanLatencyMs,
+  slowCallRatio: b.slowRatio, latencyTailRatio: b.tailRatio, meanLatencyMs: b.meanLatencyMs, retransPerRequest: b.retransPerRequest,
 });
 
 export function endpointToProto(e: EndpointStatus) {

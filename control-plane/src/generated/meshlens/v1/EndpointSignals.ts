@@ -50,6 +50,11 @@ export interface EndpointSignals {
    * Threshold of the latency tail (4 × baseline mean latency, at least 50 ms).
    */
   'tailMs'?: (number | string);
+  /**
+   * Retransmitted segments per request (exact per window, unlike sent segments, which the collector samples only on
+   * retransmits and state changes).
+   */
+  'retransPerRequest'?: (number | string);
 }
 
 /**
@@ -100,4 +105,9 @@ export interface EndpointSignals__Output {
    * Threshold of the latency tail (4 × baseline mean latency, at least 50 ms).
    */
   'tailMs': (number);
+  /**
+   * Retransmitted segments per request (exact per window, unlike sent segments, which the collector samples only on
+   * retransmits and state changes).
+   */
+  'retransPerRequest': (number);
 }

@@ -52,8 +52,10 @@ export interface KernelReport {
    */
   'missedEvents'?: (number | string | Long);
   /**
-   * Proxy identity of every network namespace that flows in this report belong to, when the agent could resolve it;
-   * a namespace without an entry has no proxy the agent knows of and its flows cannot be joined to requests.
+   * Proxy identity of every network namespace the collector watched with a proxy the agent knows of: those of this
+   * report's flows and every other known one. A named namespace without flows had no retransmit and no state change
+   * in the interval (the collector samples a flow only on those events). A namespace without an entry has no proxy
+   * the agent knows of; its flows cannot be joined to requests.
    */
   'netnsIdentities'?: (_meshlens_v1_NetnsIdentity)[];
 }
@@ -104,8 +106,10 @@ export interface KernelReport__Output {
    */
   'missedEvents': (string);
   /**
-   * Proxy identity of every network namespace that flows in this report belong to, when the agent could resolve it;
-   * a namespace without an entry has no proxy the agent knows of and its flows cannot be joined to requests.
+   * Proxy identity of every network namespace the collector watched with a proxy the agent knows of: those of this
+   * report's flows and every other known one. A named namespace without flows had no retransmit and no state change
+   * in the interval (the collector samples a flow only on those events). A namespace without an entry has no proxy
+   * the agent knows of; its flows cannot be joined to requests.
    */
   'netnsIdentities': (_meshlens_v1_NetnsIdentity__Output)[];
 }
