@@ -53,6 +53,7 @@ export interface ReportWindow {
   // node \0 netns → proxy id, for every namespace the agent's collector covered in the window: a named namespace
   // without flows had no retransmit and no state change (the collector samples a flow only on those events).
   identities: Map<string, string>;
+  version: number;             // bumped on every change, so derived indexes know when to rebuild
 }
 
 export interface CorrelationWindowsOptions {
@@ -101,7 +102,7 @@ export class CorrelationWindows {
     }
     window = {
       index, startMs: index * this.windowMs, endMs: (index + 1) * this.windowMs,
-      flows: new Map(), connections: new Map(), identities: new Map(),
+      flows: new Map(), connections: new Map(), identities: new Map(), version: 0,
     };
     this.#windows.set(index, window);
     return window;
@@ -111,6 +112,7 @@ export class CorrelationWindows {
     if (entries.length === 0) return;
     const window = this.#window(startMs, endMs);
     if (!window) return;
+    window.version++;
     for (const entry of entries) {
       const key = `${connectionKey(proxyId, entry.localAddress, entry.remoteAddress)}\u0000${entry.cluster}`;
       const existing = window.connections.get(key);
@@ -137,6 +139,7 @@ export class CorrelationWindows {
     if (flows.length === 0 && identities.length === 0) return;
     const window = this.#window(startMs, endMs);
     if (!window) return;
+    window.version++;
     for (const flow of flows) {
       const key = `${identityKey(nodeName, flow.netns)}\u0000${flow.localAddress}|${flow.remoteAddress}`;
       const existing = window.flows.get(key);

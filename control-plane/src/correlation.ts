@@ -11,7 +11,7 @@
 // segments stay unattributed (counted in `unattributedRetransSegs`).
 import type { FlowDirection__Output } from './generated/meshlens/v1/FlowDirection.ts';
 import {
-  connectionKey, identityKey, type ConnectionRecord, type KernelFlowRecord, type ReportWindow, type RouteWeight,
+  connectionKey, type ConnectionRecord, type KernelFlowRecord, type ReportWindow, type RouteWeight,
 } from './correlation-windows.ts';
 
 export interface RouteShare {
@@ -75,29 +75,49 @@ export interface WindowJoin {
   unattributedRetransSegs: number;
 }
 
-type Shares = ConnectionRecord[];
+/** A connection's entries in one window, with what the join needs precomputed once per window. */
+export interface IndexedConnection {
+  records: ConnectionRecord[];
+  cluster: string;             // the busiest record's: entries of one connection in two clusters would be a filter bug
+  requests: number;
+  errors: number;
+  weights: (RouteWeight & { routeKey: string })[];
+}
 
-/** Connection entries of a window grouped by (proxy, local, remote). */
-export function connectionIndex(window: ReportWindow): Map<string, Shares> {
-  const index = new Map<string, Shares>();
+const indexCache = new WeakMap<ReportWindow, { version: number; index: Map<string, IndexedConnection> }>();
+
+/** Connection entries of a window grouped by (proxy, local, remote); cached until the window changes. */
+export function connectionIndex(window: ReportWindow): Map<string, IndexedConnection> {
+  const cached = indexCache.get(window);
+  if (cached && cached.version === window.version) return cached.index;
+  const index = new Map<string, IndexedConnection>();
+  const busiest = new Map<IndexedConnection, number>();
   for (const record of window.connections.values()) {
     const key = connectionKey(record.proxyId, record.localAddress, record.remoteAddress);
-    let list = index.get(key);
-    if (!list) index.set(key, (list = []));
-    list.push(record);
+    let entry = index.get(key);
+    if (!entry) index.set(key, (entry = { records: [], cluster: record.cluster, requests: 0, errors: 0, weights: [] }));
+    if (record.requests > (busiest.get(entry) ?? -1)) {
+      entry.cluster = record.cluster;
+      busiest.set(entry, record.requests);
+    }
+    entry.records.push(record);
+    entry.requests += record.requests;
+    entry.errors += record.errors;
+    for (const w of weightsOf(record)) {
+      entry.weights.push({ pathTemplate: w.pathTemplate, tenant: w.tenant, requests: w.requests, errors: w.errors, routeKey: record.cluster + '\u0000' + w.pathTemplate + '\u0000' + w.tenant });
+    }
   }
+  indexCache.set(window, { version: window.version, index });
   return index;
 }
 
-const sum = (records: Shares, pick: (r: ConnectionRecord) => number) => records.reduce((total, r) => total + pick(r), 0);
-
 /**
- * Joins window `position` of `windows` (oldest first, as CorrelationWindows.windows() returns them). `indexes` are
- * connectionIndex() of each window, passed in so evaluating consecutive windows builds each index once.
+ * Joins window `position` of `windows` (oldest first, as CorrelationWindows.windows() returns them). Neighbour
+ * windows are indexed only when a flow needs their shares.
  */
-export function joinWindow(windows: readonly ReportWindow[], indexes: readonly Map<string, Shares>[], position: number): WindowJoin {
+export function joinWindow(windows: readonly ReportWindow[], position: number): WindowJoin {
   const window = windows[position]!;
-  const own = indexes[position]!;
+  const own = connectionIndex(window);
   const connections: JoinedConnection[] = [];
   const routes = new Map<string, RouteAttribution>();
   const endpoints = new Map<string, EndpointWindow>();
@@ -113,8 +133,7 @@ export function joinWindow(windows: readonly ReportWindow[], indexes: readonly M
     }
     return stats;
   };
-  const route = (cluster: string, pathTemplate: string, tenant: string): RouteAttribution => {
-    const key = `${cluster}\u0000${pathTemplate}\u0000${tenant}`;
+  const route = (key: string, cluster: string, pathTemplate: string, tenant: string): RouteAttribution => {
     let entry = routes.get(key);
     if (!entry) routes.set(key, (entry = { cluster, pathTemplate, tenant, requests: 0, retransSegs: 0, segsOut: 0 }));
     return entry;
@@ -123,25 +142,30 @@ export function joinWindow(windows: readonly ReportWindow[], indexes: readonly M
   // Outcomes: every entry of the window counts for its endpoint and route, joined to a kernel flow or not. A proxy
   // whose namespace an agent covered and that has no flow on a connection had no retransmit on it: kernel evidence.
   const covered = new Set(window.identities.values());
-  for (const record of window.connections.values()) {
-    const stats = endpointOf(record.cluster, record.remoteAddress);
-    if (covered.has(record.proxyId)) stats.covered = true;
-    stats.requests += record.requests;
-    stats.errors += record.errors;
-    stats.slowCalls += record.slowCalls;
-    stats.durationMsSum += record.durationMsSum;
-    record.buckets.forEach((count, i) => { stats.buckets[i] = (stats.buckets[i] ?? 0) + count; });
-    for (const weight of weightsOf(record)) route(record.cluster, weight.pathTemplate, weight.tenant).requests += weight.requests;
+  for (const connection of own.values()) {
+    for (const record of connection.records) {
+      const stats = endpointOf(record.cluster, record.remoteAddress);
+      if (covered.has(record.proxyId)) stats.covered = true;
+      stats.requests += record.requests;
+      stats.errors += record.errors;
+      stats.slowCalls += record.slowCalls;
+      stats.durationMsSum += record.durationMsSum;
+      for (let i = 0; i < record.buckets.length; i++) stats.buckets[i] = (stats.buckets[i] ?? 0) + record.buckets[i]!;
+    }
+    for (const weight of connection.weights) route(weight.routeKey, connection.cluster, weight.pathTemplate, weight.tenant).requests += weight.requests;
   }
 
   const srttWeight = new Map<EndpointWindow, number>();
+  const routeKeys: string[] = [];
+  const proxies = proxiesByNode(window);
   for (const flow of window.flows.values()) {
-    const proxyId = window.identities.get(identityKey(flow.nodeName, flow.netns)) ?? '';
+    const proxyId = proxies.get(flow.nodeName)?.get(flow.netns) ?? '';
     if (!proxyId) flowsWithoutIdentity++;
     const key = connectionKey(proxyId, flow.localAddress, flow.remoteAddress);
     const current = proxyId ? own.get(key) : undefined;
-    const shares = current ?? (proxyId ? nearestShares(indexes, position, key) : undefined);
-    const joined = toJoined(flow, proxyId, current ?? [], shares);
+    const shares = current ?? (proxyId ? nearestShares(windows, position, key) : undefined);
+    routeKeys.length = 0;
+    const joined = toJoined(flow, proxyId, current, shares, routeKeys);
     connections.push(joined);
     if (!shares) {
       unattributedRetransSegs += flow.retransSegs;
@@ -156,8 +180,9 @@ export function joinWindow(windows: readonly ReportWindow[], indexes: readonly M
       stats.srttUs = (stats.srttUs * weight + flow.srttUs * flow.segsOut) / (weight + flow.segsOut);
       srttWeight.set(stats, weight + flow.segsOut);
     }
-    for (const share of joined.routes) {
-      const entry = route(joined.cluster, share.pathTemplate, share.tenant);
+    for (let i = 0; i < joined.routes.length; i++) {
+      const share = joined.routes[i]!;
+      const entry = route(routeKeys[i]!, joined.cluster, share.pathTemplate, share.tenant);
       entry.retransSegs += share.retransSegs;
       entry.segsOut += share.segsOut;
     }
@@ -170,13 +195,28 @@ export function joinWindow(windows: readonly ReportWindow[], indexes: readonly M
   };
 }
 
+/** The window's identities as node → netns → proxy, so a flow's lookup builds no key string. */
+function proxiesByNode(window: ReportWindow): Map<string, Map<number, string>> {
+  const out = new Map<string, Map<number, string>>();
+  for (const [key, proxyId] of window.identities) {
+    const cut = key.lastIndexOf('\u0000');
+    const node = key.slice(0, cut);
+    let byNetns = out.get(node);
+    if (!byNetns) out.set(node, (byNetns = new Map()));
+    byNetns.set(Number(key.slice(cut + 1)), proxyId);
+  }
+  return out;
+}
+
 /** The connection's entries in the closest kept window (later first on a tie: a slowed request completes later). */
-function nearestShares(indexes: readonly Map<string, Shares>[], position: number, key: string): Shares | undefined {
-  for (let distance = 1; distance < indexes.length; distance++) {
-    const later = indexes[position + distance]?.get(key);
-    if (later) return later;
-    const earlier = indexes[position - distance]?.get(key);
-    if (earlier) return earlier;
+function nearestShares(windows: readonly ReportWindow[], position: number, key: string): IndexedConnection | undefined {
+  for (let distance = 1; distance < windows.length; distance++) {
+    const later = windows[position + distance];
+    const found = later && connectionIndex(later).get(key);
+    if (found) return found;
+    const earlier = windows[position - distance];
+    const before = earlier && connectionIndex(earlier).get(key);
+    if (before) return before;
   }
   return undefined;
 }
@@ -186,36 +226,48 @@ function nearestShares(indexes: readonly Map<string, Shares>[], position: number
  * in them than in its totals, leaves the rest under ("", ""), so the weights always add up to the record's requests.
  */
 function weightsOf(record: ConnectionRecord): RouteWeight[] {
-  const reported = record.routes.reduce((total, r) => total + r.requests, 0);
+  let reported = 0;
+  let reportedErrors = 0;
+  for (const r of record.routes) {
+    reported += r.requests;
+    reportedErrors += r.errors;
+  }
   if (reported >= record.requests) return record.routes;
-  const errors = Math.max(0, record.errors - record.routes.reduce((total, r) => total + r.errors, 0));
+  const errors = Math.max(0, record.errors - reportedErrors);
   return [...record.routes, { pathTemplate: '', tenant: '', requests: record.requests - reported, errors: Math.min(errors, record.requests - reported) }];
 }
 
-function toJoined(flow: KernelFlowRecord, proxyId: string, current: Shares, shares: Shares | undefined): JoinedConnection {
-  const weights = shares ?? [];
-  const total = sum(weights, (r) => r.requests);
-  // Entries of one (proxy, connection) in different clusters would be a filter bug; the busiest names the endpoint.
-  const cluster = weights.reduce<ConnectionRecord | undefined>((best, r) => (!best || r.requests > best.requests ? r : best), undefined)?.cluster ?? '';
-  const byRoute = new Map<string, RouteShare>();
-  const routeWeights = weights.flatMap(weightsOf);
-  for (const weight of routeWeights) {
-    const key = `${weight.pathTemplate}\u0000${weight.tenant}`;
-    let share = byRoute.get(key);
-    if (!share) byRoute.set(key, (share = { pathTemplate: weight.pathTemplate, tenant: weight.tenant, requests: 0, errors: 0, retransSegs: 0, segsOut: 0 }));
-    const fraction = total > 0 ? weight.requests / total : 1 / routeWeights.length;
-    share.retransSegs += flow.retransSegs * fraction;
-    share.segsOut += flow.segsOut * fraction;
-  }
-  // Requests and errors shown are this window's own (a share borrowed from a neighbour carries no requests).
-  for (const weight of current.flatMap(weightsOf)) {
-    const share = byRoute.get(`${weight.pathTemplate}\u0000${weight.tenant}`)!;
-    share.requests += weight.requests;
-    share.errors += weight.errors;
+/** The joined connection; `routeKeys` receives the route key of each of its route shares, in order. */
+function toJoined(flow: KernelFlowRecord, proxyId: string, current: IndexedConnection | undefined, shares: IndexedConnection | undefined,
+  routeKeys: string[]): JoinedConnection {
+  const routes: RouteShare[] = [];
+  if (shares) {
+    const total = shares.requests;
+    const n = shares.weights.length;
+    // One record per connection (the usual case) has distinct (path, tenant) weights; several records may repeat one.
+    const distinct = shares.records.length === 1;
+    const byRoute = distinct ? undefined : new Map<string, RouteShare>();
+    for (const weight of shares.weights) {
+      const fraction = total > 0 ? weight.requests / total : 1 / n;
+      let share = byRoute?.get(`${weight.pathTemplate}\u0000${weight.tenant}`);
+      if (!share) {
+        share = { pathTemplate: weight.pathTemplate, tenant: weight.tenant, requests: 0, errors: 0, retransSegs: 0, segsOut: 0 };
+        routes.push(share);
+        routeKeys.push(weight.routeKey);
+        byRoute?.set(`${weight.pathTemplate}\u0000${weight.tenant}`, share);
+      }
+      share.retransSegs += flow.retransSegs * fraction;
+      share.segsOut += flow.segsOut * fraction;
+      // Requests and errors shown are this window's own (a share borrowed from a neighbour carries no requests).
+      if (current === shares) {
+        share.requests += weight.requests;
+        share.errors += weight.errors;
+      }
+    }
   }
   return {
     nodeName: flow.nodeName, netns: flow.netns, proxyId, localAddress: flow.localAddress, remoteAddress: flow.remoteAddress,
-    cluster, retransSegs: flow.retransSegs, segsOut: flow.segsOut, srttUs: flow.srttUs, direction: flow.direction,
-    requests: sum(current, (r) => r.requests), errors: sum(current, (r) => r.errors), routes: [...byRoute.values()],
+    cluster: shares?.cluster ?? '', retransSegs: flow.retransSegs, segsOut: flow.segsOut, srttUs: flow.srttUs, direction: flow.direction,
+    requests: current?.requests ?? 0, errors: current?.errors ?? 0, routes,
   };
 }

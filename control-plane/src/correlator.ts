@@ -7,7 +7,7 @@
 // Bounds: at most `maxEndpoints` endpoints keep a baseline and a verdict (default 1,000; the least recently seen is
 // forgotten first), each with its last `historyLength` verdict changes (default 32); the joins of the windows
 // CorrelationWindows keeps.
-import { connectionIndex, joinWindow, type JoinedConnection, type RouteAttribution, type WindowJoin } from './correlation.ts';
+import { joinWindow, type JoinedConnection, type RouteAttribution, type WindowJoin } from './correlation.ts';
 import type { CorrelationWindows } from './correlation-windows.ts';
 import { signalsOf, tailThresholdMs, updateBaseline, type EndpointBaseline, type EndpointSignals } from './endpoint-baseline.ts';
 import {
@@ -82,14 +82,13 @@ export class Correlator {
   /** Evaluates every kept window that closed by `nowMs` and was not evaluated yet, oldest first. */
   evaluate(nowMs: number): number {
     const windows = this.windows.windows();
-    const indexes = windows.map(connectionIndex);
     let evaluated = 0;
     for (let position = 0; position < windows.length; position++) {
       const window = windows[position]!;
       if (window.index <= this.#lastEvaluated || window.endMs + this.#graceMs > nowMs) continue;
       // Windows nobody reported in are skipped, not evaluated as empty: an idle endpoint keeps its verdict.
       const started = process.cpuUsage();
-      const join = joinWindow(windows, indexes, position);
+      const join = joinWindow(windows, position);
       const cpu = process.cpuUsage(started);
       this.lastJoinCpuMs = (cpu.user + cpu.system) / 1000;
       this.#lastEvaluated = window.index;
@@ -158,10 +157,9 @@ export class Correlator {
    */
   joins(): (WindowJoin & { evaluated: boolean })[] {
     const windows = this.windows.windows();
-    const indexes = windows.map(connectionIndex);
     const open: (WindowJoin & { evaluated: boolean })[] = [];
     windows.forEach((window, position) => {
-      if (window.index > this.#lastEvaluated) open.push({ ...joinWindow(windows, indexes, position), evaluated: false });
+      if (window.index > this.#lastEvaluated) open.push({ ...joinWindow(windows, position), evaluated: false });
     });
     return [...open, ...this.#joins.map((join) => ({ ...join, evaluated: true }))].sort((a, b) => b.index - a.index);
   }

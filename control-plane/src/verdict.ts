@@ -61,12 +61,14 @@ export const DEFAULT_VERDICT_OPTIONS: VerdictOptions = {
   rttUs: { enterFactor: 2, enterDelta: 10_000, exitFactor: 1.5, exitDelta: 5_000, minCount: 0 },
   errors: { enterFactor: 1, enterDelta: 0.05, exitFactor: 1, exitDelta: 0.02, minCount: 3 },
   slowCalls: { enterFactor: 1, enterDelta: 0.05, exitFactor: 1, exitDelta: 0.02, minCount: 3 },
-  // A lost segment costs at least the 200 ms minimum RTO (Linux TCP_RTO_MIN), far above 4 × a healthy mean.
+  // On the share of requests slower than max(minTailMs, 4 × the baseline mean).
   latencyTail: { enterFactor: 2, enterDelta: 0.01, exitFactor: 1.5, exitDelta: 0.005, minCount: 3 },
   enterWindows: 1,
   exitWindows: 3,
   alpha: 0.1,
-  minTailMs: 50,
+  // Just under the 200 ms that a lost segment costs at least (Linux TCP_RTO_MIN, also the tail-loss probe's floor with
+  // one segment in flight): loss-delayed requests land above it, while a loaded host's stalls mostly stay below.
+  minTailMs: 150,
 };
 
 function departs(value: number, base: number, count: number, threshold: Threshold, active: boolean): boolean {

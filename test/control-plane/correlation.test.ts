@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CorrelationWindows, type ConnectionRecord } from '../../control-plane/src/correlation-windows.ts';
-import { connectionIndex, joinWindow } from '../../control-plane/src/correlation.ts';
+import { joinWindow } from '../../control-plane/src/correlation.ts';
 
 type Entry = Omit<ConnectionRecord, 'proxyId'>;
 const entry = (local: string, remote: string, routes: [string, string, number, number][], extra: Partial<Entry> = {}): Entry => ({
@@ -15,8 +15,7 @@ const flow = (netns: number, local: string, remote: string, retransSegs: number,
   ({ netns, localAddress: local, remoteAddress: remote, retransSegs, segsOut, srttUs, direction: 'FLOW_DIRECTION_OUTBOUND' as const });
 const joinAll = (windows: CorrelationWindows) => {
   const list = windows.windows();
-  const indexes = list.map(connectionIndex);
-  return list.map((_, i) => joinWindow(list, indexes, i));
+  return list.map((_, i) => joinWindow(list, i));
 };
 
 const Windows = suite('correlation windows');

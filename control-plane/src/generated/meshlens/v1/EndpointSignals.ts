@@ -47,7 +47,7 @@ export interface EndpointSignals {
    */
   'meanLatencyMs'?: (number | string);
   /**
-   * Threshold of the latency tail (4 × baseline mean latency, at least 50 ms).
+   * Threshold of the latency tail (4 × baseline mean latency, at least 150 ms).
    */
   'tailMs'?: (number | string);
   /**
@@ -102,7 +102,7 @@ export interface EndpointSignals__Output {
    */
   'meanLatencyMs': (number);
   /**
-   * Threshold of the latency tail (4 × baseline mean latency, at least 50 ms).
+   * Threshold of the latency tail (4 × baseline mean latency, at least 150 ms).
    */
   'tailMs': (number);
   /**
