@@ -1,5 +1,5 @@
-// Runs the correlation once per closed window: join (correlation.ts), per-endpoint signals against their baseline
-// (endpoint-baseline.ts), verdicts with hysteresis (verdict.ts), and keeps what the Admin API, the CLI and the
+// Runs the correlation once per closed window: join (correlation.ts), per-endpoint signals of the span of its last two
+// windows against their baseline (endpoint-baseline.ts), verdicts with hysteresis (verdict.ts), and keeps what the Admin API, the CLI and the
 // Prometheus export show. A window is closed `graceMs` after its end, leaving time for the reports of its last
 // moments; a report for an already evaluated window is still kept in CorrelationWindows but changes no verdict.
 // Time is passed in.
@@ -7,9 +7,9 @@
 // Bounds: at most `maxEndpoints` endpoints keep a baseline and a verdict (default 1,000; the least recently seen is
 // forgotten first), each with its last `historyLength` verdict changes (default 32); the joins of the windows
 // CorrelationWindows keeps.
-import { joinWindow, type JoinedConnection, type RouteAttribution, type WindowJoin } from './correlation.ts';
+import { joinWindow, type EndpointWindow, type JoinedConnection, type RouteAttribution, type WindowJoin } from './correlation.ts';
 import type { CorrelationWindows } from './correlation-windows.ts';
-import { signalsOf, tailThresholdMs, updateBaseline, type EndpointBaseline, type EndpointSignals } from './endpoint-baseline.ts';
+import { mergeWindows, signalsOf, tailThresholdMs, updateBaseline, type EndpointBaseline, type EndpointSignals } from './endpoint-baseline.ts';
 import {
   anyDeparture, classify, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, nextVerdict, NO_DEPARTURES,
   type Departures, type Verdict, type VerdictOptions, type VerdictState,
@@ -55,6 +55,7 @@ interface EndpointState {
   windowEndUnixMs: number;
   history: VerdictChange[];
   lastSeenWindow: number;
+  previous: EndpointWindow | undefined;     // the endpoint's window before, merged into the judged span
 }
 
 export class Correlator {
@@ -112,11 +113,13 @@ export class Correlator {
         state = {
           cluster: window.cluster, endpoint: window.endpoint, baseline: undefined, verdict: initialVerdictState(),
           departures: NO_DEPARTURES, signals: signalsOf(window, options.minTailMs), windowEndUnixMs: join.endMs, history: [],
-          lastSeenWindow: join.index,
+          lastSeenWindow: join.index, previous: undefined,
         };
         this.#endpoints.set(key, state);
       }
-      const signals = signalsOf(window, tailThresholdMs(state.baseline, options.minTailMs));
+      const span = state.previous && state.lastSeenWindow === join.index - 1 ? mergeWindows(state.previous, window) : window;
+      state.previous = window;
+      const signals = signalsOf(span, tailThresholdMs(state.baseline, options.minTailMs));
       const d = departures(signals, state.baseline, state.departures, options);
       const raw = classify(d, window.flows > 0 || window.covered);
       const next = nextVerdict(state.verdict, raw, join.index, options);

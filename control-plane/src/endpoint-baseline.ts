@@ -57,6 +57,24 @@ export function signalsOf(window: EndpointWindow, tailMs: number): EndpointSigna
   };
 }
 
+/**
+ * Two consecutive windows of one endpoint as one: verdicts judge a sliding span of the last two windows, so a fault
+ * is judged on twice the requests and segments of one window (a few retransmits per second at a modest request
+ * rate), and still shows within two report intervals of its onset.
+ */
+export function mergeWindows(a: EndpointWindow, b: EndpointWindow): EndpointWindow {
+  const buckets: number[] = [];
+  for (let i = 0; i < Math.max(a.buckets.length, b.buckets.length); i++) buckets.push((a.buckets[i] ?? 0) + (b.buckets[i] ?? 0));
+  const srttWeightA = a.srttUs > 0 ? a.segsOut : 0;
+  const srttWeightB = b.srttUs > 0 ? b.segsOut : 0;
+  return {
+    cluster: b.cluster, endpoint: b.endpoint, requests: a.requests + b.requests, errors: a.errors + b.errors,
+    slowCalls: a.slowCalls + b.slowCalls, durationMsSum: a.durationMsSum + b.durationMsSum, buckets,
+    flows: a.flows + b.flows, covered: a.covered || b.covered, retransSegs: a.retransSegs + b.retransSegs, segsOut: a.segsOut + b.segsOut,
+    srttUs: srttWeightA + srttWeightB > 0 ? (a.srttUs * srttWeightA + b.srttUs * srttWeightB) / (srttWeightA + srttWeightB) : 0,
+  };
+}
+
 const ewma = (previous: number, sample: number, alpha: number) => previous + alpha * (sample - previous);
 
 /**

@@ -92,13 +92,15 @@ test('ListEndpoints over HTTP JSON and gRPC: verdicts, signals against baseline,
   const byEndpoint = Object.fromEntries(answer.json.endpoints.map((e: any) => [e.endpoint, e]));
   assert.equal(Object.keys(byEndpoint), ['10.0.0.2:8080', '10.0.1.2:8080', '10.0.2.2:8080']);
   const b = byEndpoint['10.0.1.2:8080'];
-  // B's 6 loss-delayed calls sit in the (100, 250] ms bucket: 6 × (250 − 150) / 150 = 4 count as over 150 ms.
+  // B's 6 loss-delayed calls a window sit in the (100, 250] ms bucket: 6 × (250 − 150) / 150 = 4 count as over 150 ms.
   assert.is(b.verdict, 'network-suspect');
   assert.is(b.signals.retransRatio, 0.04);
   assert.is(b.baseline.retransRatio, 0);
   assert.equal(b.history.map((h: any) => [h.from, h.to, h.windowEndUnixMs - plane.clock.now]), [['unknown', 'healthy', -(WINDOWS - 1) * 1000 - 500], ['healthy', 'network-suspect', -(WINDOWS - 1 - ONSET) * 1000 - 500]]);
+  // Verdicts judge the span of the last two windows: at onset, clean window 5 and lossy window 6 — 8 of 400 segments,
+  // 8 retransmits over 200 requests, 4 of 200 requests over 150 ms.
   assert.match(b.history[1].reason,
-    /^retransmit ratio 4\.00% vs baseline 0\.00% \(8\/200 segments\); retransmits per request 0\.080 vs baseline 0\.000; requests over 150 ms 4\.00% vs baseline 0\.00%$/);
+    /^retransmit ratio 2\.00% vs baseline 0\.00% \(8\/400 segments\); retransmits per request 0\.040 vs baseline 0\.000; requests over 150 ms 2\.00% vs baseline 0\.00%$/);
   assert.is(byEndpoint['10.0.2.2:8080'].verdict, 'app-failing');
   assert.is(byEndpoint['10.0.0.2:8080'].verdict, 'healthy');
   assert.is((await http(plane.httpPort, 'GET', '/v1/endpoints', { token: null })).status, 401);
@@ -133,7 +135,7 @@ test('meshlens endpoints and meshlens correlations print the views with the verd
   assert.match(endpoints, /^CLUSTER\s+ENDPOINT\s+VERDICT\s+RETRANS \(BASE\)/);
   assert.match(endpoints, /10\.0\.1\.2:8080\s+network-suspect\s+4\.00% \(0\.00%\)/);
   assert.match(endpoints, /10\.0\.2\.2:8080\s+app-failing\s+0\.00% \(0\.00%\)\s+0\.30 \(0\.30\)\s+20\.00% \(0\.00%\)/);
-  assert.match(endpoints, /recent verdict changes[\s\S]*10\.0\.1\.2:8080\s+healthy\s+network-suspect\s+retransmit ratio 4\.00%/);
+  assert.match(endpoints, /recent verdict changes[\s\S]*10\.0\.1\.2:8080\s+healthy\s+network-suspect\s+retransmit ratio 2\.00%/);
   const correlations = await cli(plane, 'correlations');
   assert.match(correlations, /client-1\s+4026532100\s+10\.0\.9\.1:40001\s+10\.0\.1\.2:8080\s+\S+\s+8\s+200\s+100\s+0/);
   // Per window, acme sent 75 of 100 requests on each of the 3 connections: 225 requests, 0.75 × 8 = 6 retransmitted

@@ -1,4 +1,4 @@
-// The third pillar end to end on this kernel (scenario.ts): B loses 3 % of its input packets → network-suspect,
+// The third pillar end to end on this kernel (scenario.ts): B loses 5 % of its input packets → network-suspect,
 // C answers 503 to 20 % → app-failing, D stays healthy, within 2 report intervals of the faults' onset; nothing is
 // flagged in a clean warm-up; the routes and tenants that used B carry its retransmits; a twin namespace pair using the
 // very addresses of the sidecar↔D flows (and losing 10 %) never mixes into D.
@@ -16,7 +16,7 @@ const missing = kernelTestsMissing() ?? (existsSync(WASM) ? null : 'the release 
 needs(missing, e2e)('B network-suspect, C app-failing, D healthy within 2 report intervals; the twin namespace does not mix', async () => {
   let scenario: Scenario | undefined;
   try {
-    scenario = await startScenario({ reportIntervalMs: REPORT_INTERVAL_MS, lossPercent: 3, twin: true });
+    scenario = await startScenario({ reportIntervalMs: REPORT_INTERVAL_MS, lossPercent: 5, twin: true });
     const { plane, traffic } = scenario;
 
     // Warm-up: 10 windows, long enough for the latency baselines (5 windows) and with nothing flagged.
@@ -40,7 +40,7 @@ needs(missing, e2e)('B network-suspect, C app-failing, D healthy within 2 report
     // Two more windows of faults, so D's verdict and the twin are judged on a faulty period too.
     await sleep(2 * REPORT_INTERVAL_MS);
     const final = scenario.endpoints();
-    const summary = final.map((e) => `${e.name} ${e.verdict}: ${e.history.map((h) => `${h.to} (${h.reason})`).join(' → ')}`).join('\n');
+    const summary = final.map((e) => `${e.name} ${e.verdict}: ${e.history.map((h) => `${h.to} (${h.reason})`).join(' → ')}; last span ${JSON.stringify(e.signals)}; baseline ${JSON.stringify(e.baseline)}`).join('\n');
     process.stdout.write(`verdict after onset: ${JSON.stringify(seenAt)} ms; requests sent ${traffic.sent}, failed ${traffic.failed}\n${summary}\n`);
     assert.equal(scenario.verdicts(), { B: 'network-suspect', C: 'app-failing', D: 'healthy' }, summary);
     // A window is judged half a window after it ends and the correlator looks every quarter window: 2 report
