@@ -20,6 +20,7 @@ export interface KernelFlowRecord {
   netns: number;
   localAddress: string;        // "ip:port" / "[ip6]:port", the filter's upstream.local_address form
   remoteAddress: string;
+  addressKey: string;          // "local|remote", built once at ingest for the join's lookups
   retransSegs: number;
   segsOut: number;
   srttUs: number;              // latest sample in the window; 0 unknown
@@ -30,16 +31,25 @@ export interface ConnectionRecord {
   proxyId: string;
   localAddress: string;
   remoteAddress: string;
+  addressKey: string;          // "local|remote", built once at ingest for the join's lookups
   cluster: string;
   requests: number;
   errors: number;
   slowCalls: number;
   durationMsSum: number;
   buckets: number[];           // OutcomeCounters.duration_buckets, summed
-  routes: RouteWeight[];       // requests by (path template, tenant); empty from filters that do not report them
+  routes: KeyedRouteWeight[];  // requests by (path template, tenant); empty from filters that do not report them
 }
 
 export interface RouteWeight { pathTemplate: string; tenant: string; requests: number; errors: number }
+/** A route weight with its (cluster, path template, tenant) key, built once at ingest rather than on every join. */
+export interface KeyedRouteWeight extends RouteWeight { routeKey: string }
+export const routeKey = (cluster: string, pathTemplate: string, tenant: string) => `${cluster}\u0000${pathTemplate}\u0000${tenant}`;
+
+/** What a filter report contributes for one connection (ConnectionRecord before ingest). */
+export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey'> & { routes: readonly RouteWeight[] };
+/** What a kernel report contributes for one flow (KernelFlowRecord before ingest). */
+export type FlowInput = Omit<KernelFlowRecord, 'nodeName' | 'addressKey'>;
 
 /** Bound on the route weights kept per connection record, as the filter's own cap (telemetry.proto). */
 export const MAX_ROUTES_PER_CONNECTION = 16;
@@ -108,7 +118,7 @@ export class CorrelationWindows {
     return window;
   }
 
-  addFilterReport(proxyId: string, startMs: number, endMs: number, entries: readonly Omit<ConnectionRecord, 'proxyId'>[]): void {
+  addFilterReport(proxyId: string, startMs: number, endMs: number, entries: readonly ConnectionInput[]): void {
     if (entries.length === 0) return;
     const window = this.#window(startMs, endMs);
     if (!window) return;
@@ -123,18 +133,21 @@ export class CorrelationWindows {
         existing.slowCalls += entry.slowCalls;
         existing.durationMsSum += entry.durationMsSum;
         entry.buckets.forEach((count, i) => { existing.buckets[i] = (existing.buckets[i] ?? 0) + count; });
-        addRoutes(existing.routes, entry.routes);
+        addRoutes(existing.routes, entry.routes, entry.cluster);
         continue;
       }
       if (window.connections.size >= this.maxConnectionsPerWindow) {
         this.dropped.connections++;
         continue;
       }
-      window.connections.set(key, { ...entry, proxyId, buckets: [...entry.buckets], routes: addRoutes([], entry.routes) });
+      window.connections.set(key, {
+        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`, buckets: [...entry.buckets],
+        routes: addRoutes([], entry.routes, entry.cluster),
+      });
     }
   }
 
-  addKernelReport(nodeName: string, startMs: number, endMs: number, flows: readonly Omit<KernelFlowRecord, 'nodeName'>[],
+  addKernelReport(nodeName: string, startMs: number, endMs: number, flows: readonly FlowInput[],
     identities: readonly { netns: number; proxyId: string }[]): void {
     if (flows.length === 0 && identities.length === 0) return;
     const window = this.#window(startMs, endMs);
@@ -153,7 +166,7 @@ export class CorrelationWindows {
         this.dropped.flows++;
         continue;
       }
-      window.flows.set(key, { ...flow, nodeName });
+      window.flows.set(key, { ...flow, nodeName, addressKey: `${flow.localAddress}|${flow.remoteAddress}` });
     }
     for (const identity of identities) {
       const key = identityKey(nodeName, identity.netns);
@@ -176,7 +189,7 @@ export class CorrelationWindows {
 }
 
 /** Adds route weights into `into`, merging equal (path, tenant) and folding pairs beyond the cap into "~other". */
-function addRoutes(into: RouteWeight[], routes: readonly RouteWeight[]): RouteWeight[] {
+function addRoutes(into: KeyedRouteWeight[], routes: readonly RouteWeight[], cluster: string): KeyedRouteWeight[] {
   for (const route of routes) {
     let target = into.find((r) => r.pathTemplate === route.pathTemplate && r.tenant === route.tenant);
     if (!target && into.length >= MAX_ROUTES_PER_CONNECTION) {
@@ -186,9 +199,13 @@ function addRoutes(into: RouteWeight[], routes: readonly RouteWeight[]): RouteWe
         target = into[into.length - 1]!;
         target.pathTemplate = '~other';
         target.tenant = '~other';
+        target.routeKey = routeKey(cluster, '~other', '~other');
       }
     }
-    if (!target) into.push((target = { pathTemplate: route.pathTemplate, tenant: route.tenant, requests: 0, errors: 0 }));
+    if (!target) {
+      target = { pathTemplate: route.pathTemplate, tenant: route.tenant, requests: 0, errors: 0, routeKey: routeKey(cluster, route.pathTemplate, route.tenant) };
+      into.push(target);
+    }
     target.requests += route.requests;
     target.errors += route.errors;
   }

@@ -11,7 +11,7 @@
 // segments stay unattributed (counted in `unattributedRetransSegs`).
 import type { FlowDirection__Output } from './generated/meshlens/v1/FlowDirection.ts';
 import {
-  connectionKey, type ConnectionRecord, type KernelFlowRecord, type ReportWindow, type RouteWeight,
+  routeKey, type ConnectionRecord, type KeyedRouteWeight, type KernelFlowRecord, type ReportWindow,
 } from './correlation-windows.ts';
 
 export interface RouteShare {
@@ -81,21 +81,25 @@ export interface IndexedConnection {
   cluster: string;             // the busiest record's: entries of one connection in two clusters would be a filter bug
   requests: number;
   errors: number;
-  weights: (RouteWeight & { routeKey: string })[];
+  weights: KeyedRouteWeight[];
 }
 
-const indexCache = new WeakMap<ReportWindow, { version: number; index: Map<string, IndexedConnection> }>();
+/** proxy id → "local|remote" → the connection's entries. */
+export type ConnectionIndex = Map<string, Map<string, IndexedConnection>>;
+
+const indexCache = new WeakMap<ReportWindow, { version: number; index: ConnectionIndex }>();
 
 /** Connection entries of a window grouped by (proxy, local, remote); cached until the window changes. */
-export function connectionIndex(window: ReportWindow): Map<string, IndexedConnection> {
+export function connectionIndex(window: ReportWindow): ConnectionIndex {
   const cached = indexCache.get(window);
   if (cached && cached.version === window.version) return cached.index;
-  const index = new Map<string, IndexedConnection>();
+  const index: ConnectionIndex = new Map();
   const busiest = new Map<IndexedConnection, number>();
   for (const record of window.connections.values()) {
-    const key = connectionKey(record.proxyId, record.localAddress, record.remoteAddress);
-    let entry = index.get(key);
-    if (!entry) index.set(key, (entry = { records: [], cluster: record.cluster, requests: 0, errors: 0, weights: [] }));
+    let byAddress = index.get(record.proxyId);
+    if (!byAddress) index.set(record.proxyId, (byAddress = new Map()));
+    let entry = byAddress.get(record.addressKey);
+    if (!entry) byAddress.set(record.addressKey, (entry = { records: [], cluster: record.cluster, requests: 0, errors: 0, weights: [] }));
     if (record.requests > (busiest.get(entry) ?? -1)) {
       entry.cluster = record.cluster;
       busiest.set(entry, record.requests);
@@ -103,9 +107,7 @@ export function connectionIndex(window: ReportWindow): Map<string, IndexedConnec
     entry.records.push(record);
     entry.requests += record.requests;
     entry.errors += record.errors;
-    for (const w of weightsOf(record)) {
-      entry.weights.push({ pathTemplate: w.pathTemplate, tenant: w.tenant, requests: w.requests, errors: w.errors, routeKey: record.cluster + '\u0000' + w.pathTemplate + '\u0000' + w.tenant });
-    }
+    for (const w of weightsOf(record)) entry.weights.push(w);
   }
   indexCache.set(window, { version: window.version, index });
   return index;
@@ -115,7 +117,7 @@ export function connectionIndex(window: ReportWindow): Map<string, IndexedConnec
  * Joins window `position` of `windows` (oldest first, as CorrelationWindows.windows() returns them). Neighbour
  * windows are indexed only when a flow needs their shares.
  */
-export function joinWindow(windows: readonly ReportWindow[], position: number): WindowJoin {
+export function joinWindow(windows: readonly ReportWindow[], position: number, withConnections = true): WindowJoin {
   const window = windows[position]!;
   const own = connectionIndex(window);
   const connections: JoinedConnection[] = [];
@@ -142,7 +144,7 @@ export function joinWindow(windows: readonly ReportWindow[], position: number): 
   // Outcomes: every entry of the window counts for its endpoint and route, joined to a kernel flow or not. A proxy
   // whose namespace an agent covered and that has no flow on a connection had no retransmit on it: kernel evidence.
   const covered = new Set(window.identities.values());
-  for (const connection of own.values()) {
+  for (const connection of [...own.values()].flatMap((byAddress) => [...byAddress.values()])) {
     for (const record of connection.records) {
       const stats = endpointOf(record.cluster, record.remoteAddress);
       if (covered.has(record.proxyId)) stats.covered = true;
@@ -161,17 +163,35 @@ export function joinWindow(windows: readonly ReportWindow[], position: number): 
   for (const flow of window.flows.values()) {
     const proxyId = proxies.get(flow.nodeName)?.get(flow.netns) ?? '';
     if (!proxyId) flowsWithoutIdentity++;
-    const key = connectionKey(proxyId, flow.localAddress, flow.remoteAddress);
-    const current = proxyId ? own.get(key) : undefined;
-    const shares = current ?? (proxyId ? nearestShares(windows, position, key) : undefined);
-    routeKeys.length = 0;
-    const joined = toJoined(flow, proxyId, current, shares, routeKeys);
-    connections.push(joined);
+    const current = proxyId ? own.get(proxyId)?.get(flow.addressKey) : undefined;
+    const shares = current ?? (proxyId ? nearestShares(windows, position, proxyId, flow.addressKey) : undefined);
+    if (withConnections) {
+      routeKeys.length = 0;
+      const joined = toJoined(flow, proxyId, current, shares, routeKeys);
+      connections.push(joined);
+      if (shares) {
+        for (let i = 0; i < joined.routes.length; i++) {
+          const share = joined.routes[i]!;
+          const entry = route(routeKeys[i]!, joined.cluster, share.pathTemplate, share.tenant);
+          entry.retransSegs += share.retransSegs;
+          entry.segsOut += share.segsOut;
+        }
+      }
+    } else if (shares) {
+      // The same split as toJoined's, straight into the route totals (evaluation needs no per-connection objects).
+      const n = shares.weights.length;
+      for (const weight of shares.weights) {
+        const fraction = shares.requests > 0 ? weight.requests / shares.requests : 1 / n;
+        const entry = route(weight.routeKey, shares.cluster, weight.pathTemplate, weight.tenant);
+        entry.retransSegs += flow.retransSegs * fraction;
+        entry.segsOut += flow.segsOut * fraction;
+      }
+    }
     if (!shares) {
       unattributedRetransSegs += flow.retransSegs;
       continue;
     }
-    const stats = endpointOf(joined.cluster, flow.remoteAddress);
+    const stats = endpointOf(shares.cluster, flow.remoteAddress);
     stats.flows++;
     stats.retransSegs += flow.retransSegs;
     stats.segsOut += flow.segsOut;
@@ -179,12 +199,6 @@ export function joinWindow(windows: readonly ReportWindow[], position: number): 
       const weight = srttWeight.get(stats) ?? 0;
       stats.srttUs = (stats.srttUs * weight + flow.srttUs * flow.segsOut) / (weight + flow.segsOut);
       srttWeight.set(stats, weight + flow.segsOut);
-    }
-    for (let i = 0; i < joined.routes.length; i++) {
-      const share = joined.routes[i]!;
-      const entry = route(routeKeys[i]!, joined.cluster, share.pathTemplate, share.tenant);
-      entry.retransSegs += share.retransSegs;
-      entry.segsOut += share.segsOut;
     }
   }
 
@@ -209,14 +223,12 @@ function proxiesByNode(window: ReportWindow): Map<string, Map<number, string>> {
 }
 
 /** The connection's entries in the closest kept window (later first on a tie: a slowed request completes later). */
-function nearestShares(windows: readonly ReportWindow[], position: number, key: string): IndexedConnection | undefined {
+function nearestShares(windows: readonly ReportWindow[], position: number, proxyId: string, addressKey: string): IndexedConnection | undefined {
   for (let distance = 1; distance < windows.length; distance++) {
-    const later = windows[position + distance];
-    const found = later && connectionIndex(later).get(key);
-    if (found) return found;
-    const earlier = windows[position - distance];
-    const before = earlier && connectionIndex(earlier).get(key);
-    if (before) return before;
+    for (const neighbour of [windows[position + distance], windows[position - distance]]) {
+      const found = neighbour && connectionIndex(neighbour).get(proxyId)?.get(addressKey);
+      if (found) return found;
+    }
   }
   return undefined;
 }
@@ -225,7 +237,7 @@ function nearestShares(windows: readonly ReportWindow[], position: number, key: 
  * A record's requests by (path template, tenant). A filter that does not report them, or reports fewer requests
  * in them than in its totals, leaves the rest under ("", ""), so the weights always add up to the record's requests.
  */
-function weightsOf(record: ConnectionRecord): RouteWeight[] {
+function weightsOf(record: ConnectionRecord): KeyedRouteWeight[] {
   let reported = 0;
   let reportedErrors = 0;
   for (const r of record.routes) {
@@ -234,7 +246,10 @@ function weightsOf(record: ConnectionRecord): RouteWeight[] {
   }
   if (reported >= record.requests) return record.routes;
   const errors = Math.max(0, record.errors - reportedErrors);
-  return [...record.routes, { pathTemplate: '', tenant: '', requests: record.requests - reported, errors: Math.min(errors, record.requests - reported) }];
+  return [...record.routes, {
+    pathTemplate: '', tenant: '', requests: record.requests - reported, errors: Math.min(errors, record.requests - reported),
+    routeKey: routeKey(record.cluster, '', ''),
+  }];
 }
 
 /** The joined connection; `routeKeys` receives the route key of each of its route shares, in order. */

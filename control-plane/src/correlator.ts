@@ -66,7 +66,6 @@ export class Correlator {
   readonly #historyLength: number;
   readonly #onWindow: CorrelatorOptions['onWindow'];
   readonly #endpoints = new Map<string, EndpointState>();
-  readonly #joins: WindowJoin[] = [];
   #lastEvaluated = -Infinity;
   evaluatedWindows = 0;
   lastJoinCpuMs = 0;
@@ -89,13 +88,11 @@ export class Correlator {
       if (window.index <= this.#lastEvaluated || window.endMs + this.#graceMs > nowMs) continue;
       // Windows nobody reported in are skipped, not evaluated as empty: an idle endpoint keeps its verdict.
       const started = process.cpuUsage();
-      const join = joinWindow(windows, position);
+      const join = joinWindow(windows, position, false);
       const cpu = process.cpuUsage(started);
       this.lastJoinCpuMs = (cpu.user + cpu.system) / 1000;
       this.#lastEvaluated = window.index;
       this.#apply(join);
-      this.#joins.push(join);
-      if (this.#joins.length > this.windows.maxWindows) this.#joins.shift();
       this.evaluatedWindows++;
       evaluated++;
       this.#onWindow?.(join, this.endpoints());
@@ -155,16 +152,14 @@ export class Correlator {
   }
 
   /**
-   * Joins of every kept window, newest first: windows still open (or not yet evaluated) are joined on the spot and
-   * marked `evaluated: false`; they change as reports arrive and feed no verdict until they close.
+   * Joins of every kept window with their per-connection detail, newest first, computed on the spot for the Admin
+   * views (evaluation keeps no per-connection objects). `evaluated: false` marks windows still open or not yet
+   * judged: they change as reports arrive and feed no verdict until they close.
    */
   joins(): (WindowJoin & { evaluated: boolean })[] {
     const windows = this.windows.windows();
-    const open: (WindowJoin & { evaluated: boolean })[] = [];
-    windows.forEach((window, position) => {
-      if (window.index > this.#lastEvaluated) open.push({ ...joinWindow(windows, position), evaluated: false });
-    });
-    return [...open, ...this.#joins.map((join) => ({ ...join, evaluated: true }))].sort((a, b) => b.index - a.index);
+    return windows.map((window, position) => ({ ...joinWindow(windows, position), evaluated: window.index <= this.#lastEvaluated }))
+      .sort((a, b) => b.index - a.index);
   }
 
   /** Joined connections of the kept windows, newest window first. */

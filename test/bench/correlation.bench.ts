@@ -92,7 +92,7 @@ function joinBench() {
     // Indexes are cached per window version: make every run pay for building them, as a fresh window does.
     list[0]!.version++;
     joinOnly.push(cpuMs(() => {
-      const join = joinWindow(list, 0);
+      const join = joinWindow(list, 0, false);
       routes = join.routes.length;
     }));
     const correlator = new Correlator(windows);

@@ -2,10 +2,10 @@
 // (netns identity, 4-tuple), and the attribution of segments to routes and tenants, with hand-derived figures.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CorrelationWindows, type ConnectionRecord } from '../../control-plane/src/correlation-windows.ts';
+import { CorrelationWindows, type ConnectionInput } from '../../control-plane/src/correlation-windows.ts';
 import { joinWindow } from '../../control-plane/src/correlation.ts';
 
-type Entry = Omit<ConnectionRecord, 'proxyId'>;
+type Entry = ConnectionInput;
 const entry = (local: string, remote: string, routes: [string, string, number, number][], extra: Partial<Entry> = {}): Entry => ({
   localAddress: local, remoteAddress: remote, cluster: 'outbound|8080||orders.shop.svc.cluster.local',
   requests: routes.reduce((n, r) => n + r[2], 0), errors: routes.reduce((n, r) => n + r[3], 0), slowCalls: 0, durationMsSum: 0, buckets: [],
@@ -61,7 +61,9 @@ Windows('route weights of one connection are capped at 16, the rest summed under
   const [record] = windows.windows()[0]!.connections.values();
   assert.is(record!.routes.length, 16);
   assert.is(record!.routes[0]!.requests, 3);
-  assert.equal(record!.routes[15], { pathTemplate: '~other', tenant: '~other', requests: 1 + 3, errors: 1 });
+  assert.equal(record!.routes[15], {
+    pathTemplate: '~other', tenant: '~other', requests: 1 + 3, errors: 1, routeKey: 'outbound|8080||orders.shop.svc.cluster.local\u0000~other\u0000~other',
+  });
   assert.is(record!.requests, 16 + 5);
 });
 
