@@ -1,4 +1,4 @@
-// The third pillar end to end on this kernel (scenario.ts): B loses 5 % of its input packets → network-suspect,
+// The third pillar end to end on this kernel (scenario.ts): B loses 3 % of its input packets → network-suspect,
 // C answers 503 to 20 % → app-failing, D stays healthy, within 2 report intervals of the faults' onset; nothing is
 // flagged in a clean warm-up; the routes and tenants that used B carry its retransmits; a twin namespace pair using the
 // very addresses of the sidecar↔D flows (and losing 10 %) never mixes into D.
@@ -16,7 +16,7 @@ const missing = kernelTestsMissing() ?? (existsSync(WASM) ? null : 'the release 
 needs(missing, e2e)('B network-suspect, C app-failing, D healthy within 2 report intervals; the twin namespace does not mix', async () => {
   let scenario: Scenario | undefined;
   try {
-    scenario = await startScenario({ reportIntervalMs: REPORT_INTERVAL_MS, lossPercent: 5, twin: true });
+    scenario = await startScenario({ reportIntervalMs: REPORT_INTERVAL_MS, lossPercent: 3, twin: true });
     const { plane, traffic } = scenario;
 
     // Warm-up: 10 windows, long enough for the latency baselines (5 windows) and with nothing flagged.
