@@ -4,6 +4,7 @@ import { AgentMetrics, type PortRange } from './metrics.ts';
 import type { IntervalLine } from './ndjson.ts';
 import { toKernelReport, type KernelReporter, type NodeIdentity } from './report.ts';
 import type { CounterSource, Gap, SourceSink } from './sources.ts';
+import type { NetnsIdentityResolver } from './netns-identity.ts';
 import type { Registry } from 'prom-client';
 
 const CAP_SYS_ADMIN = 21n;
@@ -48,6 +49,8 @@ export interface NodeAgentOptions {
   source: CounterSource;
   node: NodeIdentity;
   reporter?: KernelReporter;
+  /** resolves each reported namespace to the proxy living there (the control plane's join key); none: no identities */
+  identities?: NetnsIdentityResolver;
   maxDestinations?: number;
   /** the node's ip_local_port_range, for telling a server's flows from a client's when the kernel could not */
   ephemeralPorts?: PortRange;
@@ -117,7 +120,10 @@ export class NodeAgent {
   private send(line: IntervalLine): void {
     const gaps = this.pendingGaps;
     this.pendingGaps = [];
-    const message = toKernelReport(line, this.opts.node, this.opts.source.kind, ++this.sequence, gaps);
+    const resolver = this.opts.identities;
+    // The namespaces of this interval's flows, plus every namespace with a known proxy, flows or not (see known()).
+    const identities = resolver ? [...new Map([...resolver.known(), ...resolver.resolve(line.flows.map((f) => f.netns))].map((i) => [i.netns, i])).values()] : [];
+    const message = toKernelReport(line, this.opts.node, this.opts.source.kind, ++this.sequence, gaps, identities);
     const p = this.opts.reporter!.report(message).then(
       () => {
         this.stats.reportsSent++;

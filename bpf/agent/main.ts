@@ -3,6 +3,8 @@
 //        [--netns INODE] [--attach auto|tp_btf|tracepoint] [--loader PATH] [--control-plane HOST:PORT|none]
 //        [--metrics-host 0.0.0.0] [--metrics-port 9102] [--max-destinations 200] [--node-name NAME]
 //        [--token-file FILE]   (or env MESHLENS_PROXY_TOKEN: the control plane's proxy bearer token)
+//        [--netns-identity INODE=NODE_ID ...] [--cluster-domain cluster.local] [--proc-root /proc]
+//        (which proxy lives in each network namespace: see netns-identity.ts)
 import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname, release } from 'node:os';
@@ -14,6 +16,7 @@ import { NodeAgent, processCanLoadBpf } from './agent.ts';
 import { LINUX_EPHEMERAL_PORTS, type PortRange } from './metrics.ts';
 import { KernelReporter } from './report.ts';
 import { LoaderSource, ReplaySource, SsSource, type CounterSource } from './sources.ts';
+import { NetnsIdentityResolver, parseNetnsIdentity } from './netns-identity.ts';
 
 export const DEFAULT_LOADER = fileURLToPath(new URL('../.output/retrans', import.meta.url));
 
@@ -31,6 +34,9 @@ export interface AgentConfig {
   maxDestinations: number;
   nodeName: string;
   tokenFile?: string;
+  netnsIdentities: Map<number, string>;
+  clusterDomain: string;
+  procRoot: string;
 }
 
 function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -48,6 +54,7 @@ export function parseAgentArgs(argv: string[]): AgentConfig {
       'max-flows': { type: 'string' }, netns: { type: 'string' }, attach: { type: 'string' }, loader: { type: 'string' },
       'control-plane': { type: 'string' }, 'metrics-host': { type: 'string' }, 'metrics-port': { type: 'string' },
       'max-destinations': { type: 'string' }, 'node-name': { type: 'string' }, 'token-file': { type: 'string' },
+      'netns-identity': { type: 'string', multiple: true }, 'cluster-domain': { type: 'string' }, 'proc-root': { type: 'string' },
     },
     strict: true,
   });
@@ -70,7 +77,16 @@ export function parseAgentArgs(argv: string[]): AgentConfig {
     maxDestinations: integer('max-destinations', values['max-destinations'], 200, 1, 100_000),
     nodeName: values['node-name'] ?? process.env.NODE_NAME ?? hostname(),
     tokenFile: values['token-file'],
+    netnsIdentities: new Map((values['netns-identity'] ?? []).map(parseNetnsIdentity)),
+    clusterDomain: clusterDomain(values['cluster-domain']),
+    procRoot: values['proc-root'] ?? '/proc',
   };
+}
+
+function clusterDomain(value: string | undefined): string {
+  if (value === undefined) return 'cluster.local';
+  if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(value)) throw new Error('invalid agent option: --cluster-domain must be a DNS name');
+  return value;
 }
 
 /** net.ipv4.ip_local_port_range ("low<TAB>high"); Linux's default when it cannot be read or makes no sense. */
@@ -163,7 +179,9 @@ async function main(): Promise<void> {
     reporter = new KernelReporter(config.controlPlane, { token });
   }
   const agent = new NodeAgent({
-    registry, source, reporter, maxDestinations: config.maxDestinations, ephemeralPorts: readEphemeralPorts(), log,
+    registry, source, reporter,
+    identities: new NetnsIdentityResolver({ procRoot: config.procRoot, configured: config.netnsIdentities, clusterDomain: config.clusterDomain }),
+    maxDestinations: config.maxDestinations, ephemeralPorts: readEphemeralPorts(), log,
     node: { nodeName: config.nodeName, agentId: randomUUID(), kernelRelease: release() },
   });
   const server = await serveMetrics(registry, config.metricsHost, config.metricsPort);

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { messageType, protoRoot } from '../../control-plane/src/protos.ts';
 import type { FlowDirection, IntervalLine } from './ndjson.ts';
 import type { Gap, SourceKind } from './sources.ts';
+import type { IdentitySourceKind, NetnsIdentity } from './netns-identity.ts';
 
 export interface NodeIdentity {
   nodeName: string;
@@ -22,6 +23,9 @@ const FAMILY_ENUM = enumNumbers<'4' | '6'>('AddressFamily', { 4: 'ADDRESS_FAMILY
 const DIRECTION_ENUM = enumNumbers<FlowDirection>('FlowDirection', {
   outbound: 'FLOW_DIRECTION_OUTBOUND', inbound: 'FLOW_DIRECTION_INBOUND', unknown: 'FLOW_DIRECTION_UNSPECIFIED',
 });
+const IDENTITY_SOURCE_ENUM = enumNumbers<IdentitySourceKind>('IdentitySource', {
+  config: 'IDENTITY_SOURCE_CONFIG', env_node_id: 'IDENTITY_SOURCE_ENV_NODE_ID', env_istio: 'IDENTITY_SOURCE_ENV_ISTIO',
+});
 const GAP_ENUM = enumNumbers<Gap['reason']>('GapReason', {
   loader_exited: 'GAP_REASON_LOADER_EXITED', bad_output: 'GAP_REASON_BAD_OUTPUT',
   report_dropped: 'GAP_REASON_REPORT_DROPPED', source_changed: 'GAP_REASON_SOURCE_CHANGED',
@@ -30,7 +34,8 @@ const GAP_ENUM = enumNumbers<Gap['reason']>('GapReason', {
 /** The plain object protobufjs encodes as meshlens.v1.KernelReport (camelCase fields, enums by number). 64-bit fields
  * are passed as numbers (all below 2^53): protobufjs writes a number directly, a string only after parsing it into a
  * Long, which was the agent's largest per-flow cost in a 400-connection retransmit storm. */
-export function toKernelReport(line: IntervalLine, node: NodeIdentity, source: SourceKind, sequence: number, gaps: Gap[]) {
+export function toKernelReport(line: IntervalLine, node: NodeIdentity, source: SourceKind, sequence: number, gaps: Gap[],
+  identities: readonly NetnsIdentity[] = []) {
   return {
     node: { nodeName: node.nodeName, agentId: node.agentId, kernelRelease: node.kernelRelease, source: SOURCE_ENUM[source] },
     sequence,
@@ -52,6 +57,7 @@ export function toKernelReport(line: IntervalLine, node: NodeIdentity, source: S
     gaps: gaps.map((g) => ({
       reason: GAP_ENUM[g.reason], startUnixMs: g.startMs, endUnixMs: g.endMs, detail: g.detail,
     })),
+    netnsIdentities: identities.map((i) => ({ netns: i.netns, proxyId: i.proxyId, source: IDENTITY_SOURCE_ENUM[i.source] })),
   };
 }
 

@@ -8,7 +8,7 @@ import type { HistoryEntry, PolicyRecord, PolicyStore } from './policy-store.ts'
 import type { RolloutSummary, RolloutTracker } from './rollout.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
-import type { Correlation, KernelTelemetryService } from './services/kernel-telemetry.ts';
+import type { CorrelationView, Correlator, EndpointStatus, RouteView } from './correlator.ts';
 
 export type PolicyValidator = (value: unknown) => PolicyJson;
 
@@ -17,7 +17,7 @@ export interface AdminOperationsOptions {
   cache: SnapshotCache;
   rollout: RolloutTracker;
   telemetry: TelemetryStore;
-  kernel: KernelTelemetryService;
+  correlator: Correlator;
   validate: PolicyValidator;
   logger: Logger;
   now?: () => number;
@@ -92,8 +92,19 @@ export class AdminOperations {
     return this.#options.rollout.status(this.#options.cache.current().versionInfo);
   }
 
-  correlations(): Correlation[] {
-    return this.#options.kernel.correlations(this.#options.telemetry);
+  /** Joined flows of the kept windows, newest window first. */
+  correlations(): CorrelationView[] {
+    return this.#options.correlator.correlations();
+  }
+
+  /** Joined flows and their attribution to routes and tenants, from one consistent join of the kept windows. */
+  correlationReport(): { correlations: CorrelationView[]; routes: RouteView[] } {
+    const joins = this.#options.correlator.joins();
+    return { correlations: this.#options.correlator.correlations(joins), routes: this.#options.correlator.routes(joins) };
+  }
+
+  endpoints(): { endpoints: EndpointStatus[] } {
+    return { endpoints: this.#options.correlator.endpoints() };
   }
 
   #publish(msg: string, fields: Record<string, unknown>): void {

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseTokenFile } from './auth.ts';
+import { formatCorrelations, formatEndpoints } from './correlation-format.ts';
+import type { CorrelationView, EndpointStatus, RouteView } from './correlator.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPlane } from './server.ts';
 
 const USAGE = `usage: meshlens <command> [options]
@@ -15,6 +17,8 @@ const USAGE = `usage: meshlens <command> [options]
   policy rollback <id> --to N --expected-version M
   rollout status                                        every filter VM's ACKed version and last NACK
   dry-run --file policy.json|- [--minutes N]            what a breaker would have done on recent telemetry
+  endpoints [--json]                                    each upstream endpoint's verdict, signals vs baseline, history
+  correlations [--json]                                 recent kernel flows joined to requests, retransmits per route
 client options: --url U (env MESHLENS_URL, default http://127.0.0.1:${DEFAULT_HTTP_PORT})
                 --token T (env MESHLENS_TOKEN) or --token-file F (default ./.meshlens/tokens.json)`;
 
@@ -27,7 +31,7 @@ function parseCommandLine() {
         'data-dir': { type: 'string' }, 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' },
         host: { type: 'string' }, 'token-file': { type: 'string' }, 'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, url: { type: 'string' }, token: { type: 'string' },
-        file: { type: 'string' }, 'expected-version': { type: 'string' }, to: { type: 'string' }, minutes: { type: 'string' },
+        file: { type: 'string' }, json: { type: 'boolean' }, 'expected-version': { type: 'string' }, to: { type: 'string' }, minutes: { type: 'string' },
       },
     });
   } catch (error) {
@@ -128,6 +132,14 @@ async function main(): Promise<void> {
   } else if (command === 'rollout' && sub === 'status') result = await call('GET', '/v1/rollout');
   else if (command === 'dry-run') {
     result = await call('POST', '/v1/dry-run', { policy: readPolicyFile(), windowMinutes: flags.minutes === undefined ? undefined : integer(flags.minutes, 'minutes') });
+  } else if (command === 'endpoints' && sub === undefined) {
+    const answer = await call('GET', '/v1/endpoints') as { endpoints: EndpointStatus[] };
+    if (!flags.json) return void process.stdout.write(formatEndpoints(answer.endpoints));
+    result = answer;
+  } else if (command === 'correlations' && sub === undefined) {
+    const answer = await call('GET', '/v1/correlations') as { correlations: CorrelationView[]; routes: RouteView[] };
+    if (!flags.json) return void process.stdout.write(formatCorrelations(answer.correlations, answer.routes));
+    result = answer;
   } else throw new Error(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
 }

@@ -47,7 +47,8 @@ export function createHttpApi(options: HttpApiOptions): Server {
       method: 'POST', pattern: /^\/v1\/dry-run$/, operation: 'DryRun', bodyFields: ['policy', 'windowMinutes'],
       handler: ({ body }) => ops.dryRun(body.policy, body.windowMinutes),
     },
-    { method: 'GET', pattern: /^\/v1\/correlations$/, operation: 'ListCorrelations', handler: () => ({ correlations: ops.correlations() }) },
+    { method: 'GET', pattern: /^\/v1\/correlations$/, operation: 'ListCorrelations', handler: () => ops.correlationReport() },
+    { method: 'GET', pattern: /^\/v1\/endpoints$/, operation: 'ListEndpoints', handler: () => ops.endpoints() },
   ];
 
   const server = createServer((req, res) => {

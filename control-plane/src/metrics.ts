@@ -14,7 +14,20 @@ export interface ControlPlaneMetrics {
   reportsRejected: Counter<'source' | 'code'>;
   reportEntries: Counter<'source'>;
   adminRequestDuration: Histogram<'transport' | 'operation' | 'code'>;
+  endpointVerdict: Gauge<EndpointLabel | 'verdict'>;
+  endpointRetransmitRatio: Gauge<EndpointLabel>;
+  endpointErrorRatio: Gauge<EndpointLabel>;
+  endpointSrtt: Gauge<EndpointLabel>;
+  routeRetransmittedSegments: Counter<RouteLabel>;
+  routeSentSegments: Counter<RouteLabel>;
+  correlationWindows: Counter<string>;
+  correlationDropped: Counter<'kind'>;
+  correlationJoinCpu: Histogram<string>;
 }
+
+type ServiceLabel = 'upstream_cluster' | 'destination_service' | 'destination_service_name' | 'destination_service_namespace';
+type EndpointLabel = ServiceLabel | 'endpoint';
+type RouteLabel = ServiceLabel | 'path' | 'tenant';
 
 /** Bounds the `reason` label: NACK messages are "invalid <thing>: <field> must <rule>", keep "<thing>: <field>". */
 export function nackReasonLabel(message: string): string {
@@ -48,5 +61,143 @@ export function createMetrics(registry: Registry = new Registry(), options: { pr
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     }),
+    endpointVerdict: new Gauge({
+      name: 'meshlens_cp_endpoint_verdict',
+      help: 'Upstream endpoints by correlation verdict (1 per named endpoint on its current verdict; the count for endpoint="~other").',
+      labelNames: [...ENDPOINT_LABELS, 'verdict'], registers,
+    }),
+    endpointRetransmitRatio: new Gauge({
+      name: 'meshlens_cp_endpoint_retransmit_ratio', help: 'Retransmitted / sent segments of the endpoint in the last evaluated window.',
+      labelNames: ENDPOINT_LABELS, registers,
+    }),
+    endpointErrorRatio: new Gauge({
+      name: 'meshlens_cp_endpoint_error_ratio', help: 'Failed / completed requests of the endpoint in the last evaluated window.',
+      labelNames: ENDPOINT_LABELS, registers,
+    }),
+    endpointSrtt: new Gauge({
+      name: 'meshlens_cp_endpoint_srtt_seconds', help: 'Smoothed RTT of the endpoint\'s flows (sent-segment weighted) in the last evaluated window.',
+      labelNames: ENDPOINT_LABELS, registers,
+    }),
+    routeRetransmittedSegments: new Counter({
+      name: 'meshlens_cp_route_retransmitted_segments_total',
+      help: 'Retransmitted segments attributed to (cluster, path template, tenant) in proportion to their requests on each connection.',
+      labelNames: ROUTE_LABELS, registers,
+    }),
+    routeSentSegments: new Counter({
+      name: 'meshlens_cp_route_sent_segments_total', help: 'Sent segments attributed to (cluster, path template, tenant) likewise.',
+      labelNames: ROUTE_LABELS, registers,
+    }),
+    correlationWindows: new Counter({ name: 'meshlens_cp_correlation_windows_total', help: 'Report windows joined and evaluated.', registers }),
+    correlationDropped: new Counter({
+      name: 'meshlens_cp_correlation_dropped_total',
+      help: 'Correlation input dropped at its bound (kind: flows, connections, late_reports) or not joinable (flows_without_identity).',
+      labelNames: ['kind'], registers,
+    }),
+    correlationJoinCpu: new Histogram({
+      name: 'meshlens_cp_correlation_join_cpu_seconds', help: 'CPU time of one window\'s join.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers,
+    }),
   };
+}
+
+const SERVICE_LABELS = ['upstream_cluster', 'destination_service', 'destination_service_name', 'destination_service_namespace'] as const;
+const ENDPOINT_LABELS = [...SERVICE_LABELS, 'endpoint'];
+const ROUTE_LABELS = [...SERVICE_LABELS, 'path', 'tenant'];
+export const OTHER = '~other';
+
+/**
+ * Istio's service labels (istio/istio.io content/en/docs/reference/config/telemetry/metrics/index.md) from an Envoy
+ * cluster name as Istio builds it, "direction|port|subset|hostname" (istio/istio pilot/pkg/model/service.go,
+ * BuildSubsetKey): destination_service is the hostname, its first two DNS labels are the service name and namespace
+ * for a Kubernetes service (<name>.<namespace>.svc.<domain>). Other cluster names keep "unknown", as Istio does.
+ */
+export function serviceLabels(cluster: string): Record<(typeof SERVICE_LABELS)[number], string> {
+  const parts = cluster.split('|');
+  const hostname = parts.length === 4 ? parts[3]! : '';
+  const labels = hostname.split('.');
+  const kubernetes = labels.length >= 3 && labels[2] === 'svc';
+  return {
+    upstream_cluster: cluster,
+    destination_service: hostname || 'unknown',
+    destination_service_name: kubernetes ? labels[0]! : hostname || 'unknown',
+    destination_service_namespace: kubernetes ? labels[1]! : 'unknown',
+  };
+}
+
+export interface ExportedEndpoint {
+  cluster: string;
+  endpoint: string;
+  verdict: string;
+  requests: number;
+  errors: number;
+  retransSegs: number;
+  segsOut: number;
+  srttUs: number;
+}
+
+export interface ExportedRoute { cluster: string; pathTemplate: string; tenant: string; retransSegs: number; segsOut: number }
+
+/**
+ * Bounded export of the correlation: the first `maxEndpoints` endpoints seen (per control plane) get their own
+ * series, later ones are summed under endpoint="~other"; routes likewise beyond `maxRoutes` (path and tenant
+ * "~other"). Admission is sticky so series do not churn; an endpoint the correlator no longer lists (it keeps a
+ * bounded set) releases its place.
+ */
+export class CorrelationExporter {
+  readonly #metrics: ControlPlaneMetrics;
+  readonly #maxEndpoints: number;
+  readonly #maxRoutes: number;
+  readonly #endpoints = new Set<string>();
+  readonly #routes = new Set<string>();
+
+  constructor(metrics: ControlPlaneMetrics, options: { maxEndpoints?: number; maxRoutes?: number } = {}) {
+    this.#metrics = metrics;
+    this.#maxEndpoints = options.maxEndpoints ?? 200;
+    this.#maxRoutes = options.maxRoutes ?? 1000;
+  }
+
+  exportWindow(endpoints: readonly ExportedEndpoint[], routes: readonly ExportedRoute[]): void {
+    const m = this.#metrics;
+    const live = new Set(endpoints.map((e) => `${e.cluster}\u0000${e.endpoint}`));
+    for (const key of this.#endpoints) if (!live.has(key)) this.#endpoints.delete(key);
+    const others = new Map<string, ExportedEndpoint & { verdicts: Map<string, number> }>();
+    m.endpointVerdict.reset();
+    m.endpointRetransmitRatio.reset();
+    m.endpointErrorRatio.reset();
+    m.endpointSrtt.reset();
+    for (const e of endpoints) {
+      const key = `${e.cluster}\u0000${e.endpoint}`;
+      if (!this.#endpoints.has(key) && this.#endpoints.size < this.#maxEndpoints) this.#endpoints.add(key);
+      if (this.#endpoints.has(key)) {
+        this.#setEndpoint({ ...serviceLabels(e.cluster), endpoint: e.endpoint }, e, new Map([[e.verdict, 1]]));
+        continue;
+      }
+      let other = others.get(e.cluster);
+      if (!other) others.set(e.cluster, (other = { ...e, endpoint: OTHER, requests: 0, errors: 0, retransSegs: 0, segsOut: 0, srttUs: 0, verdicts: new Map() }));
+      other.srttUs = (other.srttUs * other.segsOut + e.srttUs * e.segsOut) / Math.max(1, other.segsOut + e.segsOut);
+      other.requests += e.requests;
+      other.errors += e.errors;
+      other.retransSegs += e.retransSegs;
+      other.segsOut += e.segsOut;
+      other.verdicts.set(e.verdict, (other.verdicts.get(e.verdict) ?? 0) + 1);
+    }
+    for (const other of others.values()) this.#setEndpoint({ ...serviceLabels(other.cluster), endpoint: OTHER }, other, other.verdicts);
+    for (const r of routes) {
+      if (r.retransSegs === 0 && r.segsOut === 0) continue;
+      const key = `${r.cluster}\u0000${r.pathTemplate}\u0000${r.tenant}`;
+      if (!this.#routes.has(key) && this.#routes.size < this.#maxRoutes) this.#routes.add(key);
+      const admitted = this.#routes.has(key);
+      const labels = { ...serviceLabels(r.cluster), path: admitted ? r.pathTemplate : OTHER, tenant: admitted ? r.tenant : OTHER };
+      if (r.retransSegs > 0) m.routeRetransmittedSegments.inc(labels, r.retransSegs);
+      m.routeSentSegments.inc(labels, r.segsOut);
+    }
+  }
+
+  #setEndpoint(labels: Record<string, string>, e: ExportedEndpoint, verdicts: Map<string, number>): void {
+    const m = this.#metrics;
+    for (const [verdict, count] of verdicts) m.endpointVerdict.set({ ...labels, verdict }, count);
+    if (e.segsOut > 0) m.endpointRetransmitRatio.set(labels, e.retransSegs / e.segsOut);
+    if (e.requests > 0) m.endpointErrorRatio.set(labels, e.errors / e.requests);
+    if (e.srttUs > 0) m.endpointSrtt.set(labels, e.srttUs / 1e6);
+  }
 }

@@ -19,6 +19,9 @@ import { packageDefinition } from './protos.ts';
 import { RolloutTracker } from './rollout.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { TelemetryStore } from './telemetry-store.ts';
+import { CorrelationWindows, type CorrelationWindowsOptions } from './correlation-windows.ts';
+import { Correlator, type CorrelatorOptions } from './correlator.ts';
+import { CorrelationExporter } from './metrics.ts';
 import { AdminService } from './services/admin.ts';
 import { KernelTelemetryService } from './services/kernel-telemetry.ts';
 import { PolicyDiscoveryService } from './services/policy-discovery.ts';
@@ -45,6 +48,7 @@ export interface ControlPlaneOptions {
   logger?: Logger;
   now?: () => number;
   onTokensCreated?: (tokens: TokenFile, path: string) => void;
+  correlation?: CorrelationWindowsOptions & Omit<CorrelatorOptions, 'onWindow'> & { maxEndpointSeries?: number; maxRouteSeries?: number };
 }
 
 export interface ControlPlane {
@@ -55,6 +59,7 @@ export interface ControlPlane {
   operations: AdminOperations;
   discovery: PolicyDiscoveryService;
   telemetry: TelemetryStore;
+  correlator: Correlator;
   close(): Promise<void>;
 }
 
@@ -74,9 +79,29 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const telemetryStore = new TelemetryStore();
 
   const discovery = new PolicyDiscoveryService({ cache, rollout, auth, metrics, logger: logger.child('discovery'), now });
-  const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel') });
-  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry') });
-  const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, kernel, validate, logger: logger.child('admin'), now });
+  const windows = new CorrelationWindows(options.correlation);
+  const exporter = new CorrelationExporter(metrics, { maxEndpoints: options.correlation?.maxEndpointSeries, maxRoutes: options.correlation?.maxRouteSeries });
+  const dropped = { ...windows.dropped, flowsWithoutIdentity: 0 };
+  const correlator = new Correlator(windows, {
+    ...options.correlation,
+    onWindow: (join, endpoints) => {
+      metrics.correlationWindows.inc();
+      metrics.correlationJoinCpu.observe(correlator.lastJoinCpuMs / 1000);
+      for (const [kind, value] of [['flows', windows.dropped.flows], ['connections', windows.dropped.connections], ['late_reports', windows.dropped.lateReports]] as const) {
+        const key = kind === 'late_reports' ? 'lateReports' : kind;
+        if (value > dropped[key]) metrics.correlationDropped.inc({ kind }, value - dropped[key]);
+        dropped[key] = value;
+      }
+      if (join.flowsWithoutIdentity > 0) metrics.correlationDropped.inc({ kind: 'flows_without_identity' }, join.flowsWithoutIdentity);
+      exporter.exportWindow(endpoints.map((e) => ({
+        cluster: e.cluster, endpoint: e.endpoint, verdict: e.verdict, requests: e.signals.requests, errors: e.signals.errors,
+        retransSegs: e.signals.retransSegs, segsOut: e.signals.segsOut, srttUs: e.signals.srttUs,
+      })), join.routes);
+    },
+  });
+  const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
+  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows });
+  const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, validate, logger: logger.child('admin'), now });
   const updateSnapshotGauges = () => {
     metrics.snapshotVersion.set(cache.current().version);
     metrics.policies.set(cache.current().entries.length);
@@ -129,12 +154,20 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     try {
       if (++ticks % 5 === 0) flushRollout();
       telemetryStore.prune(now());
-      kernel.prune(now() - 30 * 60_000);
     } catch (error) {
       logger.error('maintenance failed', { error: String(error) });
     }
   }, 1000);
   maintenance.unref();
+  // Windows are evaluated a quarter window after they close at the latest, so a verdict lags its window by little.
+  const correlation = setInterval(() => {
+    try {
+      correlator.evaluate(now());
+    } catch (error) {
+      logger.error('correlation failed', { error: String(error) });
+    }
+  }, Math.max(50, windows.windowMs / 4));
+  correlation.unref();
   logger.info('control plane started', { grpcPort, httpPort, dataDir, snapshotVersion: cache.current().version, tls: !!options.tls });
 
   let closing: Promise<void> | undefined;
@@ -143,6 +176,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       ready = false;
       for (const name of ['', ...services]) health.setStatus(name, 'NOT_SERVING');
       clearInterval(maintenance);
+      clearInterval(correlation);
       discovery.close();
       await new Promise<void>((done) => {
         const force = setTimeout(() => { server.forceShutdown(); done(); }, 5000);
@@ -159,5 +193,5 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     return closing;
   };
 
-  return { grpcPort, httpPort, tokens, metrics, operations, discovery, telemetry: telemetryStore, close };
+  return { grpcPort, httpPort, tokens, metrics, operations, discovery, telemetry: telemetryStore, correlator, close };
 }

@@ -141,37 +141,72 @@ test('dry run replays recorded telemetry: a failing scope trips, a healthy one d
   assert.equal(invalid.json, { code: 'INVALID_ARGUMENT', message: 'invalid policy: breaker.minRequests must be an integer in [1, 1000000]' });
 });
 
-test('kernel reports: flows stored, joined to connection outcomes; retried sequence not double counted; bad ones rejected', async ({ plane, client }) => {
-  await unaryRaw(client, REPORT, encode({
-    node: { id: 'n' }, windowStartUnixMs: plane.clock.now - 1000, windowEndUnixMs: plane.clock.now,
-    connections: [{ localAddress: '10.0.0.1:40000', remoteAddress: '10.0.0.2:8080', cluster: 'orders', counters: { requests: 50, errors: 5 } }],
+test('kernel reports: flows joined to connection outcomes through the netns identity; equal addresses in two namespaces do not mix; retried sequence not double counted; bad ones rejected', async ({ plane, client }) => {
+  const filterReport = (proxy: string, requests: number, errors: number) => unaryRaw(client, REPORT, encode({
+    node: { id: proxy }, windowStartUnixMs: plane.clock.now - 1000, windowEndUnixMs: plane.clock.now,
+    connections: [{
+      localAddress: '10.0.0.1:40000', remoteAddress: '10.0.0.2:8080', cluster: 'orders', counters: { requests, errors },
+      routes: [{ pathTemplate: '/a', tenant: 'acme', requests: requests - 10, errors }, { pathTemplate: '/b', tenant: 'beta', requests: 10, errors: 0 }],
+    }],
   }), plane.proxyToken);
+  await filterReport('n', 50, 5);
+  await filterReport('m', 20, 0);     // another pod on the node, same addresses, its own network namespace
   const kernel = (sequence: number, flows: unknown[]) => kernelType.encode(kernelType.fromObject({
     node: { nodeName: 'node-a', agentId: 'agent-1', source: 'KERNEL_SOURCE_BPF' }, sequence,
     intervalStartUnixMs: plane.clock.now - 1000, intervalEndUnixMs: plane.clock.now, flows,
+    netnsIdentities: [{ netns: 4026531001, proxyId: 'n', source: 'IDENTITY_SOURCE_ENV_NODE_ID' }, { netns: 4026531002, proxyId: 'm', source: 'IDENTITY_SOURCE_CONFIG' }],
   })).finish();
   const flow = {
-    family: 'ADDRESS_FAMILY_IPV4', localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 8080, retransSegs: 7, segsOut: 100,
-    direction: 'FLOW_DIRECTION_OUTBOUND',
+    netns: 4026531001, family: 'ADDRESS_FAMILY_IPV4', localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 8080,
+    retransSegs: 7, segsOut: 100, srttUs: 250, direction: 'FLOW_DIRECTION_OUTBOUND',
   };
   const other = { ...flow, localPort: 40001, retransSegs: 1, direction: 9 }; // an enum number a newer agent might send
-  const first = await unaryRaw(client, KERNEL, kernel(1, [flow, other]), plane.proxyToken);
+  const twin = { ...flow, netns: 4026531002, retransSegs: 3, segsOut: 40 };
+  const unknownNetns = { ...flow, netns: 4026531003, retransSegs: 2 };
+  const first = await unaryRaw(client, KERNEL, kernel(1, [flow, other, twin, unknownNetns]), plane.proxyToken);
   assert.is(first.error, null);
   const ack = messageType('KernelReportAck').toObject(messageType('KernelReportAck').decode(first.response!), { longs: String });
-  assert.equal([ack.sequence, ack.acceptedFlows], ['1', 2]);
+  assert.equal([ack.sequence, ack.acceptedFlows], ['1', 4]);
   const retried = await unaryRaw(client, KERNEL, kernel(1, [{ ...flow, retransSegs: 99 }]), plane.proxyToken);
   assert.is(retried.error, null);
   const correlations = await http(plane.httpPort, 'GET', '/v1/correlations', { token: plane.adminToken });
   assert.equal(correlations.json.correlations[0], {
     localAddress: '10.0.0.1:40000', remoteAddress: '10.0.0.2:8080', cluster: 'orders', retransSegs: 7, segsOut: 100, requests: 50, errors: 5,
-    direction: 'FLOW_DIRECTION_OUTBOUND',
+    direction: 'FLOW_DIRECTION_OUTBOUND', nodeName: 'node-a', netns: 4026531001, proxyId: 'n', srttUs: 250,
+    windowEndUnixMs: plane.clock.now,
+    // 40 of 50 requests were /a for acme: 7 × 40/50 = 5.6 retransmitted and 80 sent segments; /b 1.4 and 20.
+    routes: [
+      { pathTemplate: '/a', tenant: 'acme', requests: 40, errors: 5, retransSegs: 5.6000000000000005, segsOut: 80 },
+      { pathTemplate: '/b', tenant: 'beta', requests: 10, errors: 0, retransSegs: 1.4000000000000001, segsOut: 20 },
+    ],
   });
-  assert.is(correlations.json.correlations[1].requests, 0, 'a flow no filter reported joins to nothing');
-  assert.is(correlations.json.correlations[1].direction, 'FLOW_DIRECTION_UNSPECIFIED', 'an unknown direction is kept as unknown');
+  const byNetns = (netns: number) => correlations.json.correlations.find((c: any) => c.netns === netns && c.localAddress === '10.0.0.1:40000');
+  assert.equal([byNetns(4026531002).proxyId, byNetns(4026531002).requests, byNetns(4026531002).retransSegs], ['m', 20, 3],
+    'the same 4-tuple in the other namespace joins the other proxy\'s requests');
+  assert.equal([byNetns(4026531003).proxyId, byNetns(4026531003).requests, byNetns(4026531003).cluster], ['', 0, ''],
+    'a namespace without a known proxy joins nothing, even though its 4-tuple matches two proxies');
+  const unjoined = correlations.json.correlations.find((c: any) => c.localAddress === '10.0.0.1:40001');
+  assert.is(unjoined.requests, 0, 'a flow no filter reported joins to nothing');
+  assert.is(unjoined.direction, 'FLOW_DIRECTION_UNSPECIFIED', 'an unknown direction is kept as unknown');
+  const acme = correlations.json.routes.find((r: any) => r.tenant === 'acme');
+  // acme used only proxy n's connection (40 of its 50 requests) and proxy m's (10 of 20): 5.6 + 3 × 10/20 = 7.1.
+  assert.ok(Math.abs(acme.retransSegs - 7.1) < 1e-9, `acme's attributed retransmits ${acme.retransSegs}`);
+  assert.is(acme.requests, 40 + 10);
   const unauthenticated = await unaryRaw(client, KERNEL, kernel(2, [flow]), null);
   assert.is(unauthenticated.error?.code, grpc.status.UNAUTHENTICATED);
   const badPort = await unaryRaw(client, KERNEL, kernel(2, [{ ...flow, localPort: 70000 }]), plane.proxyToken);
   assert.is(badPort.error?.details, 'invalid kernel report: flows[0] ports must be <= 65535');
+  const badIdentity = kernelType.encode(kernelType.fromObject({
+    node: { nodeName: 'node-a', agentId: 'agent-1' }, sequence: 2, intervalStartUnixMs: plane.clock.now, intervalEndUnixMs: plane.clock.now,
+    flows: [flow], netnsIdentities: [{ netns: 1, proxyId: '' }],
+  })).finish();
+  assert.is((await unaryRaw(client, KERNEL, badIdentity, plane.proxyToken)).error?.details,
+    'invalid kernel report: netnsIdentities[0].proxyId must be 1 to 1024 characters');
+  const badShares = await unaryRaw(client, REPORT, encode({
+    node: { id: 'n' }, windowStartUnixMs: plane.clock.now, windowEndUnixMs: plane.clock.now,
+    connections: [{ localAddress: 'a:1', remoteAddress: 'b:2', cluster: 'orders', counters: { requests: 5 }, routes: [{ pathTemplate: '/a', tenant: 't', requests: 6 }] }],
+  }), plane.proxyToken);
+  assert.is(badShares.error?.details, 'invalid telemetry report: connections[0].routes requests must add up to at most counters.requests');
 });
 
 test.run();

@@ -349,7 +349,9 @@ report('random reports encode byte for byte as protobufjs encodes them', () => {
       policyVersion: i % 4 === 0 ? '' : String(i),
       windowStartUnixMs: String(1_700_000_000_000 + i * 1000), windowEndUnixMs: String(1_700_000_001_000 + i * 1000),
       connections: Array.from({ length: Math.floor(next() * 4) }, (_, j) => ({
-        localAddress: `10.0.0.1:${40000 + j}`, remoteAddress: j % 2 ? '[fd00::1]:8080' : '10.0.0.9:8080', cluster: 'outbound|8080||orders', counters: randomCounters(next) })),
+        localAddress: `10.0.0.1:${40000 + j}`, remoteAddress: j % 2 ? '[fd00::1]:8080' : '10.0.0.9:8080', cluster: 'outbound|8080||orders', counters: randomCounters(next),
+        routes: Array.from({ length: Math.floor(next() * 3) }, (_, k) => ({
+          pathTemplate: k ? '/orders/{id}' : '', tenant: k ? 'acme' : '~other', requests: Math.floor(next() * 100), errors: Math.floor(next() * 3) })) })),
       routes: Array.from({ length: Math.floor(next() * 4) }, (_, j) => ({
         cluster: 'outbound|8080||orders', pathTemplate: j ? '/orders/{id}' : '~other', tenant: j ? 'acme' : 'unknown', counters: randomCounters(next) })),
       breakers: Array.from({ length: Math.floor(next() * 3) }, (_, j) => ({

@@ -62,6 +62,22 @@ window('outcomes are keyed by route and by upstream connection, with the breaker
   assert.is(connections['10.0.0.5:40001'].cluster, C);
   assert.is(connections['10.0.0.5:40001'].counters.requests, 2);
   assert.is(connections['10.0.0.5:40002'].counters.errors, 2);
+  // The connection's requests by (path template, tenant): the weights its kernel retransmits are split by.
+  assert.equal(connections['10.0.0.5:40001'].routes, [{ pathTemplate: '/orders/{id}', tenant: 'acme', requests: 2, errors: 1 }]);
+  assert.equal(connections['10.0.0.5:40002'].routes, [
+    { pathTemplate: '/orders/{id}', tenant: 'acme', requests: 1, errors: 1 },
+    { pathTemplate: '/orders/{id}', tenant: 'beta', requests: 1, errors: 1 },
+  ]);
+});
+
+window('a connection keeps at most 16 (path, tenant) shares; the rest add up under ~other', () => {
+  h.windowNew(0, 4, 64);
+  for (let i = 0; i < 20; i++) h.windowRecord(C, `/p${i}`, 't', '10.0.0.5:1', '10.0.0.9:80', 200, -1, 0n, 1, 1, 800);
+  const [connection] = decodeReport(h.windowTake('n', '', 1)).connections;
+  assert.is(connection.routes.length, 16);
+  assert.equal(connection.routes.slice(0, 15).map((r: { pathTemplate: string }) => r.pathTemplate), Array.from({ length: 15 }, (_, i) => `/p${i}`));
+  assert.equal(connection.routes[15], { pathTemplate: '~other', tenant: '~other', requests: 5, errors: 0 }, '/p15../p19');
+  assert.is(connection.routes.reduce((n: number, r: { requests: number }) => n + r.requests, 0), connection.counters.requests);
 });
 
 window('taking a window starts an empty one at that instant', () => {

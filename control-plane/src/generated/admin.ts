@@ -10,6 +10,8 @@ import type { DeletePolicyResponse as _meshlens_v1_DeletePolicyResponse, DeleteP
 import type { DryRunRequest as _meshlens_v1_DryRunRequest, DryRunRequest__Output as _meshlens_v1_DryRunRequest__Output } from './meshlens/v1/DryRunRequest.ts';
 import type { DryRunResponse as _meshlens_v1_DryRunResponse, DryRunResponse__Output as _meshlens_v1_DryRunResponse__Output } from './meshlens/v1/DryRunResponse.ts';
 import type { DryRunScope as _meshlens_v1_DryRunScope, DryRunScope__Output as _meshlens_v1_DryRunScope__Output } from './meshlens/v1/DryRunScope.ts';
+import type { EndpointSignals as _meshlens_v1_EndpointSignals, EndpointSignals__Output as _meshlens_v1_EndpointSignals__Output } from './meshlens/v1/EndpointSignals.ts';
+import type { EndpointStatus as _meshlens_v1_EndpointStatus, EndpointStatus__Output as _meshlens_v1_EndpointStatus__Output } from './meshlens/v1/EndpointStatus.ts';
 import type { FlowEntry as _meshlens_v1_FlowEntry, FlowEntry__Output as _meshlens_v1_FlowEntry__Output } from './meshlens/v1/FlowEntry.ts';
 import type { GetHistoryRequest as _meshlens_v1_GetHistoryRequest, GetHistoryRequest__Output as _meshlens_v1_GetHistoryRequest__Output } from './meshlens/v1/GetHistoryRequest.ts';
 import type { GetHistoryResponse as _meshlens_v1_GetHistoryResponse, GetHistoryResponse__Output as _meshlens_v1_GetHistoryResponse__Output } from './meshlens/v1/GetHistoryResponse.ts';
@@ -21,8 +23,11 @@ import type { KernelReportAck as _meshlens_v1_KernelReportAck, KernelReportAck__
 import type { KernelTelemetryClient as _meshlens_v1_KernelTelemetryClient, KernelTelemetryDefinition as _meshlens_v1_KernelTelemetryDefinition } from './meshlens/v1/KernelTelemetry.ts';
 import type { ListCorrelationsRequest as _meshlens_v1_ListCorrelationsRequest, ListCorrelationsRequest__Output as _meshlens_v1_ListCorrelationsRequest__Output } from './meshlens/v1/ListCorrelationsRequest.ts';
 import type { ListCorrelationsResponse as _meshlens_v1_ListCorrelationsResponse, ListCorrelationsResponse__Output as _meshlens_v1_ListCorrelationsResponse__Output } from './meshlens/v1/ListCorrelationsResponse.ts';
+import type { ListEndpointsRequest as _meshlens_v1_ListEndpointsRequest, ListEndpointsRequest__Output as _meshlens_v1_ListEndpointsRequest__Output } from './meshlens/v1/ListEndpointsRequest.ts';
+import type { ListEndpointsResponse as _meshlens_v1_ListEndpointsResponse, ListEndpointsResponse__Output as _meshlens_v1_ListEndpointsResponse__Output } from './meshlens/v1/ListEndpointsResponse.ts';
 import type { ListPoliciesRequest as _meshlens_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _meshlens_v1_ListPoliciesRequest__Output } from './meshlens/v1/ListPoliciesRequest.ts';
 import type { ListPoliciesResponse as _meshlens_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _meshlens_v1_ListPoliciesResponse__Output } from './meshlens/v1/ListPoliciesResponse.ts';
+import type { NetnsIdentity as _meshlens_v1_NetnsIdentity, NetnsIdentity__Output as _meshlens_v1_NetnsIdentity__Output } from './meshlens/v1/NetnsIdentity.ts';
 import type { NodeIdentity as _meshlens_v1_NodeIdentity, NodeIdentity__Output as _meshlens_v1_NodeIdentity__Output } from './meshlens/v1/NodeIdentity.ts';
 import type { NodeRollout as _meshlens_v1_NodeRollout, NodeRollout__Output as _meshlens_v1_NodeRollout__Output } from './meshlens/v1/NodeRollout.ts';
 import type { Policy as _meshlens_v1_Policy, Policy__Output as _meshlens_v1_Policy__Output } from './meshlens/v1/Policy.ts';
@@ -34,7 +39,10 @@ import type { RetryPolicy as _meshlens_v1_RetryPolicy, RetryPolicy__Output as _m
 import type { RetryRule as _meshlens_v1_RetryRule, RetryRule__Output as _meshlens_v1_RetryRule__Output } from './meshlens/v1/RetryRule.ts';
 import type { RollbackRequest as _meshlens_v1_RollbackRequest, RollbackRequest__Output as _meshlens_v1_RollbackRequest__Output } from './meshlens/v1/RollbackRequest.ts';
 import type { RolloutStatus as _meshlens_v1_RolloutStatus, RolloutStatus__Output as _meshlens_v1_RolloutStatus__Output } from './meshlens/v1/RolloutStatus.ts';
+import type { RouteRetransmits as _meshlens_v1_RouteRetransmits, RouteRetransmits__Output as _meshlens_v1_RouteRetransmits__Output } from './meshlens/v1/RouteRetransmits.ts';
+import type { RouteShare as _meshlens_v1_RouteShare, RouteShare__Output as _meshlens_v1_RouteShare__Output } from './meshlens/v1/RouteShare.ts';
 import type { SetPolicyRequest as _meshlens_v1_SetPolicyRequest, SetPolicyRequest__Output as _meshlens_v1_SetPolicyRequest__Output } from './meshlens/v1/SetPolicyRequest.ts';
+import type { VerdictChange as _meshlens_v1_VerdictChange, VerdictChange__Output as _meshlens_v1_VerdictChange__Output } from './meshlens/v1/VerdictChange.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -58,6 +66,9 @@ export interface ProtoGrpcType {
       DryRunRequest: MessageTypeDefinition<_meshlens_v1_DryRunRequest, _meshlens_v1_DryRunRequest__Output>
       DryRunResponse: MessageTypeDefinition<_meshlens_v1_DryRunResponse, _meshlens_v1_DryRunResponse__Output>
       DryRunScope: MessageTypeDefinition<_meshlens_v1_DryRunScope, _meshlens_v1_DryRunScope__Output>
+      EndpointSignals: MessageTypeDefinition<_meshlens_v1_EndpointSignals, _meshlens_v1_EndpointSignals__Output>
+      EndpointStatus: MessageTypeDefinition<_meshlens_v1_EndpointStatus, _meshlens_v1_EndpointStatus__Output>
+      EndpointVerdict: EnumTypeDefinition
       FlowDirection: EnumTypeDefinition
       FlowEntry: MessageTypeDefinition<_meshlens_v1_FlowEntry, _meshlens_v1_FlowEntry__Output>
       GapReason: EnumTypeDefinition
@@ -66,6 +77,7 @@ export interface ProtoGrpcType {
       GetPolicyRequest: MessageTypeDefinition<_meshlens_v1_GetPolicyRequest, _meshlens_v1_GetPolicyRequest__Output>
       GetRolloutStatusRequest: MessageTypeDefinition<_meshlens_v1_GetRolloutStatusRequest, _meshlens_v1_GetRolloutStatusRequest__Output>
       HistoryEntry: MessageTypeDefinition<_meshlens_v1_HistoryEntry, _meshlens_v1_HistoryEntry__Output>
+      IdentitySource: EnumTypeDefinition
       KernelReport: MessageTypeDefinition<_meshlens_v1_KernelReport, _meshlens_v1_KernelReport__Output>
       KernelReportAck: MessageTypeDefinition<_meshlens_v1_KernelReportAck, _meshlens_v1_KernelReportAck__Output>
       KernelSource: EnumTypeDefinition
@@ -76,8 +88,11 @@ export interface ProtoGrpcType {
       KernelTelemetry: SubtypeConstructor<typeof grpc.Client, _meshlens_v1_KernelTelemetryClient> & { service: _meshlens_v1_KernelTelemetryDefinition }
       ListCorrelationsRequest: MessageTypeDefinition<_meshlens_v1_ListCorrelationsRequest, _meshlens_v1_ListCorrelationsRequest__Output>
       ListCorrelationsResponse: MessageTypeDefinition<_meshlens_v1_ListCorrelationsResponse, _meshlens_v1_ListCorrelationsResponse__Output>
+      ListEndpointsRequest: MessageTypeDefinition<_meshlens_v1_ListEndpointsRequest, _meshlens_v1_ListEndpointsRequest__Output>
+      ListEndpointsResponse: MessageTypeDefinition<_meshlens_v1_ListEndpointsResponse, _meshlens_v1_ListEndpointsResponse__Output>
       ListPoliciesRequest: MessageTypeDefinition<_meshlens_v1_ListPoliciesRequest, _meshlens_v1_ListPoliciesRequest__Output>
       ListPoliciesResponse: MessageTypeDefinition<_meshlens_v1_ListPoliciesResponse, _meshlens_v1_ListPoliciesResponse__Output>
+      NetnsIdentity: MessageTypeDefinition<_meshlens_v1_NetnsIdentity, _meshlens_v1_NetnsIdentity__Output>
       NodeIdentity: MessageTypeDefinition<_meshlens_v1_NodeIdentity, _meshlens_v1_NodeIdentity__Output>
       NodeRollout: MessageTypeDefinition<_meshlens_v1_NodeRollout, _meshlens_v1_NodeRollout__Output>
       Policy: MessageTypeDefinition<_meshlens_v1_Policy, _meshlens_v1_Policy__Output>
@@ -90,7 +105,10 @@ export interface ProtoGrpcType {
       RetryRule: MessageTypeDefinition<_meshlens_v1_RetryRule, _meshlens_v1_RetryRule__Output>
       RollbackRequest: MessageTypeDefinition<_meshlens_v1_RollbackRequest, _meshlens_v1_RollbackRequest__Output>
       RolloutStatus: MessageTypeDefinition<_meshlens_v1_RolloutStatus, _meshlens_v1_RolloutStatus__Output>
+      RouteRetransmits: MessageTypeDefinition<_meshlens_v1_RouteRetransmits, _meshlens_v1_RouteRetransmits__Output>
+      RouteShare: MessageTypeDefinition<_meshlens_v1_RouteShare, _meshlens_v1_RouteShare__Output>
       SetPolicyRequest: MessageTypeDefinition<_meshlens_v1_SetPolicyRequest, _meshlens_v1_SetPolicyRequest__Output>
+      VerdictChange: MessageTypeDefinition<_meshlens_v1_VerdictChange, _meshlens_v1_VerdictChange__Output>
     }
   }
 }

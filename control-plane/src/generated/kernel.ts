@@ -6,6 +6,7 @@ import type { FlowEntry as _meshlens_v1_FlowEntry, FlowEntry__Output as _meshlen
 import type { KernelReport as _meshlens_v1_KernelReport, KernelReport__Output as _meshlens_v1_KernelReport__Output } from './meshlens/v1/KernelReport.ts';
 import type { KernelReportAck as _meshlens_v1_KernelReportAck, KernelReportAck__Output as _meshlens_v1_KernelReportAck__Output } from './meshlens/v1/KernelReportAck.ts';
 import type { KernelTelemetryClient as _meshlens_v1_KernelTelemetryClient, KernelTelemetryDefinition as _meshlens_v1_KernelTelemetryDefinition } from './meshlens/v1/KernelTelemetry.ts';
+import type { NetnsIdentity as _meshlens_v1_NetnsIdentity, NetnsIdentity__Output as _meshlens_v1_NetnsIdentity__Output } from './meshlens/v1/NetnsIdentity.ts';
 import type { NodeIdentity as _meshlens_v1_NodeIdentity, NodeIdentity__Output as _meshlens_v1_NodeIdentity__Output } from './meshlens/v1/NodeIdentity.ts';
 import type { RetransmitEventsByCause as _meshlens_v1_RetransmitEventsByCause, RetransmitEventsByCause__Output as _meshlens_v1_RetransmitEventsByCause__Output } from './meshlens/v1/RetransmitEventsByCause.ts';
 
@@ -21,6 +22,7 @@ export interface ProtoGrpcType {
       FlowDirection: EnumTypeDefinition
       FlowEntry: MessageTypeDefinition<_meshlens_v1_FlowEntry, _meshlens_v1_FlowEntry__Output>
       GapReason: EnumTypeDefinition
+      IdentitySource: EnumTypeDefinition
       KernelReport: MessageTypeDefinition<_meshlens_v1_KernelReport, _meshlens_v1_KernelReport__Output>
       KernelReportAck: MessageTypeDefinition<_meshlens_v1_KernelReportAck, _meshlens_v1_KernelReportAck__Output>
       KernelSource: EnumTypeDefinition
@@ -29,6 +31,7 @@ export interface ProtoGrpcType {
        * (upstream.local_address, upstream.address), so the control plane can join retransmits to requests.
        */
       KernelTelemetry: SubtypeConstructor<typeof grpc.Client, _meshlens_v1_KernelTelemetryClient> & { service: _meshlens_v1_KernelTelemetryDefinition }
+      NetnsIdentity: MessageTypeDefinition<_meshlens_v1_NetnsIdentity, _meshlens_v1_NetnsIdentity__Output>
       NodeIdentity: MessageTypeDefinition<_meshlens_v1_NodeIdentity, _meshlens_v1_NodeIdentity__Output>
       RetransmitEventsByCause: MessageTypeDefinition<_meshlens_v1_RetransmitEventsByCause, _meshlens_v1_RetransmitEventsByCause__Output>
     }

@@ -4,6 +4,7 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 import type { BreakerEntry as _meshlens_v1_BreakerEntry, BreakerEntry__Output as _meshlens_v1_BreakerEntry__Output } from './meshlens/v1/BreakerEntry.ts';
 import type { BreakerPolicy as _meshlens_v1_BreakerPolicy, BreakerPolicy__Output as _meshlens_v1_BreakerPolicy__Output } from './meshlens/v1/BreakerPolicy.ts';
 import type { ConnectionEntry as _meshlens_v1_ConnectionEntry, ConnectionEntry__Output as _meshlens_v1_ConnectionEntry__Output } from './meshlens/v1/ConnectionEntry.ts';
+import type { ConnectionRouteShare as _meshlens_v1_ConnectionRouteShare, ConnectionRouteShare__Output as _meshlens_v1_ConnectionRouteShare__Output } from './meshlens/v1/ConnectionRouteShare.ts';
 import type { DiscoveryRequest as _meshlens_v1_DiscoveryRequest, DiscoveryRequest__Output as _meshlens_v1_DiscoveryRequest__Output } from './meshlens/v1/DiscoveryRequest.ts';
 import type { DiscoveryResponse as _meshlens_v1_DiscoveryResponse, DiscoveryResponse__Output as _meshlens_v1_DiscoveryResponse__Output } from './meshlens/v1/DiscoveryResponse.ts';
 import type { ErrorDetail as _meshlens_v1_ErrorDetail, ErrorDetail__Output as _meshlens_v1_ErrorDetail__Output } from './meshlens/v1/ErrorDetail.ts';
@@ -31,6 +32,7 @@ export interface ProtoGrpcType {
       BreakerPolicy: MessageTypeDefinition<_meshlens_v1_BreakerPolicy, _meshlens_v1_BreakerPolicy__Output>
       BreakerState: EnumTypeDefinition
       ConnectionEntry: MessageTypeDefinition<_meshlens_v1_ConnectionEntry, _meshlens_v1_ConnectionEntry__Output>
+      ConnectionRouteShare: MessageTypeDefinition<_meshlens_v1_ConnectionRouteShare, _meshlens_v1_ConnectionRouteShare__Output>
       DiscoveryRequest: MessageTypeDefinition<_meshlens_v1_DiscoveryRequest, _meshlens_v1_DiscoveryRequest__Output>
       DiscoveryResponse: MessageTypeDefinition<_meshlens_v1_DiscoveryResponse, _meshlens_v1_DiscoveryResponse__Output>
       ErrorDetail: MessageTypeDefinition<_meshlens_v1_ErrorDetail, _meshlens_v1_ErrorDetail__Output>

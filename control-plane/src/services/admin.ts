@@ -10,6 +10,9 @@ import type { ControlPlaneMetrics } from '../metrics.ts';
 import { meshlensGrpc } from '../protos.ts';
 import type { HistoryEntry } from '../policy-store.ts';
 import type { BreakerStateName } from '../breaker-replay.ts';
+import type { EndpointStatus } from '../correlator.ts';
+import type { EndpointBaseline, EndpointSignals } from '../endpoint-baseline.ts';
+import type { Verdict } from '../verdict.ts';
 
 export interface AdminServiceOptions {
   operations: AdminOperations;
@@ -21,6 +24,31 @@ export interface AdminServiceOptions {
 const BREAKER_STATE: Record<BreakerStateName, string> = {
   Closed: 'BREAKER_STATE_CLOSED', Open: 'BREAKER_STATE_OPEN', HalfOpen: 'BREAKER_STATE_HALF_OPEN',
 };
+
+const VERDICT: Record<Verdict, string> = {
+  healthy: 'ENDPOINT_VERDICT_HEALTHY', 'network-suspect': 'ENDPOINT_VERDICT_NETWORK_SUSPECT',
+  'app-failing': 'ENDPOINT_VERDICT_APP_FAILING', both: 'ENDPOINT_VERDICT_BOTH', unknown: 'ENDPOINT_VERDICT_UNKNOWN',
+};
+
+const signalsToProto = (s: EndpointSignals) => ({
+  requests: s.requests, errors: s.errors, retransSegs: s.retransSegs, segsOut: s.segsOut, retransRatio: s.retransRatio,
+  srttUs: s.srttUs, errorRatio: s.errorRatio, slowCallRatio: s.slowRatio, latencyTailRatio: s.tailRatio,
+  meanLatencyMs: s.meanLatencyMs, tailMs: s.tailMs, retransPerRequest: s.retransPerRequest,
+});
+
+// A baseline counts windows where a window's signals count requests and segments.
+const baselineToProto = (b: EndpointBaseline) => ({
+  requests: b.windows, segsOut: b.kernelWindows, retransRatio: b.retransRatio, srttUs: b.srttUs, errorRatio: b.errorRatio,
+  slowCallRatio: b.slowRatio, latencyTailRatio: b.tailRatio, meanLatencyMs: b.meanLatencyMs, retransPerRequest: b.retransPerRequest,
+});
+
+export function endpointToProto(e: EndpointStatus) {
+  return {
+    cluster: e.cluster, endpoint: e.endpoint, verdict: VERDICT[e.verdict], windowEndUnixMs: e.windowEndUnixMs,
+    signals: signalsToProto(e.signals), baseline: e.baseline ? baselineToProto(e.baseline) : undefined,
+    history: e.history.map((h) => ({ ...h, from: VERDICT[h.from], to: VERDICT[h.to] })),
+  };
+}
 
 /**
  * proto-loader objects mark absent optional fields by omission, absent messages as null and add virtual `_field`
@@ -65,7 +93,8 @@ export class AdminService {
         return { ...result, scopes: result.scopes.map((scope) => ({ ...scope, finalState: BREAKER_STATE[scope.finalState] })) };
       }),
       GetRolloutStatus: this.#unary('GetRolloutStatus', () => ops.rolloutStatus()),
-      ListCorrelations: this.#unary('ListCorrelations', () => ({ correlations: ops.correlations() })),
+      ListCorrelations: this.#unary('ListCorrelations', () => ops.correlationReport()),
+      ListEndpoints: this.#unary('ListEndpoints', () => ({ endpoints: ops.endpoints().endpoints.map(endpointToProto) })),
     });
   }
 

@@ -1,50 +1,29 @@
 // KernelTelemetry.Report (protos/meshlens/v1/kernel.proto, written by the BPF side): per-flow TCP counters from node
-// agents. Keeps the latest interval's counters per flow (local ip:port, remote ip:port); correlation with request
-// outcomes is a join on that key (see correlations()).
+// agents, with the proxy identity of each network namespace, validated whole and handed to the correlation windows
+// (correlation-windows.ts), where they are joined to filter reports per window.
 import * as grpc from '@grpc/grpc-js';
 import { authorizationOf, type Authenticator } from '../auth.ts';
 import { asControlPlaneError, invalidArgument, toGrpcStatus } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
 import { CONVERSION_OPTIONS, messageType, meshlensGrpc } from '../protos.ts';
-import type { TelemetryStore } from '../telemetry-store.ts';
+import type { CorrelationWindows } from '../correlation-windows.ts';
 import type { KernelReport__Output } from '../generated/meshlens/v1/KernelReport.ts';
 import { FlowDirection, type FlowDirection__Output } from '../generated/meshlens/v1/FlowDirection.ts';
-
-export interface FlowCounters {
-  nodeName: string;
-  localAddress: string;        // "ip:port" / "[ip6]:port", the filter's upstream.local_address form
-  remoteAddress: string;
-  retransSegs: number;
-  segsOut: number;
-  srttUs: number;
-  direction: FlowDirection__Output;
-  intervalEndUnixMs: number;
-}
-
-export interface Correlation {
-  localAddress: string;
-  remoteAddress: string;
-  cluster: string;
-  retransSegs: number;
-  segsOut: number;
-  requests: number;
-  errors: number;
-  direction: FlowDirection__Output;
-}
 
 export interface KernelTelemetryOptions {
   auth: Authenticator;
   metrics: ControlPlaneMetrics;
   logger: Logger;
+  windows: CorrelationWindows;
   maxFlowsPerReport?: number;      // default 100,000
+  maxAgents?: number;              // agents whose last sequence is remembered, default 10,000
 }
 
 export const formatEndpoint = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 export class KernelTelemetryService {
   readonly #options: KernelTelemetryOptions;
-  readonly #flows = new Map<string, FlowCounters>();
   readonly #lastSequence = new Map<string, number>();
   readonly #reportType = messageType('KernelReport');
   readonly #ackType = messageType('KernelReportAck');
@@ -91,49 +70,34 @@ export class KernelTelemetryService {
       if (!flow.localAddress || !flow.remoteAddress) throw invalidArgument(`invalid kernel report: flows[${i}] addresses must be set`);
       if (flow.localPort > 65535 || flow.remotePort > 65535) throw invalidArgument(`invalid kernel report: flows[${i}] ports must be <= 65535`);
     });
+    if (report.netnsIdentities.length > max) throw invalidArgument(`invalid kernel report: netnsIdentities must be at most ${max}`);
+    report.netnsIdentities.forEach((identity, i) => {
+      if (!identity.proxyId || identity.proxyId.length > 1024) {
+        throw invalidArgument(`invalid kernel report: netnsIdentities[${i}].proxyId must be 1 to 1024 characters`);
+      }
+    });
     // Retried deliveries of the same interval must not be counted twice.
     const agentKey = `${nodeName}\u0000${report.node?.agentId ?? ''}`;
     const sequence = Number(report.sequence);
     const last = this.#lastSequence.get(agentKey) ?? 0;
     if (sequence !== 0 && sequence <= last) return { sequence: report.sequence, accepted: 0 };
+    this.#lastSequence.delete(agentKey);
+    if (this.#lastSequence.size >= (this.#options.maxAgents ?? 10_000)) this.#lastSequence.delete(this.#lastSequence.keys().next().value!);
     this.#lastSequence.set(agentKey, sequence);
-    const end = Number(report.intervalEndUnixMs);
-    for (const flow of report.flows) {
-      const localAddress = formatEndpoint(flow.localAddress, flow.localPort);
-      const remoteAddress = formatEndpoint(flow.remoteAddress, flow.remotePort);
-      this.#flows.set(`${localAddress}|${remoteAddress}`, {
-        nodeName, localAddress, remoteAddress, retransSegs: Number(flow.retransSegs), segsOut: Number(flow.segsOut),
-        srttUs: flow.srttUs, direction: knownDirection(flow.direction), intervalEndUnixMs: end,
-      });
-    }
+    this.#options.windows.addKernelReport(nodeName, Number(report.intervalStartUnixMs), Number(report.intervalEndUnixMs),
+      report.flows.map((flow) => ({
+        netns: Number(flow.netns),
+        localAddress: formatEndpoint(flow.localAddress, flow.localPort),
+        remoteAddress: formatEndpoint(flow.remoteAddress, flow.remotePort),
+        retransSegs: Number(flow.retransSegs), segsOut: Number(flow.segsOut), srttUs: flow.srttUs,
+        direction: knownDirection(flow.direction),
+      })),
+      report.netnsIdentities.map((identity) => ({ netns: Number(identity.netns), proxyId: identity.proxyId })));
     this.#options.metrics.reportsReceived.inc({ source: 'kernel' });
     this.#options.metrics.reportEntries.inc({ source: 'kernel' }, report.flows.length);
     return { sequence: report.sequence, accepted: report.flows.length };
   }
-
-  flows(): IterableIterator<FlowCounters> {
-    return this.#flows.values();
-  }
-
-  /** Latest kernel counters per flow joined to the latest filter outcomes on the same connection. */
-  correlations(telemetry: TelemetryStore): Correlation[] {
-    const out: Correlation[] = [];
-    for (const flow of this.#flows.values()) {
-      const outcome = telemetry.connection(flow.localAddress, flow.remoteAddress);
-      out.push({
-        localAddress: flow.localAddress, remoteAddress: flow.remoteAddress, cluster: outcome?.cluster ?? '',
-        retransSegs: flow.retransSegs, segsOut: flow.segsOut, requests: outcome?.requests ?? 0, errors: outcome?.errors ?? 0,
-        direction: flow.direction,
-      });
-    }
-    return out.sort((a, b) => b.retransSegs - a.retransSegs);
-  }
-
-  prune(oldestUnixMs: number): void {
-    for (const [key, flow] of this.#flows) if (flow.intervalEndUnixMs < oldestUnixMs) this.#flows.delete(key);
-  }
 }
-
 // protobufjs hands an enum number this proto does not know through as a number. proto3 enums are open: a newer
 // agent's direction is kept as unknown rather than rejecting the report that carries it.
 function knownDirection(direction: FlowDirection__Output | number): FlowDirection__Output {

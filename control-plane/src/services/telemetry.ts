@@ -8,12 +8,14 @@ import type { Logger } from '../logging.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
 import { CONVERSION_OPTIONS, messageType, meshlensGrpc } from '../protos.ts';
 import type { TelemetryStore } from '../telemetry-store.ts';
+import { MAX_ROUTES_PER_CONNECTION, type CorrelationWindows } from '../correlation-windows.ts';
 import { DURATION_BUCKET_COUNT } from '../telemetry-store.ts';
 import type { TelemetryReport__Output } from '../generated/meshlens/v1/TelemetryReport.ts';
 import type { OutcomeCounters__Output } from '../generated/meshlens/v1/OutcomeCounters.ts';
 
 export interface TelemetryServiceOptions {
   store: TelemetryStore;
+  windows?: CorrelationWindows;          // per-window connection entries for the kernel join
   auth: Authenticator;
   metrics: ControlPlaneMetrics;
   logger: Logger;
@@ -62,6 +64,13 @@ export class TelemetryService {
     }
     const entries = validateReport(report, this.#maxEntries);
     this.#options.store.record(report);
+    this.#options.windows?.addFilterReport(report.node!.id, Number(report.windowStartUnixMs), Number(report.windowEndUnixMs),
+      report.connections.map((entry) => ({
+        localAddress: entry.localAddress, remoteAddress: entry.remoteAddress, cluster: entry.cluster,
+        routes: entry.routes.map((r) => ({ pathTemplate: r.pathTemplate, tenant: r.tenant, requests: r.requests, errors: r.errors })),
+        requests: entry.counters?.requests ?? 0, errors: entry.counters?.errors ?? 0, slowCalls: entry.counters?.slowCalls ?? 0,
+        durationMsSum: Number(entry.counters?.durationMsSum ?? 0), buckets: entry.counters?.durationBuckets ?? [],
+      })));
     this.#options.metrics.reportsReceived.inc({ source: 'filter' });
     this.#options.metrics.reportEntries.inc({ source: 'filter' }, entries);
     return entries;
@@ -75,7 +84,20 @@ export function validateReport(report: TelemetryReport__Output, maxEntries: numb
   if (!(end >= start)) throw invalidArgument('invalid telemetry report: windowEndUnixMs must be >= windowStartUnixMs');
   const entries = report.connections.length + report.routes.length + report.breakers.length;
   if (entries > maxEntries) throw invalidArgument(`invalid telemetry report: entries must be at most ${maxEntries}`);
-  report.connections.forEach((entry, i) => checkCounters(entry.counters, `connections[${i}]`));
+  report.connections.forEach((entry, i) => {
+    checkCounters(entry.counters, `connections[${i}]`);
+    if (entry.routes.length > MAX_ROUTES_PER_CONNECTION) {
+      throw invalidArgument(`invalid telemetry report: connections[${i}].routes must have at most ${MAX_ROUTES_PER_CONNECTION} entries`);
+    }
+    let requests = 0;
+    entry.routes.forEach((route, j) => {
+      if (route.errors > route.requests) throw invalidArgument(`invalid telemetry report: connections[${i}].routes[${j}].errors must be <= requests`);
+      requests += route.requests;
+    });
+    if (requests > (entry.counters?.requests ?? 0)) {
+      throw invalidArgument(`invalid telemetry report: connections[${i}].routes requests must add up to at most counters.requests`);
+    }
+  });
   report.routes.forEach((entry, i) => {
     if (!entry.cluster) throw invalidArgument(`invalid telemetry report: routes[${i}].cluster must be set`);
     checkCounters(entry.counters, `routes[${i}]`);

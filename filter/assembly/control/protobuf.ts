@@ -574,9 +574,38 @@ export function durationBucketIndex(durationMs: f64): i32 {
   return DURATION_BUCKET_COUNT - 1;
 }
 
+// Requests of one (path template, tenant) on a connection (telemetry.proto ConnectionRouteShare): the weights the
+// control plane splits the connection's retransmits by.
+export class ConnectionRouteShare {
+  requests: u32 = 0;
+  errors: u32 = 0;
+  constructor(public pathTemplate: string, public tenant: string) {}
+}
+
+// telemetry.proto's cap on ConnectionEntry.routes; pairs beyond it are summed under ("~other", "~other").
+export const MAX_CONNECTION_ROUTES: i32 = 16;
+
 export class ConnectionEntry {
   counters: OutcomeCounters = new OutcomeCounters();
+  routes: Array<ConnectionRouteShare> = new Array<ConnectionRouteShare>();
   constructor(public localAddress: string, public remoteAddress: string, public cluster: string) {}
+
+  // The share of (pathTemplate, tenant), created when there is room, else the overflow share.
+  route(pathTemplate: string, tenant: string): ConnectionRouteShare {
+    for (let i = 0; i < this.routes.length; i++) {
+      const r = this.routes[i];
+      if (r.pathTemplate == pathTemplate && r.tenant == tenant) return r;
+    }
+    if (this.routes.length >= MAX_CONNECTION_ROUTES) {
+      const last = this.routes[this.routes.length - 1];
+      last.pathTemplate = "~other";
+      last.tenant = "~other";
+      return last;
+    }
+    const share = new ConnectionRouteShare(pathTemplate, tenant);
+    this.routes.push(share);
+    return share;
+  }
 }
 
 export class RouteEntry {
@@ -613,6 +642,15 @@ export class TelemetryReportMessage {
       entry.string(2, c.remoteAddress);
       entry.string(3, c.cluster);
       entry.message(4, c.counters.encode());
+      for (let j = 0; j < c.routes.length; j++) {
+        const r = c.routes[j];
+        const share = new ProtoWriter();
+        share.string(1, r.pathTemplate);
+        share.string(2, r.tenant);
+        share.uint32(3, r.requests);
+        share.uint32(4, r.errors);
+        entry.message(5, share);
+      }
       w.message(5, entry);
     }
     for (let i = 0; i < this.routes.length; i++) {

@@ -33,10 +33,14 @@ export class RequestOutcome {
   slowCallMs: f64 = 800;
 }
 
+function isFailure(outcome: RequestOutcome): bool {
+  // The breaker's own failure classification, so reports and breakers count the same errors.
+  return classifyOutcome(outcome.responseCode, outcome.grpcStatus, outcome.responseFlags, outcome.fromUpstream) == Outcome.Failure;
+}
+
 function addOutcome(counters: OutcomeCounters, outcome: RequestOutcome): void {
   counters.requests++;
-  // The breaker's own failure classification, so reports and breakers count the same errors.
-  if (classifyOutcome(outcome.responseCode, outcome.grpcStatus, outcome.responseFlags, outcome.fromUpstream) == Outcome.Failure) counters.errors++;
+  if (isFailure(outcome)) counters.errors++;
   if (outcome.durationMs >= outcome.slowCallMs) counters.slowCalls++;
   const duration = outcome.durationMs > 0 ? outcome.durationMs : 0;
   counters.durationMsSum += <u64>duration;
@@ -93,7 +97,12 @@ export class TelemetryWindow {
     if (route !== null) addOutcome(route.counters, outcome);
     if (outcome.localAddress.length == 0 || outcome.remoteAddress.length == 0) return;
     const connection = this.connection(outcome.localAddress, outcome.remoteAddress, outcome.cluster);
-    if (connection !== null) addOutcome(connection.counters, outcome);
+    if (connection === null) return;
+    addOutcome(connection.counters, outcome);
+    // Which routes and tenants used the connection, so its kernel retransmits can be split between them.
+    const share = connection.route(outcome.pathTemplate, outcome.tenant);
+    share.requests++;
+    if (isFailure(outcome)) share.errors++;
   }
 
   // A request the breaker rejected locally never had an upstream connection.

@@ -4,7 +4,7 @@
 import { JsonKind, JsonValue, parseJson } from "../../json";
 import { JitteredBackoff, Prng } from "../backoff";
 import {
-  BreakerEntry, ConnectionEntry, decodeDiscoveryResponse, decodeTelemetryReportAck, DURATION_BUCKET_COUNT,
+  BreakerEntry, ConnectionEntry, ConnectionRouteShare, decodeDiscoveryResponse, decodeTelemetryReportAck, DURATION_BUCKET_COUNT,
   encodeDiscoveryRequest, NodeIdentity, OutcomeCounters, RouteEntry, TelemetryReportMessage,
 } from "../protobuf";
 import { validateSnapshot } from "../snapshot";
@@ -125,6 +125,16 @@ export function encodeReport(description: string): Uint8Array {
       const c = connections.items[i];
       const entry = new ConnectionEntry(text(c, "localAddress"), text(c, "remoteAddress"), text(c, "cluster"));
       entry.counters = countersFrom(field(c, "counters"));
+      const shares = field(c, "routes");
+      if (shares !== null) {
+        for (let j = 0; j < shares.items.length; j++) {
+          const s = shares.items[j];
+          const share = new ConnectionRouteShare(text(s, "pathTemplate"), text(s, "tenant"));
+          share.requests = <u32>u64Of(s, "requests");
+          share.errors = <u32>u64Of(s, "errors");
+          entry.routes.push(share);
+        }
+      }
       report.connections.push(entry);
     }
   }

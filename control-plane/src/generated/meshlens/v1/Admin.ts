@@ -12,6 +12,8 @@ import type { GetPolicyRequest as _meshlens_v1_GetPolicyRequest, GetPolicyReques
 import type { GetRolloutStatusRequest as _meshlens_v1_GetRolloutStatusRequest, GetRolloutStatusRequest__Output as _meshlens_v1_GetRolloutStatusRequest__Output } from '../../meshlens/v1/GetRolloutStatusRequest.ts';
 import type { ListCorrelationsRequest as _meshlens_v1_ListCorrelationsRequest, ListCorrelationsRequest__Output as _meshlens_v1_ListCorrelationsRequest__Output } from '../../meshlens/v1/ListCorrelationsRequest.ts';
 import type { ListCorrelationsResponse as _meshlens_v1_ListCorrelationsResponse, ListCorrelationsResponse__Output as _meshlens_v1_ListCorrelationsResponse__Output } from '../../meshlens/v1/ListCorrelationsResponse.ts';
+import type { ListEndpointsRequest as _meshlens_v1_ListEndpointsRequest, ListEndpointsRequest__Output as _meshlens_v1_ListEndpointsRequest__Output } from '../../meshlens/v1/ListEndpointsRequest.ts';
+import type { ListEndpointsResponse as _meshlens_v1_ListEndpointsResponse, ListEndpointsResponse__Output as _meshlens_v1_ListEndpointsResponse__Output } from '../../meshlens/v1/ListEndpointsResponse.ts';
 import type { ListPoliciesRequest as _meshlens_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _meshlens_v1_ListPoliciesRequest__Output } from '../../meshlens/v1/ListPoliciesRequest.ts';
 import type { ListPoliciesResponse as _meshlens_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _meshlens_v1_ListPoliciesResponse__Output } from '../../meshlens/v1/ListPoliciesResponse.ts';
 import type { PolicyRecord as _meshlens_v1_PolicyRecord, PolicyRecord__Output as _meshlens_v1_PolicyRecord__Output } from '../../meshlens/v1/PolicyRecord.ts';
@@ -99,19 +101,36 @@ export interface AdminClient extends grpc.Client {
   getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Latest kernel flow counters joined to request outcomes (placeholder: joins on the exact 4-tuple only).
+   * Kernel flows of the recent windows joined to the request outcomes on the same connection (keyed by the proxy
+   * identity of the flow's network namespace and the 4-tuple), and their retransmits attributed to routes and tenants.
    */
   ListCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
   ListCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
   ListCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
   ListCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * Latest kernel flow counters joined to request outcomes (placeholder: joins on the exact 4-tuple only).
+   * Kernel flows of the recent windows joined to the request outcomes on the same connection (keyed by the proxy
+   * identity of the flow's network namespace and the 4-tuple), and their retransmits attributed to routes and tenants.
    */
   listCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
   listCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
   listCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
   listCorrelations(argument: _meshlens_v1_ListCorrelationsRequest, callback: grpc.requestCallback<_meshlens_v1_ListCorrelationsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Every upstream endpoint's verdict, signals, baseline and recent verdict history.
+   */
+  ListEndpoints(argument: _meshlens_v1_ListEndpointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListEndpointsResponse__Output>): grpc.ClientUnaryCall;
+  ListEndpoints(argument: _meshlens_v1_ListEndpointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListEndpointsResponse__Output>): grpc.ClientUnaryCall;
+  ListEndpoints(argument: _meshlens_v1_ListEndpointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListEndpointsResponse__Output>): grpc.ClientUnaryCall;
+  ListEndpoints(argument: _meshlens_v1_ListEndpointsRequest, callback: grpc.requestCallback<_meshlens_v1_ListEndpointsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Every upstream endpoint's verdict, signals, baseline and recent verdict history.
+   */
+  listEndpoints(argument: _meshlens_v1_ListEndpointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListEndpointsResponse__Output>): grpc.ClientUnaryCall;
+  listEndpoints(argument: _meshlens_v1_ListEndpointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListEndpointsResponse__Output>): grpc.ClientUnaryCall;
+  listEndpoints(argument: _meshlens_v1_ListEndpointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListEndpointsResponse__Output>): grpc.ClientUnaryCall;
+  listEndpoints(argument: _meshlens_v1_ListEndpointsRequest, callback: grpc.requestCallback<_meshlens_v1_ListEndpointsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Every live policy, sorted by id.
@@ -190,9 +209,15 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   GetRolloutStatus: grpc.handleUnaryCall<_meshlens_v1_GetRolloutStatusRequest__Output, _meshlens_v1_RolloutStatus>;
   
   /**
-   * Latest kernel flow counters joined to request outcomes (placeholder: joins on the exact 4-tuple only).
+   * Kernel flows of the recent windows joined to the request outcomes on the same connection (keyed by the proxy
+   * identity of the flow's network namespace and the 4-tuple), and their retransmits attributed to routes and tenants.
    */
   ListCorrelations: grpc.handleUnaryCall<_meshlens_v1_ListCorrelationsRequest__Output, _meshlens_v1_ListCorrelationsResponse>;
+  
+  /**
+   * Every upstream endpoint's verdict, signals, baseline and recent verdict history.
+   */
+  ListEndpoints: grpc.handleUnaryCall<_meshlens_v1_ListEndpointsRequest__Output, _meshlens_v1_ListEndpointsResponse>;
   
   /**
    * Every live policy, sorted by id.
@@ -218,6 +243,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   GetPolicy: MethodDefinition<_meshlens_v1_GetPolicyRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_GetPolicyRequest__Output, _meshlens_v1_PolicyRecord__Output>
   GetRolloutStatus: MethodDefinition<_meshlens_v1_GetRolloutStatusRequest, _meshlens_v1_RolloutStatus, _meshlens_v1_GetRolloutStatusRequest__Output, _meshlens_v1_RolloutStatus__Output>
   ListCorrelations: MethodDefinition<_meshlens_v1_ListCorrelationsRequest, _meshlens_v1_ListCorrelationsResponse, _meshlens_v1_ListCorrelationsRequest__Output, _meshlens_v1_ListCorrelationsResponse__Output>
+  ListEndpoints: MethodDefinition<_meshlens_v1_ListEndpointsRequest, _meshlens_v1_ListEndpointsResponse, _meshlens_v1_ListEndpointsRequest__Output, _meshlens_v1_ListEndpointsResponse__Output>
   ListPolicies: MethodDefinition<_meshlens_v1_ListPoliciesRequest, _meshlens_v1_ListPoliciesResponse, _meshlens_v1_ListPoliciesRequest__Output, _meshlens_v1_ListPoliciesResponse__Output>
   Rollback: MethodDefinition<_meshlens_v1_RollbackRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_RollbackRequest__Output, _meshlens_v1_PolicyRecord__Output>
   SetPolicy: MethodDefinition<_meshlens_v1_SetPolicyRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_SetPolicyRequest__Output, _meshlens_v1_PolicyRecord__Output>

@@ -1,6 +1,7 @@
 // Original file: protos/meshlens/v1/telemetry.proto
 
 import type { OutcomeCounters as _meshlens_v1_OutcomeCounters, OutcomeCounters__Output as _meshlens_v1_OutcomeCounters__Output } from '../../meshlens/v1/OutcomeCounters.ts';
+import type { ConnectionRouteShare as _meshlens_v1_ConnectionRouteShare, ConnectionRouteShare__Output as _meshlens_v1_ConnectionRouteShare__Output } from '../../meshlens/v1/ConnectionRouteShare.ts';
 
 /**
  * Outcomes of requests that travelled on one upstream connection.
@@ -22,6 +23,11 @@ export interface ConnectionEntry {
    * Outcome counters of the requests carried.
    */
   'counters'?: (_meshlens_v1_OutcomeCounters | null);
+  /**
+   * The same requests by (path template, tenant); their requests add up to counters.requests. At most 16 entries:
+   * pairs beyond that are summed under ("~other", "~other"). Empty from filters that do not report it.
+   */
+  'routes'?: (_meshlens_v1_ConnectionRouteShare)[];
 }
 
 /**
@@ -44,4 +50,9 @@ export interface ConnectionEntry__Output {
    * Outcome counters of the requests carried.
    */
   'counters': (_meshlens_v1_OutcomeCounters__Output | null);
+  /**
+   * The same requests by (path template, tenant); their requests add up to counters.requests. At most 16 entries:
+   * pairs beyond that are summed under ("~other", "~other"). Empty from filters that do not report it.
+   */
+  'routes': (_meshlens_v1_ConnectionRouteShare__Output)[];
 }

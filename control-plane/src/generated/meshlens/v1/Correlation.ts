@@ -1,10 +1,11 @@
 // Original file: protos/meshlens/v1/admin.proto
 
 import type { FlowDirection as _meshlens_v1_FlowDirection, FlowDirection__Output as _meshlens_v1_FlowDirection__Output } from '../../meshlens/v1/FlowDirection.ts';
+import type { RouteShare as _meshlens_v1_RouteShare, RouteShare__Output as _meshlens_v1_RouteShare__Output } from '../../meshlens/v1/RouteShare.ts';
 import type { Long } from '@grpc/proto-loader';
 
 /**
- * Kernel counters of one flow joined to the request outcomes reported on the same connection.
+ * Kernel counters of one flow joined to the request outcomes reported on the same connection in one window.
  */
 export interface Correlation {
   /**
@@ -16,19 +17,19 @@ export interface Correlation {
    */
   'remoteAddress'?: (string);
   /**
-   * Upstream cluster as the filter reported it ("" if no filter reported the connection).
+   * Upstream cluster as the filter reported it ("" if no filter reported the connection in any kept window).
    */
   'cluster'?: (string);
   /**
-   * Retransmitted segments in the latest kernel interval.
+   * Retransmitted segments in the window.
    */
   'retransSegs'?: (number | string | Long);
   /**
-   * Segments sent in the latest kernel interval.
+   * Segments sent in the window.
    */
   'segsOut'?: (number | string | Long);
   /**
-   * Requests on the connection in the latest filter window.
+   * Requests on the connection in the window.
    */
   'requests'?: (number | string | Long);
   /**
@@ -39,10 +40,34 @@ export interface Correlation {
    * Which end opened the connection, as the kernel saw it on the node that reported the flow.
    */
   'direction'?: (_meshlens_v1_FlowDirection);
+  /**
+   * Node agent that reported the flow.
+   */
+  'nodeName'?: (string);
+  /**
+   * Network namespace inode of the socket.
+   */
+  'netns'?: (number | string | Long);
+  /**
+   * Proxy identity living in that namespace, as the agent resolved it ("" unknown: the flow joins nothing).
+   */
+  'proxyId'?: (string);
+  /**
+   * End of the window, Unix epoch milliseconds.
+   */
+  'windowEndUnixMs'?: (number | string | Long);
+  /**
+   * Latest smoothed RTT in microseconds; 0 unknown.
+   */
+  'srttUs'?: (number);
+  /**
+   * The connection's segments split between the routes and tenants that used it.
+   */
+  'routes'?: (_meshlens_v1_RouteShare)[];
 }
 
 /**
- * Kernel counters of one flow joined to the request outcomes reported on the same connection.
+ * Kernel counters of one flow joined to the request outcomes reported on the same connection in one window.
  */
 export interface Correlation__Output {
   /**
@@ -54,19 +79,19 @@ export interface Correlation__Output {
    */
   'remoteAddress': (string);
   /**
-   * Upstream cluster as the filter reported it ("" if no filter reported the connection).
+   * Upstream cluster as the filter reported it ("" if no filter reported the connection in any kept window).
    */
   'cluster': (string);
   /**
-   * Retransmitted segments in the latest kernel interval.
+   * Retransmitted segments in the window.
    */
   'retransSegs': (string);
   /**
-   * Segments sent in the latest kernel interval.
+   * Segments sent in the window.
    */
   'segsOut': (string);
   /**
-   * Requests on the connection in the latest filter window.
+   * Requests on the connection in the window.
    */
   'requests': (string);
   /**
@@ -77,4 +102,28 @@ export interface Correlation__Output {
    * Which end opened the connection, as the kernel saw it on the node that reported the flow.
    */
   'direction': (_meshlens_v1_FlowDirection__Output);
+  /**
+   * Node agent that reported the flow.
+   */
+  'nodeName': (string);
+  /**
+   * Network namespace inode of the socket.
+   */
+  'netns': (string);
+  /**
+   * Proxy identity living in that namespace, as the agent resolved it ("" unknown: the flow joins nothing).
+   */
+  'proxyId': (string);
+  /**
+   * End of the window, Unix epoch milliseconds.
+   */
+  'windowEndUnixMs': (string);
+  /**
+   * Latest smoothed RTT in microseconds; 0 unknown.
+   */
+  'srttUs': (number);
+  /**
+   * The connection's segments split between the routes and tenants that used it.
+   */
+  'routes': (_meshlens_v1_RouteShare__Output)[];
 }

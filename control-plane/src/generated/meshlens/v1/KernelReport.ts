@@ -3,6 +3,7 @@
 import type { NodeIdentity as _meshlens_v1_NodeIdentity, NodeIdentity__Output as _meshlens_v1_NodeIdentity__Output } from '../../meshlens/v1/NodeIdentity.ts';
 import type { FlowEntry as _meshlens_v1_FlowEntry, FlowEntry__Output as _meshlens_v1_FlowEntry__Output } from '../../meshlens/v1/FlowEntry.ts';
 import type { CollectionGap as _meshlens_v1_CollectionGap, CollectionGap__Output as _meshlens_v1_CollectionGap__Output } from '../../meshlens/v1/CollectionGap.ts';
+import type { NetnsIdentity as _meshlens_v1_NetnsIdentity, NetnsIdentity__Output as _meshlens_v1_NetnsIdentity__Output } from '../../meshlens/v1/NetnsIdentity.ts';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -50,6 +51,13 @@ export interface KernelReport {
    * tracepoint firing while another BPF program runs on that CPU); counts are low by up to this many events.
    */
   'missedEvents'?: (number | string | Long);
+  /**
+   * Proxy identity of every network namespace the collector watched with a proxy the agent knows of: those of this
+   * report's flows and every other known one. A named namespace without flows had no retransmit and no state change
+   * in the interval (the collector samples a flow only on those events). A namespace without an entry has no proxy
+   * the agent knows of; its flows cannot be joined to requests.
+   */
+  'netnsIdentities'?: (_meshlens_v1_NetnsIdentity)[];
 }
 
 /**
@@ -97,4 +105,11 @@ export interface KernelReport__Output {
    * tracepoint firing while another BPF program runs on that CPU); counts are low by up to this many events.
    */
   'missedEvents': (string);
+  /**
+   * Proxy identity of every network namespace the collector watched with a proxy the agent knows of: those of this
+   * report's flows and every other known one. A named namespace without flows had no retransmit and no state change
+   * in the interval (the collector samples a flow only on those events). A namespace without an entry has no proxy
+   * the agent knows of; its flows cannot be joined to requests.
+   */
+  'netnsIdentities': (_meshlens_v1_NetnsIdentity__Output)[];
 }

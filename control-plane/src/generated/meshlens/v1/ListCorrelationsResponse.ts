@@ -1,15 +1,20 @@
 // Original file: protos/meshlens/v1/admin.proto
 
 import type { Correlation as _meshlens_v1_Correlation, Correlation__Output as _meshlens_v1_Correlation__Output } from '../../meshlens/v1/Correlation.ts';
+import type { RouteRetransmits as _meshlens_v1_RouteRetransmits, RouteRetransmits__Output as _meshlens_v1_RouteRetransmits__Output } from '../../meshlens/v1/RouteRetransmits.ts';
 
 /**
  * ListCorrelations output.
  */
 export interface ListCorrelationsResponse {
   /**
-   * Flows sorted by retrans_segs descending.
+   * Joined flows of the recent evaluated windows, newest window first, within a window by retrans_segs descending.
    */
   'correlations'?: (_meshlens_v1_Correlation)[];
+  /**
+   * Per-route attribution of the same windows, newest window first.
+   */
+  'routes'?: (_meshlens_v1_RouteRetransmits)[];
 }
 
 /**
@@ -17,7 +22,11 @@ export interface ListCorrelationsResponse {
  */
 export interface ListCorrelationsResponse__Output {
   /**
-   * Flows sorted by retrans_segs descending.
+   * Joined flows of the recent evaluated windows, newest window first, within a window by retrans_segs descending.
    */
   'correlations': (_meshlens_v1_Correlation__Output)[];
+  /**
+   * Per-route attribution of the same windows, newest window first.
+   */
+  'routes': (_meshlens_v1_RouteRetransmits__Output)[];
 }

@@ -1,0 +1,213 @@
+// Recent report windows for correlation: what filters reported per upstream connection and what node agents counted
+// per kernel flow, bucketed into fixed windows of `windowMs`, plus the proxy identity of each (node, netns) as the
+// agent resolved it in that window. Pure data structure: no gRPC, no clock (times come with the reports).
+//
+// Bucketing: a report covering [start, end) goes to window floor(((start + end) / 2) / windowMs). Filters and agents
+// run their intervals with their own phases; the midpoint puts a filter window and a kernel interval that overlap by
+// more than half into the same bucket, where bucketing by the end time would split them at every phase offset.
+//
+// Memory bound (everything a hostile proxy or agent can make us keep is capped):
+//   at most `maxWindows` windows (default 10); each holds at most `maxFlowsPerWindow` kernel flows (default 20,000),
+//   `maxConnectionsPerWindow` filter connection entries (default 20,000) and `maxIdentitiesPerWindow` namespace
+//   identities (default 10,000). Beyond a cap
+//   an entry is dropped and counted in `dropped`; a report for a window older than the oldest kept is dropped whole.
+//   With the defaults that is 10 × 40,000 entries of ~200 bytes: ≤ 80 MB in the worst case, ~2 MB at 1,000 flows.
+
+import type { FlowDirection__Output } from './generated/meshlens/v1/FlowDirection.ts';
+
+export interface KernelFlowRecord {
+  nodeName: string;
+  netns: number;
+  localAddress: string;        // "ip:port" / "[ip6]:port", the filter's upstream.local_address form
+  remoteAddress: string;
+  addressKey: string;          // "local|remote", built once at ingest for the join's lookups
+  retransSegs: number;
+  segsOut: number;
+  srttUs: number;              // latest sample in the window; 0 unknown
+  direction: FlowDirection__Output;
+}
+
+export interface ConnectionRecord {
+  proxyId: string;
+  localAddress: string;
+  remoteAddress: string;
+  addressKey: string;          // "local|remote", built once at ingest for the join's lookups
+  cluster: string;
+  requests: number;
+  errors: number;
+  slowCalls: number;
+  durationMsSum: number;
+  buckets: number[];           // OutcomeCounters.duration_buckets, summed
+  routes: KeyedRouteWeight[];  // requests by (path template, tenant); empty from filters that do not report them
+}
+
+export interface RouteWeight { pathTemplate: string; tenant: string; requests: number; errors: number }
+/** A route weight with its (cluster, path template, tenant) key, built once at ingest rather than on every join. */
+export interface KeyedRouteWeight extends RouteWeight { routeKey: string }
+export const routeKey = (cluster: string, pathTemplate: string, tenant: string) => `${cluster}\u0000${pathTemplate}\u0000${tenant}`;
+
+/** What a filter report contributes for one connection (ConnectionRecord before ingest). */
+export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey'> & { routes: readonly RouteWeight[] };
+/** What a kernel report contributes for one flow (KernelFlowRecord before ingest). */
+export type FlowInput = Omit<KernelFlowRecord, 'nodeName' | 'addressKey'>;
+
+/** Bound on the route weights kept per connection record, as the filter's own cap (telemetry.proto). */
+export const MAX_ROUTES_PER_CONNECTION = 16;
+
+export interface ReportWindow {
+  index: number;               // floor(midpoint / windowMs)
+  startMs: number;
+  endMs: number;
+  flows: Map<string, KernelFlowRecord>;             // key: node \0 netns \0 local | remote
+  connections: Map<string, ConnectionRecord>;       // key: proxy \0 local | remote \0 cluster
+  // node \0 netns → proxy id, for every namespace the agent's collector covered in the window: a named namespace
+  // without flows had no retransmit and no state change (the collector samples a flow only on those events).
+  identities: Map<string, string>;
+  version: number;             // bumped on every change, so derived indexes know when to rebuild
+}
+
+export interface CorrelationWindowsOptions {
+  windowMs?: number;
+  maxWindows?: number;
+  maxFlowsPerWindow?: number;
+  maxConnectionsPerWindow?: number;
+  maxIdentitiesPerWindow?: number;
+}
+
+export interface DroppedCounts { flows: number; connections: number; identities: number; lateReports: number }
+
+export const identityKey = (nodeName: string, netns: number) => `${nodeName}\u0000${netns}`;
+export const connectionKey = (proxyId: string, localAddress: string, remoteAddress: string) =>
+  `${proxyId}\u0000${localAddress}|${remoteAddress}`;
+
+export class CorrelationWindows {
+  readonly windowMs: number;
+  readonly maxWindows: number;
+  readonly maxFlowsPerWindow: number;
+  readonly maxConnectionsPerWindow: number;
+  readonly maxIdentitiesPerWindow: number;
+  readonly dropped: DroppedCounts = { flows: 0, connections: 0, identities: 0, lateReports: 0 };
+  readonly #windows = new Map<number, ReportWindow>();
+
+  constructor(options: CorrelationWindowsOptions = {}) {
+    this.windowMs = options.windowMs ?? 1000;
+    this.maxWindows = options.maxWindows ?? 10;
+    this.maxFlowsPerWindow = options.maxFlowsPerWindow ?? 20_000;
+    this.maxConnectionsPerWindow = options.maxConnectionsPerWindow ?? 20_000;
+    this.maxIdentitiesPerWindow = options.maxIdentitiesPerWindow ?? 10_000;
+  }
+
+  /** The window a report covering [startMs, endMs) belongs to, or undefined when it is older than every kept window. */
+  #window(startMs: number, endMs: number): ReportWindow | undefined {
+    const index = Math.floor((startMs + endMs) / 2 / this.windowMs);
+    let window = this.#windows.get(index);
+    if (window) return window;
+    if (this.#windows.size >= this.maxWindows) {
+      const oldest = Math.min(...this.#windows.keys());
+      if (index < oldest) {
+        this.dropped.lateReports++;
+        return undefined;
+      }
+      this.#windows.delete(oldest);
+    }
+    window = {
+      index, startMs: index * this.windowMs, endMs: (index + 1) * this.windowMs,
+      flows: new Map(), connections: new Map(), identities: new Map(), version: 0,
+    };
+    this.#windows.set(index, window);
+    return window;
+  }
+
+  addFilterReport(proxyId: string, startMs: number, endMs: number, entries: readonly ConnectionInput[]): void {
+    if (entries.length === 0) return;
+    const window = this.#window(startMs, endMs);
+    if (!window) return;
+    window.version++;
+    for (const entry of entries) {
+      const key = `${connectionKey(proxyId, entry.localAddress, entry.remoteAddress)}\u0000${entry.cluster}`;
+      const existing = window.connections.get(key);
+      if (existing) {
+        // Several VMs of one proxy, or two reports of one VM in one bucket: their requests add up.
+        existing.requests += entry.requests;
+        existing.errors += entry.errors;
+        existing.slowCalls += entry.slowCalls;
+        existing.durationMsSum += entry.durationMsSum;
+        entry.buckets.forEach((count, i) => { existing.buckets[i] = (existing.buckets[i] ?? 0) + count; });
+        addRoutes(existing.routes, entry.routes, entry.cluster);
+        continue;
+      }
+      if (window.connections.size >= this.maxConnectionsPerWindow) {
+        this.dropped.connections++;
+        continue;
+      }
+      window.connections.set(key, {
+        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`, buckets: [...entry.buckets],
+        routes: addRoutes([], entry.routes, entry.cluster),
+      });
+    }
+  }
+
+  addKernelReport(nodeName: string, startMs: number, endMs: number, flows: readonly FlowInput[],
+    identities: readonly { netns: number; proxyId: string }[]): void {
+    if (flows.length === 0 && identities.length === 0) return;
+    const window = this.#window(startMs, endMs);
+    if (!window) return;
+    window.version++;
+    for (const flow of flows) {
+      const key = `${identityKey(nodeName, flow.netns)}\u0000${flow.localAddress}|${flow.remoteAddress}`;
+      const existing = window.flows.get(key);
+      if (existing) {
+        existing.retransSegs += flow.retransSegs;
+        existing.segsOut += flow.segsOut;
+        if (flow.srttUs > 0) existing.srttUs = flow.srttUs;
+        continue;
+      }
+      if (window.flows.size >= this.maxFlowsPerWindow) {
+        this.dropped.flows++;
+        continue;
+      }
+      window.flows.set(key, { ...flow, nodeName, addressKey: `${flow.localAddress}|${flow.remoteAddress}` });
+    }
+    for (const identity of identities) {
+      const key = identityKey(nodeName, identity.netns);
+      if (!window.identities.has(key) && window.identities.size >= this.maxIdentitiesPerWindow) {
+        this.dropped.identities++;
+        continue;
+      }
+      window.identities.set(key, identity.proxyId);
+    }
+  }
+
+  /** Kept windows, oldest first. */
+  windows(): ReportWindow[] {
+    return [...this.#windows.values()].sort((a, b) => a.index - b.index);
+  }
+
+  get size(): number {
+    return this.#windows.size;
+  }
+}
+
+/** Adds route weights into `into`, merging equal (path, tenant) and folding pairs beyond the cap into "~other". */
+function addRoutes(into: KeyedRouteWeight[], routes: readonly RouteWeight[], cluster: string): KeyedRouteWeight[] {
+  for (const route of routes) {
+    let target = into.find((r) => r.pathTemplate === route.pathTemplate && r.tenant === route.tenant);
+    if (!target && into.length >= MAX_ROUTES_PER_CONNECTION) {
+      target = into.find((r) => r.pathTemplate === '~other' && r.tenant === '~other');
+      if (!target) {
+        // The last slot becomes the overflow share, keeping what it held.
+        target = into[into.length - 1]!;
+        target.pathTemplate = '~other';
+        target.tenant = '~other';
+        target.routeKey = routeKey(cluster, '~other', '~other');
+      }
+    }
+    if (!target) {
+      target = { pathTemplate: route.pathTemplate, tenant: route.tenant, requests: 0, errors: 0, routeKey: routeKey(cluster, route.pathTemplate, route.tenant) };
+      into.push(target);
+    }
+    target.requests += route.requests;
+    target.errors += route.errors;
+  }
+  return into;
+}

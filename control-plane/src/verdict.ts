@@ -1,0 +1,125 @@
+// Per endpoint and window: which signals depart from the endpoint's baseline, the verdict they point to, and the
+// hysteresis that keeps a verdict from flapping. Pure.
+//
+// Verdicts:
+//   unknown          no kernel evidence for the endpoint in the window: no flow joined and no agent covered the
+//                    namespace of a proxy that used it (no evidence either way)
+//   network-suspect  the retransmit ratio (or retransmits per request, or smoothed RTT) departs while latency rises
+//                    and errors do not
+//   app-failing      errors or latency rise while retransmits and RTT stay at baseline
+//   both             the retransmit ratio departs and errors rise: loss delays requests (retransmission timeouts) but
+//                    does not answer 5xx, so errors next to loss are not explained by the network alone
+//   healthy          nothing departs, or retransmits depart without any effect on the requests (loss absorbed)
+// Hysteresis, twice over: each signal departs at an enter threshold and returns only below a lower exit threshold
+// (a Schmitt trigger); and a verdict other than healthy/unknown is left only after `exitWindows` consecutive windows
+// pointing elsewhere, while healthy/unknown are left after `enterWindows` (default 1, so a fault shows within one
+// window of the first window it fills).
+import type { EndpointBaseline, EndpointSignals } from './endpoint-baseline.ts';
+
+export type Verdict = 'healthy' | 'network-suspect' | 'app-failing' | 'both' | 'unknown';
+export const VERDICTS: readonly Verdict[] = ['healthy', 'network-suspect', 'app-failing', 'both', 'unknown'];
+
+export interface Departures {
+  retransmits: boolean;
+  retransPerRequest: boolean;
+  rtt: boolean;
+  errors: boolean;
+  slowCalls: boolean;
+  latencyTail: boolean;
+}
+
+export const NO_DEPARTURES: Departures = { retransmits: false, retransPerRequest: false, rtt: false, errors: false, slowCalls: false, latencyTail: false };
+
+/** A departure test: enter when value ≥ base × enterFactor + enterDelta, stay while value ≥ base × exitFactor + exitDelta. */
+export interface Threshold { enterFactor: number; enterDelta: number; exitFactor: number; exitDelta: number; minCount: number }
+
+export interface VerdictOptions {
+  minRequests: number;         // fewer requests in a window: outcome signals do not depart
+  minSegs: number;             // fewer sent segments: the retransmit ratio does not depart
+  warmupWindows: number;       // latency signals need this many baseline windows (a mean to compare against)
+  retransmits: Threshold;      // on the retransmit ratio; minCount on retransmitted segments
+  retransPerRequest: Threshold; // on retransmitted segments per request; minCount on retransmitted segments
+  rttUs: Threshold;            // on the smoothed RTT in microseconds
+  errors: Threshold;           // on the error ratio; minCount on errors
+  slowCalls: Threshold;        // on the slow-call ratio
+  latencyTail: Threshold;      // on the share of requests slower than the tail threshold
+  enterWindows: number;
+  exitWindows: number;
+  alpha: number;               // baseline EWMA weight
+  minTailMs: number;
+}
+
+export const DEFAULT_VERDICT_OPTIONS: VerdictOptions = {
+  minRequests: 10,
+  minSegs: 20,
+  warmupWindows: 5,
+  // Clean links retransmit nothing for minutes; 0.5 points above 3 × baseline with 3 segments is far above that and
+  // below the 2 % loss the end-to-end test injects.
+  retransmits: { enterFactor: 3, enterDelta: 0.005, exitFactor: 1.5, exitDelta: 0.002, minCount: 3 },
+  // A request/response exchange is a few segments each way: 1 retransmit per 100 requests is ~0.5 % loss.
+  retransPerRequest: { enterFactor: 3, enterDelta: 0.01, exitFactor: 1.5, exitDelta: 0.004, minCount: 3 },
+  rttUs: { enterFactor: 2, enterDelta: 10_000, exitFactor: 1.5, exitDelta: 5_000, minCount: 0 },
+  errors: { enterFactor: 1, enterDelta: 0.05, exitFactor: 1, exitDelta: 0.02, minCount: 3 },
+  slowCalls: { enterFactor: 1, enterDelta: 0.05, exitFactor: 1, exitDelta: 0.02, minCount: 3 },
+  // On the share of requests slower than max(minTailMs, 4 × the baseline mean).
+  latencyTail: { enterFactor: 2, enterDelta: 0.01, exitFactor: 1.5, exitDelta: 0.005, minCount: 3 },
+  enterWindows: 1,
+  exitWindows: 3,
+  alpha: 0.1,
+  // Just under the 200 ms that a lost segment costs at least (Linux TCP_RTO_MIN, also the tail-loss probe's floor with
+  // one segment in flight): loss-delayed requests land above it, while a loaded host's stalls mostly stay below.
+  minTailMs: 150,
+};
+
+function departs(value: number, base: number, count: number, threshold: Threshold, active: boolean): boolean {
+  if (active) return value >= base * threshold.exitFactor + threshold.exitDelta;
+  return count >= threshold.minCount && value >= base * threshold.enterFactor + threshold.enterDelta;
+}
+
+export function departures(signals: EndpointSignals, baseline: EndpointBaseline | undefined, previous: Departures,
+  options: VerdictOptions = DEFAULT_VERDICT_OPTIONS): Departures {
+  const base = baseline ?? { windows: 0, kernelWindows: 0, errorRatio: 0, slowRatio: 0, tailRatio: 0, meanLatencyMs: 0, retransRatio: 0, retransPerRequest: 0, srttUs: 0 };
+  const outcomes = signals.requests >= options.minRequests;
+  const kernel = signals.segsOut >= options.minSegs;
+  const warm = base.windows >= options.warmupWindows;
+  return {
+    retransmits: kernel && departs(signals.retransRatio, base.retransRatio, signals.retransSegs, options.retransmits, previous.retransmits),
+    retransPerRequest: outcomes && departs(signals.retransPerRequest, base.retransPerRequest, signals.retransSegs, options.retransPerRequest, previous.retransPerRequest),
+    rtt: kernel && base.srttUs > 0 && signals.srttUs > 0 && departs(signals.srttUs, base.srttUs, 1, options.rttUs, previous.rtt),
+    errors: outcomes && departs(signals.errorRatio, base.errorRatio, signals.errors, options.errors, previous.errors),
+    slowCalls: outcomes && departs(signals.slowRatio, base.slowRatio, signals.slowCalls, options.slowCalls, previous.slowCalls),
+    latencyTail: outcomes && warm && departs(signals.tailRatio, base.tailRatio, signals.tailCalls, options.latencyTail, previous.latencyTail),
+  };
+}
+
+export const anyDeparture = (d: Departures) => d.retransmits || d.retransPerRequest || d.rtt || d.errors || d.slowCalls || d.latencyTail;
+
+/** The verdict one window points to, before hysteresis. */
+export function classify(d: Departures, hasKernelData: boolean): Verdict {
+  if (!hasKernelData) return 'unknown';
+  const network = d.retransmits || d.retransPerRequest || d.rtt;
+  const latency = d.slowCalls || d.latencyTail;
+  if (network && d.errors) return 'both';
+  if (network && latency) return 'network-suspect';
+  if (d.errors || latency) return 'app-failing';
+  return 'healthy';
+}
+
+export interface VerdictState {
+  verdict: Verdict;
+  sinceWindow: number;         // index of the window the verdict was entered in
+  pending: Verdict | undefined;
+  pendingWindows: number;
+}
+
+export const initialVerdictState = (): VerdictState => ({ verdict: 'unknown', sinceWindow: -1, pending: undefined, pendingWindows: 0 });
+
+export function nextVerdict(state: VerdictState, raw: Verdict, window: number, options: Pick<VerdictOptions, 'enterWindows' | 'exitWindows'> = DEFAULT_VERDICT_OPTIONS): VerdictState {
+  if (raw === state.verdict) return { ...state, pending: undefined, pendingWindows: 0 };
+  const pendingWindows = raw === state.pending ? state.pendingWindows + 1 : 1;
+  const settled = state.verdict === 'healthy' || state.verdict === 'unknown';
+  // Into unknown only after exitWindows too: an endpoint whose flows come and go must not toggle every window.
+  const required = settled && raw !== 'unknown' ? options.enterWindows : options.exitWindows;
+  if (pendingWindows >= required) return { verdict: raw, sinceWindow: window, pending: undefined, pendingWindows: 0 };
+  return { ...state, pending: raw, pendingWindows };
+}

@@ -1,0 +1,201 @@
+// Per-endpoint signals, baselines and verdicts (pure, time injected): hand-derived figures, a clean run of 60
+// windows that flags nothing, each fault classified within one window, and hysteresis that keeps verdicts still.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CorrelationWindows } from '../../control-plane/src/correlation-windows.ts';
+import { Correlator } from '../../control-plane/src/correlator.ts';
+import { signalsOf, tailThresholdMs, updateBaseline } from '../../control-plane/src/endpoint-baseline.ts';
+import type { EndpointWindow } from '../../control-plane/src/correlation.ts';
+import {
+  classify, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, nextVerdict, NO_DEPARTURES, type Verdict,
+} from '../../control-plane/src/verdict.ts';
+
+const CLUSTER = 'outbound|8080||orders.shop.svc.cluster.local';
+/** Duration histogram (telemetry.proto bounds 0.5, 1, 5, 10, 25, 50, 100, 250, 500, …) with `fast` calls in (1, 5] ms
+ * and `slow` calls in (100, 250] ms. */
+const buckets = (fast: number, slow: number) => [0, 0, fast, 0, 0, 0, 0, slow];
+const window = (w: Partial<EndpointWindow>): EndpointWindow => ({
+  cluster: CLUSTER, endpoint: '10.0.0.2:8080', requests: 100, errors: 0, slowCalls: 0, durationMsSum: 300, buckets: buckets(100, 0),
+  flows: 1, covered: true, retransSegs: 0, segsOut: 400, srttUs: 200, ...w,
+});
+
+const Signals = suite('signals and baseline');
+
+Signals('signals of a window, hand-derived', () => {
+  // 100 requests, 5 errors, 4 calls in (100, 250] ms; tail threshold 50 ms lies below that bucket: all 4 count.
+  const s = signalsOf(window({ errors: 5, slowCalls: 2, durationMsSum: 96 * 3 + 4 * 200, buckets: buckets(96, 4), retransSegs: 12, segsOut: 400 }), 50);
+  assert.equal([s.errorRatio, s.slowRatio, s.tailRatio, s.retransRatio, s.meanLatencyMs], [0.05, 0.02, 0.04, 0.03, 10.88]);
+  // A threshold of 175 ms splits the (100, 250] bucket linearly: 4 × (250 − 175) / 150 = 2 calls.
+  assert.is(signalsOf(window({ buckets: buckets(96, 4) }), 175).tailCalls, 2);
+});
+
+Signals('the baseline: first sample sets it, then an EWMA with alpha 0.1; parts without data keep their value', () => {
+  const o = DEFAULT_VERDICT_OPTIONS;
+  let b = updateBaseline(undefined, signalsOf(window({ errors: 2, retransSegs: 4 }), 50), 0.1, o.minRequests, o.minSegs);
+  assert.equal([b.windows, b.kernelWindows, b.errorRatio, b.retransRatio, b.meanLatencyMs, b.srttUs], [1, 1, 0.02, 0.01, 3, 200]);
+  b = updateBaseline(b, signalsOf(window({ errors: 4, retransSegs: 0, srttUs: 300 }), 50), 0.1, o.minRequests, o.minSegs);
+  // 0.02 + 0.1 × (0.04 − 0.02) = 0.022; 0.01 + 0.1 × (0 − 0.01) = 0.009; 200 + 0.1 × 100 = 210.
+  assert.ok(Math.abs(b.errorRatio - 0.022) < 1e-12 && Math.abs(b.retransRatio - 0.009) < 1e-12 && b.srttUs === 210, JSON.stringify(b));
+  const idle = updateBaseline(b, signalsOf(window({ requests: 3, errors: 3, segsOut: 5 }), 50), 0.1, o.minRequests, o.minSegs);
+  assert.equal(idle, b, 'windows below minRequests / minSegs teach nothing');
+  assert.is(tailThresholdMs(undefined, 50), 50);
+  assert.is(tailThresholdMs({ ...b, meanLatencyMs: 30 }, 50), 120, '4 × the mean latency once it exceeds the floor');
+});
+
+const Verdicts = suite('verdicts');
+
+Verdicts('departures and classification, hand-derived against a learned baseline', () => {
+  const base = updateBaseline(undefined, signalsOf(window({}), 50), 0.1, 10, 20);
+  const warm = { ...base, windows: 5 };
+  const lossy = signalsOf(window({ retransSegs: 12, segsOut: 400, durationMsSum: 96 * 3 + 4 * 200, buckets: buckets(96, 4) }), 50);
+  const d = departures(lossy, warm, NO_DEPARTURES);
+  // retransmit ratio 0.03 ≥ 3 × 0 + 0.005 with 12 ≥ 3 segments; 0.12 retransmits per request ≥ 3 × 0 + 0.01;
+  // tail 0.04 ≥ 2 × 0 + 0.01 with 4 ≥ 3 calls.
+  assert.equal(d, { retransmits: true, retransPerRequest: true, rtt: false, errors: false, slowCalls: false, latencyTail: true });
+  assert.is(classify(d, true), 'network-suspect');
+  assert.is(classify({ ...d, errors: true }, true), 'both');
+  assert.is(classify({ ...NO_DEPARTURES, errors: true }, true), 'app-failing');
+  assert.is(classify({ ...NO_DEPARTURES, retransmits: true }, true), 'healthy', 'loss that delays nothing is absorbed');
+  assert.is(classify(d, false), 'unknown', 'no kernel data: no claim');
+  assert.is(departures(lossy, base, NO_DEPARTURES).latencyTail, false, 'latency needs warmupWindows of baseline');
+  const twoRetrans = departures(signalsOf(window({ retransSegs: 2, segsOut: 100 }), 50), warm, NO_DEPARTURES);
+  assert.equal([twoRetrans.retransmits, twoRetrans.retransPerRequest], [false, false], 'ratio 0.02 but below 3 segments: noise');
+  // Schmitt trigger: once departed, 0.003 (≥ 1.5 × 0 + 0.002) stays departed, though it would not enter.
+  const low = signalsOf(window({ retransSegs: 3, segsOut: 1000, requests: 400 }), 50);
+  assert.is(departures(low, warm, NO_DEPARTURES).retransmits, false);
+  assert.is(departures(low, warm, { ...NO_DEPARTURES, retransmits: true }).retransmits, true);
+  // Per request: 3 / 400 = 0.0075 < 0.01 does not enter; it stays (≥ 0.004) once departed.
+  assert.is(departures(low, warm, NO_DEPARTURES).retransPerRequest, false);
+  assert.is(departures(low, warm, { ...NO_DEPARTURES, retransPerRequest: true }).retransPerRequest, true);
+});
+
+Verdicts('hysteresis: healthy leaves after one window; a fault verdict only after 3 windows pointing elsewhere', () => {
+  let s = initialVerdictState();
+  const seen: Verdict[] = [];
+  const raws: Verdict[] = ['healthy', 'healthy', 'app-failing', 'healthy', 'app-failing', 'healthy', 'healthy', 'healthy', 'unknown', 'unknown', 'unknown'];
+  raws.forEach((raw, i) => { s = nextVerdict(s, raw, i); seen.push(s.verdict); });
+  assert.equal(seen, ['healthy', 'healthy', 'app-failing', 'app-failing', 'app-failing', 'app-failing', 'app-failing', 'healthy', 'healthy', 'healthy', 'unknown']);
+});
+
+/** Deterministic noise (LCG) so the clean run is the same on every machine. */
+function rng(seed: number) {
+  let x = seed >>> 0;
+  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+interface Profile { lossRatio?: number; errorRatio?: number }
+
+/** Feeds one window of reports for three endpoints (B, C, D) through the real CorrelationWindows. */
+function feed(windows: CorrelationWindows, w: number, next: () => number, faults: Record<string, Profile>) {
+  const start = w * 1000;
+  const flows = [];
+  for (const [i, name] of ['B', 'C', 'D'].entries()) {
+    const remote = `10.0.${i}.2:8080`;
+    const local = `10.0.0.1:${40000 + i}`;
+    const requests = 90 + Math.floor(next() * 20);
+    const profile = faults[name] ?? {};
+    // Clean noise: now and then one error, one 60 ms call, one retransmitted segment.
+    let errors = next() < 0.2 ? 1 : 0;
+    let slow = next() < 0.2 ? 1 : 0;
+    const segsOut = requests * 2;
+    let retrans = next() < 0.1 ? 1 : 0;
+    if (profile.errorRatio) errors = Math.round(requests * profile.errorRatio);
+    if (profile.lossRatio) {
+      retrans = Math.round(segsOut * profile.lossRatio);
+      slow = retrans;                     // each lost segment costs one request a ≥ 200 ms retransmission timeout
+    }
+    const fast = requests - slow;
+    windows.addFilterReport('client', start, start + 1000, [{
+      localAddress: local, remoteAddress: remote, cluster: CLUSTER, requests, errors, slowCalls: 0,
+      durationMsSum: fast * 2 + slow * (profile.lossRatio ? 210 : 60), buckets: profile.lossRatio ? buckets(fast, slow) : [0, 0, fast, 0, 0, slow],
+      routes: [{ pathTemplate: '/orders/{id}', tenant: 'acme', requests, errors }],
+    }]);
+    flows.push({ netns: 1, localAddress: local, remoteAddress: remote, retransSegs: retrans, segsOut, srttUs: 150 + Math.floor(next() * 100), direction: 'FLOW_DIRECTION_OUTBOUND' as const });
+  }
+  windows.addKernelReport('node', start + 300, start + 1300, flows, [{ netns: 1, proxyId: 'client' }]);
+}
+
+const verdictsOf = (c: Correlator) => Object.fromEntries(c.endpoints().map((e) => [e.endpoint, e.verdict]));
+
+Verdicts('a clean run of 60 windows flags nothing', () => {
+  const windows = new CorrelationWindows();
+  const correlator = new Correlator(windows);
+  const next = rng(7);
+  const flagged: string[] = [];
+  for (let w = 0; w < 60; w++) {
+    feed(windows, w, next, {});
+    correlator.evaluate((w + 1) * 1000 + 500);
+    for (const e of correlator.endpoints()) if (e.verdict !== 'healthy') flagged.push(`${w} ${e.endpoint} ${e.verdict}`);
+  }
+  assert.is(correlator.evaluatedWindows, 60);
+  assert.equal(flagged, []);
+  assert.ok(correlator.endpoints().every((e) => e.history.length === 1 && e.history[0]!.to === 'healthy'), 'one change each: unknown → healthy');
+});
+
+Verdicts('faults from window 20: B 3 % loss → network-suspect, C 20 % errors → app-failing, D stays healthy; all in the first faulty window', () => {
+  const windows = new CorrelationWindows();
+  const correlator = new Correlator(windows);
+  const next = rng(11);
+  const onset = 20;
+  const firstSeen: Record<string, number> = {};
+  for (let w = 0; w < 40; w++) {
+    feed(windows, w, next, w >= onset ? { B: { lossRatio: 0.03 }, C: { errorRatio: 0.2 } } : {});
+    correlator.evaluate((w + 1) * 1000 + 500);
+    for (const [endpoint, verdict] of Object.entries(verdictsOf(correlator))) {
+      if (verdict !== 'healthy' && firstSeen[endpoint] === undefined) firstSeen[endpoint] = w;
+    }
+  }
+  assert.equal(verdictsOf(correlator), { '10.0.0.2:8080': 'network-suspect', '10.0.1.2:8080': 'app-failing', '10.0.2.2:8080': 'healthy' });
+  assert.equal(firstSeen, { '10.0.0.2:8080': onset, '10.0.1.2:8080': onset });
+  const b = correlator.endpoint(CLUSTER, '10.0.0.2:8080')!;
+  assert.is(b.history.length, 2, 'unknown → healthy → network-suspect, no flapping for 20 faulty windows');
+  // Judged on the span of windows 19 (clean) and 20 (3 % loss): about half the loss shows in the first faulty span.
+  assert.match(b.history[1]!.reason, /^retransmit ratio [12]\.\d\d% vs baseline 0\.\d\d% \(\d+\/\d+ segments\); retransmits per request 0\.0\d\d vs baseline 0\.00\d; requests over 150 ms/, b.history[1]!.reason);
+  assert.ok(b.baseline!.retransRatio < 0.005, 'the fault did not teach the baseline');
+  // The route that used B carries its retransmits.
+  const [route] = correlator.routes().filter((r) => r.retransSegs > 0 && r.windowEndUnixMs === 40_000);
+  assert.ok(route!.retransSegs >= 5, `attributed ${route!.retransSegs}`);
+
+  // Faults end: verdicts return after exitWindows (3) clean spans, not before; span 40 still holds faulty window 39.
+  const back: Record<string, number> = {};
+  for (let w = 40; w < 50; w++) {
+    feed(windows, w, next, {});
+    correlator.evaluate((w + 1) * 1000 + 500);
+    for (const [endpoint, verdict] of Object.entries(verdictsOf(correlator))) if (verdict === 'healthy' && back[endpoint] === undefined) back[endpoint] = w;
+  }
+  assert.equal(back, { '10.0.0.2:8080': 43, '10.0.1.2:8080': 43, '10.0.2.2:8080': 40 });
+});
+
+Verdicts('an error ratio hovering around the threshold does not flap the verdict', () => {
+  const windows = new CorrelationWindows();
+  const correlator = new Correlator(windows);
+  const next = rng(3);
+  for (let w = 0; w < 10; w++) {
+    feed(windows, w, next, {});
+    correlator.evaluate((w + 1) * 1000 + 500);
+  }
+  // Windows at 12 %, 4 %, 0 %, … make two-window spans of ~6 %, 8 %, 2 %, 6 %, …: the error signal enters at ≥ 5 points
+  // and stays at ≥ 2 points above baseline, so it drops out once every third span, and one span is not 3.
+  const ratios = [0.12, 0.04, 0, 0.12, 0.04, 0, 0.12, 0.04, 0, 0.12, 0.04, 0];
+  ratios.forEach((errorRatio, i) => {
+    const w = 10 + i;
+    feed(windows, w, next, errorRatio ? { C: { errorRatio } } : {});
+    correlator.evaluate((w + 1) * 1000 + 500);
+  });
+  const c = correlator.endpoint(CLUSTER, '10.0.1.2:8080')!;
+  assert.is(c.verdict, 'app-failing');
+  assert.equal(c.history.map((h) => h.to), ['healthy', 'app-failing'], 'one change in, none out');
+});
+
+Verdicts('windows close graceMs after their end; the endpoint table is bounded', () => {
+  const windows = new CorrelationWindows();
+  const correlator = new Correlator(windows, { maxEndpoints: 2 });
+  feed(windows, 0, rng(1), {});
+  assert.is(correlator.evaluate(1499), 0, 'half a window of grace for late reports');
+  assert.is(correlator.evaluate(1500), 1);
+  assert.is(correlator.evaluate(5000), 0, 'each window is evaluated once');
+  assert.is(correlator.endpoints().length, 2, '3 endpoints, room for 2');
+});
+
+Signals.run();
+Verdicts.run();
