@@ -187,14 +187,15 @@ export function createListener(options: ListenerOptions): http.Server {
   // (oversized or garbled headers) Envoy's codec still creates a stream and sends its local reply through the
   // filter chain "to ensure access logging" (filter_manager.cc sendLocalReplyViaFilterChain), so the filter logs it.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // The peer closed or reset the connection (mid-headers or mid-body): not a protocol error but the downstream
+    // going away; a stream in flight sees the close and ends with DC, and before a request no stream began.
+    if (!err.code?.startsWith('HPE_') || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
     const current = active.get(socket);
     if (current) {
       current.protocolError(codecErrorOf(err));
-      return;
-    }
-    // A connection closed or reset before a full request line: no stream ever began (the codec only resets).
-    if (!err.code?.startsWith('HPE_') || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
-      socket.destroy();
       return;
     }
     const req = new http.IncomingMessage(socket);
