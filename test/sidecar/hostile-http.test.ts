@@ -181,6 +181,8 @@ test('after hundreds of hostile requests: serving, no live stream, no failed VM,
   // Let the last aborted upstream attempts unwind before counting.
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(plugin.inner.activeStreams(), [0, 0], 'no stream context left open in any worker VM');
+  const rqActive = async () => /\.downstream_rq_active: (\d+)\n/.exec((await request(sidecar.adminPort, '/stats')).body)?.[1];
+  assert.is(await rqActive(), '0', 'admin /stats: the HCM has no stream open');
   assert.ok(plugin.streams.every((s) => s.log !== undefined), 'every stream the sidecar opened reached on_log');
   assert.equal(plugin.inner.failedVms(), []);
   // AssemblyScript's collector may take one more page doubling before it settles (seen around 300 streams); the
@@ -188,6 +190,16 @@ test('after hundreds of hostile requests: serving, no live stream, no failed VM,
   plugin.inner.memoryBytes().forEach((bytes, i) => assert.ok(bytes <= 2 * vmMemory[i]!, `VM ${i}: ${bytes} bytes after, ${vmMemory[i]} before`));
   const after = settledRss();
   assert.ok(after <= rss * 1.1, `RSS ${(after / 2 ** 20).toFixed(1)} MiB within 10 % of ${(rss / 2 ** 20).toFixed(1)} MiB`);
+  // The counts are live, not constant: one request held by the upstream shows in both.
+  const seen = other.seen.length;
+  const logged = plugin.nextLog();
+  const held = raw(sidecar.listenerPort, [`GET /slow HTTP/1.1\r\nhost: o\r\n${CLOSE}\r\n`]);
+  while (other.seen.length === seen) await new Promise((r) => setTimeout(r, 5));
+  assert.is(await rqActive(), '1');
+  assert.is(plugin.inner.activeStreams().reduce((a, b) => a + b, 0), 1);
+  assert.is((await held).status, 200, 'the upstream answers /slow after 2 s');
+  await logged;
+  assert.is(await rqActive(), '0');
   const ok = await request(sidecar.listenerPort, '/api/orders/1', { host: 'orders.example' });
   assert.is(ok.status, 200, 'still serving');
   const prom = plugin.stats.renderPrometheus();

@@ -156,7 +156,13 @@ function downstreamHeaders(req: http.IncomingMessage, target: Target): [string, 
 /** A request in flight on a connection: a parser error mid-body is reported to it. */
 interface ActiveRequest { protocolError(error: CodecError): void }
 
-export function createListener(options: ListenerOptions): http.Server {
+/** The listener with its HTTP connection manager's live stream count (Envoy's downstream_rq_active). */
+export interface Listener extends http.Server {
+  downstreamRqActive(): number;
+}
+
+export function createListener(options: ListenerOptions): Listener {
+  let rqActive = 0;
   const connectionIds = new WeakMap<Socket, number>();
   const active = new WeakMap<Socket, ActiveRequest>();
   let nextConnectionId = 0;
@@ -168,7 +174,10 @@ export function createListener(options: ListenerOptions): http.Server {
     });
   };
   // requireHostHeader off: a missing Host is Envoy's HCM's 400 missing_host_header, answered through the filter chain.
-  const server = http.createServer({ keepAlive: true, maxHeaderSize: MAX_REQUEST_HEADERS_BYTES, requireHostHeader: false }, (req, res) => run(req, res));
+  const server = Object.assign(
+    http.createServer({ keepAlive: true, maxHeaderSize: MAX_REQUEST_HEADERS_BYTES, requireHostHeader: false }, (req, res) => run(req, res)),
+    { downstreamRqActive: () => rqActive },
+  );
   // One over Envoy's limit: Node drops headers past its count silently, so the count check below can see the excess.
   server.maxHeadersCount = MAX_HEADERS_COUNT + 1;
   server.on('connection', (socket: Socket) => {
@@ -235,6 +244,7 @@ export function createListener(options: ListenerOptions): http.Server {
       destinationAddress: address(socket.localAddress, socket.localPort),
       connectionId,
     });
+    rqActive++;
     const flags = new ResponseFlags();
     let requestBytes = 0;
     let responseBytes = 0;
@@ -244,6 +254,7 @@ export function createListener(options: ListenerOptions): http.Server {
     const finish = (info: Omit<LogInfo, 'durationMs' | 'responseFlags'>, upstream: UpstreamSide = {}): void => {
       if (logged) return;
       logged = true;
+      rqActive--;
       active.delete(socket);
       downstream.abort();
       if (body) {
