@@ -112,7 +112,7 @@ interface Target { authority: string; path: string; scheme: string }
 /**
  * The request target as Envoy's HTTP/1 codec turns it into :authority/:path (codec_impl.cc handlePath, v1.36.0):
  * origin-form keeps Host; absolute-form replaces Host with the URI's authority (RFC 9112 §3.2.2; allow_absolute_url
- * defaults on in the HCM) and keeps path and query; CONNECT's authority-form has no :path; anything else is
+ * defaults to true, source/common/http/http1/settings.cc) and keeps path and query; CONNECT's authority-form has no :path; anything else is
  * http1.invalid_url. Repeated Host lines join with "," as Envoy's header map appends inline headers
  * (header_map_impl.cc insertByKey); the result is then judged by HeaderUtility::authorityIsValid, which allows ",".
  */
