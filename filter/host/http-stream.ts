@@ -68,6 +68,8 @@ export class HttpStreamImpl implements HttpStream {
   private resumeWaiters: ((o: RequestHeadersOutcome) => void)[] | undefined;
   private forwardedRequest: HeaderList = NO_HEADERS;
   private forwardedResponse: HeaderList = NO_HEADERS;
+  /** on_log ran (or the stream ended without the filter): Envoy destroys the filter, no callback may follow. */
+  private ended = false;
 
   constructor(private readonly host: StreamHost, private readonly vm: WasmVm, private readonly props: StreamProps) {}
 
@@ -96,6 +98,7 @@ export class HttpStreamImpl implements HttpStream {
   requestHeaders(headers: [string, string][], endOfStream: boolean): RequestHeadersOutcome {
     const vm = this.vm;
     this.forwardedRequest = copyHeaders(headers);
+    if (this.ended) return { action: 'reset' };
     if (this.host.bypassed(vm)) return this.failure(true);
     const ctx = this.ensureContext();
     ctx.requestHeaders = this.forwardedRequest;
@@ -140,6 +143,7 @@ export class HttpStreamImpl implements HttpStream {
   }
 
   whenResumed(): Promise<RequestHeadersOutcome> {
+    if (this.ended) return Promise.resolve({ action: 'reset' });
     return new Promise((resolve) => (this.resumeWaiters ??= []).push(resolve));
   }
 
@@ -188,6 +192,7 @@ export class HttpStreamImpl implements HttpStream {
   responseHeaders(headers: [string, string][], endOfStream: boolean): ResponseHeadersOutcome {
     const vm = this.vm;
     this.forwardedResponse = copyHeaders(headers);
+    if (this.ended) return { action: 'reset' };
     if (this.skipped) return this.passThrough ? { action: 'continue' } : { action: 'failed' };
     if (this.host.bypassed(vm)) return this.failure();
     const ctx = this.ensureContext();
@@ -208,11 +213,23 @@ export class HttpStreamImpl implements HttpStream {
     return { action: 'continue' };
   }
 
+  /**
+   * The end of every stream, whatever ended it (completion, reset, abort, protocol error): on_log, on_done, on_delete
+   * once, and the context leaves the VM's live set. A stream still paused is settled as reset so nothing waits on it.
+   */
   log(info: LogInfo): void {
+    if (this.ended) return;
+    this.ended = true;
+    const waiters = this.resumeWaiters;
+    this.resumeWaiters = undefined;
+    if (waiters) for (const w of waiters) w({ action: 'reset' });
     const vm = this.vm;
-    if (this.skipped || this.host.bypassed(vm)) return;
+    if (this.skipped || this.host.bypassed(vm)) {
+      if (this.ctx) vm.streams.delete(this.ctx.id);
+      return;
+    }
     const ctx = this.ensureContext();
-    if (vm.failed) return;
+    if (vm.failed) { vm.streams.delete(ctx.id); return; }
     ctx.logInfo = info;
     ctx.requestHeadersActive = false;
     ctx.responseHeadersActive = false;

@@ -12,6 +12,8 @@
 //                                                                istio-1.24 … istio-1.28; filter/host/envoy-profiles.ts)
 //   MESHLENS_FILTER_CONFIG                                       replaces the plugin configuration JSON (the
 //                                                                control-plane wiring is added unless it has one)
+//   MESHLENS_LOG_LEVEL [info]                                    Envoy's `wasm` logger level: the filter's log
+//                                                                lines at or above it are printed to stderr
 // The proxy token reaches the filter as an Istio mesh hands it over: in the VM environment (MESHLENS_PROXY_TOKEN,
 // named by controlPlane.tokenEnv), never inside the plugin configuration.
 // Every port may be 0 (ephemeral); the "ready" line on stdout carries the bound ports as JSON for scripts.
@@ -21,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
 import { startDemoUpstream } from './sidecar/demo-upstream.ts';
 import { startSidecar, type Sidecar } from './sidecar/index.ts';
-import { FAILURE_POLICIES, type FailurePolicy } from './plugin.ts';
+import { FAILURE_POLICIES, type FailurePolicy, type LogEntry } from './plugin.ts';
+import { LOG_LEVELS, type LogLevel } from './abi-constants.ts';
 import { ENVOY_PROFILES, envoyProfile, type EnvoyProfile } from './envoy-profiles.ts';
 
 const FILTER = fileURLToPath(new URL('../build/meshlens.wasm', import.meta.url));
@@ -77,6 +80,24 @@ function envoyVersion(): EnvoyProfile | undefined {
   }
 }
 
+function logLevel(): LogLevel {
+  const raw = process.env.MESHLENS_LOG_LEVEL;
+  if (raw === undefined || raw === '') return 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new Error(`invalid environment: MESHLENS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return raw as LogLevel;
+}
+
+/**
+ * The filter's log lines as Envoy prints its `wasm` logger to stderr ([time][level][wasm] wasm log <ids>: msg).
+ * The plugin already dropped what is below the configured level. A refused configuration is explained here: the
+ * filter's own critical line names the field and rule before "Failed to configure base Wasm plugin".
+ */
+function printLog(entry: LogEntry): void {
+  process.stderr.write(`[${new Date().toISOString()}][${entry.level}][wasm] ${entry.line}\n`);
+}
+
 function filterConfiguration(): string {
   let config: Record<string, unknown> = DEFAULT_FILTER_CONFIG;
   if (process.env.MESHLENS_FILTER_CONFIG !== undefined) {
@@ -128,7 +149,7 @@ async function main(): Promise<void> {
       clusters: { [DEMO_CLUSTER]: { endpoints: [upstream.address] } },
       routes: [{ prefix: '/', cluster: DEMO_CLUSTER, timeoutMs: 15000 }],
       pluginOptions: {
-        envoy: profile, node: NODE,
+        envoy: profile, node: NODE, logLevel: logLevel(), onLog: printLog,
         clusters: { [CONTROL_PLANE_CLUSTER]: { address: `127.0.0.1:${controlPlane.grpcPort}` } },
         environment: { [PROXY_TOKEN_ENV]: controlPlane.tokens.proxy },
       },

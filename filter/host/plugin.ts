@@ -56,6 +56,17 @@ export const FAILURE_POLICIES: readonly FailurePolicy[] = ['FAIL_CLOSED', 'FAIL_
 export interface ReloadConfig { backoff?: { baseIntervalMs?: number } }
 /** PROTOBUF_GET_MS_OR_DEFAULT(config.reload_config().backoff(), base_interval, 1000). */
 export const DEFAULT_RELOAD_BASE_INTERVAL_MS = 1000;
+/**
+ * The runtime the host answers as: it runs modules on V8 (Node's engine), Istio's default WasmPlugin runtime, so
+ * vm_config.runtime is envoy.wasm.runtime.v8.
+ */
+export const WASM_RUNTIME = 'envoy.wasm.runtime.v8';
+/**
+ * LifecycleStatsHandler (envoy v1.36.0 63ee0dc79d source/extensions/common/wasm/stats_handler.h, wasm.cc): every
+ * Wasm, base or thread-local clone, counts `wasm.<runtime>.created` and moves the `wasm.<runtime>.active` gauge
+ * (a process-wide count, decremented in ~Wasm). Prometheus shows them as envoy_wasm_envoy_wasm_runtime_v8_*.
+ */
+export const VM_LIFECYCLE_STATS = { created: `wasm.${WASM_RUNTIME}.created`, active: `wasm.${WASM_RUNTIME}.active` } as const;
 /** The counters StatsHandler creates under `wasm.<plugin name>.` (vm_reload itself is never incremented). */
 export const RELOAD_STATS = ['vm_reload', 'vm_reload_backoff', 'vm_reload_success', 'vm_reload_failure'] as const;
 
@@ -82,6 +93,9 @@ export function resolveFailurePolicy(opts: Pick<PluginOptions, 'failurePolicy' |
   return { policy, passTrappingStream: opts.failOpen === true, reloadBaseMs: base };
 }
 
+/** Envoy's active_wasms: one count for the whole process, whichever plugin the VM belongs to. */
+let activeVms = 0;
+
 export interface SimulatedRequest extends StreamProps {
   requestHeaders: [string, string][];
   response?: LogInfo;
@@ -99,7 +113,11 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
   readonly failOpen: boolean;
   private readonly reloadBaseMs: number;
   private readonly random: () => number;
-  private readonly reloadStats: Record<(typeof RELOAD_STATS)[number], Stat> | undefined;
+  private readonly reloadStats: Record<(typeof RELOAD_STATS)[number], Stat>;
+  private readonly vmCreated: Stat;
+  private readonly vmActive: Stat;
+  /** VMs alive (base, main, workers, replacements not yet discarded): each counts once in wasm.<runtime>.active. */
+  private readonly liveVms = new Set<WasmVm>();
   private readonly clock: Clock;
   private module!: WebAssembly.Module;
   private readonly env: HostEnvironment;
@@ -135,12 +153,16 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     const name = opts.name ?? 'meshlens', rootId = opts.rootId ?? 'meshlens', vmId = opts.vmId ?? 'meshlens';
     const logLevel = LOG_LEVELS.indexOf(opts.logLevel ?? 'info');
     if (logLevel < 0) throw new Error('invalid plugin options: logLevel must be one of trace, debug, info, warn, error, critical');
-    // StatsHandler(scope, "wasm.<name>.") in PluginConfig's constructor. Envoy creates them for every policy, but
-    // only FAIL_RELOAD can move them; the host, which models no other Envoy-own stats, shows them only there.
-    this.reloadStats = this.failurePolicy === 'FAIL_RELOAD'
-      ? Object.fromEntries(RELOAD_STATS.map((n) => [n, this.stats.stat('counter', `wasm.${name}.${n}`)])) as
-        Record<(typeof RELOAD_STATS)[number], Stat>
-      : undefined;
+    // StatsHandler(scope, "wasm.<name>.") in PluginConfig's constructor, for every policy (only FAIL_RELOAD moves
+    // them). Marked used so they show at 0 from the start, as Envoy's counters do.
+    this.reloadStats = Object.fromEntries(RELOAD_STATS.map((n) => {
+      const stat = this.stats.stat('counter', `wasm.${name}.${n}`);
+      this.stats.add(stat, 0);
+      return [n, stat];
+    })) as Record<(typeof RELOAD_STATS)[number], Stat>;
+    this.vmCreated = this.stats.stat('counter', VM_LIFECYCLE_STATS.created);
+    this.vmActive = this.stats.stat('gauge', VM_LIFECYCLE_STATS.active);
+    this.stats.add(this.vmCreated, 0);
     this.env = {
       identity: { name, rootId, vmId, node: opts.node ?? {}, legacyProperties: profile.legacyProperties },
       pluginConfiguration: Buffer.from(opts.configuration, 'utf8'),
@@ -166,9 +188,11 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     plugin.module = await WebAssembly.compile(opts.wasm as BufferSource);
     const canary = plugin.startVm('canary');
     if (canary.failed || plugin.configureFailed.has(canary)) {
+      plugin.vmLifecycle(canary, 'destroyed');
       plugin.callouts.close();
       throw new PluginLoadError(canary.failure ?? 'Failed to configure base Wasm plugin');
     }
+    // The canary is Envoy's base Wasm: it stays alive (and counted active) as the one the thread-local VMs clone.
     plugin.stopTimer(canary);
     plugin.env.shared.acquire(plugin.env.identity.vmId);
     plugin.main = plugin.startVm('main');
@@ -184,6 +208,7 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
 
   private startPrepared(vm: WasmVm): WasmVm {
     const label = vm.label;
+    this.vmLifecycle(vm, 'created');
     vm.instantiate(this.module);
     if (vm.failed) return vm;
     const root = new RootContext(vm.allocateContextId());
@@ -206,6 +231,19 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
       this.stopTimer(vm);
     }
     return vm;
+  }
+
+  /** Wasm() / ~Wasm(): the VM counts as created and active until it is discarded. */
+  private vmLifecycle(vm: WasmVm, event: 'created' | 'destroyed'): void {
+    if (event === 'created') {
+      if (this.liveVms.has(vm)) return;
+      this.liveVms.add(vm);
+      this.stats.add(this.vmCreated, 1);
+    } else if (!this.liveVms.delete(vm)) {
+      return;
+    }
+    activeVms += event === 'created' ? 1 : -1;
+    this.stats.set(this.vmActive, activeVms);
   }
 
   private record(level: LogLevel, message: string, vm: WasmVm, ctx: RootContext | StreamContext | undefined): void {
@@ -291,7 +329,7 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     const intervalMs = this.nextBackOffMs();
     const now = this.clock.nowNs();
     if (now - this.lastLoadNs[index] < BigInt(intervalMs) * 1_000_000n) {
-      this.stats.add(this.reloadStats!.vm_reload_backoff, 1);
+      this.stats.add(this.reloadStats.vm_reload_backoff, 1);
       return vm;
     }
     this.lastLoadNs[index] = now;
@@ -304,11 +342,13 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
       for (const c of fresh.callouts.values()) c.cancel();
       fresh.callouts.clear();
       this.configureFailed.delete(fresh);
-      this.stats.add(this.reloadStats!.vm_reload_failure, 1);
+      this.vmLifecycle(fresh, 'destroyed');
+      this.stats.add(this.reloadStats.vm_reload_failure, 1);
       return vm;
     }
-    this.stats.add(this.reloadStats!.vm_reload_success, 1);
+    this.stats.add(this.reloadStats.vm_reload_success, 1);
     this.stopTimer(vm);
+    this.vmLifecycle(vm, 'destroyed');
     this.workers[index] = fresh;
     return fresh;
   }
@@ -356,6 +396,11 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
     return out;
   }
   memoryBytes(): number[] { return this.allVms().map((vm) => vm.memoryBytes()); }
+  /**
+   * Live HTTP stream contexts per worker VM (worker 0 first): streams begun and not yet through on_delete, what
+   * Envoy's downstream_rq_active shows for the streams that reached the filter. 0 everywhere once traffic is done.
+   */
+  activeStreams(): number[] { return this.workers.map((vm) => vm.streams.size); }
   /** Labels of VMs that trapped (main, worker-N). */
   failedVms(): string[] { return this.allVms().filter((vm) => vm.failed).map((vm) => vm.label); }
   /** Current tick period per VM (main first), 0 when disarmed. */
@@ -374,6 +419,7 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
       this.stopTimer(vm);
     }
     this.closed = true;
+    for (const vm of [...this.liveVms]) this.vmLifecycle(vm, 'destroyed');
     this.detachClock?.();
     this.callouts.close();
     this.env.shared.release(this.env.identity.vmId);

@@ -33,11 +33,15 @@ admin('/stats/prometheus serves the plugin stats as Envoy does', async () => {
   assert.is(response.headers['content-type'], 'text/plain; charset=UTF-8');
   assert.is(response.headers['cache-control'], 'no-cache, max-age=0');
   assert.is(response.headers['x-content-type-options'], 'nosniff');
-  assert.is(response.body, plugin.prometheusText);
+  // The plugin's series, with the HCM's own gauge added among the gauges as Envoy exports it.
+  const prefix = `inbound_127.0.0.1_${sidecar.listenerPort}`;
+  assert.is(response.body, plugin.prometheusText +
+    `# TYPE envoy_http_downstream_rq_active gauge\nenvoy_http_downstream_rq_active{envoy_http_conn_manager_prefix="${prefix}"} 0\n`);
 });
 
 admin('/stats, /ready and unknown paths', async () => {
-  assert.is((await request(sidecar.adminPort, '/stats')).body, 'meshlens_requests_total: 1\n');
+  assert.is((await request(sidecar.adminPort, '/stats')).body,
+    `http.inbound_127.0.0.1_${sidecar.listenerPort}.downstream_rq_active: 0\nmeshlens_requests_total: 1\n`);
   const ready = await request(sidecar.adminPort, '/ready');
   assert.is(ready.status, 200);
   assert.is(ready.body, 'LIVE\n');

@@ -12,6 +12,37 @@ export interface AdminOptions {
   stats: AdminStats;
   clusters: ReadonlyMap<string, ClusterPool>;
   isReady?: () => boolean;
+  /** The listener's HTTP connection manager: its stat_prefix and the streams it has open right now. */
+  http?: { statPrefix(): string; downstreamRqActive(): number };
+}
+
+/**
+ * Adds the HCM's http.<stat_prefix>.downstream_rq_active gauge to the plugin's /stats text, keeping Envoy's
+ * order (scalars by name, then histograms).
+ */
+export function withHttpStatsText(text: string, statPrefix: string, active: number): string {
+  const name = `http.${statPrefix}.downstream_rq_active`;
+  const lines = text === '' ? [] : text.slice(0, -1).split('\n');
+  const at = lines.findIndex((l) => {
+    const colon = l.lastIndexOf(': ');
+    return !/^-?[\d.e+]+$/.test(l.slice(colon + 2)) || l.slice(0, colon) > name;
+  });
+  lines.splice(at < 0 ? lines.length : at, 0, `${name}: ${active}`);
+  return lines.map((l) => `${l}\n`).join('');
+}
+
+/**
+ * The same gauge in Prometheus form: Envoy's built-in tag extractor takes the prefix out of http.$.** as
+ * envoy_http_conn_manager_prefix (envoy v1.36.0 source/common/config/well_known_names.cc), so the family is
+ * envoy_http_downstream_rq_active, placed among the gauges in name order (counters, gauges, histograms).
+ */
+export function withHttpStatsPrometheus(text: string, statPrefix: string, active: number): string {
+  const family = 'envoy_http_downstream_rq_active';
+  const block = `# TYPE ${family} gauge\n${family}{envoy_http_conn_manager_prefix="${statPrefix}"} ${active}\n`;
+  const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)];
+  const next = types.find((m) => m[2] === 'histogram' || (m[2] === 'gauge' && m[1]! > family));
+  if (!next) return text + block;
+  return text.slice(0, next.index) + block + text.slice(next.index);
 }
 
 const TEXT_UTF8 = 'text/plain; charset=UTF-8';
@@ -71,12 +102,16 @@ export function createAdmin(options: AdminOptions): http.Server {
       return;
     }
     switch (path) {
-      case '/stats/prometheus':
-        send(200, options.stats.renderPrometheus());
+      case '/stats/prometheus': {
+        const text = options.stats.renderPrometheus();
+        send(200, options.http ? withHttpStatsPrometheus(text, options.http.statPrefix(), options.http.downstreamRqActive()) : text);
         return;
-      case '/stats':
-        send(200, options.stats.renderText());
+      }
+      case '/stats': {
+        const text = options.stats.renderText();
+        send(200, options.http ? withHttpStatsText(text, options.http.statPrefix(), options.http.downstreamRqActive()) : text);
         return;
+      }
       case '/ready': {
         const ready = options.isReady?.() ?? true;
         send(ready ? 200 : 503, ready ? 'LIVE\n' : 'PRE_INITIALIZING\n');

@@ -119,13 +119,21 @@ export async function startSidecarWith<P extends SidecarPlugin>(plugin: P, opts:
   validate(opts);
   const clusters = new Map(Object.entries(opts.clusters).map(([name, c]) => [name, new ClusterPool(name, c)]));
   const listener = createListener({ host: plugin, clusters, routes: opts.routes, router: opts.router });
-  const admin = createAdmin({ stats: plugin.stats, clusters });
+  const listenerHost = opts.listener?.host ?? '127.0.0.1';
+  const admin = createAdmin({
+    stats: plugin.stats, clusters,
+    // Istio names the inbound HCM's stat_prefix after the listener address ("inbound_0.0.0.0_15006").
+    http: {
+      statPrefix: () => `inbound_${listenerHost}_${(listener.address() as AddressInfo | null)?.port ?? opts.listener?.port ?? 10000}`,
+      downstreamRqActive: () => listener.downstreamRqActive(),
+    },
+  });
   const flushStats = (): void => plugin.stats.flushHistograms();
   const flushTimer = setInterval(flushStats, opts.statsFlushIntervalMs ?? 5000);
   flushTimer.unref();
   const stopTimers = () => clearInterval(flushTimer);
   try {
-    const listenerPort = await listen(listener, opts.listener?.host ?? '127.0.0.1', opts.listener?.port ?? 10000);
+    const listenerPort = await listen(listener, listenerHost, opts.listener?.port ?? 10000);
     const adminPort = await listen(admin, opts.admin?.host ?? '127.0.0.1', opts.admin?.port ?? 15000);
     let closed: Promise<void> | undefined;
     return {

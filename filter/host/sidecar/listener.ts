@@ -8,6 +8,7 @@ import { httpToGrpcStatus } from '../properties.ts';
 import { ResponseFlags } from './response-flags.ts';
 import { matchRoute, type RouteConfig } from './route-table.ts';
 import { DEFAULT_ROUTE_TIMEOUT_MS, forwardRequest, type RouterOptions } from './router.ts';
+import { StreamedBody } from './request-body.ts';
 import type { ClusterPool } from './upstream-pool.ts';
 
 /** The part of ProxyWasmPlugin the listener drives. */
@@ -80,23 +81,69 @@ function address(ip: string | undefined, port: number | undefined): string | und
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+/**
+ * Envoy's HTTP/1 defaults (HttpConnectionManager.max_request_headers_kb 60, HttpProtocolOptions.max_headers_count
+ * 100; envoy v1.36.0 63ee0dc79d api/envoy/config/core/v3/protocol.proto, http_connection_manager.proto). With the
+ * default Balsa parser the 60 KiB bound covers the whole header block, request line included
+ * (source/common/http/http1/codec_impl.cc: BalsaParser(type, this, max_headers_kb_ * 1024, ...)), which is what
+ * Node's maxHeaderSize bounds too.
+ */
+export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
+export const MAX_HEADERS_COUNT = 100;
+
+/** A protocol error Envoy's HTTP/1 codec answers itself (sendProtocolError) before any filter saw request headers. */
+interface CodecError { status: number; details: string }
+
+// Node's parser error codes → Envoy's codec answer (codec_impl.cc dispatchSlice: "headers size exceeds limit" is
+// 431 http1.headers_too_large, every other parser error 400 http1.codec_error).
+function codecErrorOf(err: NodeJS.ErrnoException): CodecError {
+  return err.code === 'HPE_HEADER_OVERFLOW'
+    ? { status: 431, details: 'http1.headers_too_large' }
+    : { status: 400, details: 'http1.codec_error' };
 }
 
+/** The status line text Envoy's codec errors use as their body (CodeUtility::toString). */
+function codeText(status: number): string {
+  return http.STATUS_CODES[status] ?? 'Unknown';
+}
+
+interface Target { authority: string; path: string; scheme: string }
+
+/**
+ * The request target as Envoy's HTTP/1 codec turns it into :authority/:path (codec_impl.cc handlePath, v1.36.0):
+ * origin-form keeps Host; absolute-form replaces Host with the URI's authority (RFC 9112 §3.2.2; allow_absolute_url
+ * defaults to true, source/common/http/http1/settings.cc) and keeps path and query; CONNECT's authority-form has no :path; anything else is
+ * http1.invalid_url. Repeated Host lines join with "," as Envoy's header map appends inline headers
+ * (header_map_impl.cc insertByKey); the result is then judged by HeaderUtility::authorityIsValid, which allows ",".
+ */
+function requestTarget(req: http.IncomingMessage, connect: boolean): Target | CodecError {
+  const url = req.url ?? '';
+  const hosts: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') hosts.push(req.rawHeaders[i + 1]!);
+  const host = hosts.join(',');
+  if (connect) return { authority: url, path: '', scheme: '' };
+  if (url.startsWith('/') || (req.method === 'OPTIONS' && url.startsWith('*'))) return { authority: host, path: url, scheme: 'http' };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { status: 400, details: 'http1.invalid_url' };
+  }
+  const scheme = parsed.protocol.slice(0, -1).toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') return { status: 400, details: 'http1.invalid_scheme' };
+  if (parsed.host === '') return { status: 400, details: 'http1.invalid_url' };
+  return { authority: parsed.host, path: `${parsed.pathname}${parsed.search}`, scheme };
+}
+
+/** HeaderUtility::authorityIsValid (envoy v1.36.0 source/common/http/header_utility.cc): its character table. */
+const AUTHORITY_CHARS = /^[!$%&'()*+,\-.0-9:;=@A-Z[\]_a-z~]*$/;
+
 /** The request header map Envoy's HCM hands to the filter chain. */
-function downstreamHeaders(req: http.IncomingMessage): [string, string][] {
-  const headers: [string, string][] = [
-    [':authority', req.headers.host ?? ''],
-    [':path', req.url ?? '/'],
-    [':method', req.method ?? 'GET'],
-    [':scheme', 'http'],
-  ];
+function downstreamHeaders(req: http.IncomingMessage, target: Target): [string, string][] {
+  const headers: [string, string][] = [[':authority', target.authority]];
+  if (target.path !== '') headers.push([':path', target.path]);
+  headers.push([':method', req.method ?? 'GET']);
+  if (target.scheme !== '') headers.push([':scheme', target.scheme]);
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i]!.toLowerCase();
     if (name !== 'host') headers.push([name, req.rawHeaders[i + 1]!]);
@@ -106,50 +153,126 @@ function downstreamHeaders(req: http.IncomingMessage): [string, string][] {
   return headers;
 }
 
-export function createListener(options: ListenerOptions): http.Server {
+/** A request in flight on a connection: a parser error mid-body is reported to it. */
+interface ActiveRequest { protocolError(error: CodecError): void }
+
+/** The listener with its HTTP connection manager's live stream count (Envoy's downstream_rq_active). */
+export interface Listener extends http.Server {
+  downstreamRqActive(): number;
+}
+
+export function createListener(options: ListenerOptions): Listener {
+  let rqActive = 0;
   const connectionIds = new WeakMap<Socket, number>();
+  const active = new WeakMap<Socket, ActiveRequest>();
   let nextConnectionId = 0;
-  const server = http.createServer({ keepAlive: true }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
+  const run = (req: http.IncomingMessage, res: http.ServerResponse, how: { connect?: boolean; codecError?: CodecError } = {}): void => {
+    handle(req, res, how).catch((err: unknown) => {
       // A bug here must not take the process down; the client sees a reset like a crashed worker would give.
       process.stderr.write(`sidecar: request failed: ${err instanceof Error ? err.stack : String(err)}\n`);
       res.destroy();
     });
-  });
+  };
+  // requireHostHeader off: a missing Host is Envoy's HCM's 400 missing_host_header, answered through the filter chain.
+  const server = Object.assign(
+    http.createServer({ keepAlive: true, maxHeaderSize: MAX_REQUEST_HEADERS_BYTES, requireHostHeader: false }, (req, res) => run(req, res)),
+    { downstreamRqActive: () => rqActive },
+  );
+  // One over Envoy's limit: Node drops headers past its count silently, so the count check below can see the excess.
+  server.maxHeadersCount = MAX_HEADERS_COUNT + 1;
   server.on('connection', (socket: Socket) => {
     connectionIds.set(socket, nextConnectionId++);
   });
+  // Node hands CONNECT over as a raw socket; Envoy runs it through the HCM like any request (and its HTTP/1 codec
+  // half-closes the connection after a non-2xx answer), so it gets a response on a response object bound to it.
+  server.on('connect', (req: http.IncomingMessage, socket: Socket) => {
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.on('finish', () => socket.end());
+    run(req, res, { connect: true });
+  });
+  // Parser errors. Mid-request (a malformed body) the stream in flight answers or resets; before a request exists
+  // (oversized or garbled headers) Envoy's codec still creates a stream and sends its local reply through the
+  // filter chain "to ensure access logging" (filter_manager.cc sendLocalReplyViaFilterChain), so the filter logs it.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // The peer closed or reset the connection (mid-headers or mid-body): not a protocol error but the downstream
+    // going away; a stream in flight sees the close and ends with DC, and before a request no stream began.
+    if (!err.code?.startsWith('HPE_') || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const current = active.get(socket);
+    if (current) {
+      current.protocolError(codecErrorOf(err));
+      return;
+    }
+    const req = new http.IncomingMessage(socket);
+    req.httpVersionMajor = 1;
+    req.httpVersionMinor = 1;
+    req.httpVersion = '1.1';
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.on('finish', () => socket.destroySoon());
+    run(req, res, { codecError: codecErrorOf(err) });
+  });
   server.keepAliveTimeout = 60_000;
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, how: { connect?: boolean; codecError?: CodecError }): Promise<void> {
     const startedAt = performance.now();
-    const connectionId = connectionIds.get(req.socket) ?? 0;
-    const requestHeaders = downstreamHeaders(req);
-    const grpc = isGrpcRequest(requestHeaders);
-    const authority = req.headers.host ?? '';
-    const route = matchRoute(options.routes, authority, req.url ?? '/');
+    const socket = req.socket;
+    const connectionId = connectionIds.get(socket) ?? 0;
+    // Envoy's codec rejects these before the HCM sees headers (codec_impl.cc completeCurrentHeader,
+    // onHeadersCompleteBase → handlePath, checkProtocolVersion: accept_http_10 defaults off, so any HTTP/1.0 request
+    // is 426 low_version, whether or not it has a Host).
+    let codecError = how.codecError;
+    const target = codecError ? { authority: '', path: '', scheme: '' } : requestTarget(req, how.connect === true);
+    if (!codecError) {
+      if (req.rawHeaders.length / 2 > MAX_HEADERS_COUNT) codecError = { status: 431, details: 'http1.too_many_headers' };
+      else if ('status' in target) codecError = target;
+      else if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) codecError = { status: 426, details: 'low_version' };
+    }
+    const authority = 'status' in target ? '' : target.authority;
+    const path = 'status' in target ? '' : target.path;
+    const route = codecError ? undefined : matchRoute(options.routes, authority, path);
     // Envoy pins a downstream connection to one worker for its whole life; connections are spread round-robin.
     const stream = options.host.openStream(connectionId % options.host.workerCount, {
       cluster: route?.cluster ?? '',
       protocol: `HTTP/${req.httpVersion}`,
-      sourceAddress: address(req.socket.remoteAddress, req.socket.remotePort),
-      destinationAddress: address(req.socket.localAddress, req.socket.localPort),
+      sourceAddress: address(socket.remoteAddress, socket.remotePort),
+      destinationAddress: address(socket.localAddress, socket.localPort),
       connectionId,
     });
+    rqActive++;
     const flags = new ResponseFlags();
     let requestBytes = 0;
     let responseBytes = 0;
     let logged = false;
+    const downstream = new AbortController();
+    let body: StreamedBody | undefined;
     const finish = (info: Omit<LogInfo, 'durationMs' | 'responseFlags'>, upstream: UpstreamSide = {}): void => {
       if (logged) return;
       logged = true;
+      rqActive--;
+      active.delete(socket);
+      downstream.abort();
+      if (body) {
+        requestBytes = body.received;
+        body.abort();
+      }
       const { flags: routerFlags, ...upstreamInfo } = upstream;
       if (routerFlags) flags.merge(routerFlags);
       stream.log({ ...info, ...upstreamInfo, requestBytes, responseBytes, responseFlags: flags.format(), durationMs: performance.now() - startedAt });
     };
     let resetByProxy = false;
+    // Registered first, so it runs before the response paths' own close handlers. The downstream went away (Envoy:
+    // remote close → DownstreamConnectionTermination, DC): the stream ends now, wherever it was (waiting for the
+    // filter, the body or the upstream); once a response started, those paths log it with the status already sent.
     res.on('close', () => {
-      if (!res.writableFinished && !resetByProxy) flags.set('DC');
+      if (res.writableFinished || resetByProxy) return;
+      flags.set('DC');
+      if (!res.headersSent) finish({ responseCode: 0 });
     });
     const reset = (upstream: UpstreamSide = {}): void => {
       resetByProxy = true;
@@ -164,6 +287,9 @@ export function createListener(options: ListenerOptions): http.Server {
       }
       // The HCM's default server_header_transformation OVERWRITE, applied after the filter chain.
       flat.push('server', 'envoy');
+      // HTTP/1: a response that ends before the request body did closes the connection (the HCM resets the
+      // unfinished request stream and drains an HTTP/1 connection, conn_manager_impl.cc doEndStream).
+      if (body && body.state !== 'complete') res.shouldKeepAlive = false;
       res.writeHead(statusOf(headers), flat);
     };
     const sendHead = (head: Head, upstream: UpstreamSide = {}): void => {
@@ -197,17 +323,49 @@ export function createListener(options: ListenerOptions): http.Server {
       }
     };
     const sendLocalReply = (reply: LocalReply, upstream: UpstreamSide): void => {
+      if (logged || res.headersSent) return;
       const head = localReplyHead(reply, grpc);
       const encoded = encode(head, (head.body ?? '') === '');
       if (encoded === 'reset') reset(upstream);
       else sendHead(encoded, upstream);
     };
+    /**
+     * Envoy's codec error (sendProtocolError): its local reply goes through the filter chain when no response has
+     * started, then handleCodecError closes the connection and marks the stream DownstreamProtocolError (DPE,
+     * conn_manager_impl.cc resetAllStreams). A response already on the wire is cut instead.
+     */
+    const protocolError = (error: CodecError): void => {
+      if (logged) return;
+      flags.set('DPE');
+      body?.abort();
+      downstream.abort();
+      res.shouldKeepAlive = false;
+      if (res.headersSent) {
+        // The response paths' close handlers log it with the status already sent.
+        resetByProxy = true;
+        res.destroy();
+        return;
+      }
+      res.once('finish', () => socket.destroySoon());
+      sendLocalReply({ status: error.status, body: codeText(error.status), details: error.details, headers: [] }, {});
+    };
+    // The HCM learns a request is gRPC from decoded headers, which a codec error never produced.
+    const grpc = !codecError && isGrpcRequest([['content-type', String(req.headers['content-type'] ?? '')]]);
 
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    if (codecError) return protocolError(codecError);
+    active.set(socket, { protocolError });
+    const requestHeaders = downstreamHeaders(req, target as Target);
+    // HCM decodeHeaders (conn_manager_impl.cc, v1.36.0): a missing Host is 400 missing_host_header; an authority
+    // outside HeaderUtility::authorityIsValid's table is 400 and a codec error (DPE) as well.
+    if (authority === '') return sendLocalReply({ status: 400, body: '', details: 'missing_host_header', headers: [] }, {});
+    if (!AUTHORITY_CHARS.test(authority)) return protocolError({ status: 400, details: 'http.invalid_authority' });
+
+    const contentLength = req.headers['content-length'];
+    const hasBody = !how.connect && (contentLength !== undefined ? contentLength !== '0' : req.headers['transfer-encoding'] !== undefined);
+    if (hasBody) body = new StreamedBody(req, contentLength !== undefined ? Number(contentLength) : undefined);
     let decision = stream.requestHeaders(requestHeaders, !hasBody);
-    const body = await readBody(req);
-    requestBytes = body.length;
     if (decision.action === 'paused') decision = stream.whenResumed ? await stream.whenResumed() : { action: 'continue' };
+    if (logged) return;
     switch (decision.action) {
       case 'localReply':
         return sendHead(filterReplyHead(decision.reply, grpc));
@@ -222,6 +380,8 @@ export function createListener(options: ListenerOptions): http.Server {
     const forwarded = stream.forwardedRequestHeaders();
     const cluster = route && options.clusters.get(route.cluster);
     if (!route || !cluster) {
+      // CONNECT has no :path, so only a CONNECT route could match it (envoy config_impl.cc ConnectRouteEntryImpl);
+      // without one it is the router's 404 route_not_found like any unrouted request.
       const noRoute = new ResponseFlags();
       noRoute.set(route ? 'NC' : 'NR');
       const details = route ? 'cluster_not_found' : 'route_not_found';
@@ -232,10 +392,11 @@ export function createListener(options: ListenerOptions): http.Server {
       cluster,
       {
         method: pseudo(':method') ?? req.method ?? 'GET',
-        path: pseudo(':path') ?? req.url ?? '/',
+        path: pseudo(':path') ?? path,
         authority: pseudo(':authority') ?? authority,
         headers: forwarded.filter(([k]) => !k.startsWith(':') && !HOP_BY_HOP.has(k)),
-        body,
+        body: body ?? Buffer.alloc(0),
+        signal: downstream.signal,
       },
       route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS,
       options.router,
@@ -246,6 +407,10 @@ export function createListener(options: ListenerOptions): http.Server {
       attemptCount: outcome.attemptCount,
       flags: outcome.flags,
     };
+    if (logged || res.headersSent) {
+      if (outcome.kind === 'upstream') outcome.response.body.destroy();
+      return;
+    }
     if (outcome.kind === 'localReply') {
       upstreamSide.upstreamTransportFailureReason = outcome.transportFailureReason;
       return sendLocalReply({ status: outcome.status, body: outcome.body, details: outcome.details, headers: [] }, upstreamSide);
@@ -268,7 +433,7 @@ export function createListener(options: ListenerOptions): http.Server {
     upstream.body.on('error', () => {});
     upstream.body.on('close', () => {
       if (upstream.isComplete()) return;
-      if (!flags.has('DC')) outcome.flags.set('UC');
+      if (!flags.has('DC') && !flags.has('DPE')) outcome.flags.set('UC');
       resetByProxy = true;
       res.destroy();
     });

@@ -4,6 +4,7 @@
 import { ResponseFlags, type ResponseFlag } from './response-flags.ts';
 import { CONSUMED_RETRY_HEADERS, RetryState, parseRetryHeaders, type RetryStatus, type UpstreamResetReason } from './retry-state.ts';
 import { UpstreamFailure, type ClusterPool, type PendingAttempt, type UpstreamResponse } from './upstream-pool.ts';
+import type { BodySource } from './request-body.ts';
 
 export const DEFAULT_ROUTE_TIMEOUT_MS = 15000; // Envoy RouteAction.timeout default
 
@@ -22,7 +23,9 @@ export interface RoutedRequest {
   path: string;
   authority: string;
   headers: [string, string][]; // regular request headers as the filter left them (no pseudo-headers)
-  body: Buffer;
+  body: Buffer | BodySource;
+  /** The downstream stream ended (reset, disconnect, protocol error): Envoy's router onDestroy resets the upstream. */
+  signal?: AbortSignal;
 }
 
 interface OutcomeCommon {
@@ -97,7 +100,8 @@ type AttemptResult =
   | { kind: 'response'; response: UpstreamResponse }
   | { kind: 'failure'; failure: UpstreamFailure }
   | { kind: 'perTryTimeout' }
-  | { kind: 'globalTimeout' };
+  | { kind: 'globalTimeout' }
+  | { kind: 'downstreamGone' };
 
 export async function forwardRequest(
   pool: ClusterPool,
@@ -124,6 +128,8 @@ export async function forwardRequest(
     heldRetry?.();
     heldRetry = undefined;
     if (!plan.retry) return 'no';
+    // Past the buffer limit the router dropped its copy of the body and its retry state with it.
+    if (!Buffer.isBuffer(request.body) && !request.body.replayable) return 'no';
     return plan.retry.shouldRetry(wouldRetry, () => (heldRetry = pool.tryAcquireRetry()) !== undefined);
   };
   const common = (): OutcomeCommon => ({ flags, attemptCount, upstreamAddress, upstreamLocalAddress });
@@ -140,8 +146,14 @@ export async function forwardRequest(
     return waited === 'retry' ? 'retry' : 'timeout';
   };
 
+  const downstreamGone = new Promise<{ kind: 'downstreamGone' }>((resolve) => {
+    if (request.signal?.aborted) resolve({ kind: 'downstreamGone' });
+    else request.signal?.addEventListener('abort', () => resolve({ kind: 'downstreamGone' }), { once: true });
+  });
+
   try {
     for (;;) {
+      if (request.signal?.aborted) return localReply(0, '', 'downstream_remote_disconnect');
       const address = pool.pickEndpoint((a) => attempted.has(a), attemptCount > 0 ? maxSelectionRetries : 0);
       if (address === undefined) {
         flags.set('UH');
@@ -169,8 +181,16 @@ export async function forwardRequest(
         ),
         perTry,
         globalTimeout,
+        downstreamGone,
       ]);
       if (perTryTimer) clearTimeout(perTryTimer);
+
+      if (result.kind === 'downstreamGone') {
+        // Nobody is left to answer: the attempt is reset and nothing is retried (the stream already logged DC/DPE).
+        attempt.reset();
+        void attempt.response.then((r) => r.body.destroy(), () => {});
+        return localReply(0, '', 'downstream_remote_disconnect');
+      }
 
       if (result.kind === 'globalTimeout') {
         attempt.reset();

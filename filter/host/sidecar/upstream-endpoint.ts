@@ -1,13 +1,21 @@
 // What every upstream connection pool shares: the request/response shapes, Envoy's reset reasons as failures, and
 // per-host counters for /clusters.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { UpstreamResetReason } from './retry-state.ts';
+import type { BodySource } from './request-body.ts';
 
 export interface UpstreamRequest {
   method: string;
   path: string;
   headers: [string, string][]; // regular headers only, plus "host"
-  body: Buffer;
+  /** A whole body, or the downstream body streamed as it arrives. */
+  body: Buffer | BodySource;
+}
+
+/** Sends a request body into an upstream stream: a Buffer at once, a streamed body as it arrives. */
+export function writeBody(body: Buffer | BodySource, dest: Writable): void {
+  if (Buffer.isBuffer(body)) dest.end(body);
+  else body.pipeTo(dest);
 }
 
 export interface UpstreamResponse {

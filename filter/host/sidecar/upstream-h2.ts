@@ -3,7 +3,7 @@
 // and the UR flag behave as with Envoy's HTTP/2 codec.
 import http2 from 'node:http2';
 import {
-  UpstreamFailure, emptyStats, parseEndpoint, socketAddress,
+  UpstreamFailure, emptyStats, parseEndpoint, socketAddress, writeBody,
   type Endpoint, type EndpointStats, type PendingAttempt, type UpstreamRequest, type UpstreamResponse,
 } from './upstream-endpoint.ts';
 
@@ -124,7 +124,7 @@ export class Http2Endpoint implements Endpoint {
                   : 'remote reset';
             reject(new UpstreamFailure(reason, '', this.address, localAddress));
           });
-          s.end(request.body);
+          writeBody(request.body, s);
         }),
     );
     return {

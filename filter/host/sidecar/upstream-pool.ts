@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import {
-  UpstreamFailure, emptyStats, headerPairs, parseEndpoint, socketAddress,
+  UpstreamFailure, emptyStats, headerPairs, parseEndpoint, socketAddress, writeBody,
   type Endpoint, type EndpointStats, type PendingAttempt, type UpstreamRequest, type UpstreamResponse,
 } from './upstream-endpoint.ts';
 import { Http2Endpoint } from './upstream-h2.ts';
@@ -52,7 +52,12 @@ class Http1Endpoint implements Endpoint {
       method: request.method,
       path: request.path,
       // Raw [name, value, name, value…] form keeps repeated headers and their order, as Envoy's codec does.
-      headers: request.headers.concat([['content-length', String(request.body.length)]]).flat(),
+      // A streamed body keeps the downstream framing: its Content-Length, or chunked when it had none.
+      headers: (Buffer.isBuffer(request.body)
+        ? request.headers.concat([['content-length', String(request.body.length)]])
+        : request.body.contentLength !== undefined
+          ? request.headers.concat([['content-length', String(request.body.contentLength)]])
+          : request.headers).flat(),
       setHost: false,
     });
     const onConnected = (socket: Socket): void => {
@@ -100,7 +105,7 @@ class Http1Endpoint implements Endpoint {
         reject(this.classify(err, { connected, connectTimedOut, resetLocally, localAddress }));
       });
     });
-    outgoing.end(request.body);
+    writeBody(request.body, outgoing);
     return {
       response,
       reset: () => {
