@@ -6,19 +6,16 @@ import * as assert from 'uvu/assert';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ProxyWasmPlugin } from '../../filter/host/index.ts';
 import { startSidecarWith, type SidecarWith } from '../../filter/host/sidecar/index.ts';
 import { DEFAULT_BUFFER_LIMIT_BYTES } from '../../filter/host/sidecar/request-body.ts';
-import { needs } from '../support/skip.ts';
-import { RELEASE_FILTER } from '../host/support.ts';
+import { releaseFilter } from '../host/support.ts';
 import { ObservedPlugin, RecordingPlugin } from './support.ts';
 
-const missing = existsSync(RELEASE_FILTER) ? null : 'filter/build/meshlens.wasm not built (npm run build:filter)';
-const test = needs(missing, suite('streamed request bodies'));
+const test = suite('streamed request bodies');
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -78,7 +75,7 @@ let up: Awaited<ReturnType<typeof countingUpstream>>;
 async function start(failFirst = 0, filter: 'release' | 'recording' = 'release'): Promise<void> {
   up = await countingUpstream(failFirst);
   const host = filter === 'release'
-    ? new ObservedPlugin(await ProxyWasmPlugin.create({ wasm: readFileSync(RELEASE_FILTER), configuration: '{}', workers: 1 }))
+    ? new ObservedPlugin(await ProxyWasmPlugin.create({ wasm: releaseFilter(), configuration: '{}', workers: 1 }))
     : new RecordingPlugin(1);
   if (host instanceof ObservedPlugin) plugin = host;
   sidecar = await startSidecarWith(host, {
@@ -126,7 +123,7 @@ test('a 100 MB body streams through: the sidecar\'s RSS grows by a small fractio
   try {
     const { port } = JSON.parse((await lines.next()).value as string) as { port: number };
     up = { address: `127.0.0.1:${port}`, received: [], close: async () => {} };
-    plugin = new ObservedPlugin(await ProxyWasmPlugin.create({ wasm: readFileSync(RELEASE_FILTER), configuration: '{}', workers: 1 }));
+    plugin = new ObservedPlugin(await ProxyWasmPlugin.create({ wasm: releaseFilter(), configuration: '{}', workers: 1 }));
     sidecar = await startSidecarWith(plugin, {
       listener: { port: 0 }, admin: { port: 0 }, clusters: { orders: { endpoints: [up.address] } }, routes: [{ cluster: 'orders' }],
     });

@@ -4,20 +4,17 @@
 // left in any VM, no VM failed, the VMs' memory did not grow and RSS is back within 10 %.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ProxyWasmPlugin } from '../../filter/host/index.ts';
 import { startSidecarWith, type SidecarWith } from '../../filter/host/sidecar/index.ts';
-import { needs } from '../support/skip.ts';
-import { RELEASE_FILTER } from '../host/support.ts';
+import { releaseFilter } from '../host/support.ts';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ObservedPlugin, request } from './support.ts';
 
-const missing = existsSync(RELEASE_FILTER) ? null : 'filter/build/meshlens.wasm not built (npm run build:filter)';
-const test = needs(missing, suite('hostile HTTP/1 on a raw socket, release filter'));
+const test = suite('hostile HTTP/1 on a raw socket, release filter');
 
 // The runner starts Node without --expose-gc; the flag can still be set at run time and gc fetched from a context.
 setFlagsFromString('--expose-gc');
@@ -145,7 +142,7 @@ test.before(async () => {
   orders = await upstream();
   other = await upstream();
   plugin = new ObservedPlugin(await ProxyWasmPlugin.create({
-    wasm: readFileSync(RELEASE_FILTER), configuration: JSON.stringify({ paths: { templates: ['/api/orders/{id}'] } }), workers: 2,
+    wasm: releaseFilter(), configuration: JSON.stringify({ paths: { templates: ['/api/orders/{id}'] } }), workers: 2,
   }));
   sidecar = await startSidecarWith(plugin, {
     listener: { port: 0 }, admin: { port: 0 },
