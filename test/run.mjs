@@ -30,6 +30,18 @@ function collect(dir) {
   return out;
 }
 
+// Each file runs in its own process group (detached) so a timeout kills everything it started; the same must happen
+// when the runner itself is interrupted, or that group would outlive it.
+let current;
+const busyLoops = [];
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (current && current.exitCode === null) { try { process.kill(-current.pid, 'SIGKILL'); } catch {} }
+    for (const loop of busyLoops) if (loop.exitCode === null) loop.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
 function runFile(file) {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -39,6 +51,7 @@ function runFile(file) {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    current = child;
     let output = '';
     child.stdout.on('data', (d) => { output += d; process.stdout.write(d); });
     child.stderr.on('data', (d) => { output += d; process.stderr.write(d); });
@@ -97,11 +110,9 @@ if (!stress) {
 } else {
   // Stress mode: the suite, STRESS_RUNS times in a row, while one busy loop per core competes for the CPU, as on a
   // loaded CI machine. Stops at the first failing run; a timing assumption that only holds on an idle machine shows.
-  const loops = Array.from({ length: stressLoops }, () =>
-    spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-  const stopLoops = () => { for (const loop of loops) if (loop.exitCode === null) loop.kill('SIGKILL'); };
+  for (let i = 0; i < stressLoops; i++) busyLoops.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  const stopLoops = () => { for (const loop of busyLoops) if (loop.exitCode === null) loop.kill('SIGKILL'); };
   process.on('exit', stopLoops);
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { stopLoops(); process.exit(130); });
   const runs = [];
   try {
     for (let i = 1; i <= stressRuns; i++) {
