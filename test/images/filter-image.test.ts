@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { buildWasmImage, writeOciLayout } from '../../istio/oci-digest.ts';
 import { needs } from '../support/skip.ts';
 import { fetchAsIstio, fetchFromOciLayout } from './istio-wasm-image.ts';
-import { REPO_ROOT, missingForImages, sharedBuildah } from './support.ts';
+import { REPO_ROOT, loudly, missingForImages, sharedBuildah } from './support.ts';
 
 const wasmPath = join(REPO_ROOT, 'filter/build/meshlens.wasm');
 const wasm = new Uint8Array(readFileSync(wasmPath));
@@ -66,13 +66,13 @@ const missing = missingForImages();
 let buildah: ReturnType<typeof sharedBuildah> | undefined;
 const localTag = 'localhost/meshlens-test/meshlens-filter:test';
 
-built.before(async () => {
+built.before(loudly(async () => {
   if (missing) return;
   buildah = sharedBuildah();
   const started = Date.now();
   await buildah.bud('filter/Containerfile', localTag, {});
   console.log(`filter image built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-});
+}));
 
 built.after(async () => {
   if (!buildah) return;
