@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CACHE_DIR = process.env.MESHLENS_IMAGE_CACHE ?? '/var/tmp/meshlens-image-cache';
-const MAX_STORAGE_BYTES = 12 * 1024 ** 3;
+// vfs keeps every layer as a full copy: one set of bases, build stages and images takes ~15 GB.
+const MAX_STORAGE_BYTES = 25 * 1024 ** 3;
 const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 
 /** Why these tests cannot run here, or null. */
