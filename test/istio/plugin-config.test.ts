@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { envoyFilterPluginConfigText, find, overlayResources, wasmPluginConfigText } from './manifests.ts';
-import { WASM_LAYER_MEDIA_TYPE, buildWasmImage, ociManifestDigest, writeOciLayout } from '../../istio/oci-digest.ts';
+import { OCI_LAYER_MEDIA_TYPE, buildWasmImage, ociManifestDigest, writeOciLayout } from '../../istio/oci-digest.ts';
+import { fetchAsIstio } from '../images/istio-wasm-image.ts';
 import { assertConfigRefused } from '../filter/raw-host.ts';
 import { releaseFilterPath } from '../support/release-filter.ts';
 
@@ -103,13 +104,15 @@ delivery('the release module fits the ConfigMap the EnvoyFilter variant mounts i
   assert.ok(statSync(wasmPath).size < 1024 * 1024, `${statSync(wasmPath).size} bytes`);
 });
 
-delivery('the Wasm OCI image is content-addressed: layer = the module, digest = sha256(manifest), layout consistent', () => {
+delivery('the Wasm OCI image is content-addressed: Istio extracts the module, digest = sha256(manifest), layout consistent', () => {
   const wasm = readFileSync(wasmPath);
   const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
   const image = buildWasmImage(wasm);
   const manifest = JSON.parse(new TextDecoder().decode(image.manifest));
   assert.is(manifest.layers.length, 1);
-  assert.equal([manifest.layers[0].mediaType, manifest.layers[0].digest, manifest.layers[0].size], [WASM_LAYER_MEDIA_TYPE, `sha256:${sha(wasm)}`, wasm.length]);
+  assert.is(manifest.layers[0].mediaType, OCI_LAYER_MEDIA_TYPE);
+  const fetched = fetchAsIstio(image.manifest, (digest) => image.blobs.get(digest.slice('sha256:'.length))!);
+  assert.is(sha(fetched.wasm), sha(wasm), 'Istio\'s fetcher gets the module byte for byte');
   const config = image.blobs.get(manifest.config.digest.slice('sha256:'.length));
   assert.ok(config && config.length === manifest.config.size);
   assert.is(image.digest, sha(image.manifest));
