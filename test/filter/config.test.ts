@@ -73,7 +73,7 @@ const cases: [string, unknown, string][] = [
   ['maxPerCluster negative', { paths: { maxPerCluster: -1 } }, 'paths.maxPerCluster must be an integer in [1, 10000]'],
   ['path maxLength too small', { paths: { maxLength: 8 } }, 'paths.maxLength must be an integer in [16, 65536]'],
   ['collapseIds not bool', { paths: { collapseIds: 'yes' } }, 'paths.collapseIds must be true or false'],
-  ['maxSeries zero', { metrics: { maxSeries: 0 } }, 'metrics.maxSeries must be an integer in [1, 1000000]'],
+  ['maxSeries zero', { metrics: { maxSeries: 0 } }, 'metrics.maxSeries must be an integer in [64, 1000000]'],
   ['tickMs too small', { tickMs: 1 }, 'tickMs must be an integer in [10, 60000]'],
   ['report faster than tick', { tickMs: 500, reportIntervalMs: 200 }, 'reportIntervalMs must be at least tickMs'],
   ['controlPlane without cluster', { controlPlane: { timeoutMs: 10 } }, 'controlPlane.cluster must be set'],

@@ -5,6 +5,8 @@ import type { ClusterPool } from './upstream-pool.ts';
 
 export interface AdminStats {
   renderPrometheus(): string;
+  /** Renders without holding the event loop (EnvoyStats: a piece at a time); used when present. */
+  renderPrometheusAsync?(): Promise<string>;
   renderText(): string;
 }
 
@@ -72,7 +74,9 @@ export function createAdmin(options: AdminOptions): http.Server {
     }
     switch (path) {
       case '/stats/prometheus':
-        send(200, options.stats.renderPrometheus());
+        if (options.stats.renderPrometheusAsync) {
+          options.stats.renderPrometheusAsync().then((body) => send(200, body), (e: Error) => send(500, `${e.message}\n`));
+        } else send(200, options.stats.renderPrometheus());
         return;
       case '/stats':
         send(200, options.stats.renderText());
