@@ -41,7 +41,8 @@ const TRANSITION_TAGS: Array<string> = [TAG_UPSTREAM_CLUSTER, TAG_TENANT, TAG_TO
 const DECISION_TAGS: Array<string> = [TAG_UPSTREAM_CLUSTER, TAG_TENANT, TAG_DECISION];
 const RETRIES_TAGS: Array<string> = [TAG_UPSTREAM_CLUSTER, TAG_TENANT];
 // A scope is (cluster, policy path template, tenant or ~all): the gauge carries all three, path being the policy's
-// target template ("*" for a catch-all policy).
+// target template, "~all" for a catch-all policy ("*" is no label character, see sanitizeLabelValue).
+const ALL_PATHS = "~all";
 const STATE_TAGS: Array<string> = [TAG_UPSTREAM_CLUSTER, TAG_PATH, TAG_TENANT];
 
 // Series-table kinds: decisions 0..4, transitions 16 + state, rejections 32, retries 48.
@@ -182,7 +183,8 @@ export class HostResilienceMetrics extends ResilienceMetrics {
     if (this.stateIds.has(scopeKey)) {
       id = this.stateIds.get(scopeKey);
     } else {
-      id = this.series.define(MetricType.Gauge, encodeStatName(STATE_TAGS, [cluster, pathTemplate, tenant], BREAKER_STATE));
+      const path = pathTemplate == "*" ? ALL_PATHS : pathTemplate;
+      id = this.series.define(MetricType.Gauge, encodeStatName(STATE_TAGS, [cluster, path, tenant], BREAKER_STATE));
       // Scopes are bounded per VM (MAX_SCOPES), so is this map; an undecided admission is asked again.
       if (id != 0) this.stateIds.set(scopeKey, id);
     }
