@@ -300,20 +300,23 @@ export class EnvoyStats {
   renderPrometheusAsync(statsPerPiece = 200): Promise<string> {
     if (this.scrape) return this.scrape;
     const pieces = this.prometheusPieces(statsPerPiece);
+    const chunks: string[] = [];
     const scrape = new Promise<string>((resolve, reject) => {
-      const chunks: string[] = [];
       const step = (): void => {
         try {
           const next = pieces.next();
-          if (next.done) { this.scrape = undefined; resolve(chunks.join('')); return; }
+          if (next.done) { resolve(chunks.join('')); return; }
           chunks.push(next.value);
           setImmediate(step);
-        } catch (e) { this.scrape = undefined; reject(e); }
+        } catch (e) { reject(e); }
       };
       step();
     });
-    this.scrape = scrape;
-    return scrape;
+    // Cleared once settled (never before it is set, even when the first piece was the whole text), so the next
+    // scrape renders afresh.
+    const shared: Promise<string> = scrape.finally(() => { if (this.scrape === shared) this.scrape = undefined; });
+    this.scrape = shared;
+    return shared;
   }
 
   /** Admin /stats: counters and gauges merged in name order, then histograms with their quantile summary. */

@@ -80,6 +80,13 @@ bound('a scrape yields to the event loop between pieces, and concurrent scrapes 
     clearInterval(timer);
     assert.ok(a === b);
     assert.ok(ticks > 0, 'timers ran while the scrape rendered');
+    // A later scrape renders afresh (a settled rendering is not served again), also when it fits one piece.
+    request(p, 0, 'acme', '/a/later', 200);
+    const later = await p.stats.renderPrometheusAsync();
+    assert.ok(later !== a && later === p.stats.renderPrometheus(), 'the next scrape sees the new request');
+    assert.is(await p.stats.renderPrometheusAsync(1e9), p.stats.renderPrometheus());
+    request(p, 0, 'acme', '/a/later2', 200);
+    assert.is(await p.stats.renderPrometheusAsync(1e9), p.stats.renderPrometheus());
   } finally { await p.close(); }
 });
 bound.run();
