@@ -4,7 +4,7 @@
 // {
 //   "tenant":   { "headers": ["x-tenant-id"], "maxLength": 64, "allowed": ["acme"], "maxTenants": 100 },
 //   "paths":    { "templates": ["/api/orders/{id}"], "maxPerCluster": 200, "maxLength": 2048, "collapseIds": true },
-//   "metrics":  { "maxSeries": 10000, "maxClusters": 256, "durationHistogram": true },
+//   "metrics":  { "maxSeries": 5000, "maxClusters": 256, "durationHistogram": true },
 //   "tickMs": 200, "reportIntervalMs": 1000,
 //   "controlPlane": { "cluster": "outbound|18000||meshlens.meshlens-system.svc.cluster.local",
 //                     "timeoutMs": 5000, "tokenEnv": "MESHLENS_PROXY_TOKEN" },   (or "token": "..." inline)
@@ -93,7 +93,12 @@ export const DEFAULT_TENANT_MAX_LENGTH: i32 = 64;
 export const DEFAULT_MAX_TENANTS: i32 = 100;
 export const DEFAULT_PATHS_MAX_PER_CLUSTER: i32 = 200;
 export const DEFAULT_PATH_MAX_LENGTH: i32 = 2048;
-export const DEFAULT_MAX_SERIES: i32 = 10000;
+// At about 370 bytes a series with Istio's join labels and typical values, 5000 keep the worst-case scrape under
+// 2 MB (test/filter/series-bound.test.ts measures it).
+export const DEFAULT_MAX_SERIES: i32 = 5000;
+// maxSeries counts every exported meshlens_ series, the reserved fold series included (policy/request-metrics
+// reservedSeries: at most 34), so a smaller bound could not hold.
+export const MIN_MAX_SERIES: i32 = 64;
 export const DEFAULT_MAX_CLUSTERS: i32 = 256;
 export const DEFAULT_TICK_MS: i32 = 200;
 export const DEFAULT_REPORT_INTERVAL_MS: i32 = 1000;
@@ -267,7 +272,7 @@ function readPaths(reader: Reader, root: JsonValue): PathsConfig {
 
 function readMetrics(reader: Reader, root: JsonValue): MetricsConfig {
   const section = reader.object(root.get("metrics"), "metrics", ["maxSeries", "maxClusters", "durationHistogram"]);
-  const maxSeries = reader.integer(section, "maxSeries", "metrics.maxSeries", DEFAULT_MAX_SERIES, 1, 1000000);
+  const maxSeries = reader.integer(section, "maxSeries", "metrics.maxSeries", DEFAULT_MAX_SERIES, MIN_MAX_SERIES, 1000000);
   const maxClusters = reader.integer(section, "maxClusters", "metrics.maxClusters", DEFAULT_MAX_CLUSTERS, 1, 100000);
   const durationHistogram = reader.boolean(section, "durationHistogram", "metrics.durationHistogram", true);
   return new MetricsConfig(maxSeries, maxClusters, durationHistogram);

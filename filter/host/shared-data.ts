@@ -28,6 +28,14 @@ export class SharedData {
 
   get(vmId: string, key: string): Entry | undefined { return this.partitions.get(vmId)?.get(key); }
 
+  /** Keys held for a vm_id (Envoy's store never deletes one), and their bytes. */
+  usage(vmId: string): { keys: number; bytes: number } {
+    const part = this.partitions.get(vmId);
+    let bytes = 0;
+    for (const [k, e] of part ?? []) bytes += k.length + e.value.byteLength;
+    return { keys: part?.size ?? 0, bytes };
+  }
+
   set(vmId: string, key: string, value: Uint8Array, cas: number): WasmResult {
     let part = this.partitions.get(vmId);
     if (!part) { part = new Map(); this.partitions.set(vmId, part); }

@@ -42,12 +42,19 @@ export function loadDefaultStatsTags(profile: EnvoyProfile = DEFAULT_PROFILE): T
 }
 
 /** Envoy StatNameLessThan: compares the dot-separated elements one by one. */
-function statNameLess(a: string, b: string): number {
-  const pa = a.split('.'), pb = b.split('.');
+function statNameLess(a: string, b: string): number { return elementsLess(a.split('.'), b.split('.')); }
+function elementsLess(pa: string[], pb: string[]): number {
   for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
     if (pa[i] !== pb[i]) return pa[i] < pb[i] ? -1 : 1;
   }
   return pa.length - pb.length;
+}
+
+/** Sorted by statNameLess with each name split once, not once per comparison. */
+function sortByName(stats: Stat[]): Stat[] {
+  const keyed = stats.map((s) => ({ s, parts: s.name.split('.') }));
+  keyed.sort((a, b) => elementsLess(a.parts, b.parts));
+  return keyed.map((k) => k.s);
 }
 
 function sanitizeName(name: string): string { return name.replace(/[^a-zA-Z0-9_]/g, '_'); }
@@ -240,8 +247,13 @@ export class EnvoyStats {
     return `envoy_${sanitizeName(tagExtractedName)}`;
   }
 
-  renderPrometheus(): string {
+  /**
+   * PrometheusStatsFormatter's text, in pieces of at most `statsPerPiece` stats (a piece never splits a stat).
+   * The groups and their order are taken when called; values as each piece is rendered.
+   */
+  private *prometheusPieces(statsPerPiece: number): Generator<string> {
     let out = '';
+    let inPiece = 0;
     for (const [kind, type] of [['counter', 'counter'], ['gauge', 'gauge'], ['histogram', 'histogram']] as const) {
       const groups = new Map<string, Stat[]>();
       for (const s of this.byKey.values()) {
@@ -253,20 +265,58 @@ export class EnvoyStats {
         const promName = this.prometheusName(name);
         if (promName === undefined) continue;
         out += `# TYPE ${promName} ${type}\n`;
-        for (const s of groups.get(name)!.sort((a, b) => statNameLess(a.name, b.name))) {
+        for (const s of sortByName(groups.get(name)!)) {
           const tags = formattedTags(s.tags);
-          if (kind !== 'histogram') { out += `${promName}{${tags}} ${formatNumber(s.value)}\n`; continue; }
-          const histTags = s.tags.length === 0 ? '' : `${tags},`;
-          for (let i = 0; i < this.buckets.length; i++) {
-            out += `${promName}_bucket{${histTags}le="${formatNumber(this.buckets[i])}"} ${s.bucketCounts[i]}\n`;
+          if (kind !== 'histogram') {
+            out += `${promName}{${tags}} ${formatNumber(s.value)}\n`;
+          } else {
+            const histTags = s.tags.length === 0 ? '' : `${tags},`;
+            for (let i = 0; i < this.buckets.length; i++) {
+              out += `${promName}_bucket{${histTags}le="${formatNumber(this.buckets[i])}"} ${s.bucketCounts[i]}\n`;
+            }
+            out += `${promName}_bucket{${histTags}le="+Inf"} ${s.sampleCount}\n`;
+            out += `${promName}_sum{${tags}} ${formatNumber(s.sampleSum)}\n`;
+            out += `${promName}_count{${tags}} ${s.sampleCount}\n`;
           }
-          out += `${promName}_bucket{${histTags}le="+Inf"} ${s.sampleCount}\n`;
-          out += `${promName}_sum{${tags}} ${formatNumber(s.sampleSum)}\n`;
-          out += `${promName}_count{${tags}} ${s.sampleCount}\n`;
+          if (++inPiece >= statsPerPiece) { yield out; out = ''; inPiece = 0; }
         }
       }
     }
+    if (out !== '') yield out;
+  }
+
+  renderPrometheus(): string {
+    let out = '';
+    for (const piece of this.prometheusPieces(Infinity)) out += piece;
     return out;
+  }
+
+  private scrape: Promise<string> | undefined;
+  /**
+   * The same text rendered a piece at a time, yielding to the event loop between pieces so a scrape never holds
+   * the request path for more than one piece (Envoy renders admin on the main thread, never on the workers that
+   * serve requests; the Node sidecar has one thread). Scrapes arriving while one renders share its result.
+   */
+  renderPrometheusAsync(statsPerPiece = 200): Promise<string> {
+    if (this.scrape) return this.scrape;
+    const pieces = this.prometheusPieces(statsPerPiece);
+    const chunks: string[] = [];
+    const scrape = new Promise<string>((resolve, reject) => {
+      const step = (): void => {
+        try {
+          const next = pieces.next();
+          if (next.done) { resolve(chunks.join('')); return; }
+          chunks.push(next.value);
+          setImmediate(step);
+        } catch (e) { reject(e); }
+      };
+      step();
+    });
+    // Cleared once settled (never before it is set, even when the first piece was the whole text), so the next
+    // scrape renders afresh.
+    const shared: Promise<string> = scrape.finally(() => { if (this.scrape === shared) this.scrape = undefined; });
+    this.scrape = shared;
+    return shared;
   }
 
   /** Admin /stats: counters and gauges merged in name order, then histograms with their quantile summary. */

@@ -1,11 +1,13 @@
 // Filter overhead: the same request stream through the release filter and, in the same run, through the empty
 // conformant baseline filter; the difference is what meshlens adds per request (request headers, response
 // headers, log). Prints one JSON object on the last line.
+// Also: shared-data calls per request with 100 busy scopes, shared-data keys after the 1M-request run (10,000
+// tenant × path combinations), and the meshlens_ series and bytes of the worst-case scrape.
 // Env: MESHLENS_BENCH_REQUESTS (per round, default 20000), MESHLENS_BENCH_ROUNDS (default 7),
 //      MESHLENS_BENCH_MEMORY_REQUESTS (default 1000000).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManualClock, ProxyWasmPlugin, type SimulatedRequest } from '../../filter/host/index.ts';
+import { ManualClock, ProxyWasmPlugin, SharedData, type SimulatedRequest } from '../../filter/host/index.ts';
 import { buildDir, readWasm } from '../filter/support.ts';
 
 const requestsPerRound = Number(process.env.MESHLENS_BENCH_REQUESTS ?? 20000);
@@ -99,13 +101,65 @@ await filter.close();
 await metricsOnly.close();
 await baseline.close();
 
-// Memory: a fresh VM, memoryRequests requests over DISTINCT_PATHS distinct raw paths.
-const memoryPlugin = await load('meshlens.wasm');
+// Memory and shared-data keys: a fresh VM with its own store and per-tenant breaker scopes, memoryRequests requests
+// over DISTINCT_PATHS distinct raw paths and 100 tenants × 100 path templates (10,000 combinations).
+const memoryShared = new SharedData();
+const memoryPlugin = await ProxyWasmPlugin.create({
+  wasm: readWasm('meshlens.wasm'), workers: 1, clock: new ManualClock(0), sharedData: memoryShared,
+  configuration: JSON.stringify({ ...baseConfig, defaultPolicy: { target: { perTenant: true } } }),
+});
 const memoryBefore = Math.max(...memoryPlugin.memoryBytes());
-for (let i = 0; i < memoryRequests; i++) memoryPlugin.request(0, makeRequest(i));
+for (let i = 0; i < memoryRequests; i++) {
+  const r = makeRequest(i);
+  r.requestHeaders = r.requestHeaders.map(([k, v]) => k === 'x-tenant-id' ? [k, `tenant-${i % 100}`] : k === ':path' ? [k, `/c/v${(Math.floor(i / 100) % 100).toString(36)}x/${i}`] : [k, v]);
+  memoryPlugin.request(0, r);
+}
 const linearMemoryAfter = Math.max(...memoryPlugin.memoryBytes());
+const sharedKeysAfter = memoryShared.usage('meshlens');
 const failed = memoryPlugin.failedVms();
 await memoryPlugin.close();
+
+// Shared-data operations in a steady state with 100 busy per-tenant scopes on one worker: 20,000 requests/s
+// (the clock moves 50 µs a request, ticks fire as it does), after a warm-up that admits every label and scope.
+const opsClock = new ManualClock(1_700_000_000_000);
+const opsPlugin = await ProxyWasmPlugin.create({
+  wasm: readWasm('meshlens.wasm'), workers: 1, clock: opsClock, sharedData: new SharedData(),
+  configuration: JSON.stringify({ ...baseConfig, defaultPolicy: { target: { perTenant: true } } }),
+});
+const busy = (i: number): SimulatedRequest => ({
+  cluster: clusters[0],
+  requestHeaders: [[':method', 'GET'], [':path', '/api/orders/1'], [':authority', 'orders'], [':scheme', 'http'], ['x-tenant-id', `busy-${i % 100}`]],
+  response: { responseCode: 200, durationMs: 2 },
+});
+for (let i = 0; i < 20_000; i++) { opsPlugin.request(0, busy(i)); opsClock.advance(0.05); }
+const sharedOps = () => { const c = opsPlugin.callCounts(); return (c.proxy_get_shared_data ?? 0) + (c.proxy_set_shared_data ?? 0); };
+const opsBefore = sharedOps();
+const OPS_REQUESTS = 100_000;
+for (let i = 0; i < OPS_REQUESTS; i++) { opsPlugin.request(0, busy(i)); opsClock.advance(0.05); }
+const sharedDataOpsPerRequest = (sharedOps() - opsBefore) / OPS_REQUESTS;
+failed.push(...opsPlugin.failedVms());
+await opsPlugin.close();
+
+// The worst case for the series bound at the default configuration: 100 tenants × 10,000 paths × 5 codes.
+const seriesPlugin = await ProxyWasmPlugin.create({
+  wasm: readWasm('meshlens.wasm'), workers: 2, clock: new ManualClock(0), sharedData: new SharedData(),
+  configuration: JSON.stringify({ ...baseConfig, paths: { ...baseConfig.paths, maxPerCluster: 10000 } }),
+});
+const worstCodes = [200, 201, 404, 500, 503];
+for (let i = 0; i < 100_000; i++) {
+  seriesPlugin.request(i % 2, {
+    cluster: clusters[0],
+    requestHeaders: [[':method', 'GET'], [':path', `/items/v${((i * 7919) % 10000).toString(36)}x`], [':authority', 'orders'], [':scheme', 'http'], ['x-tenant-id', `tenant-${(i * 37) % 100}`]],
+    response: { responseCode: worstCodes[(i * 3) % 5], durationMs: i % 250 },
+  });
+}
+seriesPlugin.stats.flushHistograms();
+const scrapeStarted = process.hrtime.bigint();
+const worstScrape = await seriesPlugin.stats.renderPrometheusAsync();
+const scrapeMs = Number(process.hrtime.bigint() - scrapeStarted) / 1e6;
+const exportedSeriesWorstCase = worstScrape.split('\n').filter((l) => l.startsWith('meshlens_')).length;
+failed.push(...seriesPlugin.failedVms());
+await seriesPlugin.close();
 
 const result = {
   requests_per_round: requestsPerRound,
@@ -123,9 +177,15 @@ const result = {
   linear_memory_bytes_start: memoryBefore,
   linear_memory_bytes_after_1m: linearMemoryAfter,
   memory_requests: memoryRequests,
+  shared_data_ops_per_request: sharedDataOpsPerRequest,
+  shared_data_keys_after_1m: sharedKeysAfter.keys,
+  shared_data_bytes_after_1m: sharedKeysAfter.bytes,
+  exported_series_worst_case: exportedSeriesWorstCase,
+  scrape_bytes_worst_case: Buffer.byteLength(worstScrape),
+  scrape_ms_worst_case: Math.round(scrapeMs),
   failed_vms: [...timingFailures, ...failed],
   wasm_bytes: statSync(join(buildDir, 'meshlens.wasm')).size,
-  targets: { overhead_ns_per_request: 2000, host_calls_per_request: 14, linear_memory_bytes_after_1m: 4 * 1024 * 1024, wasm_bytes: 150 * 1024 },
+  targets: { shared_data_ops_per_request: 0.5, exported_series_worst_case: 5000, scrape_bytes_worst_case: 2 * 1024 * 1024, overhead_ns_per_request: 2000, host_calls_per_request: 14, linear_memory_bytes_after_1m: 4 * 1024 * 1024, wasm_bytes: 150 * 1024 },
 };
 if (result.failed_vms.length > 0) {
   console.error(`filter VMs failed during the benchmark (${result.failed_vms.join(', ')}): figures are not valid`);

@@ -141,7 +141,7 @@ heapSuite('through the host, every result block the host mallocs is freed by the
         p.request(0, { cluster: 'outbound|8080||orders.default.svc.cluster.local', requestHeaders: hdrs, response: { responseCode: 200, durationMs: 1 } });
       }
     };
-    run(3000); // warm-up: the GC heap settles
+    run(6000); // warm-up: the GC heap settles (its first full cycles take ~6000 requests of this size since the series budget's state joined the heap)
     const [warmCalls, warmBlocks, warmMemory] = [calls, blocks.size, p.memoryBytes()[1]];
     run(3000);
     assert.equal(p.failedVms(), []);

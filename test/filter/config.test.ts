@@ -10,7 +10,7 @@ const defaults = suite('config: defaults and accepted values');
 defaults('an empty configuration yields every default', () => {
   const summary = parse('');
   assert.is(summary, 'ok tenant.headers=x-tenant-id tenant.maxLength=64 tenant.allowed=- tenant.maxTenants=100 ' +
-    'paths.templates= paths.maxPerCluster=200 paths.maxLength=2048 paths.collapseIds=true metrics.maxSeries=10000 ' +
+    'paths.templates= paths.maxPerCluster=200 paths.maxLength=2048 paths.collapseIds=true metrics.maxSeries=5000 ' +
     'metrics.maxClusters=256 metrics.durationHistogram=true tickMs=200 reportIntervalMs=1000 controlPlane=- node.id= ' +
     'defaultPolicy=-');
   assert.is(parse('{}'), summary);
@@ -37,7 +37,7 @@ defaults('every field is read into the typed config; allow-list is lower-cased',
 defaults('controlPlane.tokenEnv is recorded by name; the token itself is read from the VM environment later', () => {
   assert.is(parse({ controlPlane: { cluster: 'cp', tokenEnv: 'MESHLENS_PROXY_TOKEN' } }),
     'ok tenant.headers=x-tenant-id tenant.maxLength=64 tenant.allowed=- tenant.maxTenants=100 ' +
-    'paths.templates= paths.maxPerCluster=200 paths.maxLength=2048 paths.collapseIds=true metrics.maxSeries=10000 ' +
+    'paths.templates= paths.maxPerCluster=200 paths.maxLength=2048 paths.collapseIds=true metrics.maxSeries=5000 ' +
     'metrics.maxClusters=256 metrics.durationHistogram=true tickMs=200 reportIntervalMs=1000 ' +
     'controlPlane=cp/5000/ tokenEnv=MESHLENS_PROXY_TOKEN node.id= defaultPolicy=-');
   for (const name of ['_', 'a', 'Z9_x', 'X'.repeat(256)]) {
@@ -73,7 +73,7 @@ const cases: [string, unknown, string][] = [
   ['maxPerCluster negative', { paths: { maxPerCluster: -1 } }, 'paths.maxPerCluster must be an integer in [1, 10000]'],
   ['path maxLength too small', { paths: { maxLength: 8 } }, 'paths.maxLength must be an integer in [16, 65536]'],
   ['collapseIds not bool', { paths: { collapseIds: 'yes' } }, 'paths.collapseIds must be true or false'],
-  ['maxSeries zero', { metrics: { maxSeries: 0 } }, 'metrics.maxSeries must be an integer in [1, 1000000]'],
+  ['maxSeries zero', { metrics: { maxSeries: 0 } }, 'metrics.maxSeries must be an integer in [64, 1000000]'],
   ['tickMs too small', { tickMs: 1 }, 'tickMs must be an integer in [10, 60000]'],
   ['report faster than tick', { tickMs: 500, reportIntervalMs: 200 }, 'reportIntervalMs must be at least tickMs'],
   ['controlPlane without cluster', { controlPlane: { timeoutMs: 10 } }, 'controlPlane.cluster must be set'],

@@ -9,12 +9,15 @@ export const ISTIO_JOIN_LABELS = [
   'destination_service', 'destination_service_name', 'destination_service_namespace',
 ] as const;
 const own = (labels: string[]) => [...ISTIO_JOIN_LABELS, ...labels];
-export const MESHLENS_METRICS: Record<string, { type: 'counter' | 'histogram'; labels: string[] }> = {
+export const MESHLENS_METRICS: Record<string, { type: 'counter' | 'gauge' | 'histogram'; labels: string[] }> = {
   meshlens_requests_total: { type: 'counter', labels: own(['upstream_cluster', 'path', 'method', 'response_code', 'tenant']) },
   meshlens_request_duration_milliseconds: { type: 'histogram', labels: own(['upstream_cluster', 'path', 'tenant']) },
   meshlens_breaker_rejected_total: { type: 'counter', labels: own(['upstream_cluster', 'tenant']) },
   meshlens_breaker_transitions_total: { type: 'counter', labels: own(['upstream_cluster', 'tenant', 'to_state']) },
   meshlens_retry_decisions_total: { type: 'counter', labels: own(['upstream_cluster', 'tenant', 'decision']) },
+  meshlens_retries_total: { type: 'counter', labels: own(['upstream_cluster', 'tenant']) },
+  // One per breaker scope: path is the policy's target path template ("*" for a catch-all policy).
+  meshlens_breaker_state: { type: 'gauge', labels: own(['upstream_cluster', 'path', 'tenant']) },
 };
 
 export const BREAKER_STATES = ['Closed', 'Open', 'HalfOpen'] as const;

@@ -53,6 +53,11 @@ async function traffic(profile: EnvoyProfile, extraStatTags: string[], delimited
       response: { responseCode: code, durationMs: 4, attemptCount: 1 },
     });
     for (let i = 0; i < 3; i++) request(ORDERS, 200);
+    // One request Envoy retried once, for meshlens_retries_total.
+    plugin.request(0, {
+      cluster: ORDERS, requestHeaders: [[':method', 'GET'], [':path', '/orders/17'], [':authority', 'x'], [':scheme', 'http'], ['x-tenant-id', 'acme']],
+      response: { responseCode: 200, durationMs: 4, attemptCount: 2 },
+    });
     for (let i = 0; i < 10; i++) request(REDIS, 503);
     for (let t = 0; t < 5; t++) clock.advance(TICK_MS);
     const rejected = request(REDIS, 200);

@@ -1,12 +1,12 @@
 // Defines request metrics with the host once per label set and records into them. Warm requests do no string
 // building: label sets are found through nested maps keyed by the label strings the stream already holds, and
 // the (method, code) variants of a label set by a small integer.
-import { defineMetric, incrementMetric, MetricType, recordMetric } from "../abi/host";
-import { Admission, LabelAdmission } from "../policy/label-admission";
+import { incrementMetric, MetricType, recordMetric } from "../abi/host";
 import {
   methodAndCodeKey, methodLabel, overflowRequestDurationName, overflowRequestsTotalName, requestDurationName,
-  requestsTotalName, responseCodeLabelOf, SeriesBudget, SERIES_OVERFLOW_TOTAL,
+  requestsTotalName, responseCodeLabelOf, SeriesBudget,
 } from "../policy/request-metrics";
+import { ExportedSeries, REFUSED_SERIES } from "./series";
 
 // Metric ids for one (cluster, path, tenant).
 class LabelSet {
@@ -28,23 +28,18 @@ class LabelSlot {
 }
 
 const LABEL_SLOTS: i32 = 256; // power of two
-// Stands in for a metric id where the process-wide cap refused the series: Envoy keeps the metric type in an id's
-// low two bits and 3 is no type, so no host hands this id out.
-const REFUSED_SERIES: u32 = 0xffffffff;
 
-// At most maxSeries series in the whole process (admitted through the shared registry, see SeriesBudget), plus the
-// three overflow metrics, which are defined only once the cap is first hit so a healthy proxy exports no "~other"
-// series at all.
+// Within the process-wide series budget (ExportedSeries, shared with the resilience metrics); the fold series are
+// part of its reserve and defined only once the budget is first spent, so a healthy proxy exports no "~other" series.
 export class RequestMetrics {
   private budget: SeriesBudget;
   private byCluster: Map<string, Map<string, Map<string, LabelSet>>> = new Map();
   private overflowRequestsId: u32 = 0;
   private overflowDurationId: u32 = 0;
-  private seriesOverflowId: u32 = 0;
   private memo: StaticArray<LabelSlot> = new StaticArray<LabelSlot>(LABEL_SLOTS);
 
-  constructor(maxSeries: i32, private durationHistogram: bool, admission: LabelAdmission) {
-    this.budget = new SeriesBudget(maxSeries, admission);
+  constructor(private series: ExportedSeries, private durationHistogram: bool) {
+    this.budget = series.budget;
   }
 
   get seriesCount(): i32 {
@@ -52,14 +47,13 @@ export class RequestMetrics {
   }
 
   private noteOverflow(): void {
-    if (this.seriesOverflowId == 0) this.seriesOverflowId = defineMetric(MetricType.Counter, SERIES_OVERFLOW_TOTAL);
-    incrementMetric(this.seriesOverflowId, 1);
+    this.series.folded(1);
   }
 
   private overflowRequests(): u32 {
     this.noteOverflow();
     if (this.overflowRequestsId == 0) {
-      this.overflowRequestsId = defineMetric(MetricType.Counter, overflowRequestsTotalName());
+      this.overflowRequestsId = this.series.defineFold(MetricType.Counter, overflowRequestsTotalName());
     }
     return this.overflowRequestsId;
   }
@@ -67,7 +61,7 @@ export class RequestMetrics {
   private overflowDuration(): u32 {
     this.noteOverflow();
     if (this.overflowDurationId == 0) {
-      this.overflowDurationId = defineMetric(MetricType.Histogram, overflowRequestDurationName());
+      this.overflowDurationId = this.series.defineFold(MetricType.Histogram, overflowRequestDurationName());
     }
     return this.overflowDurationId;
   }
@@ -108,12 +102,11 @@ export class RequestMetrics {
     }
     const name = requestsTotalName(
       labels.cluster, labels.path, methodLabel(method), responseCodeLabelOf(responseCode), labels.tenant);
-    const verdict = this.budget.admit(name);
-    if (verdict != Admission.Admitted) {
-      if (verdict == Admission.Refused && this.budget.mayCacheRefusal()) labels.requestIds.set(key, REFUSED_SERIES);
+    const id = this.series.define(MetricType.Counter, name);
+    if (id == 0 || id == REFUSED_SERIES) {
+      if (id == REFUSED_SERIES && this.budget.mayCacheRefusal()) labels.requestIds.set(key, REFUSED_SERIES);
       return this.overflowRequests();
     }
-    const id = defineMetric(MetricType.Counter, name);
     labels.requestIds.set(key, id);
     return id;
   }
@@ -123,13 +116,13 @@ export class RequestMetrics {
     if (labels.durationId == REFUSED_SERIES) return this.overflowDuration();
     if (labels.durationId != 0) return labels.durationId;
     const name = requestDurationName(labels.cluster, labels.path, labels.tenant);
-    const verdict = this.budget.admit(name);
-    if (verdict != Admission.Admitted) {
-      if (verdict == Admission.Refused && this.budget.mayCacheRefusal()) labels.durationId = REFUSED_SERIES;
+    const id = this.series.define(MetricType.Histogram, name);
+    if (id == 0 || id == REFUSED_SERIES) {
+      if (id == REFUSED_SERIES && this.budget.mayCacheRefusal()) labels.durationId = REFUSED_SERIES;
       return this.overflowDuration();
     }
-    labels.durationId = defineMetric(MetricType.Histogram, name);
-    return labels.durationId;
+    labels.durationId = id;
+    return id;
   }
 
   // `method` and `responseCode` are the indices from policy/request-metrics (methodIndex, responseCodeIndex).

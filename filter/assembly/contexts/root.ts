@@ -11,7 +11,9 @@ import { SharedAdmission } from "./shared-admission";
 import { createResilience, nowMs, ResponseFacts } from "../resilience/filter-glue";
 import { Resilience } from "../resilience/resilience";
 import { ControlSession, createControlSession, resolveNode } from "../control/session";
-import { setProxyLabels } from "../policy/request-metrics";
+import { reservedSeries, setProxyLabels } from "../policy/request-metrics";
+import { ExportedSeries } from "./series";
+import { RESILIENCE_FOLD_SERIES } from "../resilience/host-bindings";
 
 export class RootContext {
   config: FilterConfig | null = null;
@@ -70,10 +72,12 @@ export class RootContext {
     this.paths = new PathTemplater(new PathTemplaterOptions(
       config.paths.templates, config.paths.maxPerCluster, config.paths.maxLength, config.metrics.maxClusters,
       config.paths.collapseIds), admission);
-    const metrics = new RequestMetrics(config.metrics.maxSeries, config.metrics.durationHistogram, admission);
+    const series = new ExportedSeries(config.metrics.maxSeries,
+      reservedSeries(config.metrics.durationHistogram, RESILIENCE_FOLD_SERIES), admission);
+    const metrics = new RequestMetrics(series, config.metrics.durationHistogram);
     this.metrics = metrics;
     this.config = config;
-    const resilience = createResilience(config.defaultPolicy);
+    const resilience = createResilience(config.defaultPolicy, series);
     if (resilience.resilience === null) {
       this.config = null;
       log(LogLevel.Critical, resilience.error);

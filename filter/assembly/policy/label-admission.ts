@@ -11,27 +11,32 @@ export enum Admission {
 }
 
 export abstract class LabelAdmission {
-  // Admits `value` into `namespace` while fewer than `cap` values are admitted there. The same (namespace, value)
+  // Admits `value` into `namespace` while the weights admitted there plus `weight` stay within `cap` (a label value
+  // weighs 1; a series weighs what it exports, see policy/request-metrics seriesWeight). The same (namespace, value)
   // gets the same answer in every VM sharing the registry.
-  abstract admit(namespace: string, value: string, cap: i32): Admission;
+  abstract admit(namespace: string, value: string, cap: i32, weight: i32): Admission;
 }
 
 // One registry per VM: the cap as seen by this VM alone. For pure-code tests, and the fallback when a host's shared
 // data fails (contexts/shared-admission.ts).
 export class LocalAdmission extends LabelAdmission {
   private namespaces: Map<string, Set<string>> = new Map<string, Set<string>>();
+  private weights: Map<string, i32> = new Map<string, i32>();
 
-  admit(namespace: string, value: string, cap: i32): Admission {
+  admit(namespace: string, value: string, cap: i32, weight: i32): Admission {
     let admitted: Set<string>;
     if (this.namespaces.has(namespace)) {
       admitted = this.namespaces.get(namespace);
     } else {
       admitted = new Set<string>();
       this.namespaces.set(namespace, admitted);
+      this.weights.set(namespace, 0);
     }
     if (admitted.has(value)) return Admission.Admitted;
-    if (admitted.size >= cap) return Admission.Refused;
+    const used = this.weights.get(namespace);
+    if (used + weight > cap) return Admission.Refused;
     admitted.add(value);
+    this.weights.set(namespace, used + weight);
     return Admission.Admitted;
   }
 }

@@ -305,7 +305,7 @@ export class PathTemplater {
 
   // Asks the registry; remembers a refusal under `refusalKey`.
   private settle(refusalKey: string, namespace: string, value: string, cap: i32): bool {
-    const verdict = this.admission.admit(namespace, value, cap);
+    const verdict = this.admission.admit(namespace, value, cap, 1);
     if (verdict == Admission.Admitted) return true;
     if (verdict == Admission.Deferred) {
       this.deferred = true;

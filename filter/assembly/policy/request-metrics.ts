@@ -206,17 +206,43 @@ export function overflowRequestDurationName(): string {
 
 export const SERIES_NAMESPACE = "series";
 
-// The global series cap, for the whole process: a series (by its stat name) is admitted through the injected
-// LabelAdmission, so N worker VMs defining the same series count it once and never exceed maxSeries together.
+// What one stat exports in /stats/prometheus: a counter or gauge one line, a histogram one line per bucket, one for
+// +Inf, one _sum and one _count. Envoy's buckets are HistogramSettingsImpl::defaultBuckets unless the bootstrap sets
+// stats_config.histogram_bucket_settings, which Istio's does not (envoyproxy/envoy v1.36.x
+// source/common/stats/histogram_impl.cc defaultBuckets, 19 values; source/server/admin/prometheus_stats.cc
+// outputHistogram; the Node host's DEFAULT_HISTOGRAM_BUCKETS).
+export const ENVOY_DEFAULT_BUCKETS: i32 = 19;
+export const HISTOGRAM_SERIES: i32 = ENVOY_DEFAULT_BUCKETS + 3;
+
+export function seriesWeight(histogram: bool): i32 {
+  return histogram ? HISTOGRAM_SERIES : 1;
+}
+
+// The series every VM may define outside the budget, whatever the traffic: the "~other" request series (counter,
+// and histogram when enabled), the fold counter, and `others` more (the resilience metrics' folds). They are
+// counted against maxSeries up front, so the fold series never push the export past it.
+export function reservedSeries(durationHistogram: bool, others: i32): i32 {
+  return 1 + (durationHistogram ? HISTOGRAM_SERIES : 0) + 1 + others;
+}
+
+// The global series bound, for the whole process: a stat is admitted through the injected LabelAdmission with the
+// weight of the series it exports (seriesWeight), so N worker VMs defining the same stat count it once, and every
+// meshlens_ series in /stats/prometheus, folds included, stays within maxSeries together.
 // Locally it also bounds what a VM keeps: label sets, and cached refusals, at most maxSeries each.
 export class SeriesBudget {
   private defined: i32 = 0;
   private labelSets: i32 = 0;
   private cachedRefusals: i32 = 0;
+  // What the admitted stats may weigh together: maxSeries less the reserved fold series.
+  readonly cap: i32;
 
-  constructor(public readonly maxSeries: i32, private admission: LabelAdmission = new LocalAdmission()) {}
+  constructor(
+    public readonly maxSeries: i32, private admission: LabelAdmission = new LocalAdmission(), reserved: i32 = 0,
+  ) {
+    this.cap = maxSeries > reserved ? maxSeries - reserved : 0;
+  }
 
-  // Series this VM has defined.
+  // Stats this VM has defined.
   get size(): i32 {
     return this.defined;
   }
@@ -230,14 +256,15 @@ export class SeriesBudget {
     this.labelSets++;
   }
 
-  // Takes a slot for `statName` unless the process-wide cap is spent (or the registry could not decide).
-  admit(statName: string): Admission {
-    const verdict = this.admission.admit(SERIES_NAMESPACE, statName, this.maxSeries);
+  // Takes `weight` series for `statName` unless the process-wide cap would be passed (or the registry could not
+  // decide).
+  admit(statName: string, weight: i32 = 1): Admission {
+    const verdict = this.admission.admit(SERIES_NAMESPACE, statName, this.cap, weight);
     if (verdict == Admission.Admitted) this.defined++;
     return verdict;
   }
 
-  // Whether one more refusal may be remembered; past the bound, refusals are asked again (one marker read each).
+  // Whether one more refusal may be remembered; past the bound, refusals are asked again (one slot read each).
   mayCacheRefusal(): bool {
     if (this.cachedRefusals >= this.maxSeries) return false;
     this.cachedRefusals++;

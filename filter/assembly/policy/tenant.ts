@@ -96,7 +96,7 @@ export class TenantResolver {
       if (!allowed.has(tenant)) return OVERFLOW_LABEL;
     } else {
       if (this.refused.has(tenant)) return OVERFLOW_LABEL;
-      const verdict = this.admission.admit(TENANT_NAMESPACE, tenant, this.bounds.maxTenants);
+      const verdict = this.admission.admit(TENANT_NAMESPACE, tenant, this.bounds.maxTenants, 1);
       if (verdict == Admission.Deferred) {
         this.deferred = true;
         return OVERFLOW_LABEL;

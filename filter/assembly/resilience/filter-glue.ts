@@ -11,6 +11,7 @@ import { isGrpcContentType } from "../policy/retry-decision";
 import { methodLabel } from "../policy/request-metrics";
 import { HostResilienceMetrics, HostSharedStore } from "./host-bindings";
 import { AdmitResult, Resilience } from "./resilience";
+import { ExportedSeries } from "../contexts/series";
 
 const RESPONSE_GRPC_STATUS = propertyPath(["response", "grpc_status"]);
 const RESPONSE_FLAGS = propertyPath(["response", "flags"]);
@@ -35,7 +36,7 @@ export class ResilienceSetup {
 
 // Built once per VM in on_configure from the plugin config's "defaultPolicy" (absent: every default, all clusters).
 // A refused policy is reported as a filter-config error so on_configure fails with one critical line.
-export function createResilience(defaultPolicy: JsonValue | null): ResilienceSetup {
+export function createResilience(defaultPolicy: JsonValue | null, series: ExportedSeries): ResilienceSetup {
   const setup = new ResilienceSetup();
   let policy = new ResiliencePolicy();
   if (defaultPolicy !== null) {
@@ -46,7 +47,7 @@ export function createResilience(defaultPolicy: JsonValue | null): ResilienceSet
     }
     policy = parsed.value!;
   }
-  const resilience = new Resilience(new HostSharedStore(), new HostResilienceMetrics());
+  const resilience = new Resilience(new HostSharedStore(), new HostResilienceMetrics(series));
   resilience.setPolicies([policy]);
   setup.resilience = resilience;
   return setup;

@@ -69,6 +69,9 @@ export class ResilienceMetrics {
   breakerRejected(cluster: string, tenant: string): void {}
   breakerTransition(cluster: string, tenant: string, toState: BreakerState): void {}
   retryDecision(cluster: string, tenant: string, decision: Decision): void {}
+  retriesAttempted(cluster: string, tenant: string, retries: i32): void {}
+  // A scope's state as this worker now sees it; called when it differs from what this worker last reported.
+  breakerState(scopeKey: string, cluster: string, pathTemplate: string, tenant: string, state: BreakerState): void {}
 }
 
 export const SHARED_KEY_PREFIX = "meshlens.breaker.v1|";
@@ -87,6 +90,8 @@ export class Scope {
   // Retries reserved in the shared record's bucket sliceEpoch and not yet granted by this worker.
   sliceLeft: i32 = 0;
   sliceEpoch: i64 = -1;
+  // The state last reported to ResilienceMetrics.breakerState (-1: none yet).
+  reportedState: i32 = -1;
 
   constructor(
     public readonly key: string, public readonly cluster: string, public readonly tenantLabel: string,
@@ -115,6 +120,8 @@ export class AdmitResult {
   // Retries granted (x-envoy-max-retries) and reserved in the shared window's bucket reservedEpoch.
   reservedRetries: i32 = 0;
   reservedEpoch: i64 = -1;
+  // The tenant label the scope's metrics carry for this request (the request's tenant unless per-tenant scoped).
+  metricTenant: string = "";
 }
 
 // Requests with no identified tenant ("unknown") and those beyond the tenant cap ("~other") share one scope:
@@ -264,6 +271,7 @@ export class Resilience {
     // The budget needs it too: its pre-check reads the view.
     if (nowMs - scope.refreshedAtMs >= REFRESH_INTERVAL_MS) this.refresh(scope, nowMs);
     const metricTenant = policy.target.perTenant ? scope.tenantLabel : tenant;
+    result.metricTenant = metricTenant;
 
     let state = BreakerState.Closed;
     const gate = admission(scope.view, policy.breaker, nowMs);
@@ -314,6 +322,7 @@ export class Resilience {
     recordOutcome(scope.delta, outcome, slow, admitted.probe, unreserved, nowMs);
     recordOutcome(scope.view, outcome, slow, admitted.probe, unreserved, nowMs);
     if (reserved > made) this.refundRetries(scope, admitted.reservedEpoch, reserved - made);
+    if (made > 0) this.metrics.retriesAttempted(scope.cluster, admitted.metricTenant, <i32>made);
     if (admitted.probe || nowMs - scope.mergedAtMs >= MERGE_INTERVAL_MS ||
       (breaker.enabled && scope.view.state == BreakerState.Closed && shouldTrip(scope.view.window.sum(nowMs, this.sums), breaker))) {
       this.sync(scope, nowMs);
@@ -389,6 +398,11 @@ export class Resilience {
   private adopt(scope: Scope, record: BreakerRecord): void {
     scope.view.copyFrom(record);
     mergeDelta(scope.view, scope.delta);
+    const state = <i32>scope.view.state;
+    if (state != scope.reportedState) {
+      scope.reportedState = state;
+      this.metrics.breakerState(scope.key, scope.cluster, scope.policy.target.pathTemplate, scope.tenantLabel, <BreakerState>state);
+    }
   }
 
   private emitTransitions(scope: Scope): void {

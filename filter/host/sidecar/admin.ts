@@ -5,6 +5,8 @@ import type { ClusterPool } from './upstream-pool.ts';
 
 export interface AdminStats {
   renderPrometheus(): string;
+  /** Renders without holding the event loop (EnvoyStats: a piece at a time); used when present. */
+  renderPrometheusAsync?(): Promise<string>;
   renderText(): string;
 }
 
@@ -103,8 +105,12 @@ export function createAdmin(options: AdminOptions): http.Server {
     }
     switch (path) {
       case '/stats/prometheus': {
-        const text = options.stats.renderPrometheus();
-        send(200, options.http ? withHttpStatsPrometheus(text, options.http.statPrefix(), options.http.downstreamRqActive()) : text);
+        // Rendered a piece at a time when the stats can, so a large scrape does not stall the request path.
+        const withHttp = (text: string) =>
+          options.http ? withHttpStatsPrometheus(text, options.http.statPrefix(), options.http.downstreamRqActive()) : text;
+        if (options.stats.renderPrometheusAsync) {
+          options.stats.renderPrometheusAsync().then((body) => send(200, withHttp(body)), (e: Error) => send(500, `${e.message}\n`));
+        } else send(200, withHttp(options.stats.renderPrometheus()));
         return;
       }
       case '/stats': {
