@@ -270,7 +270,9 @@ export class Resilience {
     // Also covers a scope this worker has just met, which another worker may already hold Open.
     // The budget needs it too: its pre-check reads the view.
     if (nowMs - scope.refreshedAtMs >= REFRESH_INTERVAL_MS) this.refresh(scope, nowMs);
-    const metricTenant = policy.target.perTenant ? scope.tenantLabel : tenant;
+    // Per-request counters carry the request's own tenant, as meshlens_requests_total does; only scope-level series
+    // (state, transitions) carry the scope's label, which joins "unknown" with "~other".
+    const metricTenant = tenant;
     result.metricTenant = metricTenant;
 
     let state = BreakerState.Closed;
