@@ -272,15 +272,14 @@ export class Resilience {
     if (nowMs - scope.refreshedAtMs >= REFRESH_INTERVAL_MS) this.refresh(scope, nowMs);
     // Per-request counters carry the request's own tenant, as meshlens_requests_total does; only scope-level series
     // (state, transitions) carry the scope's label, which joins "unknown" with "~other".
-    const metricTenant = tenant;
-    result.metricTenant = metricTenant;
+    result.metricTenant = tenant;
 
     let state = BreakerState.Closed;
     const gate = admission(scope.view, policy.breaker, nowMs);
     if (gate == Admission.Reject || (gate == Admission.NeedsProbe && !this.claimProbe(scope, nowMs))) {
       result.reject = true;
       result.decision = Decision.BreakerOpen;
-      this.metrics.breakerRejected(cluster, metricTenant);
+      this.metrics.breakerRejected(cluster, tenant);
       return result;
     }
     if (gate == Admission.NeedsProbe && scope.view.state != BreakerState.Closed) {
@@ -300,7 +299,7 @@ export class Resilience {
     }
     result.decision = decision.decision;
     result.headersToSet = decision.headers.slice();
-    this.metrics.retryDecision(cluster, metricTenant, decision.decision);
+    this.metrics.retryDecision(cluster, tenant, decision.decision);
     return result;
   }
 
