@@ -65,9 +65,9 @@ async function serve(): Promise<void> {
     httpPort: port(flags['http-port'], DEFAULT_HTTP_PORT, 'http-port'),
     tokenFile: flags['token-file'],
     tls: flags['tls-cert'] ? { certFile: flags['tls-cert'], keyFile: flags['tls-key']!, caFile: flags['tls-ca'] } : undefined,
-    onTokensCreated: (tokens, path) => {
-      // Printed once, on first start; afterwards they are only in the token file.
-      process.stdout.write(`meshlens: generated tokens in ${path}\n  admin token (identity "admin"): ${tokens.admin.admin}\n  proxy token: ${tokens.proxy}\n`);
+    onTokensCreated: (_tokens, path) => {
+      // Where, never what: stdout ends up in pod logs, and a token there is readable by whoever reads logs.
+      process.stdout.write(`meshlens: generated the admin and proxy tokens in ${path} (mode 0600)\n`);
     },
   });
   process.stdout.write(JSON.stringify({ event: 'listening', grpcPort: plane.grpcPort, httpPort: plane.httpPort }) + '\n');

@@ -2,7 +2,8 @@
 // that malformed bytes get INVALID_ARGUMENT rather than a generic INTERNAL, and a report is validated completely
 // before any of it is recorded (all or nothing).
 import * as grpc from '@grpc/grpc-js';
-import { authorizationOf, type Authenticator } from '../auth.ts';
+import { authorizationOf, authorizeNode, type Authenticator } from '../auth.ts';
+import { checkNodeIdentity } from '../limits.ts';
 import { invalidArgument, toGrpcStatus, asControlPlaneError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
@@ -55,7 +56,7 @@ export class TelemetryService {
 
   /** Authenticates, decodes, validates and records one encoded TelemetryReport; returns the entries accepted. */
   ingest(bytes: Uint8Array, authorization: string | undefined): number {
-    this.#options.auth.proxy(authorization);
+    const principal = this.#options.auth.proxy(authorization);
     let report: TelemetryReport__Output;
     try {
       report = this.#reportType.toObject(this.#reportType.decode(bytes), CONVERSION_OPTIONS) as TelemetryReport__Output;
@@ -63,6 +64,8 @@ export class TelemetryService {
       throw invalidArgument(`invalid telemetry report: message must be a valid TelemetryReport (${(error as Error).message})`);
     }
     const entries = validateReport(report, this.#maxEntries);
+    checkNodeIdentity(report.node);
+    authorizeNode(principal, report.node!.id);
     this.#options.store.record(report);
     this.#options.windows?.addFilterReport(report.node!.id, Number(report.windowStartUnixMs), Number(report.windowEndUnixMs),
       report.connections.map((entry) => ({
