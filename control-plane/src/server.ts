@@ -77,8 +77,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
   const validate = options.validate ?? validateAndLimit;
   const tokenPath = options.tokenFile ?? join(dataDir, 'tokens.json');
-  const store = new PolicyStore(dataDir, { now });
+  // Tokens first: a refused token file (loose mode) must stop start-up before anything else is opened.
   const { tokens, created } = loadOrCreateTokens(tokenPath);
+  const store = new PolicyStore(dataDir, { now });
   if (created) options.onTokensCreated?.(tokens, tokenPath);
   const auth = new Authenticator(tokens);
   const metrics = createMetrics(options.registry ?? new Registry(), { processMetrics: options.processMetrics });
