@@ -8,22 +8,27 @@ import { messageType } from '../../control-plane/src/protos.ts';
 import { loadControlHarness } from '../filter-control/load-harness.ts';
 
 export class ReconnectingStreams {
-  readonly #clients: grpc.Client[] = [];
+  readonly #clients = new Map<number, grpc.Client>();
   readonly #calls = new Set<grpc.ClientDuplexStream<Uint8Array, Buffer>>();
   readonly #acked = new Map<number, { version: string; atMs: number }>();
+  /** Wall-clock time of each stream's latest (re)connect attempt. */
+  readonly attempts = new Map<number, number>();
+  /** How streams ended, by gRPC status: what a restart looked like from the VMs' side. */
+  readonly statuses = new Map<string, number>();
   #closed = false;
 
   private constructor(private readonly address: string, private readonly token: string, private readonly delays: Float64Array[], private readonly prefix: string) {}
 
-  /** Opens `count` streams (10 per HTTP/2 connection, as the bench does); each reconnects on its own. */
+  /**
+   * Opens `count` streams, each on its own HTTP/2 connection as each Envoy worker's VM has, and each reconnect on a
+   * fresh connection: Envoy connects to the cluster when the stream starts, whereas a reused grpc-js channel would
+   * add its own sticky reconnect backoff (TRANSIENT_FAILURE) on top of the filter's.
+   */
   static async open(address: string, token: string, count: number, prefix: string, seedBase = 1): Promise<ReconnectingStreams> {
     const h = await loadControlHarness();
     const delays = Array.from({ length: count }, (_, i) => h.backoffDelays(BigInt(seedBase + i), 64) as Float64Array);
     const streams = new ReconnectingStreams(address, token, delays, prefix);
-    for (let i = 0; i < count; i++) {
-      if (i % 10 === 0) streams.#clients.push(new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 }));
-      streams.#connect(i, 0);
-    }
+    for (let i = 0; i < count; i++) streams.#connect(i, 0);
     return streams;
   }
 
@@ -33,10 +38,13 @@ export class ReconnectingStreams {
     const responseType = messageType('DiscoveryResponse');
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${this.token}`);
-    const client = this.#clients[Math.floor(i / 10)];
+    this.#clients.get(i)?.close();
+    const client = new grpc.Client(this.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    this.#clients.set(i, client);
     const call = client.makeBidiStreamRequest('/meshlens.v1.PolicyDiscovery/StreamPolicies',
       (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, metadata, { waitForReady: false } as grpc.CallOptions);
     this.#calls.add(call);
+    this.attempts.set(i, performance.timeOrigin + performance.now());
     let failures = attempt;
     call.on('data', (bytes: Buffer) => {
       const response = responseType.decode(bytes) as unknown as { versionInfo: string; nonce: string };
@@ -45,7 +53,9 @@ export class ReconnectingStreams {
       this.#acked.set(i, { version: response.versionInfo, atMs: performance.timeOrigin + performance.now() });
     });
     call.on('error', () => {});
-    call.on('status', () => {
+    call.on('status', (status: grpc.StatusObject) => {
+      const key = `${status.code} ${status.details.slice(0, 60)}`;
+      this.statuses.set(key, (this.statuses.get(key) ?? 0) + 1);
       this.#calls.delete(call);
       const delay = this.delays[i][Math.min(failures, this.delays[i].length - 1)];
       setTimeout(() => this.#connect(i, failures + 1), delay);
@@ -68,6 +78,6 @@ export class ReconnectingStreams {
   close(): void {
     this.#closed = true;
     for (const call of this.#calls) call.cancel();
-    for (const client of this.#clients) client.close();
+    for (const client of this.#clients.values()) client.close();
   }
 }
