@@ -20,6 +20,14 @@ const keyOf = (nodeId: string, worker: string) => `${nodeId}\u0000${worker}`;
 export class RolloutTracker {
   readonly #nodes = new Map<string, NodeRolloutState>();
   readonly #dirty = new Set<string>();
+  // Open streams per Node.id over all its workers, so the last close of a proxy is seen without a scan.
+  readonly #openPerNode = new Map<string, number>();
+  readonly #goneListeners: ((nodeId: string) => void)[] = [];
+
+  /** Calls `listener` when the last open stream of a Node.id ends (its per-proxy state can go). */
+  onNodeGone(listener: (nodeId: string) => void): void {
+    this.#goneListeners.push(listener);
+  }
 
   constructor(persisted: Iterable<RolloutRow> = []) {
     for (const row of persisted) this.#nodes.set(keyOf(row.nodeId, row.worker), { ...row, openStreams: 0, pendingVersion: '' });
@@ -37,10 +45,19 @@ export class RolloutTracker {
 
   opened(nodeId: string, worker: string): void {
     this.#state(nodeId, worker).openStreams++;
+    this.#openPerNode.set(nodeId, (this.#openPerNode.get(nodeId) ?? 0) + 1);
   }
 
   closed(nodeId: string, worker: string): void {
     const state = this.#state(nodeId, worker);
+    if (state.openStreams > 0) {
+      const open = (this.#openPerNode.get(nodeId) ?? 1) - 1;
+      if (open > 0) this.#openPerNode.set(nodeId, open);
+      else {
+        this.#openPerNode.delete(nodeId);
+        for (const listener of this.#goneListeners) listener(nodeId);
+      }
+    }
     state.openStreams = Math.max(0, state.openStreams - 1);
     if (state.openStreams === 0) state.pendingVersion = '';
   }
