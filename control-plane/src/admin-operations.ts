@@ -12,6 +12,7 @@ import { encodeSnapshotBody, type SnapshotCache } from './snapshot-cache.ts';
 import type { PolicyEntry } from './snapshot.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
 import type { CorrelationView, Correlator, EndpointStatus, RouteView } from './correlator.ts';
+import { BreakerStates, type BreakerAggregate, type BreakersView } from './breaker-states.ts';
 
 export type PolicyValidator = (value: unknown) => PolicyJson;
 
@@ -28,6 +29,7 @@ export interface AdminOperationsOptions {
   rollout: RolloutTracker;
   telemetry: TelemetryStore;
   correlator: Correlator;
+  breakers?: BreakerStates;
   validate: PolicyValidator;
   logger: Logger;
   now?: () => number;
@@ -114,13 +116,29 @@ export class AdminOperations {
   }
 
   /** Joined flows and their attribution to routes and tenants, from one consistent join of the kept windows. */
-  correlationReport(): { correlations: CorrelationView[]; routes: RouteView[] } {
+  correlationReport(): { correlations: CorrelationView[]; routes: RouteView[]; breakers: BreakerAggregate[] } {
     const joins = this.#options.correlator.joins();
-    return { correlations: this.#options.correlator.correlations(joins), routes: this.#options.correlator.routes(joins) };
+    const correlations = this.#options.correlator.correlations(joins);
+    const routes = this.#options.correlator.routes(joins);
+    const clusters = [...correlations.map((c) => c.cluster), ...routes.map((r) => r.cluster)].filter((c) => c);
+    return { correlations, routes, breakers: this.#notClosed(clusters) };
   }
 
-  endpoints(): { endpoints: EndpointStatus[] } {
-    return { endpoints: this.#options.correlator.endpoints() };
+  endpoints(): { endpoints: EndpointStatus[]; breakers: BreakerAggregate[] } {
+    const endpoints = this.#options.correlator.endpoints();
+    return { endpoints, breakers: this.#notClosed(endpoints.map((e) => e.cluster)) };
+  }
+
+  /** Breaker states per scope, aggregated over the nodes that report them, and their recent transitions. */
+  breakers(): BreakersView {
+    return (this.#options.breakers ?? new BreakerStates()).view();
+  }
+
+  /** The Open (or HalfOpen) breakers of `clusters`, for the correlation and endpoint views. */
+  #notClosed(clusters: Iterable<string>): BreakerAggregate[] {
+    const breakers = this.#options.breakers;
+    if (!breakers) return [];
+    return breakers.view(new Set(clusters)).breakers.filter((b) => b.state !== 'Closed');
   }
 
   /**

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseTokenFile } from './auth.ts';
 import { formatCorrelations, formatEndpoints } from './correlation-format.ts';
+import { formatBreakers, formatOpenBreakers } from './breaker-format.ts';
+import type { BreakersView } from './breaker-states.ts';
 import type { CorrelationView, EndpointStatus, RouteView } from './correlator.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPlane } from './server.ts';
 
@@ -19,6 +21,7 @@ const USAGE = `usage: meshlens <command> [options]
   dry-run --file policy.json|- [--minutes N]            what a breaker would have done on recent telemetry
   endpoints [--json]                                    each upstream endpoint's verdict, signals vs baseline, history
   correlations [--json]                                 recent kernel flows joined to requests, retransmits per route
+  breakers [--json]                                     breaker state per scope over the proxies, why, recent transitions
 client options: --url U (env MESHLENS_URL, default http://127.0.0.1:${DEFAULT_HTTP_PORT})
                 --token T (env MESHLENS_TOKEN) or --token-file F (default ./.meshlens/tokens.json)`;
 
@@ -133,12 +136,16 @@ async function main(): Promise<void> {
   else if (command === 'dry-run') {
     result = await call('POST', '/v1/dry-run', { policy: readPolicyFile(), windowMinutes: flags.minutes === undefined ? undefined : integer(flags.minutes, 'minutes') });
   } else if (command === 'endpoints' && sub === undefined) {
-    const answer = await call('GET', '/v1/endpoints') as { endpoints: EndpointStatus[] };
-    if (!flags.json) return void process.stdout.write(formatEndpoints(answer.endpoints));
+    const answer = await call('GET', '/v1/endpoints') as { endpoints: EndpointStatus[] } & Partial<BreakersView>;
+    if (!flags.json) return void process.stdout.write(formatEndpoints(answer.endpoints) + formatOpenBreakers(answer.breakers));
     result = answer;
   } else if (command === 'correlations' && sub === undefined) {
-    const answer = await call('GET', '/v1/correlations') as { correlations: CorrelationView[]; routes: RouteView[] };
-    if (!flags.json) return void process.stdout.write(formatCorrelations(answer.correlations, answer.routes));
+    const answer = await call('GET', '/v1/correlations') as { correlations: CorrelationView[]; routes: RouteView[] } & Partial<BreakersView>;
+    if (!flags.json) return void process.stdout.write(formatCorrelations(answer.correlations, answer.routes) + formatOpenBreakers(answer.breakers));
+    result = answer;
+  } else if (command === 'breakers' && sub === undefined) {
+    const answer = await call('GET', '/v1/breakers') as BreakersView;
+    if (!flags.json) return void process.stdout.write(formatBreakers(answer.breakers, answer.transitions));
     result = answer;
   } else throw new Error(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');

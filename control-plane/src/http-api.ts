@@ -58,6 +58,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
     },
     { method: 'GET', pattern: /^\/v1\/correlations$/, operation: 'ListCorrelations', handler: () => ops.correlationReport() },
     { method: 'GET', pattern: /^\/v1\/endpoints$/, operation: 'ListEndpoints', handler: () => ops.endpoints() },
+    { method: 'GET', pattern: /^\/v1\/breakers$/, operation: 'ListBreakers', handler: () => ops.breakers() },
   ];
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {

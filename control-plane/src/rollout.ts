@@ -45,6 +45,14 @@ export class RolloutTracker {
   readonly #maxRows: number;
   #sorted: string[] | undefined;
   expiredTotal = 0;
+  // Open streams per Node.id over all its workers, so the last close of a proxy is seen without a scan.
+  readonly #openPerNode = new Map<string, number>();
+  readonly #goneListeners: ((nodeId: string) => void)[] = [];
+
+  /** Calls `listener` when the last open stream of a Node.id ends (its per-proxy state can go). */
+  onNodeGone(listener: (nodeId: string) => void): void {
+    this.#goneListeners.push(listener);
+  }
 
   constructor(persisted: Iterable<RolloutRow> = [], options: RolloutOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -85,12 +93,21 @@ export class RolloutTracker {
     }
     state.openStreams++;
     this.#idleSince.delete(key);
+    this.#openPerNode.set(nodeId, (this.#openPerNode.get(nodeId) ?? 0) + 1);
   }
 
   closed(nodeId: string, worker: string): void {
     const key = keyOf(nodeId, worker);
     const state = this.#nodes.get(key);
     if (!state) return;
+    if (state.openStreams > 0) {
+      const open = (this.#openPerNode.get(nodeId) ?? 1) - 1;
+      if (open > 0) this.#openPerNode.set(nodeId, open);
+      else {
+        this.#openPerNode.delete(nodeId);
+        for (const listener of this.#goneListeners) listener(nodeId);
+      }
+    }
     state.openStreams = Math.max(0, state.openStreams - 1);
     if (state.openStreams === 0) {
       state.pendingVersion = '';

@@ -19,6 +19,7 @@ import { packageDefinition } from './protos.ts';
 import { RolloutTracker } from './rollout.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { TelemetryStore } from './telemetry-store.ts';
+import { BreakerStates, type BreakerStatesOptions } from './breaker-states.ts';
 import { CorrelationWindows, type CorrelationWindowsOptions } from './correlation-windows.ts';
 import { Correlator, type CorrelatorOptions } from './correlator.ts';
 import { CorrelationExporter } from './metrics.ts';
@@ -56,6 +57,7 @@ export interface ControlPlaneOptions {
   logger?: Logger;
   now?: () => number;
   onTokensCreated?: (tokens: TokenFile, path: string) => void;
+  breakers?: BreakerStatesOptions;       // bounds and expiry of the reported breaker states
   correlation?: CorrelationWindowsOptions & Omit<CorrelatorOptions, 'onWindow'> & { maxEndpointSeries?: number; maxRouteSeries?: number };
 }
 
@@ -86,6 +88,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const cache = new SnapshotCache(store.snapshot());
   const rollout = new RolloutTracker(store.loadRollout(), { now, ...options.rollout });
   const telemetryStore = new TelemetryStore();
+  const breakers = new BreakerStates(options.breakers);
+  rollout.onNodeGone((nodeId) => breakers.nodeGone(nodeId));
 
   const discovery = new PolicyDiscoveryService({ cache, rollout, auth, metrics, logger: logger.child('discovery'), now, ...options.discovery });
   const windows = new CorrelationWindows(options.correlation);
@@ -109,8 +113,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     },
   });
   const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
-  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows });
-  const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, validate, logger: logger.child('admin'), now });
+  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now });
+  const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, breakers, validate, logger: logger.child('admin'), now });
   const updateSnapshotGauges = () => {
     metrics.snapshotVersion.set(cache.current().version);
     metrics.policies.set(cache.current().entries.length);
@@ -168,6 +172,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       rollout.prune(now());
       metrics.rolloutRowsExpired.inc(rollout.expiredTotal - expiredBefore);
       metrics.rolloutRows.set(rollout.size);
+      breakers.prune(now());
     } catch (error) {
       logger.error('maintenance failed', { error: String(error) });
     }

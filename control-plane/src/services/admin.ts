@@ -43,6 +43,15 @@ const baselineToProto = (b: EndpointBaseline) => ({
   slowCallRatio: b.slowRatio, latencyTailRatio: b.tailRatio, meanLatencyMs: b.meanLatencyMs, retransPerRequest: b.retransPerRequest,
 });
 
+type BreakerAggregate = ReturnType<AdminOperations['breakers']>['breakers'][number];
+
+export function breakerToProto(b: BreakerAggregate) {
+  return {
+    cluster: b.cluster, tenant: b.tenant, state: BREAKER_STATE[b.state], policyId: b.policyId,
+    nodes: { closed: b.nodes.Closed, open: b.nodes.Open, halfOpen: b.nodes.HalfOpen }, sinceUnixMs: b.since, reason: b.reason,
+  };
+}
+
 export function endpointToProto(e: EndpointStatus) {
   return {
     cluster: e.cluster, endpoint: e.endpoint, verdict: VERDICT[e.verdict], windowEndUnixMs: e.windowEndUnixMs,
@@ -101,8 +110,21 @@ export class AdminService {
         return { ...result, scopes: result.scopes.map((scope) => ({ ...scope, finalState: BREAKER_STATE[scope.finalState] })) };
       }),
       GetRolloutStatus: this.#unary('GetRolloutStatus', (req: Req) => ops.rolloutStatus(req.pageSize, req.pageToken)),
-      ListCorrelations: this.#unary('ListCorrelations', () => ops.correlationReport()),
-      ListEndpoints: this.#unary('ListEndpoints', () => ({ endpoints: ops.endpoints().endpoints.map(endpointToProto) })),
+      ListCorrelations: this.#unary('ListCorrelations', () => {
+        const report = ops.correlationReport();
+        return { ...report, breakers: report.breakers.map(breakerToProto) };
+      }),
+      ListEndpoints: this.#unary('ListEndpoints', () => {
+        const { endpoints, breakers } = ops.endpoints();
+        return { endpoints: endpoints.map(endpointToProto), breakers: breakers.map(breakerToProto) };
+      }),
+      ListBreakers: this.#unary('ListBreakers', () => {
+        const view = ops.breakers();
+        return {
+          breakers: view.breakers.map(breakerToProto),
+          transitions: view.transitions.map((t) => ({ ...t, from: BREAKER_STATE[t.from], to: BREAKER_STATE[t.to] })),
+        };
+      }),
     });
   }
 

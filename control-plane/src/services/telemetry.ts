@@ -9,6 +9,7 @@ import type { Logger } from '../logging.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
 import { CONVERSION_OPTIONS, messageType, meshlensGrpc } from '../protos.ts';
 import type { TelemetryStore } from '../telemetry-store.ts';
+import type { BreakerStates } from '../breaker-states.ts';
 import { MAX_ROUTES_PER_CONNECTION, type CorrelationWindows } from '../correlation-windows.ts';
 import { DURATION_BUCKET_COUNT } from '../telemetry-store.ts';
 import type { TelemetryReport__Output } from '../generated/meshlens/v1/TelemetryReport.ts';
@@ -17,6 +18,8 @@ import type { OutcomeCounters__Output } from '../generated/meshlens/v1/OutcomeCo
 export interface TelemetryServiceOptions {
   store: TelemetryStore;
   windows?: CorrelationWindows;          // per-window connection entries for the kernel join
+  breakers?: BreakerStates;              // latest breaker state per (node, scope)
+  now?: () => number;                    // receive time of breaker states (their expiry)
   auth: Authenticator;
   metrics: ControlPlaneMetrics;
   logger: Logger;
@@ -67,6 +70,7 @@ export class TelemetryService {
     checkNodeIdentity(report.node);
     authorizeNode(principal, report.node!.id);
     this.#options.store.record(report);
+    this.#options.breakers?.record(report.node!.id, (this.#options.now ?? Date.now)(), report.breakers);
     this.#options.windows?.addFilterReport(report.node!.id, Number(report.windowStartUnixMs), Number(report.windowEndUnixMs),
       report.connections.map((entry) => ({
         localAddress: entry.localAddress, remoteAddress: entry.remoteAddress, cluster: entry.cluster,
