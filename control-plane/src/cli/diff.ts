@@ -22,8 +22,9 @@ function operations(a: string[], b: string[]): Op[] {
   let j = 0;
   while (i < a.length || j < b.length) {
     if (i < a.length && j < b.length && a[i] === b[j]) ops.push({ kind: ' ', line: a[i]!, a: i++, b: j++ });
-    else if (j < b.length && (i === a.length || lcs[i * width + j + 1]! >= lcs[(i + 1) * width + j]!)) ops.push({ kind: '+', line: b[j]!, a: i, b: j++ });
-    else ops.push({ kind: '-', line: a[i]!, a: i++, b: j });
+    // Deletions before insertions on ties, as diff -u prints a replaced line.
+    else if (i < a.length && (j === b.length || lcs[(i + 1) * width + j]! >= lcs[i * width + j + 1]!)) ops.push({ kind: '-', line: a[i]!, a: i++, b: j });
+    else ops.push({ kind: '+', line: b[j]!, a: i, b: j++ });
   }
   return ops;
 }
