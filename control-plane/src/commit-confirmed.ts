@@ -226,22 +226,16 @@ export class CommitConfirmed {
         const written = result.record!;
         const previous = this.#pending(id);
         const before = written.version > 1 ? safeContent(store, id, Number(expectedVersion)) : undefined;
-        let restoreVersion = Number(expectedVersion);
-        let baselineFrom = now - bounds.baselineMs;
-        let baselineTo = now;
         const targets = [targetOf(written)!, ...(before ? [targetOf({ policy: before })!] : [])];
-        if (previous && previous.to_version === restoreVersion) {
-          // Built on a change still under confirmation: that change was never confirmed, so a rollback goes back to
-          // what it replaced, judged against the baseline from before it.
-          restoreVersion = previous.restore_version;
-          baselineFrom = previous.baseline_from_ms;
-          baselineTo = previous.applied_at_ms;
-          targets.push(...(JSON.parse(previous.targets_json) as Target[]));
-        }
+        // Built on a change still under confirmation: that change was never confirmed, so a rollback goes back to
+        // what it replaced, judged against the baseline from before it.
+        const inherits = previous !== undefined && previous.to_version === Number(expectedVersion);
+        const restoreVersion = inherits ? previous.restore_version : Number(expectedVersion);
+        const baselineFrom = inherits ? previous.baseline_from_ms : now - bounds.baselineMs;
+        if (inherits) targets.push(...(JSON.parse(previous.targets_json) as Target[]));
         if (previous) this.#resolve(previous.id, 'SUPERSEDED', now, `superseded by version ${written.version} (commit-confirmed, by ${actor})`, []);
-        const baseline = previous && previous.to_version === Number(expectedVersion)
-          ? previous.baseline_json
-          : JSON.stringify(aggregate(telemetry, targets, baselineFrom, baselineTo));
+        // Stored with the confirmation: telemetry lives in memory only, and a restart inside the window must still judge.
+        const baseline = inherits ? previous.baseline_json : JSON.stringify(aggregate(telemetry, targets, baselineFrom, now));
         confirmationId = Number(this.#db.prepare(`
           INSERT INTO confirmations (policy_id, to_version, restore_version, actor, applied_at_ms, deadline_ms, baseline_from_ms,
             bounds_json, targets_json, baseline_json, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING')`,

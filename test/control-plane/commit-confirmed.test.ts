@@ -249,6 +249,55 @@ test('a pending confirmation survives a restart with its baseline, and is judged
   }
 });
 
+test('stacked, superseded and creating changes: restore what was last confirmed, step back for a manual write, delete', async () => {
+  const clock = { now: START_MS };
+  const plane = await startTestPlane({ now: () => clock.now });
+  const report = (cluster: string, atMs: number, requests: number, errors: number) => plane.telemetry.record({
+    windowEndUnixMs: String(atMs), connections: [],
+    routes: [{ cluster, tenant: 'acme', pathTemplate: '/p', counters: { requests, errors, slowCalls: 0, durationBuckets: [0, 0, requests] } }],
+  } as any);
+  const confirm = { withinMs: 60_000 };
+  const policy = (openMs: number, cluster = CLUSTER) => ({ target: { cluster }, breaker: { openMs } });
+  try {
+    plane.operations.set('admin', 'orders', 0, policy(1000));
+    report(CLUSTER, START_MS - 10_000, 100, 0);
+    plane.confirmations.apply('alice', 'orders', 1, policy(2000), confirm);
+    clock.now += 5000;
+    plane.confirmations.apply('bob', 'orders', 2, policy(3000), confirm);
+    const [second, first] = plane.confirmations.list(true);
+    assert.equal([first!.state, first!.reason], ['SUPERSEDED', 'superseded by version 3 (commit-confirmed, by bob)']);
+    assert.equal([second!.state, second!.restoreVersion], ['PENDING', 1], 'version 2 was never confirmed: back to 1');
+    report(CLUSTER, clock.now + 1000, 100, 30);
+    clock.now += 2000;
+    plane.confirmations.evaluate();
+    assert.is(plane.confirmations.list(true)[0]!.state, 'ROLLED_BACK');
+    const restored = plane.operations.get('orders');
+    assert.equal([restored.version, restored.policy.breaker.openMs, plane.operations.history('orders')[0]!.rolledBackTo], [4, 1000, 1]);
+
+    // A manual write inside the window: the operator took over, nothing is judged or rolled back.
+    plane.confirmations.apply('alice', 'orders', 4, policy(5000), confirm);
+    plane.operations.set('carol', 'orders', 5, policy(6000));
+    report(CLUSTER, clock.now + 1000, 100, 90);
+    clock.now += 2000;
+    plane.confirmations.evaluate();
+    const superseded = plane.confirmations.list(true)[0]!;
+    assert.equal([superseded.state, superseded.reason], ['SUPERSEDED', 'policy changed to version 6 by carol before the window ended; not judged']);
+    assert.is(plane.operations.get('orders').version, 6);
+
+    // A policy the change created is deleted again, audited.
+    plane.confirmations.apply('alice', 'fresh', 0, policy(7000, 'fresh-cluster'), confirm);
+    report('fresh-cluster', clock.now + 1000, 50, 50);
+    clock.now += 2000;
+    plane.confirmations.evaluate();
+    const [deleted] = plane.operations.history('fresh');
+    assert.equal([deleted!.kind, deleted!.actor], ['DELETE', 'commit-confirmed']);
+    assert.match(deleted!.reason, /^automatic rollback of version 1 \(applied by alice.*error ratio 0\.0% → 100\.0%.*; the policy it created is deleted$/);
+    assert.equal(plane.operations.list().policies.map((p) => p.id), ['orders']);
+  } finally {
+    await plane.stop();
+  }
+});
+
 test('bounds: invalid confirmations are named; p99 from histograms; latency judged only beyond both bounds', () => {
   assert.throws(() => validateConfirm({ withinMs: 60_000, maxErrorRatioIncrease: 2 }), /^invalid confirmation: maxErrorRatioIncrease must be a number in \[0, 1\]$/);
   assert.throws(() => validateConfirm({ withinMs: 60_000, window: 1 }), /^invalid confirmation: window must not be present/);
