@@ -267,7 +267,7 @@ export class CommitConfirmed {
   }
 
   #evaluateOne(row: Row, now: number): void {
-    const { store, operations, telemetry, logger } = this.#options;
+    const { store, operations, logger } = this.#options;
     let current: PolicyRecord | undefined;
     try { current = store.get(row.policy_id); } catch { current = undefined; }
     if (current?.version !== row.to_version) {
@@ -276,9 +276,7 @@ export class CommitConfirmed {
       return;
     }
     const bounds = JSON.parse(row.bounds_json) as ConfirmBounds;
-    const baseline = new Map((JSON.parse(row.baseline_json) as Aggregate[]).map((s) => [`${s.cluster}\u0000${s.tenant}`, s]));
-    const after = aggregate(telemetry, JSON.parse(row.targets_json) as Target[], row.applied_at_ms, Math.min(now, row.deadline_ms) + 1);
-    const scopes = after.map((scope) => compareScope(baseline.get(`${scope.cluster}\u0000${scope.tenant}`), scope, bounds));
+    const scopes = this.#compare(row, now);
     const worse = scopes.filter((s) => s.worse);
     if (worse.length > 0) {
       const reason = `automatic rollback of version ${row.to_version} (applied by ${row.actor}, confirm within ${row.deadline_ms - row.applied_at_ms} ms): ` +
@@ -297,6 +295,14 @@ export class CommitConfirmed {
       : `confirmed without a verdict: no affected scope reached minRequests ${bounds.minRequests} after the change`;
     this.#resolve(row.id, 'CONFIRMED', now, reason, scopes);
     logger.info('commit-confirmed change confirmed', { id: row.policy_id, version: row.to_version, reason });
+  }
+
+  /** Every affected scope's window so far against its stored baseline. */
+  #compare(row: Row, now: number): ScopeComparison[] {
+    const bounds = JSON.parse(row.bounds_json) as ConfirmBounds;
+    const baseline = new Map((JSON.parse(row.baseline_json) as Aggregate[]).map((s) => [`${s.cluster}\u0000${s.tenant}`, s]));
+    const after = aggregate(this.#options.telemetry, JSON.parse(row.targets_json) as Target[], row.applied_at_ms, Math.min(now, row.deadline_ms) + 1);
+    return after.map((scope) => compareScope(baseline.get(`${scope.cluster}\u0000${scope.tenant}`), scope, bounds));
   }
 
   #pending(policyId: string): Row | undefined {
@@ -319,7 +325,8 @@ export class CommitConfirmed {
       id: row.id, policyId: row.policy_id, toVersion: row.to_version, restoreVersion: row.restore_version, actor: row.actor,
       appliedAtUnixMs: row.applied_at_ms, deadlineUnixMs: row.deadline_ms, baselineFromUnixMs: row.baseline_from_ms,
       bounds: JSON.parse(row.bounds_json), state: row.state, resolvedAtUnixMs: row.resolved_at_ms ?? 0, reason: row.reason ?? '',
-      scopes: row.scopes_json ? JSON.parse(row.scopes_json) : [],
+      // A pending one shows how its window looks so far; a resolved one how it looked when it was resolved.
+      scopes: row.state === 'PENDING' ? this.#compare(row, this.#now()) : row.scopes_json ? JSON.parse(row.scopes_json) : [],
     };
   }
 }

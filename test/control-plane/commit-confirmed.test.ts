@@ -194,6 +194,8 @@ test('a harmless change is confirmed at the end of its window', async () => {
   const evaluated = Date.now();
   await until(() => Date.now() - evaluated > 2500, 'two evaluation rounds');
   assert.is(m.plane.confirmations.list()[0]?.state, 'PENDING');
+  const status = (await cli(m, 'policy', 'status')).stdout;
+  assert.match(status, /\nID\s+CLUSTER\s+TENANT\s+REQUESTS BEFORE \/ AFTER\s+ERRORS\s+P99 MS\s+SO FAR\n1\s+\S+\s+acme\s+40 \/ 40\s+0\.0% → 0\.0%\s+\S+ → \S+\s+within bounds/);
   m.clock.advance(60_000);
   await until(() => m.plane.confirmations.list(true)[0]?.state === 'CONFIRMED', 'the confirmation at the deadline');
   const [confirmation] = m.plane.confirmations.list(true);

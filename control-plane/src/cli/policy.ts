@@ -175,6 +175,16 @@ export function confirmationsTable(confirmations: Confirmation[], pendingOnly: b
   ]));
 }
 
+/** The pending confirmations' scopes so far: what the verdict will be made of. */
+function scopesTable(confirmations: Confirmation[]): string {
+  const rows = confirmations.filter((c) => c.state === 'PENDING').flatMap((c) => c.scopes.map((s) => [
+    String(c.id), s.cluster, s.tenant || '-', `${s.before.requests} / ${s.after.requests}`,
+    `${(s.before.errorRatio * 100).toFixed(1)}% → ${(s.after.errorRatio * 100).toFixed(1)}%`,
+    `${s.before.p99Ms?.toFixed(1) ?? '-'} → ${s.after.p99Ms?.toFixed(1) ?? '-'}`, s.why,
+  ]));
+  return rows.length === 0 ? '' : '\n' + table(['ID', 'CLUSTER', 'TENANT', 'REQUESTS BEFORE / AFTER', 'ERRORS', 'P99 MS', 'SO FAR'], rows);
+}
+
 // ---- commands ------------------------------------------------------------------------------------------------------------
 
 const FILE = { type: 'string', short: 'f', value: 'FILE', description: 'YAML or JSON file, - for stdin' } as const;
@@ -259,7 +269,7 @@ export const policyCommands: Command[] = [
     options: { all: { type: 'boolean', description: 'also confirmed, rolled back and superseded changes (newest first)' } },
     async run(ctx) {
       const answer = await call<{ confirmations: Confirmation[] }>(ctx, 'GET', `/v1/confirmations${ctx.flags.all ? '?all=true' : ''}`);
-      write(ctx, await render(answer, ctx.format, () => confirmationsTable(answer.confirmations, !ctx.flags.all)));
+      write(ctx, await render(answer, ctx.format, () => confirmationsTable(answer.confirmations, !ctx.flags.all) + scopesTable(answer.confirmations)));
     },
   },
   {
