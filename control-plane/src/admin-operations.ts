@@ -6,7 +6,7 @@ import { checkPolicyLimits, checkSnapshotLimits, pageOf } from './limits.ts';
 import { validatePolicy } from './policy-model.ts';
 import type { Logger } from './logging.ts';
 import type { PolicyJson } from './policy-types.ts';
-import type { HistoryEntry, PolicyRecord, PolicyStore } from './policy-store.ts';
+import type { HistoryEntry, PolicyRecord, PolicyStore, WriteResult } from './policy-store.ts';
 import type { RolloutSummary, RolloutTracker } from './rollout.ts';
 import { encodeSnapshotBody, type SnapshotCache } from './snapshot-cache.ts';
 import type { PolicyEntry } from './snapshot.ts';
@@ -22,6 +22,11 @@ export const validateAndLimit: PolicyValidator = (value) => {
   checkPolicyLimits(policy);
   return policy as unknown as PolicyJson;
 };
+/** Optional parts of a write: why (kept in the audit trail), and rows of another module committed in the same transaction. */
+export interface WriteExtras {
+  reason?: string;
+  alongside?: (result: WriteResult) => void;
+}
 
 export interface AdminOperationsOptions {
   store: PolicyStore;
@@ -61,17 +66,18 @@ export class AdminOperations {
     return { policies: this.#options.store.list(), snapshotVersion: this.#options.cache.current().version };
   }
 
-  set(actor: string, id: string, expectedVersion: unknown, policy: unknown): PolicyRecord {
+  set(actor: string, id: string, expectedVersion: unknown, policy: unknown, extras: WriteExtras = {}): PolicyRecord {
     const validated = this.#options.validate(policy);
     const expected = requireVersion(expectedVersion, 'expectedVersion');
     this.#checkSnapshotAfter(id, validated);
-    const result = this.#options.store.set(id, expected, validated, actor);
+    const result = this.#commit(() => this.#options.store.set(id, expected, validated, actor), extras);
     this.#publish('policy set', { id, version: result.record!.version, actor });
     return result.record!;
   }
 
-  delete(actor: string, id: string, expectedVersion: unknown): { snapshotVersion: number } {
-    const result = this.#options.store.delete(id, requireVersion(expectedVersion, 'expectedVersion'), actor);
+  delete(actor: string, id: string, expectedVersion: unknown, extras: WriteExtras = {}): { snapshotVersion: number } {
+    const version = requireVersion(expectedVersion, 'expectedVersion');
+    const result = this.#commit(() => this.#options.store.delete(id, version, actor, extras.reason), extras);
     this.#publish('policy deleted', { id, actor });
     return { snapshotVersion: result.snapshotVersion };
   }
@@ -80,14 +86,14 @@ export class AdminOperations {
     return this.#options.store.history(id);
   }
 
-  rollback(actor: string, id: string, toVersion: unknown, expectedVersion: unknown): PolicyRecord {
+  rollback(actor: string, id: string, toVersion: unknown, expectedVersion: unknown, extras: WriteExtras = {}): PolicyRecord {
     const target = requireVersion(toVersion, 'toVersion');
     if (target === 0) throw invalidArgument('invalid request: toVersion must be >= 1');
     // Re-validated: the stored content was valid under the model of its day, which may have tightened since.
     const expected = requireVersion(expectedVersion, 'expectedVersion');
     const content = this.#options.validate(this.#options.store.contentAt(id, target));
     this.#checkSnapshotAfter(id, content);
-    const result = this.#options.store.rollback(id, target, expected, content, actor);
+    const result = this.#commit(() => this.#options.store.rollback(id, target, expected, content, actor, extras.reason), extras);
     this.#publish('policy rolled back', { id, toVersion: target, version: result.record!.version, actor });
     return result.record!;
   }
@@ -149,6 +155,17 @@ export class AdminOperations {
     const entries: PolicyEntry[] = this.#options.cache.current().entries.filter((entry) => entry.id !== id);
     entries.push({ id, version: Number.MAX_SAFE_INTEGER, policy });
     checkSnapshotLimits(entries.length, encodeSnapshotBody(String(Number.MAX_SAFE_INTEGER), entries).length);
+  }
+
+  /** The write, and `alongside` in the same transaction when given; published only after both committed. */
+  #commit(write: () => WriteResult, extras: WriteExtras): WriteResult {
+    const { alongside } = extras;
+    if (!alongside) return write();
+    return this.#options.store.atomically(() => {
+      const result = write();
+      alongside(result);
+      return result;
+    });
   }
 
   #publish(msg: string, fields: Record<string, unknown>): void {

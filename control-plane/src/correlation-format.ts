@@ -3,6 +3,7 @@ import type { CorrelationView, EndpointStatus, RouteView } from './correlator.ts
 
 const pct = (value: number) => `${(value * 100).toFixed(2)}%`;
 
+/** Left-aligned columns two spaces apart, header first (also the CLI's `-o table`). */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();

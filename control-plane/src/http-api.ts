@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { AdminOperations } from './admin-operations.ts';
+import type { CommitConfirmed } from './commit-confirmed.ts';
 import type { Authenticator } from './auth.ts';
 import { asControlPlaneError, invalidArgument, notFound, resourceExhausted, toHttpStatus, ControlPlaneError } from './errors.ts';
 import { LIMITS, quote } from './limits.ts';
@@ -15,6 +16,7 @@ import type { ControlPlaneMetrics } from './metrics.ts';
 
 export interface HttpApiOptions {
   operations: AdminOperations;
+  confirmations?: CommitConfirmed;       // commit-confirmed writes and GET /v1/confirmations
   auth: Authenticator;
   metrics: ControlPlaneMetrics;
   logger: Logger;
@@ -29,12 +31,18 @@ interface Route { method: string; pattern: RegExp; operation: string; bodyFields
 
 export function createHttpApi(options: HttpApiOptions): Server {
   const ops = options.operations;
+  const confirmations = () => {
+    if (!options.confirmations) throw new ControlPlaneError('INTERNAL', 'commit-confirmed changes are not configured');
+    return options.confirmations;
+  };
   const routes: Route[] = [
     { method: 'GET', pattern: /^\/v1\/policies$/, operation: 'ListPolicies', handler: () => ops.list() },
     { method: 'GET', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'GetPolicy', handler: ({ params }) => ops.get(params[0]) },
     {
-      method: 'PUT', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'SetPolicy', bodyFields: ['expectedVersion', 'policy'],
-      handler: ({ actor, params, body }) => ops.set(actor, params[0], body.expectedVersion, body.policy),
+      method: 'PUT', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'SetPolicy', bodyFields: ['expectedVersion', 'policy', 'confirm'],
+      handler: ({ actor, params, body }) => (body.confirm === undefined || body.confirm === null
+        ? ops.set(actor, params[0], body.expectedVersion, body.policy)
+        : confirmations().apply(actor, params[0], body.expectedVersion, body.policy, body.confirm)),
     },
     {
       method: 'DELETE', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'DeletePolicy',
@@ -59,6 +67,10 @@ export function createHttpApi(options: HttpApiOptions): Server {
     { method: 'GET', pattern: /^\/v1\/correlations$/, operation: 'ListCorrelations', handler: () => ops.correlationReport() },
     { method: 'GET', pattern: /^\/v1\/endpoints$/, operation: 'ListEndpoints', handler: () => ops.endpoints() },
     { method: 'GET', pattern: /^\/v1\/breakers$/, operation: 'ListBreakers', handler: () => ops.breakers() },
+    {
+      method: 'GET', pattern: /^\/v1\/confirmations$/, operation: 'ListConfirmations',
+      handler: ({ query }) => ({ confirmations: confirmations().list(query.get('all') === 'true') }),
+    },
   ];
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {

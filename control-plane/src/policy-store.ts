@@ -30,6 +30,8 @@ export interface HistoryEntry {
   atUnixMs: number;
   snapshotVersion: number;
   rolledBackTo: number;
+  /** Why, when the writer said (automatic rollbacks of commit-confirmed changes do); "" otherwise. */
+  reason: string;
 }
 
 export interface RolloutRow {
@@ -59,7 +61,7 @@ export function validatePolicyId(id: unknown): string {
 interface PolicyRow { id: string; version: number; policy_json: string; updated_by: string; updated_at_ms: number; snapshot_version: number }
 interface ChangeRow {
   seq: number; policy_id: string; version: number; kind: ChangeKind; policy_json: string | null;
-  previous_json: string | null; actor: string; at_ms: number; rolled_back_to: number | null;
+  previous_json: string | null; actor: string; at_ms: number; rolled_back_to: number | null; reason: string | null;
 }
 
 export class PolicyStore {
@@ -110,11 +112,24 @@ export class PolicyStore {
         PRIMARY KEY (node_id, worker)
       );
     `);
+    // Added with commit-confirmed changes: stores created before it lack the column.
+    const columns = (this.#db.prepare(`PRAGMA table_info(changes)`).all() as { name: string }[]).map((c) => c.name);
+    if (!columns.includes('reason')) this.#db.exec(`ALTER TABLE changes ADD COLUMN reason TEXT`);
     // Rollout state is advisory and written in bursts of thousands of ACKs: its own connection with NORMAL sync
     // keeps those writes from paying an fsync each, without weakening the policy writes above.
     this.#rolloutDb = new Database(file);
     this.#rolloutDb.pragma('busy_timeout = 5000');
     this.#rolloutDb.pragma('synchronous = NORMAL');
+  }
+
+  /** The policy connection, for tables of modules whose rows must commit atomically with policy writes. */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction: the policy writes and other rows written inside commit together or not at all. */
+  atomically<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
   }
 
   snapshotVersion(): number {
@@ -140,7 +155,7 @@ export class PolicyStore {
 
   /** Creates (expectedVersion 0) or replaces (expectedVersion = current version) a validated policy. */
   set(id: string, expectedVersion: number, policy: PolicyJson, actor: string): WriteResult {
-    return this.#write(id, expectedVersion, actor, (current, lastVersion) => ({
+    return this.#write(id, expectedVersion, actor, undefined, (current, lastVersion) => ({
       kind: current ? 'UPDATE' : 'CREATE',
       version: lastVersion + 1,
       policy,
@@ -148,10 +163,10 @@ export class PolicyStore {
     }));
   }
 
-  delete(id: string, expectedVersion: number, actor: string): WriteResult {
+  delete(id: string, expectedVersion: number, actor: string, reason?: string): WriteResult {
     // Missing is answered before the version check: a delete of nothing is NOT_FOUND whatever version it expected.
     if (!this.#db.prepare(`SELECT 1 FROM policies WHERE id = ?`).get(validatePolicyId(id))) throw notFound(`policy ${id} not found`);
-    return this.#write(id, expectedVersion, actor, (current) => {
+    return this.#write(id, expectedVersion, actor, reason, (current) => {
       if (!current) throw notFound(`policy ${id} not found`);
       return { kind: 'DELETE', version: current.version, policy: null, rolledBackTo: null };
     });
@@ -168,8 +183,8 @@ export class PolicyStore {
   }
 
   /** Makes `content` (an earlier version's, re-validated by the caller) current as a new version. */
-  rollback(id: string, toVersion: number, expectedVersion: number, content: PolicyJson, actor: string): WriteResult {
-    return this.#write(id, expectedVersion, actor, (_current, lastVersion) => ({
+  rollback(id: string, toVersion: number, expectedVersion: number, content: PolicyJson, actor: string, reason?: string): WriteResult {
+    return this.#write(id, expectedVersion, actor, reason, (_current, lastVersion) => ({
       kind: 'ROLLBACK', version: lastVersion + 1, policy: content, rolledBackTo: toVersion,
     }));
   }
@@ -187,6 +202,7 @@ export class PolicyStore {
       atUnixMs: row.at_ms,
       snapshotVersion: row.seq,
       rolledBackTo: row.rolled_back_to ?? 0,
+      reason: row.reason ?? '',
     }));
   }
 
@@ -221,7 +237,7 @@ export class PolicyStore {
   }
 
   #write(
-    id: string, expectedVersion: number, actor: string,
+    id: string, expectedVersion: number, actor: string, reason: string | undefined,
     decide: (current: PolicyRow | undefined, lastVersion: number) => { kind: ChangeKind; version: number; policy: PolicyJson | null; rolledBackTo: number | null },
   ): WriteResult {
     validatePolicyId(id);
@@ -240,8 +256,8 @@ export class PolicyStore {
       const at = this.#now();
       const policyJson = change.policy === null ? null : JSON.stringify(change.policy);
       const seq = Number(this.#db.prepare(
-        `INSERT INTO changes (policy_id, version, kind, policy_json, previous_json, actor, at_ms, rolled_back_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(id, change.version, change.kind, policyJson, current?.policy_json ?? null, actor, at, change.rolledBackTo).lastInsertRowid);
+        `INSERT INTO changes (policy_id, version, kind, policy_json, previous_json, actor, at_ms, rolled_back_to, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(id, change.version, change.kind, policyJson, current?.policy_json ?? null, actor, at, change.rolledBackTo, reason ?? null).lastInsertRowid);
       if (policyJson === null) {
         this.#db.prepare(`DELETE FROM policies WHERE id = ?`).run(id);
         return { record: null, snapshotVersion: seq };

@@ -9,6 +9,7 @@ import type { Server as HttpServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { AdminOperations, validateAndLimit, type PolicyValidator } from './admin-operations.ts';
+import { CommitConfirmed } from './commit-confirmed.ts';
 import { Authenticator, loadOrCreateTokens, type TokenFile } from './auth.ts';
 import { createHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logging.ts';
@@ -27,10 +28,9 @@ import { AdminService } from './services/admin.ts';
 import { KernelTelemetryService } from './services/kernel-telemetry.ts';
 import { PolicyDiscoveryService } from './services/policy-discovery.ts';
 import { TelemetryService } from './services/telemetry.ts';
+import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT } from './defaults.ts';
 
-export const DEFAULT_GRPC_PORT = 18000;
-export const DEFAULT_HTTP_PORT = 18080;
-export const DEFAULT_DATA_DIR = './.meshlens';
+export { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT } from './defaults.ts';
 export const DEFAULT_HOST = '127.0.0.1';
 
 export interface TlsFiles { certFile: string; keyFile: string; caFile?: string }   // caFile → client certs required
@@ -67,6 +67,7 @@ export interface ControlPlane {
   tokens: TokenFile;
   metrics: ControlPlaneMetrics;
   operations: AdminOperations;
+  confirmations: CommitConfirmed;
   discovery: PolicyDiscoveryService;
   telemetry: TelemetryStore;
   correlator: Correlator;
@@ -115,6 +116,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
   const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now });
   const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, breakers, validate, logger: logger.child('admin'), now });
+  const confirmations = new CommitConfirmed({ store, operations, telemetry: telemetryStore, logger: logger.child('commit-confirmed'), now });
   const updateSnapshotGauges = () => {
     metrics.snapshotVersion.set(cache.current().version);
     metrics.policies.set(cache.current().entries.length);
@@ -132,7 +134,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   discovery.addToServer(server);
   telemetry.addToServer(server);
   kernel.addToServer(server);
-  new AdminService({ operations, auth, metrics, logger: logger.child('admin') }).addToServer(server);
+  new AdminService({ operations, confirmations, auth, metrics, logger: logger.child('admin') }).addToServer(server);
   health.addToServer(server);
   new ReflectionService(packageDefinition()).addToServer(server);
 
@@ -146,7 +148,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   });
 
   let ready = true;
-  const http: HttpServer = createHttpApi({ operations, auth, metrics, logger: logger.child('http'), ready: () => ready, tls });
+  const http: HttpServer = createHttpApi({ operations, confirmations, auth, metrics, logger: logger.child('http'), ready: () => ready, tls });
   const httpPort = await new Promise<number>((done, fail) => {
     http.once('error', fail);
     http.listen(options.httpPort ?? DEFAULT_HTTP_PORT, options.httpHost ?? DEFAULT_HOST, () => {
@@ -176,6 +178,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     } catch (error) {
       logger.error('maintenance failed', { error: String(error) });
     }
+    // Commit-confirmed changes are judged every second (evaluate() logs its own failures per confirmation).
+    confirmations.evaluate(now());
   }, 1000);
   maintenance.unref();
   // Windows are evaluated a quarter window after they close at the latest, so a verdict lags its window by little.
@@ -212,5 +216,5 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     return closing;
   };
 
-  return { grpcPort, httpPort, tokens, metrics, operations, discovery, telemetry: telemetryStore, correlator, close };
+  return { grpcPort, httpPort, tokens, metrics, operations, confirmations, discovery, telemetry: telemetryStore, correlator, close };
 }

@@ -58,7 +58,7 @@ test('validation errors name the field and the rule (HTTP 400, gRPC INVALID_ARGU
   const badId = await put(plane, 'Bad_ID', { expectedVersion: 0, policy: {} });
   assert.equal(badId.json, { code: 'INVALID_ARGUMENT', message: 'invalid policy: id must match [a-z0-9][a-z0-9._-]{0,62}' });
   const unknownField = await put(plane, 'p', { expectedVersion: 0, policy: {}, force: true });
-  assert.equal(unknownField.json, { code: 'INVALID_ARGUMENT', message: 'invalid request: force must not be present (allowed: expectedVersion, policy)' });
+  assert.equal(unknownField.json, { code: 'INVALID_ARGUMENT', message: 'invalid request: force must not be present (allowed: expectedVersion, policy, confirm)' });
   const missingVersion = await put(plane, 'p', { policy: {} });
   assert.equal(missingVersion.json, { code: 'INVALID_ARGUMENT', message: 'invalid request: expectedVersion must be a non-negative integer' });
   const malformed = await http(plane.httpPort, 'PUT', '/v1/policies/p', { token: plane.adminToken, rawBody: '{"policy": ' });

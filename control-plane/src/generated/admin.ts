@@ -7,6 +7,8 @@ import type { BreakerPolicy as _meshlens_v1_BreakerPolicy, BreakerPolicy__Output
 import type { BreakerScopeStatus as _meshlens_v1_BreakerScopeStatus, BreakerScopeStatus__Output as _meshlens_v1_BreakerScopeStatus__Output } from './meshlens/v1/BreakerScopeStatus.ts';
 import type { BreakerTransition as _meshlens_v1_BreakerTransition, BreakerTransition__Output as _meshlens_v1_BreakerTransition__Output } from './meshlens/v1/BreakerTransition.ts';
 import type { CollectionGap as _meshlens_v1_CollectionGap, CollectionGap__Output as _meshlens_v1_CollectionGap__Output } from './meshlens/v1/CollectionGap.ts';
+import type { ConfirmSpec as _meshlens_v1_ConfirmSpec, ConfirmSpec__Output as _meshlens_v1_ConfirmSpec__Output } from './meshlens/v1/ConfirmSpec.ts';
+import type { Confirmation as _meshlens_v1_Confirmation, Confirmation__Output as _meshlens_v1_Confirmation__Output } from './meshlens/v1/Confirmation.ts';
 import type { Correlation as _meshlens_v1_Correlation, Correlation__Output as _meshlens_v1_Correlation__Output } from './meshlens/v1/Correlation.ts';
 import type { DeletePolicyRequest as _meshlens_v1_DeletePolicyRequest, DeletePolicyRequest__Output as _meshlens_v1_DeletePolicyRequest__Output } from './meshlens/v1/DeletePolicyRequest.ts';
 import type { DeletePolicyResponse as _meshlens_v1_DeletePolicyResponse, DeletePolicyResponse__Output as _meshlens_v1_DeletePolicyResponse__Output } from './meshlens/v1/DeletePolicyResponse.ts';
@@ -26,6 +28,8 @@ import type { KernelReportAck as _meshlens_v1_KernelReportAck, KernelReportAck__
 import type { KernelTelemetryClient as _meshlens_v1_KernelTelemetryClient, KernelTelemetryDefinition as _meshlens_v1_KernelTelemetryDefinition } from './meshlens/v1/KernelTelemetry.ts';
 import type { ListBreakersRequest as _meshlens_v1_ListBreakersRequest, ListBreakersRequest__Output as _meshlens_v1_ListBreakersRequest__Output } from './meshlens/v1/ListBreakersRequest.ts';
 import type { ListBreakersResponse as _meshlens_v1_ListBreakersResponse, ListBreakersResponse__Output as _meshlens_v1_ListBreakersResponse__Output } from './meshlens/v1/ListBreakersResponse.ts';
+import type { ListConfirmationsRequest as _meshlens_v1_ListConfirmationsRequest, ListConfirmationsRequest__Output as _meshlens_v1_ListConfirmationsRequest__Output } from './meshlens/v1/ListConfirmationsRequest.ts';
+import type { ListConfirmationsResponse as _meshlens_v1_ListConfirmationsResponse, ListConfirmationsResponse__Output as _meshlens_v1_ListConfirmationsResponse__Output } from './meshlens/v1/ListConfirmationsResponse.ts';
 import type { ListCorrelationsRequest as _meshlens_v1_ListCorrelationsRequest, ListCorrelationsRequest__Output as _meshlens_v1_ListCorrelationsRequest__Output } from './meshlens/v1/ListCorrelationsRequest.ts';
 import type { ListCorrelationsResponse as _meshlens_v1_ListCorrelationsResponse, ListCorrelationsResponse__Output as _meshlens_v1_ListCorrelationsResponse__Output } from './meshlens/v1/ListCorrelationsResponse.ts';
 import type { ListEndpointsRequest as _meshlens_v1_ListEndpointsRequest, ListEndpointsRequest__Output as _meshlens_v1_ListEndpointsRequest__Output } from './meshlens/v1/ListEndpointsRequest.ts';
@@ -46,6 +50,8 @@ import type { RollbackRequest as _meshlens_v1_RollbackRequest, RollbackRequest__
 import type { RolloutStatus as _meshlens_v1_RolloutStatus, RolloutStatus__Output as _meshlens_v1_RolloutStatus__Output } from './meshlens/v1/RolloutStatus.ts';
 import type { RouteRetransmits as _meshlens_v1_RouteRetransmits, RouteRetransmits__Output as _meshlens_v1_RouteRetransmits__Output } from './meshlens/v1/RouteRetransmits.ts';
 import type { RouteShare as _meshlens_v1_RouteShare, RouteShare__Output as _meshlens_v1_RouteShare__Output } from './meshlens/v1/RouteShare.ts';
+import type { ScopeComparison as _meshlens_v1_ScopeComparison, ScopeComparison__Output as _meshlens_v1_ScopeComparison__Output } from './meshlens/v1/ScopeComparison.ts';
+import type { ScopeStats as _meshlens_v1_ScopeStats, ScopeStats__Output as _meshlens_v1_ScopeStats__Output } from './meshlens/v1/ScopeStats.ts';
 import type { SetPolicyRequest as _meshlens_v1_SetPolicyRequest, SetPolicyRequest__Output as _meshlens_v1_SetPolicyRequest__Output } from './meshlens/v1/SetPolicyRequest.ts';
 import type { VerdictChange as _meshlens_v1_VerdictChange, VerdictChange__Output as _meshlens_v1_VerdictChange__Output } from './meshlens/v1/VerdictChange.ts';
 
@@ -68,6 +74,9 @@ export interface ProtoGrpcType {
       BreakerTransition: MessageTypeDefinition<_meshlens_v1_BreakerTransition, _meshlens_v1_BreakerTransition__Output>
       ChangeKind: EnumTypeDefinition
       CollectionGap: MessageTypeDefinition<_meshlens_v1_CollectionGap, _meshlens_v1_CollectionGap__Output>
+      ConfirmSpec: MessageTypeDefinition<_meshlens_v1_ConfirmSpec, _meshlens_v1_ConfirmSpec__Output>
+      Confirmation: MessageTypeDefinition<_meshlens_v1_Confirmation, _meshlens_v1_Confirmation__Output>
+      ConfirmationState: EnumTypeDefinition
       Correlation: MessageTypeDefinition<_meshlens_v1_Correlation, _meshlens_v1_Correlation__Output>
       DeletePolicyRequest: MessageTypeDefinition<_meshlens_v1_DeletePolicyRequest, _meshlens_v1_DeletePolicyRequest__Output>
       DeletePolicyResponse: MessageTypeDefinition<_meshlens_v1_DeletePolicyResponse, _meshlens_v1_DeletePolicyResponse__Output>
@@ -96,6 +105,8 @@ export interface ProtoGrpcType {
       KernelTelemetry: SubtypeConstructor<typeof grpc.Client, _meshlens_v1_KernelTelemetryClient> & { service: _meshlens_v1_KernelTelemetryDefinition }
       ListBreakersRequest: MessageTypeDefinition<_meshlens_v1_ListBreakersRequest, _meshlens_v1_ListBreakersRequest__Output>
       ListBreakersResponse: MessageTypeDefinition<_meshlens_v1_ListBreakersResponse, _meshlens_v1_ListBreakersResponse__Output>
+      ListConfirmationsRequest: MessageTypeDefinition<_meshlens_v1_ListConfirmationsRequest, _meshlens_v1_ListConfirmationsRequest__Output>
+      ListConfirmationsResponse: MessageTypeDefinition<_meshlens_v1_ListConfirmationsResponse, _meshlens_v1_ListConfirmationsResponse__Output>
       ListCorrelationsRequest: MessageTypeDefinition<_meshlens_v1_ListCorrelationsRequest, _meshlens_v1_ListCorrelationsRequest__Output>
       ListCorrelationsResponse: MessageTypeDefinition<_meshlens_v1_ListCorrelationsResponse, _meshlens_v1_ListCorrelationsResponse__Output>
       ListEndpointsRequest: MessageTypeDefinition<_meshlens_v1_ListEndpointsRequest, _meshlens_v1_ListEndpointsRequest__Output>
@@ -117,6 +128,8 @@ export interface ProtoGrpcType {
       RolloutStatus: MessageTypeDefinition<_meshlens_v1_RolloutStatus, _meshlens_v1_RolloutStatus__Output>
       RouteRetransmits: MessageTypeDefinition<_meshlens_v1_RouteRetransmits, _meshlens_v1_RouteRetransmits__Output>
       RouteShare: MessageTypeDefinition<_meshlens_v1_RouteShare, _meshlens_v1_RouteShare__Output>
+      ScopeComparison: MessageTypeDefinition<_meshlens_v1_ScopeComparison, _meshlens_v1_ScopeComparison__Output>
+      ScopeStats: MessageTypeDefinition<_meshlens_v1_ScopeStats, _meshlens_v1_ScopeStats__Output>
       SetPolicyRequest: MessageTypeDefinition<_meshlens_v1_SetPolicyRequest, _meshlens_v1_SetPolicyRequest__Output>
       VerdictChange: MessageTypeDefinition<_meshlens_v1_VerdictChange, _meshlens_v1_VerdictChange__Output>
     }

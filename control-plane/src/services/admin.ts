@@ -3,8 +3,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import type { AdminOperations } from '../admin-operations.ts';
+import type { CommitConfirmed, Confirmation } from '../commit-confirmed.ts';
 import { authorizationOf, type Authenticator } from '../auth.ts';
-import { asControlPlaneError, invalidArgument, toGrpcStatus } from '../errors.ts';
+import { asControlPlaneError, ControlPlaneError, invalidArgument, toGrpcStatus } from '../errors.ts';
 import { clip } from '../limits.ts';
 import type { Logger } from '../logging.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
@@ -17,6 +18,7 @@ import type { Verdict } from '../verdict.ts';
 
 export interface AdminServiceOptions {
   operations: AdminOperations;
+  confirmations?: CommitConfirmed;
   auth: Authenticator;
   metrics: ControlPlaneMetrics;
   logger: Logger;
@@ -81,6 +83,15 @@ export function historyToProto(entry: HistoryEntry) {
   return { ...entry, kind: `CHANGE_KIND_${entry.kind}`, policy: entry.policy ?? undefined, previous: entry.previous ?? undefined };
 }
 
+/** JSON confirmations to proto: durations and bounds under their proto names, a missing p99 as has_p99 false. */
+export function confirmationToProto(c: Confirmation) {
+  const stats = (s: Confirmation['scopes'][number]['before']) => ({ ...s, p99Ms: s.p99Ms ?? 0, hasP99: s.p99Ms !== null });
+  return {
+    ...c, state: `CONFIRMATION_STATE_${c.state}`,
+    scopes: c.scopes.map((s) => ({ ...s, before: stats(s.before), after: stats(s.after) })),
+  };
+}
+
 export class AdminService {
   readonly #options: AdminServiceOptions;
   #decoders = new Map<string, (bytes: Buffer) => unknown>();
@@ -101,7 +112,13 @@ export class AdminService {
       GetPolicy: this.#unary('GetPolicy', (req: Req) => ops.get(req.id)),
       ListPolicies: this.#unary('ListPolicies', () => ops.list()),
       // An absent policy stays absent (refused as "policy must be an object", as over HTTP), never a catch-all default.
-      SetPolicy: this.#unary('SetPolicy', (req: Req, actor) => ops.set(actor, req.id, req.expectedVersion, policyFromProto(req.policy))),
+      SetPolicy: this.#unary('SetPolicy', (req: Req, actor) => {
+        if (!req.confirm) return ops.set(actor, req.id, req.expectedVersion, policyFromProto(req.policy));
+        const confirm = policyFromProto(req.confirm) as Record<string, unknown>;
+        if (confirm.baselineMs === 0) delete confirm.baselineMs;            // proto3: 0 is "not set"
+        const { confirmation, ...record } = this.#confirmations().apply(actor, req.id, req.expectedVersion, policyFromProto(req.policy), confirm);
+        return { ...record, confirmation: confirmationToProto(confirmation) };
+      }),
       DeletePolicy: this.#unary('DeletePolicy', (req: Req, actor) => ops.delete(actor, req.id, req.expectedVersion)),
       GetHistory: this.#unary('GetHistory', (req: Req) => ({ entries: ops.history(req.id).map(historyToProto) })),
       Rollback: this.#unary('Rollback', (req: Req, actor) => ops.rollback(actor, req.id, req.toVersion, req.expectedVersion)),
@@ -125,7 +142,13 @@ export class AdminService {
           transitions: view.transitions.map((t) => ({ ...t, from: BREAKER_STATE[t.from], to: BREAKER_STATE[t.to] })),
         };
       }),
+      ListConfirmations: this.#unary('ListConfirmations', (req: Req) => ({ confirmations: this.#confirmations().list(req.all).map(confirmationToProto) })),
     });
+  }
+
+  #confirmations(): CommitConfirmed {
+    if (!this.#options.confirmations) throw new ControlPlaneError('INTERNAL', 'commit-confirmed changes are not configured');
+    return this.#options.confirmations;
   }
 
   #unary(operation: string, handler: (request: any, actor: string) => unknown) {

@@ -12,6 +12,8 @@ import type { GetPolicyRequest as _meshlens_v1_GetPolicyRequest, GetPolicyReques
 import type { GetRolloutStatusRequest as _meshlens_v1_GetRolloutStatusRequest, GetRolloutStatusRequest__Output as _meshlens_v1_GetRolloutStatusRequest__Output } from '../../meshlens/v1/GetRolloutStatusRequest.ts';
 import type { ListBreakersRequest as _meshlens_v1_ListBreakersRequest, ListBreakersRequest__Output as _meshlens_v1_ListBreakersRequest__Output } from '../../meshlens/v1/ListBreakersRequest.ts';
 import type { ListBreakersResponse as _meshlens_v1_ListBreakersResponse, ListBreakersResponse__Output as _meshlens_v1_ListBreakersResponse__Output } from '../../meshlens/v1/ListBreakersResponse.ts';
+import type { ListConfirmationsRequest as _meshlens_v1_ListConfirmationsRequest, ListConfirmationsRequest__Output as _meshlens_v1_ListConfirmationsRequest__Output } from '../../meshlens/v1/ListConfirmationsRequest.ts';
+import type { ListConfirmationsResponse as _meshlens_v1_ListConfirmationsResponse, ListConfirmationsResponse__Output as _meshlens_v1_ListConfirmationsResponse__Output } from '../../meshlens/v1/ListConfirmationsResponse.ts';
 import type { ListCorrelationsRequest as _meshlens_v1_ListCorrelationsRequest, ListCorrelationsRequest__Output as _meshlens_v1_ListCorrelationsRequest__Output } from '../../meshlens/v1/ListCorrelationsRequest.ts';
 import type { ListCorrelationsResponse as _meshlens_v1_ListCorrelationsResponse, ListCorrelationsResponse__Output as _meshlens_v1_ListCorrelationsResponse__Output } from '../../meshlens/v1/ListCorrelationsResponse.ts';
 import type { ListEndpointsRequest as _meshlens_v1_ListEndpointsRequest, ListEndpointsRequest__Output as _meshlens_v1_ListEndpointsRequest__Output } from '../../meshlens/v1/ListEndpointsRequest.ts';
@@ -116,6 +118,21 @@ export interface AdminClient extends grpc.Client {
   listBreakers(argument: _meshlens_v1_ListBreakersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
   listBreakers(argument: _meshlens_v1_ListBreakersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
   listBreakers(argument: _meshlens_v1_ListBreakersRequest, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Commit-confirmed changes (SetPolicyRequest.confirm): the pending ones, or every kept one.
+   */
+  ListConfirmations(argument: _meshlens_v1_ListConfirmationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListConfirmationsResponse__Output>): grpc.ClientUnaryCall;
+  ListConfirmations(argument: _meshlens_v1_ListConfirmationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListConfirmationsResponse__Output>): grpc.ClientUnaryCall;
+  ListConfirmations(argument: _meshlens_v1_ListConfirmationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListConfirmationsResponse__Output>): grpc.ClientUnaryCall;
+  ListConfirmations(argument: _meshlens_v1_ListConfirmationsRequest, callback: grpc.requestCallback<_meshlens_v1_ListConfirmationsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Commit-confirmed changes (SetPolicyRequest.confirm): the pending ones, or every kept one.
+   */
+  listConfirmations(argument: _meshlens_v1_ListConfirmationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListConfirmationsResponse__Output>): grpc.ClientUnaryCall;
+  listConfirmations(argument: _meshlens_v1_ListConfirmationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListConfirmationsResponse__Output>): grpc.ClientUnaryCall;
+  listConfirmations(argument: _meshlens_v1_ListConfirmationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListConfirmationsResponse__Output>): grpc.ClientUnaryCall;
+  listConfirmations(argument: _meshlens_v1_ListConfirmationsRequest, callback: grpc.requestCallback<_meshlens_v1_ListConfirmationsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Kernel flows of the recent windows joined to the request outcomes on the same connection (keyed by the proxy
@@ -231,6 +248,11 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   ListBreakers: grpc.handleUnaryCall<_meshlens_v1_ListBreakersRequest__Output, _meshlens_v1_ListBreakersResponse>;
   
   /**
+   * Commit-confirmed changes (SetPolicyRequest.confirm): the pending ones, or every kept one.
+   */
+  ListConfirmations: grpc.handleUnaryCall<_meshlens_v1_ListConfirmationsRequest__Output, _meshlens_v1_ListConfirmationsResponse>;
+  
+  /**
    * Kernel flows of the recent windows joined to the request outcomes on the same connection (keyed by the proxy
    * identity of the flow's network namespace and the 4-tuple), and their retransmits attributed to routes and tenants.
    */
@@ -265,6 +287,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   GetPolicy: MethodDefinition<_meshlens_v1_GetPolicyRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_GetPolicyRequest__Output, _meshlens_v1_PolicyRecord__Output>
   GetRolloutStatus: MethodDefinition<_meshlens_v1_GetRolloutStatusRequest, _meshlens_v1_RolloutStatus, _meshlens_v1_GetRolloutStatusRequest__Output, _meshlens_v1_RolloutStatus__Output>
   ListBreakers: MethodDefinition<_meshlens_v1_ListBreakersRequest, _meshlens_v1_ListBreakersResponse, _meshlens_v1_ListBreakersRequest__Output, _meshlens_v1_ListBreakersResponse__Output>
+  ListConfirmations: MethodDefinition<_meshlens_v1_ListConfirmationsRequest, _meshlens_v1_ListConfirmationsResponse, _meshlens_v1_ListConfirmationsRequest__Output, _meshlens_v1_ListConfirmationsResponse__Output>
   ListCorrelations: MethodDefinition<_meshlens_v1_ListCorrelationsRequest, _meshlens_v1_ListCorrelationsResponse, _meshlens_v1_ListCorrelationsRequest__Output, _meshlens_v1_ListCorrelationsResponse__Output>
   ListEndpoints: MethodDefinition<_meshlens_v1_ListEndpointsRequest, _meshlens_v1_ListEndpointsResponse, _meshlens_v1_ListEndpointsRequest__Output, _meshlens_v1_ListEndpointsResponse__Output>
   ListPolicies: MethodDefinition<_meshlens_v1_ListPoliciesRequest, _meshlens_v1_ListPoliciesResponse, _meshlens_v1_ListPoliciesRequest__Output, _meshlens_v1_ListPoliciesResponse__Output>

@@ -40,6 +40,10 @@ export interface HistoryEntry {
    * For ROLLBACK, the version whose content was restored.
    */
   'rolledBackTo'?: (number | string | Long);
+  /**
+   * Why, when the writer said so (automatic rollbacks of commit-confirmed changes do); "" otherwise.
+   */
+  'reason'?: (string);
 }
 
 /**
@@ -78,4 +82,8 @@ export interface HistoryEntry__Output {
    * For ROLLBACK, the version whose content was restored.
    */
   'rolledBackTo': (string);
+  /**
+   * Why, when the writer said so (automatic rollbacks of commit-confirmed changes do); "" otherwise.
+   */
+  'reason': (string);
 }

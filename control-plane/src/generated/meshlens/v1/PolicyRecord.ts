@@ -1,6 +1,7 @@
 // Original file: protos/meshlens/v1/admin.proto
 
 import type { Policy as _meshlens_v1_Policy, Policy__Output as _meshlens_v1_Policy__Output } from '../../meshlens/v1/Policy.ts';
+import type { Confirmation as _meshlens_v1_Confirmation, Confirmation__Output as _meshlens_v1_Confirmation__Output } from '../../meshlens/v1/Confirmation.ts';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -31,6 +32,10 @@ export interface PolicyRecord {
    * Snapshot version that first contained this change.
    */
   'snapshotVersion'?: (number | string | Long);
+  /**
+   * Set by SetPolicy with `confirm`: the pending confirmation of this version.
+   */
+  'confirmation'?: (_meshlens_v1_Confirmation | null);
 }
 
 /**
@@ -61,4 +66,8 @@ export interface PolicyRecord__Output {
    * Snapshot version that first contained this change.
    */
   'snapshotVersion': (string);
+  /**
+   * Set by SetPolicy with `confirm`: the pending confirmation of this version.
+   */
+  'confirmation': (_meshlens_v1_Confirmation__Output | null);
 }

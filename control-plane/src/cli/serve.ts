@@ -1,0 +1,47 @@
+// `meshlens serve`: the control plane itself. server.ts (gRPC, SQLite, prom-client) is imported only here, so the
+// client commands start without loading it.
+import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT } from '../defaults.ts';
+import { UsageError, type Command } from './framework.ts';
+
+function port(value: string | boolean | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || number > 65535) throw new UsageError(`invalid flag: --${flag} must be a port in [0, 65535]`);
+  return number;
+}
+
+export const serveCommand: Command = {
+  path: ['serve'], summary: 'run the control plane (gRPC discovery, telemetry, admin; HTTP admin API and /metrics)',
+  details: `The data directory (--data-dir, default ${DEFAULT_DATA_DIR}) holds the SQLite store and tokens.json, generated on first\n` +
+    'start (mode 0600; its path is printed, never the tokens). --token-file names another token file.',
+  options: {
+    'grpc-port': { type: 'string', value: 'N', description: `gRPC port (default ${DEFAULT_GRPC_PORT}; 0 = ephemeral)` },
+    'http-port': { type: 'string', value: 'N', description: `HTTP port (default ${DEFAULT_HTTP_PORT}; 0 = ephemeral)` },
+    host: { type: 'string', value: 'HOST', description: 'address to bind both ports to (default 127.0.0.1, loopback only)' },
+    'tls-cert': { type: 'string', value: 'FILE', description: 'TLS certificate chain (PEM) for gRPC and the HTTP admin API, with --tls-key' },
+    'tls-key': { type: 'string', value: 'FILE', description: 'TLS private key (PEM)' },
+    'tls-ca': { type: 'string', value: 'FILE', description: 'CA for client certificates: clients must present one (mTLS)' },
+  },
+  async run({ flags, io }) {
+    if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) throw new UsageError('invalid flag: --tls-cert and --tls-key must be given together');
+    const grpcPort = port(flags['grpc-port'], DEFAULT_GRPC_PORT, 'grpc-port');
+    const httpPort = port(flags['http-port'], DEFAULT_HTTP_PORT, 'http-port');
+    const { startControlPlane } = await import('../server.ts');
+    const plane = await startControlPlane({
+      dataDir: (flags['data-dir'] as string | undefined) ?? DEFAULT_DATA_DIR,
+      grpcHost: flags.host as string | undefined, httpHost: flags.host as string | undefined, grpcPort, httpPort,
+      tokenFile: flags['token-file'] as string | undefined,
+      tls: flags['tls-cert'] ? { certFile: flags['tls-cert'] as string, keyFile: flags['tls-key'] as string, caFile: flags['tls-ca'] as string | undefined } : undefined,
+      onTokensCreated: (_tokens, path) => {
+        // Where, never what: stdout ends up in pod logs, and a token there is readable by whoever reads logs.
+        io.stdout(`meshlens: generated the admin and proxy tokens in ${path} (mode 0600)\n`);
+      },
+    });
+    io.stdout(JSON.stringify({ event: 'listening', grpcPort: plane.grpcPort, httpPort: plane.httpPort }) + '\n');
+    const stop = () => { plane.close().then(() => process.exit(0), () => process.exit(1)); };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    // Resolves never: the process lives until a signal.
+    return new Promise<number>(() => {});
+  },
+};
