@@ -7,7 +7,7 @@
 // reconverge_after_restart_ms: at the largest scale, streams that reconnect as filter VMs do (the filter's own backoff,
 // test/control-plane/reconnecting-streams.ts) see the control plane restart (SIGTERM, 3 s down, same port and data);
 // per stream, the time from the new process announcing it listens to its ACK of a write made then; p99 over streams.
-// Env: MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
+// Env: MESHLENS_BENCH_ONLY=restart (only reconverge_after_restart_ms), MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
 // MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import * as grpc from '@grpc/grpc-js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -285,6 +285,12 @@ async function main(): Promise<void> {
   const scales = (process.env.MESHLENS_BENCH_SCALES ?? '1000,10000').split(',').map(Number);
   const workers = Number(process.env.MESHLENS_BENCH_WORKERS ?? 4);
   const rounds = Number(process.env.MESHLENS_BENCH_ROUNDS ?? 5);
+  if (process.env.MESHLENS_BENCH_ONLY === 'restart') {
+    // Only the restart figure, at the largest scale (what reconverge_after_restart_ms is in the full run).
+    const restart = await measureRestart(Math.max(...scales), workers);
+    process.stdout.write(JSON.stringify({ bench: 'control-plane', reconverge_after_restart_ms: restart.p99, reconvergeAfterRestart: restart }) + '\n');
+    return;
+  }
   const baseline = await measureScale(1, 1, rounds);
   process.stderr.write(`baseline (1 stream): ${JSON.stringify(baseline.writeToAllAckMs)}\n`);
   const results = [];
