@@ -4,7 +4,10 @@
 // 10,000 streams: admin write → ACK on every stream (p50/p99/max per round, medians over rounds), CP CPU and RSS
 // at rest with all streams connected, and Telemetry.Report ingest rate at full load. Baseline in the same run: a
 // single stream's write → ACK. Prints one JSON object on the last line.
-// Env: MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
+// reconverge_after_restart_ms: at the largest scale, streams that reconnect as filter VMs do (the filter's own backoff,
+// test/control-plane/reconnecting-streams.ts) see the control plane restart (SIGTERM, 3 s down, same port and data);
+// per stream, the time from the new process announcing it listens to its ACK of a write made then; p99 over streams.
+// Env: MESHLENS_BENCH_ONLY=restart (only reconverge_after_restart_ms), MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
 // MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import * as grpc from '@grpc/grpc-js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +24,7 @@ const wallMs = () => performance.timeOrigin + performance.now();
 
 // ---------------------------------------------------------------- worker side (simulated filters)
 interface WorkerCommand {
-  cmd: 'connect' | 'collect' | 'report' | 'close';
+  cmd: 'connect' | 'collect' | 'report' | 'close' | 'reconnecting' | 'acked';
   port?: number; token?: string; streams?: number; perConnection?: number; prefix?: string;
   version?: string; t0?: number; durationMs?: number; concurrency?: number; routes?: number;
 }
@@ -36,8 +39,20 @@ async function runWorker(): Promise<void> {
   let connected = 0;
   const send = (message: unknown) => process.send!(message);
 
+  let reconnecting: import('../control-plane/reconnecting-streams.ts').ReconnectingStreams | undefined;
   process.on('message', async (command: WorkerCommand) => {
-    if (command.cmd === 'connect') {
+    if (command.cmd === 'reconnecting') {
+      const { ReconnectingStreams } = await import('../control-plane/reconnecting-streams.ts');
+      reconnecting = await ReconnectingStreams.open(`127.0.0.1:${command.port}`, command.token!, command.streams!, command.prefix!, Number(command.t0 ?? 1));
+      send({ evt: 'opened' });
+    } else if (command.cmd === 'acked') {
+      const wait = () => {
+        const times = reconnecting!.ackTimes(command.version!);
+        if (!times) return setTimeout(wait, 20);
+        send({ evt: 'acked', latencies: times.map((t) => t - command.t0!) });
+      };
+      wait();
+    } else if (command.cmd === 'connect') {
       const metadata = new grpc.Metadata();
       metadata.set('authorization', `Bearer ${command.token}`);
       for (let i = 0; i < command.streams!; i++) {
@@ -104,6 +119,7 @@ async function runWorker(): Promise<void> {
       await Promise.all(Array.from({ length: command.concurrency! }, loop));
       send({ evt: 'reported', sent, entries, errors });
     } else if (command.cmd === 'close') {
+      reconnecting?.close();
       for (const call of calls) call.cancel();
       for (const client of clients) client.close();
       process.exit(0);
@@ -133,10 +149,10 @@ function procStats(pid: number): { cpuSeconds: number; rssBytes: number } {
   return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 };
 }
 
-async function startControlPlaneChild(dataDir: string): Promise<{ child: ChildProcess; grpcPort: number; httpPort: number }> {
+async function startControlPlaneChild(dataDir: string, grpcPort = 0): Promise<{ child: ChildProcess; grpcPort: number; httpPort: number }> {
   const extraArgs = (process.env.MESHLENS_BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean);   // e.g. --cpu-prof
   const child = spawn(process.execPath, [...extraArgs, '--max-old-space-size=2048', '--import', 'tsx', join(root, 'control-plane/src/cli.ts'), 'serve',
-    '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1'],
+    '--data-dir', dataDir, '--grpc-port', String(grpcPort), '--http-port', '0', '--host', '127.0.0.1'],
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESHLENS_LOG_LEVEL: 'warn' } });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`control plane exited with ${code}`)));
@@ -160,7 +176,7 @@ async function adminPut(httpPort: number, token: string, id: string, expectedVer
 async function measureScale(streams: number, workerCount: number, rounds: number) {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshlens-bench-'));
   const adminToken = 'a'.repeat(32), proxyToken = 'p'.repeat(32);
-  writeFileSync(join(dataDir, 'tokens.json'), JSON.stringify({ admin: { bench: adminToken }, proxy: proxyToken }));
+  writeFileSync(join(dataDir, 'tokens.json'), JSON.stringify({ admin: { bench: adminToken }, proxy: proxyToken }), { mode: 0o600 });
   const plane = await startControlPlaneChild(dataDir);
   const workers: ChildProcess[] = [];
   try {
@@ -229,10 +245,52 @@ async function measureScale(streams: number, workerCount: number, rounds: number
   }
 }
 
+/** Restart reconvergence at `streams` reconnecting streams; p99/max over streams of listening → ACK (ms). */
+async function measureRestart(streams: number, workerCount: number) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshlens-bench-restart-'));
+  const adminToken = 'a'.repeat(32), proxyToken = 'p'.repeat(32);
+  writeFileSync(join(dataDir, 'tokens.json'), JSON.stringify({ admin: { bench: adminToken }, proxy: proxyToken }), { mode: 0o600 });
+  let plane = await startControlPlaneChild(dataDir);
+  const workers: ChildProcess[] = [];
+  try {
+    await adminPut(plane.httpPort, adminToken, 'orders', 0, 1000);
+    const perWorker = Math.ceil(streams / workerCount);
+    for (let w = 0; w < workerCount; w++) {
+      const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      await new Promise((resolve) => worker.once('message', resolve));
+      workers.push(worker);
+      await request(worker, { cmd: 'reconnecting', port: plane.grpcPort, token: proxyToken, streams: Math.min(perWorker, streams - w * perWorker),
+        prefix: `r${w}`, t0: 1 + w * perWorker }, 'opened');
+    }
+    await Promise.all(workers.map((worker) => request(worker, { cmd: 'acked', version: '1', t0: 0 }, 'acked')));
+    const port = plane.grpcPort;
+    plane.child.kill('SIGTERM');
+    await new Promise((resolve) => plane.child.once('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    plane = await startControlPlaneChild(dataDir, port);
+    const readyAt = wallMs();
+    await adminPut(plane.httpPort, adminToken, 'orders', 1, 2000);
+    const results = await Promise.all(workers.map((worker) => request(worker, { cmd: 'acked', version: '2', t0: readyAt }, 'acked')));
+    const latencies = results.flatMap((r) => r.latencies as number[]).sort((a, b) => a - b);
+    return { streams, p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)), max: round1(latencies[latencies.length - 1]) };
+  } finally {
+    for (const worker of workers) worker.send({ cmd: 'close' });
+    plane.child.kill('SIGTERM');
+    await new Promise((resolve) => plane.child.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const scales = (process.env.MESHLENS_BENCH_SCALES ?? '1000,10000').split(',').map(Number);
   const workers = Number(process.env.MESHLENS_BENCH_WORKERS ?? 4);
   const rounds = Number(process.env.MESHLENS_BENCH_ROUNDS ?? 5);
+  if (process.env.MESHLENS_BENCH_ONLY === 'restart') {
+    // Only the restart figure, at the largest scale (what reconverge_after_restart_ms is in the full run).
+    const restart = await measureRestart(Math.max(...scales), workers);
+    process.stdout.write(JSON.stringify({ bench: 'control-plane', reconverge_after_restart_ms: restart.p99, reconvergeAfterRestart: restart }) + '\n');
+    return;
+  }
   const baseline = await measureScale(1, 1, rounds);
   process.stderr.write(`baseline (1 stream): ${JSON.stringify(baseline.writeToAllAckMs)}\n`);
   const results = [];
@@ -242,12 +300,17 @@ async function main(): Promise<void> {
     results.push(result);
   }
   const largest = results[results.length - 1];
+  const restart = await measureRestart(largest.streams, workers);
+  process.stderr.write(`restart at ${largest.streams} streams: ${JSON.stringify(restart)}\n`);
   process.stdout.write(JSON.stringify({
     bench: 'control-plane',
     cores: (await import('node:os')).availableParallelism(),
     baselineSingleStreamWriteToAckMs: { p50: baseline.writeToAllAckMs.p50, max: baseline.writeToAllAckMs.max },
     scales: results,
+    reconverge_after_restart_ms: restart.p99,
+    reconvergeAfterRestart: restart,
     targets: {
+      reconvergeAfterRestartP99Ms: { target: 5000, measured: restart.p99, ok: restart.p99 <= 5000 },
       convergedP99Ms: { target: 1000, measured: largest.writeToAllAckMs.p99, ok: largest.writeToAllAckMs.p99 <= 1000 },
       restRssMiB: { target: 1024, measured: largest.restRssMiB, ok: largest.restRssMiB <= 1024 },
       ingestEntriesPerSecond: { target: 100000, measured: largest.ingestEntriesPerSecond, ok: largest.ingestEntriesPerSecond >= 100000 },

@@ -2,6 +2,8 @@
 // signed by the CA (and still the proxy bearer token); without one the handshake fails.
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawnSync } from 'node:child_process';
+import https from 'node:https';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +45,32 @@ needs(hasOpenssl ? null : 'openssl CLI to create test certificates', test)('clie
     refused.send({ node: { id: 'n', worker: 'w' } });
     assert.is((await within(refused.status, 5000, 'refusal')).code, grpc.status.UNAVAILABLE);
     withoutCert.close();
+  } finally {
+    await plane.stop();
+    rmSync(pki, { recursive: true, force: true });
+  }
+});
+
+needs(hasOpenssl ? null : 'openssl CLI to create test certificates', test)('the HTTP admin API serves HTTPS with the same certificate options', async () => {
+  const pki = mkdtempSync(join(tmpdir(), 'meshlens-pki-'));
+  makePki(pki);
+  const file = (name: string) => join(pki, name);
+  const plane = await startTestPlane({ tls: { certFile: file('server.crt'), keyFile: file('server.key'), caFile: file('ca.crt') } });
+  const get = (options: https.RequestOptions) => new Promise<{ status?: number; error?: string }>((resolve) => {
+    const req = https.request({ host: '127.0.0.1', port: plane.httpPort, path: '/v1/policies', headers: { authorization: `Bearer ${plane.adminToken}` }, ...options },
+      (res) => { res.resume(); res.on('end', () => resolve({ status: res.statusCode })); });
+    req.on('error', (error) => resolve({ error: error.message }));
+    req.end();
+  });
+  try {
+    assert.is((await get({ ca: readFileSync(file('ca.crt')), cert: readFileSync(file('client.crt')), key: readFileSync(file('client.key')) })).status, 200);
+    assert.ok((await get({ ca: readFileSync(file('ca.crt')) })).error, 'no client certificate: refused in the handshake');
+    const plain = await new Promise<string>((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port: plane.httpPort, path: '/healthz' }, (res) => resolve(`HTTP ${res.statusCode}`));
+      req.on('error', (error) => resolve(error.message));
+      req.end();
+    });
+    assert.not.match(plain, /^HTTP 200/, `plaintext answered: ${plain}`);
   } finally {
     await plane.stop();
     rmSync(pki, { recursive: true, force: true });
