@@ -38,10 +38,11 @@ function makeRequest(i: number): SimulatedRequest {
       [':scheme', 'http'], ['user-agent', 'bench/1.0'], ['accept', '*/*'], ['x-request-id', `req-${i}`],
       ['x-forwarded-proto', 'http'], ['x-tenant-id', tenants[i % tenants.length]],
     ],
-    // Codes cycle on i / clusters.length: cycling on i itself would send every 503 to the same cluster (6 and 2
-    // share a factor), trip its breaker for good under the frozen clock and time half the requests as cheap local
-    // replies instead of the full path.
-    response: { responseCode: codes[Math.floor(i / clusters.length) % codes.length], durationMs: i % 250 },
+    // Codes cycle on i / tenants.length, so every (cluster, tenant) pair (fixed by i % 4) sees each code once in six
+    // requests. Breaker scopes are per tenant by default: cycling on i / clusters.length gave two of the four pairs
+    // one 503 in three, above the default 30 % error threshold, which tripped their breakers for good under the
+    // frozen clock and timed half the requests as local 503s instead of the full path.
+    response: { responseCode: codes[Math.floor(i / tenants.length) % codes.length], durationMs: i % 250 },
   };
 }
 
@@ -187,6 +188,11 @@ const result = {
   wasm_bytes: statSync(join(buildDir, 'meshlens.wasm')).size,
   targets: { shared_data_ops_per_request: 0.5, exported_series_worst_case: 5000, scrape_bytes_worst_case: 2 * 1024 * 1024, overhead_ns_per_request: 2000, host_calls_per_request: 14, linear_memory_bytes_after_1m: 4 * 1024 * 1024, wasm_bytes: 150 * 1024 },
 };
+// A breaker tripped by the request mix would time cheap local 503s instead of the path every request takes.
+if ((hostCallsByImport.proxy_send_local_response ?? 0) > 0) {
+  console.error(`the filter answered ${hostCallsByImport.proxy_send_local_response} local replies per request while timed: figures are not valid`);
+  process.exitCode = 1;
+}
 if (result.failed_vms.length > 0) {
   console.error(`filter VMs failed during the benchmark (${result.failed_vms.join(', ')}): figures are not valid`);
   process.exitCode = 1;
