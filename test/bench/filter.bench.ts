@@ -53,10 +53,17 @@ async function load(name: 'meshlens.wasm' | 'baseline.wasm', config = configurat
 // Requests are prepared up front so both filters see identical objects and timing excludes their creation.
 const prepared = Array.from({ length: requestsPerRound }, (_, i) => makeRequest(i));
 
+// Each round's process CPU time too (ns per request): on a shared machine wall time also counts the time other
+// processes held the core, which CPU time does not.
+let lastRoundCpuNs = 0;
 function round(plugin: ProxyWasmPlugin, offset: number): number {
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < prepared.length; i++) plugin.request(0, prepared[(i + offset) % prepared.length]);
-  return Number(process.hrtime.bigint() - started) / prepared.length;
+  const wall = Number(process.hrtime.bigint() - started) / prepared.length;
+  const used = process.cpuUsage(cpu);
+  lastRoundCpuNs = (used.user + used.system) * 1000 / prepared.length;
+  return wall;
 }
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -72,11 +79,14 @@ const metricsOnlyNs: number[] = [];
 const baselineNs: number[] = [];
 const differences: number[] = [];
 const metricsOnlyDifferences: number[] = [];
+const cpuDifferences: number[] = [];
 for (let r = 0; r < rounds; r++) {
   // Rotate the order so drift (JIT, GC, neighbours) does not favour one module.
   const order = [0, 1, 2].map((k) => (k + r) % 3);
   const times: number[] = [];
-  for (const k of order) times[k] = round([filter, metricsOnly, baseline][k], r);
+  const cpuTimes: number[] = [];
+  for (const k of order) { times[k] = round([filter, metricsOnly, baseline][k], r); cpuTimes[k] = lastRoundCpuNs; }
+  cpuDifferences.push(cpuTimes[0] - cpuTimes[2]);
   filterNs.push(times[0]);
   metricsOnlyNs.push(times[1]);
   baselineNs.push(times[2]);
@@ -170,6 +180,7 @@ const result = {
   overhead_ns_per_request: Math.round(median(differences)),
   // The machine is shared: the spread of the per-round differences says how far to trust the median.
   overhead_ns_per_request_spread: [Math.round(Math.min(...differences)), Math.round(Math.max(...differences))],
+  overhead_cpu_ns_per_request: Math.round(median(cpuDifferences)),
   metrics_only_ns_per_request_median: Math.round(median(metricsOnlyNs)),
   metrics_only_overhead_ns_per_request: Math.round(median(metricsOnlyDifferences)),
   host_calls_per_request: hostCallsPerRequest,
