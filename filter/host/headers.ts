@@ -86,18 +86,29 @@ export function decodeUtf8(bytes: Uint8Array, start: number, end: number): strin
 export class DecodedStrings<T> {
   private readonly buckets = new Map<number, { bytes: Uint8Array; value: T }[]>();
   // Modules pass most of these strings from the same addresses each time (static data, a reused buffer): the
-  // entry last seen at an address is checked first, sparing the hash. Its bytes are still compared.
-  private readonly byAddress = new Map<number, { bytes: Uint8Array; value: T }>();
+  // entries last seen at an address are checked first, sparing the hash. Their bytes are still compared. A reused
+  // buffer carries a few different strings in turn (meshlens sets two retry headers through one scratch block), so
+  // an address remembers up to ADDRESS_WAYS of them, the latest first.
+  private readonly byAddress = new Map<number, { bytes: Uint8Array; value: T }[]>();
   private entries = 0;
   constructor(private readonly capacity: number, private readonly derive: (decoded: string) => T) {}
 
   /** The caller has checked that [ptr, ptr + len) is inside `u8`. */
   get(u8: Uint8Array, ptr: number, len: number): T {
     const seen = this.byAddress.get(ptr);
-    if (seen !== undefined && seen.bytes.length === len && sameBytes(seen.bytes, u8, ptr, len)) return seen.value;
+    if (seen !== undefined) {
+      for (let i = 0; i < seen.length; i++) {
+        const e = seen[i];
+        if (e.bytes.length === len && sameBytes(e.bytes, u8, ptr, len)) return e.value;
+      }
+    }
     const entry = this.lookup(u8, ptr, len);
-    if (this.byAddress.size < this.capacity) this.byAddress.set(ptr, entry);
-    else if (seen !== undefined) this.byAddress.set(ptr, entry);
+    if (seen !== undefined) {
+      if (seen.length >= ADDRESS_WAYS) seen.pop();
+      seen.unshift(entry);
+    } else if (this.byAddress.size < this.capacity) {
+      this.byAddress.set(ptr, [entry]);
+    }
     return entry.value;
   }
 
@@ -119,6 +130,8 @@ export class DecodedStrings<T> {
     return entry;
   }
 }
+
+const ADDRESS_WAYS = 4;
 
 function sameBytes(bytes: Uint8Array, u8: Uint8Array, ptr: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (bytes[i] !== u8[ptr + i]) return false;

@@ -403,7 +403,8 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
     proxy_record_metric(id: number, value: bigint) {
       const m = vm.metrics.get(id >>> 0);
       if (!m) return R.NotFound;
-      const v = Number(BigInt.asUintN(64, value));
+      // The i64 arrives signed; only a negative one needs the (allocating) unsigned reinterpretation.
+      const v = value >= 0n ? Number(value) : Number(BigInt.asUintN(64, value));
       if (m.type === MetricType.Counter) env.stats.add(m.stat, v);
       else if (m.type === MetricType.Gauge) env.stats.set(m.stat, v);
       else env.stats.record(m.stat, v);

@@ -38,10 +38,11 @@ function makeRequest(i: number): SimulatedRequest {
       [':scheme', 'http'], ['user-agent', 'bench/1.0'], ['accept', '*/*'], ['x-request-id', `req-${i}`],
       ['x-forwarded-proto', 'http'], ['x-tenant-id', tenants[i % tenants.length]],
     ],
-    // Codes cycle on i / clusters.length: cycling on i itself would send every 503 to the same cluster (6 and 2
-    // share a factor), trip its breaker for good under the frozen clock and time half the requests as cheap local
-    // replies instead of the full path.
-    response: { responseCode: codes[Math.floor(i / clusters.length) % codes.length], durationMs: i % 250 },
+    // Codes cycle on i / tenants.length, so every (cluster, tenant) pair (fixed by i % 4) sees each code once in six
+    // requests. Breaker scopes are per tenant by default: cycling on i / clusters.length gave two of the four pairs
+    // one 503 in three, above the default 30 % error threshold, which tripped their breakers for good under the
+    // frozen clock and timed half the requests as local 503s instead of the full path.
+    response: { responseCode: codes[Math.floor(i / tenants.length) % codes.length], durationMs: i % 250 },
   };
 }
 
@@ -52,10 +53,17 @@ async function load(name: 'meshlens.wasm' | 'baseline.wasm', config = configurat
 // Requests are prepared up front so both filters see identical objects and timing excludes their creation.
 const prepared = Array.from({ length: requestsPerRound }, (_, i) => makeRequest(i));
 
+// Each round's process CPU time too (ns per request): on a shared machine wall time also counts the time other
+// processes held the core, which CPU time does not.
+let lastRoundCpuNs = 0;
 function round(plugin: ProxyWasmPlugin, offset: number): number {
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < prepared.length; i++) plugin.request(0, prepared[(i + offset) % prepared.length]);
-  return Number(process.hrtime.bigint() - started) / prepared.length;
+  const wall = Number(process.hrtime.bigint() - started) / prepared.length;
+  const used = process.cpuUsage(cpu);
+  lastRoundCpuNs = (used.user + used.system) * 1000 / prepared.length;
+  return wall;
 }
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -71,11 +79,14 @@ const metricsOnlyNs: number[] = [];
 const baselineNs: number[] = [];
 const differences: number[] = [];
 const metricsOnlyDifferences: number[] = [];
+const cpuDifferences: number[] = [];
 for (let r = 0; r < rounds; r++) {
   // Rotate the order so drift (JIT, GC, neighbours) does not favour one module.
   const order = [0, 1, 2].map((k) => (k + r) % 3);
   const times: number[] = [];
-  for (const k of order) times[k] = round([filter, metricsOnly, baseline][k], r);
+  const cpuTimes: number[] = [];
+  for (const k of order) { times[k] = round([filter, metricsOnly, baseline][k], r); cpuTimes[k] = lastRoundCpuNs; }
+  cpuDifferences.push(cpuTimes[0] - cpuTimes[2]);
   filterNs.push(times[0]);
   metricsOnlyNs.push(times[1]);
   baselineNs.push(times[2]);
@@ -169,6 +180,7 @@ const result = {
   overhead_ns_per_request: Math.round(median(differences)),
   // The machine is shared: the spread of the per-round differences says how far to trust the median.
   overhead_ns_per_request_spread: [Math.round(Math.min(...differences)), Math.round(Math.max(...differences))],
+  overhead_cpu_ns_per_request: Math.round(median(cpuDifferences)),
   metrics_only_ns_per_request_median: Math.round(median(metricsOnlyNs)),
   metrics_only_overhead_ns_per_request: Math.round(median(metricsOnlyDifferences)),
   host_calls_per_request: hostCallsPerRequest,
@@ -187,6 +199,11 @@ const result = {
   wasm_bytes: statSync(join(buildDir, 'meshlens.wasm')).size,
   targets: { shared_data_ops_per_request: 0.5, exported_series_worst_case: 5000, scrape_bytes_worst_case: 2 * 1024 * 1024, overhead_ns_per_request: 2000, host_calls_per_request: 14, linear_memory_bytes_after_1m: 4 * 1024 * 1024, wasm_bytes: 150 * 1024 },
 };
+// A breaker tripped by the request mix would time cheap local 503s instead of the path every request takes.
+if ((hostCallsByImport.proxy_send_local_response ?? 0) > 0) {
+  console.error(`the filter answered ${hostCallsByImport.proxy_send_local_response} local replies per request while timed: figures are not valid`);
+  process.exitCode = 1;
+}
 if (result.failed_vms.length > 0) {
   console.error(`filter VMs failed during the benchmark (${result.failed_vms.join(', ')}): figures are not valid`);
   process.exitCode = 1;

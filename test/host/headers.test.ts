@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { pairsSize, parsePairs, writePairs } from '../../filter/host/headers.ts';
+import { DecodedStrings, pairsSize, parsePairs, writePairs } from '../../filter/host/headers.ts';
 
 const pairs = suite('headers: proxy-wasm pairs format');
 
@@ -34,5 +34,18 @@ pairs('malformed input is silently an empty map', () => {
   assert.equal(parsePairs(tooMany), [], 'more than 1024 pairs');
   const overRead = good.slice(); new DataView(overRead.buffer).setUint32(4, 99, true);
   assert.equal(parsePairs(overRead), [], 'declared length over-reads');
+});
+pairs('decoded strings: one address carrying strings in turn (a reused scratch block) decodes each as it is now', () => {
+  let derived = 0;
+  const cache = new DecodedStrings<string>(8, (s) => { derived++; return s.toUpperCase(); });
+  const memory = new Uint8Array(64);
+  const at = (text: string) => { memory.fill(0); memory.set(Buffer.from(text), 16); return cache.get(memory, 16, text.length); };
+  const names = ['x-envoy-retry-on', 'x-envoy-max-retries', 'a', 'bb', 'ccc', 'x-envoy-retry-on'];
+  for (let round = 0; round < 3; round++) for (const n of names) assert.is(at(n), n.toUpperCase());
+  // Remembered by content: each distinct string is decoded once, whatever the address saw in between.
+  assert.is(derived, 5);
+  // Same length, different bytes at the same address: never the stale entry.
+  assert.is(at('abc'), 'ABC');
+  assert.is(at('ccc'), 'CCC');
 });
 pairs.run();
