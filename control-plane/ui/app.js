@@ -340,7 +340,9 @@ function chartOf(list, field, title, colour) {
   );
   if (list.length > 0) {
     const points = list.map((s) => `${x(s.t).toFixed(1)},${y(s[field]).toFixed(1)}`).join(' ');
-    chart.append(svg('polyline', { points, fill: 'none', stroke: colour, 'stroke-width': 2, 'data-samples': list.length }));
+    chart.append(svg('polyline', {
+      points, fill: 'none', stroke: colour, 'stroke-width': 2, 'data-field': field, 'data-samples': list.length, 'data-max': Math.max(...list.map((s) => s[field])),
+    }));
   }
   figure.append(chart, el('figcaption', {}, title));
   return figure;

@@ -51,9 +51,10 @@ ui.before(async () => {
   if (noChromium) return;
   ctx.dir = mkdtempSync(join(tmpdir(), 'meshlens-console-'));
   ctx.failing = false;
-  ctx.upstream = await startUpstream((_req, res) => {
-    res.writeHead(ctx.failing ? 503 : 200, { 'content-type': 'text/plain' });
-    res.end(ctx.failing ? 'down' : 'ok');
+  ctx.upstream = await startUpstream((req, res) => {
+    const fail = ctx.failing || req.url?.startsWith('/api/fail/');
+    res.writeHead(fail ? 503 : 200, { 'content-type': 'text/plain' });
+    res.end(fail ? 'down' : 'ok');
   });
   const file = join(ctx.dir, 'meshlens.yaml');
   writeFileSync(file, stringify({
@@ -160,6 +161,29 @@ needs(noChromium, ui)('with the token: policies with versions and a diff, rollou
   // The page follows: version 3 listed, and the rollback entry in its history.
   await page.waitFor(`document.querySelector('tr[data-policy="shop"] td:nth-child(2)')?.textContent === '3'`, 'v3 in the table');
   await page.waitFor(`/ROLLBACK to v1 by admin/.test(document.querySelector('#history-entries li[data-version="3"]')?.textContent ?? '')`, 'the rollback in the history');
+});
+
+needs(noChromium, ui)('endpoint verdicts with error ratio and retransmit ratio charted over time', async () => {
+  const { page, started: { ready } } = ctx;
+  // One request in three fails: the endpoint's error ratio rises, below the breaker's 0.5 so nothing is rejected.
+  const charted = await until(async () => {
+    for (let i = 0; i < 30; i++) {
+      const reply = await request(ready.listenerPort, i % 3 === 0 ? `/api/fail/${i}` : `/api/items/${i}`, { 'x-tenant-id': 'globex' });
+      assert.is(reply.status, i % 3 === 0 ? 503 : 200, reply.body);
+    }
+    return page.evaluate<{ samples: number; max: number; retransSamples: number } | null>(`(() => {
+      const chart = [...document.querySelectorAll('#endpoint-charts .endpoint-chart')].find((c) => c.querySelector('h3').textContent.endsWith(${JSON.stringify(ctx.upstream.address)}));
+      const errors = chart?.querySelector('polyline[data-field="errorRatio"]');
+      const retrans = chart?.querySelector('polyline[data-field="retransRatio"]');
+      if (!errors || !retrans || Number(errors.dataset.max) < 0.2 || Number(errors.dataset.samples) < 3) return null;
+      return { samples: Number(errors.dataset.samples), max: Number(errors.dataset.max), retransSamples: Number(retrans.dataset.samples) };
+    })()`).then((v) => v ?? undefined);
+  }, 'an error-ratio chart with the failures in it', 90_000);
+  assert.ok(charted.max > 0.2 && charted.max <= 0.5, JSON.stringify(charted));
+  assert.is(charted.retransSamples, charted.samples, 'retransmit ratio sampled with it (0 here: no node agent runs)');
+  const row = await page.evaluate<string[]>(`[...[...document.querySelectorAll('#endpoints-rows tr')]
+    .find((r) => r.dataset.endpoint === ${JSON.stringify(ctx.upstream.address)}).children].map((td) => td.textContent)`);
+  assert.equal(row.slice(0, 3), [SHOP, ctx.upstream.address, 'unknown'], 'verdict unknown without kernel evidence');
 });
 
 needs(noBreakers ?? noChromium, ui)('a breaker turns Open on the page while the upstream fails, with its transition on the timeline', async () => {
