@@ -257,6 +257,7 @@ async function main(): Promise<void> {
     ? [`  demo upstream:  http://${upstreamAddress}  (/api/orders/{id}, /api/payments/{id} 25% 503, /api/inventory/{sku} slow, /api/flaky)`]
     : start.routes.map((r, i) => `  ${i === 0 ? 'routes:        ' : '               '} ${r.authority ?? '*'}${r.prefix} -> ${r.cluster} (${start.clusters[r.cluster]!.endpoints.join(', ')})`);
   const tryPath = start === undefined ? '/api/orders/123' : start.routes[0]!.prefix;
+  const tryHost = start?.routes[0]!.authority === undefined || start.routes[0]!.authority === '*' ? '' : `-H 'host: ${start.routes[0]!.authority}' `;
   process.stdout.write(
     [
       `meshlens sidecar listening on ${listener} (filter ${FILTER}, ${sidecar.plugin.workerCount} workers)`,
@@ -265,7 +266,7 @@ async function main(): Promise<void> {
       `  control plane:  gRPC 127.0.0.1:${controlPlane.grpcPort} (Envoy cluster "${CONTROL_PLANE_CLUSTER}"), HTTP API ${api}, data ${dataDir}`,
       `  console:        ${api}/ui/  (admin token: "admin" in ${tokenFile})`,
       `  prometheus:     ${prometheusNote!}`,
-      `  try:            curl -s -H 'x-tenant-id: acme' ${listener}${tryPath}`,
+      `  try:            curl -s ${tryHost}-H 'x-tenant-id: acme' ${listener}${tryPath}`,
       `                  curl -s http://127.0.0.1:${sidecar.adminPort}/stats/prometheus | grep meshlens_`,
       `  change a breaker threshold, then watch every filter VM ACK it:`,
       `                  echo '${examplePolicy}' | ${cli} policy set orders --file - --expected-version 0`,
