@@ -175,20 +175,22 @@ function renderTimeline(breakers, transitions) {
   let row = 0;
   for (const scope of scopes.values()) {
     const y = 4 + row++ * (lane + 6);
-    chart.append(svg('text', { x: 0, y: y + 13 }, `${scope.tenant} → ${scope.cluster}`.slice(0, 44)));
+    const group = svg('g', { 'data-cluster': scope.cluster, 'data-tenant': scope.tenant });
+    chart.append(group);
+    group.append(svg('text', { x: 0, y: y + 13 }, `${scope.tenant} → ${scope.cluster}`.slice(0, 44)));
     const events = scope.events.filter((e) => Number(e.atUnixMs) <= now).sort((a, b) => Number(a.atUnixMs) - Number(b.atUnixMs));
     let start = from;
     let state = events.length ? events[0].from : scope.state;
     const segment = (until, stateOf) => {
       const rect = svg('rect', { x: x(start), y, width: Math.max(1, x(until) - x(start)), height: lane, fill: STATE_COLOURS[stateOf] ?? '#999', 'data-state': stateOf });
-      if (until > start) chart.append(rect);
+      if (until > start) group.append(rect);
       return rect;
     };
     for (const e of events) {
       segment(Number(e.atUnixMs), state);
       start = Math.max(from, Number(e.atUnixMs));
       state = e.to;
-      chart.append(svg('line', { x1: x(start), x2: x(start), y1: y - 2, y2: y + lane + 2, stroke: '#1b1f24', 'stroke-width': 1 }));
+      group.append(svg('line', { x1: x(start), x2: x(start), y1: y - 2, y2: y + lane + 2, stroke: '#1b1f24', 'stroke-width': 1 }));
     }
     // The lane ends in the state the API reports now (a transition may not have been listed yet).
     segment(now, scope.state).setAttribute('data-current', 'true');

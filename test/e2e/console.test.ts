@@ -203,9 +203,10 @@ needs(noBreakers ?? noChromium, ui)('a breaker turns Open on the page while the 
   assert.is(state, 'Open');
   assert.is(await page.evaluate(`document.querySelector(${JSON.stringify(`${row} .state`)}).className`), 'state state-Open');
   const lane = await page.waitFor<string[]>(`(() => {
-    const current = document.querySelector('#breaker-timeline rect[data-current]');
-    return current && current.dataset.state === 'Open' ? [...document.querySelectorAll('#breaker-timeline rect')].map((r) => r.dataset.state) : null;
-  })()`, 'the timeline ending Open');
+    const lane = [...document.querySelectorAll('#breaker-timeline g')].find((g) => g.dataset.cluster === ${JSON.stringify(SHOP)} && g.dataset.tenant === 'acme');
+    const current = lane?.querySelector('rect[data-current]');
+    return current && current.dataset.state === 'Open' ? [...lane.querySelectorAll('rect')].map((r) => r.dataset.state) : null;
+  })()`, 'the acme lane ending Open');
   assert.ok(lane.includes('Closed') && lane[lane.length - 1] === 'Open', JSON.stringify(lane));
   ctx.failing = false;
 });
