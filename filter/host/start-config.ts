@@ -146,14 +146,14 @@ export function loadStartConfig(path: string): StartConfig {
   return validateStartConfig(readConfigDocument(path));
 }
 
-export const START_USAGE = `usage: npm start -- [--config FILE] [--cluster NAME=HOST:PORT[,HOST:PORT...]]... [--route [HOST]PREFIX=NAME]...
+export const START_USAGE = `usage: npm start -- [--config FILE] [--cluster NAME=HOST:PORT[,HOST:PORT...]]... [--route [HOST]/PREFIX=NAME]...
                     [--tenant-header NAME]... [--path-template TEMPLATE]...
-  --config FILE           YAML: clusters (name -> endpoints), routes (host, prefix -> cluster), filter (plugin config)
-  --cluster NAME=ADDRS    add a cluster (repeatable); routes then go to it as in the file
-  --route [HOST]/PREFIX=NAME  add a route after the file's (repeatable); "shop.local/api=orders"
-  --tenant-header NAME    filter.tenant.headers (repeatable; replaces the file's)
-  --path-template T       filter.paths.templates (repeatable; replaces the file's)
-Without --config or --cluster, the demo upstream runs behind the sidecar. See README "Your own services".`;
+  --config FILE                 YAML: clusters (name: { endpoints }), routes ({ host, prefix, cluster }), filter (plugin config)
+  --cluster NAME=HOST:PORT,...  add a cluster (repeatable); with a single cluster no route is needed
+  --route [HOST]/PREFIX=NAME    add a route after the file's (repeatable), e.g. shop.local/api/=shop
+  --tenant-header NAME          filter.tenant.headers (repeatable; replaces the file's)
+  --path-template TEMPLATE      filter.paths.templates (repeatable; replaces the file's)
+Without --config or --cluster the demo upstream runs behind the sidecar. See README "Your own services".`;
 
 /**
  * Command-line arguments into a config (undefined: none given, run the demo). The shorthands build the same document

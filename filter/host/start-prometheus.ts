@@ -163,6 +163,10 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Loc
     let log = '';
     child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // npm start exiting any other way than through close() (process.exit on a fatal error) takes Prometheus along.
+    const killOnExit = () => child.kill('SIGTERM');
+    process.once('exit', killOnExit);
+    void exited.then(() => process.off('exit', killOnExit));
     const url = `http://127.0.0.1:${port}`;
     const stop = async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -104,7 +104,7 @@ cli('a bad file, a duplicate key, a missing file and an unknown flag: exit 2, on
   writeFileSync(duplicate, 'clusters:\n  a: { endpoints: [127.0.0.1:1] }\n  a: { endpoints: [127.0.0.1:2] }\n');
   refusedRun(['--config', duplicate], /^meshlens: invalid config: --config must name a valid YAML file \(Map keys must be unique/);
   refusedRun(['--config', join(scratch, 'absent.yaml')], `invalid config: --config must name a readable file (${join(scratch, 'absent.yaml')} does not exist)`);
-  const unknown = refusedRun(['--upstream', 'x'], /^Without --config or --cluster, the demo upstream runs/).run.stderr;
+  const unknown = refusedRun(['--upstream', 'x'], /^Without --config or --cluster the demo upstream runs/).run.stderr;
   assert.match(unknown, /^meshlens: invalid config: arguments must be the options below \(Unknown option '--upstream'\)\nusage: npm start/);
   refusedRun(['--cluster', 'shop'], 'invalid config: --cluster must be NAME=HOST:PORT[,HOST:PORT...], got "shop"');
   refusedRun(['--cluster', 'shop=127.0.0.1:1', '--route', '/=billing'], 'invalid config: routes[0].cluster must name one of clusters');
