@@ -2,15 +2,26 @@
 // call these. Writes validate first (policy-model.ts), commit to the store, and only then publish a new snapshot.
 import { dryRun, type ReplayResult } from './breaker-replay.ts';
 import { invalidArgument } from './errors.ts';
+import { checkPolicyLimits, checkSnapshotLimits, pageOf } from './limits.ts';
+import { validatePolicy } from './policy-model.ts';
 import type { Logger } from './logging.ts';
 import type { PolicyJson } from './policy-types.ts';
 import type { HistoryEntry, PolicyRecord, PolicyStore } from './policy-store.ts';
 import type { RolloutSummary, RolloutTracker } from './rollout.ts';
-import type { SnapshotCache } from './snapshot-cache.ts';
+import { encodeSnapshotBody, type SnapshotCache } from './snapshot-cache.ts';
+import type { PolicyEntry } from './snapshot.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
 import type { CorrelationView, Correlator, EndpointStatus, RouteView } from './correlator.ts';
+import { BreakerStates, type BreakerAggregate, type BreakersView } from './breaker-states.ts';
 
 export type PolicyValidator = (value: unknown) => PolicyJson;
+
+/** The default validator: the policy model (the filter parser's twin), then the control plane's admission limits. */
+export const validateAndLimit: PolicyValidator = (value) => {
+  const policy = validatePolicy(value);
+  checkPolicyLimits(policy);
+  return policy as unknown as PolicyJson;
+};
 
 export interface AdminOperationsOptions {
   store: PolicyStore;
@@ -18,6 +29,7 @@ export interface AdminOperationsOptions {
   rollout: RolloutTracker;
   telemetry: TelemetryStore;
   correlator: Correlator;
+  breakers?: BreakerStates;
   validate: PolicyValidator;
   logger: Logger;
   now?: () => number;
@@ -51,7 +63,9 @@ export class AdminOperations {
 
   set(actor: string, id: string, expectedVersion: unknown, policy: unknown): PolicyRecord {
     const validated = this.#options.validate(policy);
-    const result = this.#options.store.set(id, requireVersion(expectedVersion, 'expectedVersion'), validated, actor);
+    const expected = requireVersion(expectedVersion, 'expectedVersion');
+    this.#checkSnapshotAfter(id, validated);
+    const result = this.#options.store.set(id, expected, validated, actor);
     this.#publish('policy set', { id, version: result.record!.version, actor });
     return result.record!;
   }
@@ -70,8 +84,10 @@ export class AdminOperations {
     const target = requireVersion(toVersion, 'toVersion');
     if (target === 0) throw invalidArgument('invalid request: toVersion must be >= 1');
     // Re-validated: the stored content was valid under the model of its day, which may have tightened since.
+    const expected = requireVersion(expectedVersion, 'expectedVersion');
     const content = this.#options.validate(this.#options.store.contentAt(id, target));
-    const result = this.#options.store.rollback(id, target, requireVersion(expectedVersion, 'expectedVersion'), content, actor);
+    this.#checkSnapshotAfter(id, content);
+    const result = this.#options.store.rollback(id, target, expected, content, actor);
     this.#publish('policy rolled back', { id, toVersion: target, version: result.record!.version, actor });
     return result.record!;
   }
@@ -88,8 +104,10 @@ export class AdminOperations {
     return { scopes: dryRun(validated, series), fromUnixMs, toUnixMs, policy: validated };
   }
 
-  rolloutStatus(): RolloutSummary {
-    return this.#options.rollout.status(this.#options.cache.current().versionInfo);
+  /** One page of the rollout rows (sorted by node then worker) with the totals over all of them. */
+  rolloutStatus(pageSize?: unknown, pageToken?: unknown): RolloutSummary {
+    const page = pageOf(pageSize, pageToken);
+    return this.#options.rollout.status(this.#options.cache.current().versionInfo, page.offset, page.size);
   }
 
   /** Joined flows of the kept windows, newest window first. */
@@ -98,13 +116,39 @@ export class AdminOperations {
   }
 
   /** Joined flows and their attribution to routes and tenants, from one consistent join of the kept windows. */
-  correlationReport(): { correlations: CorrelationView[]; routes: RouteView[] } {
+  correlationReport(): { correlations: CorrelationView[]; routes: RouteView[]; breakers: BreakerAggregate[] } {
     const joins = this.#options.correlator.joins();
-    return { correlations: this.#options.correlator.correlations(joins), routes: this.#options.correlator.routes(joins) };
+    const correlations = this.#options.correlator.correlations(joins);
+    const routes = this.#options.correlator.routes(joins);
+    const clusters = [...correlations.map((c) => c.cluster), ...routes.map((r) => r.cluster)].filter((c) => c);
+    return { correlations, routes, breakers: this.#notClosed(clusters) };
   }
 
-  endpoints(): { endpoints: EndpointStatus[] } {
-    return { endpoints: this.#options.correlator.endpoints() };
+  endpoints(): { endpoints: EndpointStatus[]; breakers: BreakerAggregate[] } {
+    const endpoints = this.#options.correlator.endpoints();
+    return { endpoints, breakers: this.#notClosed(endpoints.map((e) => e.cluster)) };
+  }
+
+  /** Breaker states per scope, aggregated over the nodes that report them, and their recent transitions. */
+  breakers(): BreakersView {
+    return (this.#options.breakers ?? new BreakerStates()).view();
+  }
+
+  /** The Open (or HalfOpen) breakers of `clusters`, for the correlation and endpoint views. */
+  #notClosed(clusters: Iterable<string>): BreakerAggregate[] {
+    const breakers = this.#options.breakers;
+    if (!breakers) return [];
+    return breakers.view(new Set(clusters)).breakers.filter((b) => b.state !== 'Closed');
+  }
+
+  /**
+   * Refuses a write whose snapshot would be more than a filter can receive, before anything is stored. The policy's
+   * version is taken at its widest encoding, so the real snapshot is never larger than the one measured here.
+   */
+  #checkSnapshotAfter(id: string, policy: PolicyJson): void {
+    const entries: PolicyEntry[] = this.#options.cache.current().entries.filter((entry) => entry.id !== id);
+    entries.push({ id, version: Number.MAX_SAFE_INTEGER, policy });
+    checkSnapshotLimits(entries.length, encodeSnapshotBody(String(Number.MAX_SAFE_INTEGER), entries).length);
   }
 
   #publish(msg: string, fields: Record<string, unknown>): void {
@@ -114,9 +158,12 @@ export class AdminOperations {
   }
 }
 
-/** Versions arrive as numbers (JSON) or decimal strings (gRPC uint64 with longs: String). */
+/**
+ * Versions arrive as numbers (JSON) or canonical decimal strings (gRPC uint64 with longs: String, HTTP query):
+ * "007" is refused rather than read as 7, so a typo cannot silently address another version.
+ */
 function requireVersion(value: unknown, field: string): number {
-  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  const number = typeof value === 'string' && /^(0|[1-9]\d{0,15})$/.test(value) ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) {
     throw invalidArgument(`invalid request: ${field} must be a non-negative integer`);
   }

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseTokenFile } from './auth.ts';
 import { formatCorrelations, formatEndpoints } from './correlation-format.ts';
+import { formatBreakers, formatOpenBreakers } from './breaker-format.ts';
+import type { BreakersView } from './breaker-states.ts';
 import type { CorrelationView, EndpointStatus, RouteView } from './correlator.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, startControlPlane } from './server.ts';
 
@@ -19,6 +21,7 @@ const USAGE = `usage: meshlens <command> [options]
   dry-run --file policy.json|- [--minutes N]            what a breaker would have done on recent telemetry
   endpoints [--json]                                    each upstream endpoint's verdict, signals vs baseline, history
   correlations [--json]                                 recent kernel flows joined to requests, retransmits per route
+  breakers [--json]                                     breaker state per scope over the proxies, why, recent transitions
 client options: --url U (env MESHLENS_URL, default http://127.0.0.1:${DEFAULT_HTTP_PORT})
                 --token T (env MESHLENS_TOKEN) or --token-file F (default ./.meshlens/tokens.json)`;
 
@@ -65,9 +68,9 @@ async function serve(): Promise<void> {
     httpPort: port(flags['http-port'], DEFAULT_HTTP_PORT, 'http-port'),
     tokenFile: flags['token-file'],
     tls: flags['tls-cert'] ? { certFile: flags['tls-cert'], keyFile: flags['tls-key']!, caFile: flags['tls-ca'] } : undefined,
-    onTokensCreated: (tokens, path) => {
-      // Printed once, on first start; afterwards they are only in the token file.
-      process.stdout.write(`meshlens: generated tokens in ${path}\n  admin token (identity "admin"): ${tokens.admin.admin}\n  proxy token: ${tokens.proxy}\n`);
+    onTokensCreated: (_tokens, path) => {
+      // Where, never what: stdout ends up in pod logs, and a token there is readable by whoever reads logs.
+      process.stdout.write(`meshlens: generated the admin and proxy tokens in ${path} (mode 0600)\n`);
     },
   });
   process.stdout.write(JSON.stringify({ event: 'listening', grpcPort: plane.grpcPort, httpPort: plane.httpPort }) + '\n');
@@ -133,12 +136,16 @@ async function main(): Promise<void> {
   else if (command === 'dry-run') {
     result = await call('POST', '/v1/dry-run', { policy: readPolicyFile(), windowMinutes: flags.minutes === undefined ? undefined : integer(flags.minutes, 'minutes') });
   } else if (command === 'endpoints' && sub === undefined) {
-    const answer = await call('GET', '/v1/endpoints') as { endpoints: EndpointStatus[] };
-    if (!flags.json) return void process.stdout.write(formatEndpoints(answer.endpoints));
+    const answer = await call('GET', '/v1/endpoints') as { endpoints: EndpointStatus[] } & Partial<BreakersView>;
+    if (!flags.json) return void process.stdout.write(formatEndpoints(answer.endpoints) + formatOpenBreakers(answer.breakers));
     result = answer;
   } else if (command === 'correlations' && sub === undefined) {
-    const answer = await call('GET', '/v1/correlations') as { correlations: CorrelationView[]; routes: RouteView[] };
-    if (!flags.json) return void process.stdout.write(formatCorrelations(answer.correlations, answer.routes));
+    const answer = await call('GET', '/v1/correlations') as { correlations: CorrelationView[]; routes: RouteView[] } & Partial<BreakersView>;
+    if (!flags.json) return void process.stdout.write(formatCorrelations(answer.correlations, answer.routes) + formatOpenBreakers(answer.breakers));
+    result = answer;
+  } else if (command === 'breakers' && sub === undefined) {
+    const answer = await call('GET', '/v1/breakers') as BreakersView;
+    if (!flags.json) return void process.stdout.write(formatBreakers(answer.breakers, answer.transitions));
     result = answer;
   } else throw new Error(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');

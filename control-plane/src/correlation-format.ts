@@ -3,7 +3,7 @@ import type { CorrelationView, EndpointStatus, RouteView } from './correlator.ts
 
 const pct = (value: number) => `${(value * 100).toFixed(2)}%`;
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'NOT_FOUND'             // unknown policy id or version
   | 'FAILED_PRECONDITION'   // optimistic-concurrency conflict: the expected version is stale
   | 'UNAUTHENTICATED'       // missing or wrong bearer token
+  | 'PERMISSION_DENIED'     // a valid credential acting outside its scope (a namespace-scoped proxy token)
   | 'RESOURCE_EXHAUSTED'    // input larger than the configured limits
   | 'UNAVAILABLE'           // shutting down
   | 'INTERNAL';             // a bug or a storage failure
@@ -23,6 +24,7 @@ export const invalidArgument = (message: string) => new ControlPlaneError('INVAL
 export const notFound = (message: string) => new ControlPlaneError('NOT_FOUND', message);
 export const failedPrecondition = (message: string) => new ControlPlaneError('FAILED_PRECONDITION', message);
 export const unauthenticated = (message: string) => new ControlPlaneError('UNAUTHENTICATED', message);
+export const permissionDenied = (message: string) => new ControlPlaneError('PERMISSION_DENIED', message);
 export const resourceExhausted = (message: string) => new ControlPlaneError('RESOURCE_EXHAUSTED', message);
 
 const MAPPING: Record<ErrorCode, { grpc: GrpcStatus; http: number }> = {
@@ -30,6 +32,7 @@ const MAPPING: Record<ErrorCode, { grpc: GrpcStatus; http: number }> = {
   NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
   FAILED_PRECONDITION: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409 },
   UNAUTHENTICATED: { grpc: GrpcStatus.UNAUTHENTICATED, http: 401 },
+  PERMISSION_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, http: 403 },
   RESOURCE_EXHAUSTED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 413 },
   UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500 },

@@ -1,10 +1,15 @@
 // The admin operations as JSON over HTTP (/v1/...), plus /metrics, /healthz and /readyz. Errors use the same codes
 // and messages as gRPC through toHttpStatus(). Bodies are limited in size and checked for unknown top-level fields.
+// With `tls` it serves HTTPS with the gRPC listener's certificate options (client certificates required when a CA
+// is given). /metrics, /healthz and /readyz need no token: they carry no secrets, every metric label set is
+// bounded, and Istio's metrics merging and kubelet probes cannot present one (documented in the README).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { AdminOperations } from './admin-operations.ts';
 import type { Authenticator } from './auth.ts';
 import { asControlPlaneError, invalidArgument, notFound, resourceExhausted, toHttpStatus, ControlPlaneError } from './errors.ts';
+import { LIMITS, quote } from './limits.ts';
 import type { Logger } from './logging.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 import { serveConsole } from '../ui/serve.ts';
@@ -15,7 +20,8 @@ export interface HttpApiOptions {
   metrics: ControlPlaneMetrics;
   logger: Logger;
   ready: () => boolean;
-  maxBodyBytes?: number;                 // default 1 MiB
+  maxBodyBytes?: number;                 // default LIMITS.maxHttpBodyBytes
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 type Handler = (ctx: { actor: string; params: string[]; body: Record<string, unknown>; query: URLSearchParams }) => unknown;
@@ -43,21 +49,29 @@ export function createHttpApi(options: HttpApiOptions): Server {
       method: 'POST', pattern: /^\/v1\/policies\/([^/]+)\/rollback$/, operation: 'Rollback', bodyFields: ['toVersion', 'expectedVersion'],
       handler: ({ actor, params, body }) => ops.rollback(actor, params[0], body.toVersion, body.expectedVersion),
     },
-    { method: 'GET', pattern: /^\/v1\/rollout$/, operation: 'GetRolloutStatus', handler: () => ops.rolloutStatus() },
+    {
+      method: 'GET', pattern: /^\/v1\/rollout$/, operation: 'GetRolloutStatus',
+      handler: ({ query }) => ops.rolloutStatus(query.get('pageSize') ?? undefined, query.get('pageToken') ?? undefined),
+    },
     {
       method: 'POST', pattern: /^\/v1\/dry-run$/, operation: 'DryRun', bodyFields: ['policy', 'windowMinutes'],
       handler: ({ body }) => ops.dryRun(body.policy, body.windowMinutes),
     },
     { method: 'GET', pattern: /^\/v1\/correlations$/, operation: 'ListCorrelations', handler: () => ops.correlationReport() },
     { method: 'GET', pattern: /^\/v1\/endpoints$/, operation: 'ListEndpoints', handler: () => ops.endpoints() },
+    { method: 'GET', pattern: /^\/v1\/breakers$/, operation: 'ListBreakers', handler: () => ops.breakers() },
   ];
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error) => {
       options.logger.error('http handler crashed', { error: String(error) });
       if (!res.headersSent) send(res, 500, { code: 'INTERNAL', message: 'internal error' });
     });
-  });
+  };
+  const tls = options.tls;
+  const server: Server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined }, listener)
+    : createServer(listener);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -78,13 +92,13 @@ export function createHttpApi(options: HttpApiOptions): Server {
     let code = 'OK';
     try {
       const pathMatches = routes.filter((route) => route.pattern.test(url.pathname));
-      if (pathMatches.length === 0) throw notFound(`no route for ${url.pathname}`);
+      if (pathMatches.length === 0) throw notFound(`no route for ${quote(url.pathname)}`);
       const route = pathMatches.find((candidate) => candidate.method === req.method);
       if (!route) throw new ControlPlaneError('INVALID_ARGUMENT', `invalid request: method must be one of ${pathMatches.map((r) => r.method).join(', ')}`);
       operation = route.operation;
       const actor = options.auth.admin(req.headers.authorization);
-      const body = route.bodyFields ? await readJsonBody(req, options.maxBodyBytes ?? 1 << 20, route.bodyFields) : {};
-      const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent);
+      const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeParam);
+      const body = route.bodyFields ? await readJsonBody(req, options.maxBodyBytes ?? LIMITS.maxHttpBodyBytes, route.bodyFields) : {};
       const result = route.handler({ actor, params, body, query: url.searchParams });
       send(res, 200, result);
     } catch (error) {
@@ -98,6 +112,15 @@ export function createHttpApi(options: HttpApiOptions): Server {
   }
 
   return server;
+}
+
+/** A malformed %-escape is the client's mistake (400), not ours (decodeURIComponent throws URIError). */
+function decodeParam(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw invalidArgument('invalid request: path must use valid percent-encoding');
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -9,7 +9,13 @@ export interface ControlPlaneMetrics {
   policies: Gauge<string>;
   pushToAck: Histogram<string>;
   pushes: Counter<string>;
-  nacks: Counter<'reason'>;
+  nacks: Counter<string>;
+  discoveryStreamsRefused: Counter<'reason'>;
+  discoveryStreamsAwaitingFirstRequest: Gauge<string>;
+  discoveryUnflushedBytes: Gauge<string>;
+  discoveryDeferredSends: Counter<string>;
+  rolloutRows: Gauge<string>;
+  rolloutRowsExpired: Counter<string>;
   reportsReceived: Counter<'source'>;
   reportsRejected: Counter<'source' | 'code'>;
   reportEntries: Counter<'source'>;
@@ -29,11 +35,8 @@ type ServiceLabel = 'upstream_cluster' | 'destination_service' | 'destination_se
 type EndpointLabel = ServiceLabel | 'endpoint';
 type RouteLabel = ServiceLabel | 'path' | 'tenant';
 
-/** Bounds the `reason` label: NACK messages are "invalid <thing>: <field> must <rule>", keep "<thing>: <field>". */
-export function nackReasonLabel(message: string): string {
-  const match = /^invalid ([^:]+): ([A-Za-z0-9_.\[\]-]+)/.exec(message);
-  return match ? `${match[1]}: ${match[2]}`.slice(0, 80) : 'other';
-}
+/** Why a discovery stream was closed by the control plane: a fixed set, so the label cannot grow. */
+export const STREAM_REFUSALS = ['unauthenticated', 'permission_denied', 'invalid_request', 'first_request_timeout', 'rollout_rows', 'slow_reader'] as const;
 
 export function createMetrics(registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}): ControlPlaneMetrics {
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'meshlens_cp_' });
@@ -50,7 +53,24 @@ export function createMetrics(registry: Registry = new Registry(), options: { pr
       registers,
     }),
     pushes: new Counter({ name: 'meshlens_cp_pushes_total', help: 'DiscoveryResponses sent.', registers }),
-    nacks: new Counter({ name: 'meshlens_cp_nacks_total', help: 'DiscoveryResponses rejected by filters, by reason.', labelNames: ['reason'], registers }),
+    // No reason label: a NACK's reason is the filter's text, and a hostile proxy choosing a new one per NACK would
+    // make a series each. The reason is kept (truncated) in the rollout row and the log line.
+    nacks: new Counter({ name: 'meshlens_cp_nacks_total', help: 'DiscoveryResponses rejected by filters (reasons: rollout status).', registers }),
+    discoveryStreamsRefused: new Counter({
+      name: 'meshlens_cp_discovery_streams_refused_total', help: 'Discovery streams closed by the control plane, by reason.',
+      labelNames: ['reason'] as const, registers,
+    }),
+    discoveryStreamsAwaitingFirstRequest: new Gauge({
+      name: 'meshlens_cp_discovery_streams_awaiting_first_request', help: 'Open discovery streams that have not sent their first request yet.', registers,
+    }),
+    discoveryUnflushedBytes: new Gauge({
+      name: 'meshlens_cp_discovery_unflushed_bytes', help: 'Snapshot bytes written to discovery streams and not yet flushed to their sockets.', registers,
+    }),
+    discoveryDeferredSends: new Counter({
+      name: 'meshlens_cp_discovery_deferred_sends_total', help: 'Sends postponed because slow streams held the unflushed-bytes budget.', registers,
+    }),
+    rolloutRows: new Gauge({ name: 'meshlens_cp_rollout_rows', help: 'Filter VMs in the rollout status (connected or within their grace).', registers }),
+    rolloutRowsExpired: new Counter({ name: 'meshlens_cp_rollout_rows_expired_total', help: 'Rollout rows dropped after their grace or at the row bound.', registers }),
     reportsReceived: new Counter({ name: 'meshlens_cp_reports_received_total', help: 'Telemetry reports accepted.', labelNames: ['source'], registers }),
     reportsRejected: new Counter({ name: 'meshlens_cp_reports_rejected_total', help: 'Telemetry reports rejected, by status code.', labelNames: ['source', 'code'], registers }),
     reportEntries: new Counter({ name: 'meshlens_cp_report_entries_total', help: 'Entries (connections, routes, breakers, flows) ingested.', labelNames: ['source'], registers }),

@@ -4,8 +4,8 @@
 // acknowledging a write after set()/delete()/rollback() never acknowledges something a crash can lose. Calls are
 // synchronous; Node's single thread serialises them, the version check inside the transaction makes them atomic.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { secureDirectory, secureFile } from './data-dir.ts';
 import { failedPrecondition, notFound, invalidArgument } from './errors.ts';
 import { Snapshot } from './snapshot.ts';
 import type { PolicyJson } from './policy-types.ts';
@@ -68,8 +68,11 @@ export class PolicyStore {
   readonly #now: () => number;
 
   constructor(dataDir: string, options: { now?: () => number } = {}) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    secureDirectory(dataDir);
     const file = join(dataDir, 'meshlens.db');
+    // SQLite creates its -wal and -shm files with the database file's mode, so a 0600 database keeps them 0600 too
+    // (sqlite/src/os_unix.c findCreateFileMode).
+    for (const suffix of ['', '-wal', '-shm']) secureFile(file + suffix, 'database file');
     this.#now = options.now ?? Date.now;
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
@@ -129,6 +132,7 @@ export class PolicyStore {
   }
 
   get(id: string): PolicyRecord {
+    validatePolicyId(id);
     const row = this.#db.prepare(`SELECT * FROM policies WHERE id = ?`).get(id) as PolicyRow | undefined;
     if (!row) throw notFound(`policy ${id} not found`);
     return toRecord(row);
@@ -145,6 +149,8 @@ export class PolicyStore {
   }
 
   delete(id: string, expectedVersion: number, actor: string): WriteResult {
+    // Missing is answered before the version check: a delete of nothing is NOT_FOUND whatever version it expected.
+    if (!this.#db.prepare(`SELECT 1 FROM policies WHERE id = ?`).get(validatePolicyId(id))) throw notFound(`policy ${id} not found`);
     return this.#write(id, expectedVersion, actor, (current) => {
       if (!current) throw notFound(`policy ${id} not found`);
       return { kind: 'DELETE', version: current.version, policy: null, rolledBackTo: null };
@@ -153,6 +159,7 @@ export class PolicyStore {
 
   /** Returns the content a policy had at `version` (any change kind but DELETE), for rollback. */
   contentAt(id: string, version: number): PolicyJson {
+    validatePolicyId(id);
     const row = this.#db.prepare(
       `SELECT policy_json FROM changes WHERE policy_id = ? AND version = ? AND kind != 'DELETE' ORDER BY seq DESC LIMIT 1`,
     ).get(id, version) as { policy_json: string } | undefined;
@@ -168,6 +175,7 @@ export class PolicyStore {
   }
 
   history(id: string): HistoryEntry[] {
+    validatePolicyId(id);
     const rows = this.#db.prepare(`SELECT * FROM changes WHERE policy_id = ? ORDER BY seq DESC`).all(id) as ChangeRow[];
     if (rows.length === 0) throw notFound(`policy ${id} not found`);
     return rows.map((row) => ({
@@ -188,6 +196,11 @@ export class PolicyStore {
       ON CONFLICT (node_id, worker) DO UPDATE SET acked_version = excluded.acked_version, acked_at_ms = excluded.acked_at_ms,
         nacked_version = excluded.nacked_version, nack_reason = excluded.nack_reason, nacked_at_ms = excluded.nacked_at_ms`);
     this.#rolloutDb.transaction((all: Iterable<RolloutRow>) => { for (const row of all) upsert.run(row); })(rows);
+  }
+
+  deleteRollout(keys: Iterable<{ nodeId: string; worker: string }>): void {
+    const remove = this.#rolloutDb.prepare(`DELETE FROM rollout WHERE node_id = ? AND worker = ?`);
+    this.#rolloutDb.transaction((all: Iterable<{ nodeId: string; worker: string }>) => { for (const k of all) remove.run(k.nodeId, k.worker); })(keys);
   }
 
   loadRollout(): RolloutRow[] {

@@ -8,17 +8,18 @@ import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
-import { AdminOperations, type PolicyValidator } from './admin-operations.ts';
+import { AdminOperations, validateAndLimit, type PolicyValidator } from './admin-operations.ts';
 import { Authenticator, loadOrCreateTokens, type TokenFile } from './auth.ts';
 import { createHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics, type ControlPlaneMetrics } from './metrics.ts';
-import { validatePolicy } from './policy-model.ts';
+import { LIMITS } from './limits.ts';
 import { PolicyStore } from './policy-store.ts';
 import { packageDefinition } from './protos.ts';
 import { RolloutTracker } from './rollout.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { TelemetryStore } from './telemetry-store.ts';
+import { BreakerStates, type BreakerStatesOptions } from './breaker-states.ts';
 import { CorrelationWindows, type CorrelationWindowsOptions } from './correlation-windows.ts';
 import { Correlator, type CorrelatorOptions } from './correlator.ts';
 import { CorrelationExporter } from './metrics.ts';
@@ -30,24 +31,33 @@ import { TelemetryService } from './services/telemetry.ts';
 export const DEFAULT_GRPC_PORT = 18000;
 export const DEFAULT_HTTP_PORT = 18080;
 export const DEFAULT_DATA_DIR = './.meshlens';
+export const DEFAULT_HOST = '127.0.0.1';
 
 export interface TlsFiles { certFile: string; keyFile: string; caFile?: string }   // caFile → client certs required
 
+/** Reads the certificate files once for both listeners (gRPC and HTTPS take the same options). */
+function readTls(tls: TlsFiles): { cert: Buffer; key: Buffer; ca: Buffer | undefined } {
+  return { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: tls.caFile ? readFileSync(tls.caFile) : undefined };
+}
+
 export interface ControlPlaneOptions {
   dataDir?: string;                      // default ./.meshlens
-  grpcHost?: string;                     // default 0.0.0.0
+  grpcHost?: string;                     // default 127.0.0.1 (loopback unless told otherwise)
   grpcPort?: number;                     // default 18000; 0 = ephemeral
-  httpHost?: string;                     // default 0.0.0.0
+  httpHost?: string;                     // default 127.0.0.1
   httpPort?: number;                     // default 18080; 0 = ephemeral
   tokenFile?: string;                    // default <dataDir>/tokens.json, generated when absent
-  tls?: TlsFiles;                        // gRPC over TLS (mTLS when caFile is set)
-  maxReceiveBytes?: number;              // gRPC message limit, default 4 MiB
-  validate?: PolicyValidator;            // default validatePolicy from policy-model.ts
+  tls?: TlsFiles;                        // gRPC and the HTTP admin API over TLS (mTLS when caFile is set)
+  maxReceiveBytes?: number;              // gRPC message limit, default LIMITS.maxReceiveMessageBytes
+  validate?: PolicyValidator;            // default validateAndLimit (policy model + admission limits)
+  rollout?: { graceMs?: number; maxRows?: number };
+  discovery?: { firstRequestTimeoutMs?: number; maxUnflushedBytes?: number; slowStreamTimeoutMs?: number };
   registry?: Registry;
   processMetrics?: boolean;              // default true
   logger?: Logger;
   now?: () => number;
   onTokensCreated?: (tokens: TokenFile, path: string) => void;
+  breakers?: BreakerStatesOptions;       // bounds and expiry of the reported breaker states
   correlation?: CorrelationWindowsOptions & Omit<CorrelatorOptions, 'onWindow'> & { maxEndpointSeries?: number; maxRouteSeries?: number };
 }
 
@@ -67,18 +77,21 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const logger = options.logger ?? createLogger('control-plane');
   const now = options.now ?? Date.now;
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
-  const validate = options.validate ?? validatePolicy;
+  const validate = options.validate ?? validateAndLimit;
   const tokenPath = options.tokenFile ?? join(dataDir, 'tokens.json');
-  const store = new PolicyStore(dataDir, { now });
+  // Tokens first: a refused token file (loose mode) must stop start-up before anything else is opened.
   const { tokens, created } = loadOrCreateTokens(tokenPath);
+  const store = new PolicyStore(dataDir, { now });
   if (created) options.onTokensCreated?.(tokens, tokenPath);
   const auth = new Authenticator(tokens);
   const metrics = createMetrics(options.registry ?? new Registry(), { processMetrics: options.processMetrics });
   const cache = new SnapshotCache(store.snapshot());
-  const rollout = new RolloutTracker(store.loadRollout());
+  const rollout = new RolloutTracker(store.loadRollout(), { now, ...options.rollout });
   const telemetryStore = new TelemetryStore();
+  const breakers = new BreakerStates(options.breakers);
+  rollout.onNodeGone((nodeId) => breakers.nodeGone(nodeId));
 
-  const discovery = new PolicyDiscoveryService({ cache, rollout, auth, metrics, logger: logger.child('discovery'), now });
+  const discovery = new PolicyDiscoveryService({ cache, rollout, auth, metrics, logger: logger.child('discovery'), now, ...options.discovery });
   const windows = new CorrelationWindows(options.correlation);
   const exporter = new CorrelationExporter(metrics, { maxEndpoints: options.correlation?.maxEndpointSeries, maxRoutes: options.correlation?.maxRouteSeries });
   const dropped = { ...windows.dropped, flowsWithoutIdentity: 0 };
@@ -100,8 +113,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     },
   });
   const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
-  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows });
-  const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, validate, logger: logger.child('admin'), now });
+  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now });
+  const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, breakers, validate, logger: logger.child('admin'), now });
   const updateSnapshotGauges = () => {
     metrics.snapshotVersion.set(cache.current().version);
     metrics.policies.set(cache.current().entries.length);
@@ -112,7 +125,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const services = ['meshlens.v1.PolicyDiscovery', 'meshlens.v1.Telemetry', 'meshlens.v1.KernelTelemetry', 'meshlens.v1.Admin'];
   const health = new HealthImplementation(Object.fromEntries(['', ...services].map((name) => [name, 'SERVING' as const])));
   const server = new grpc.Server({
-    'grpc.max_receive_message_length': options.maxReceiveBytes ?? 4 << 20,
+    'grpc.max_receive_message_length': options.maxReceiveBytes ?? LIMITS.maxReceiveMessageBytes,
+    'grpc.max_send_message_length': LIMITS.maxSendMessageBytes,
     'grpc.keepalive_permit_without_calls': 1,
   });
   discovery.addToServer(server);
@@ -122,22 +136,20 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   health.addToServer(server);
   new ReflectionService(packageDefinition()).addToServer(server);
 
-  const credentials = options.tls
-    ? grpc.ServerCredentials.createSsl(
-        options.tls.caFile ? readFileSync(options.tls.caFile) : null,
-        [{ cert_chain: readFileSync(options.tls.certFile), private_key: readFileSync(options.tls.keyFile) }],
-        options.tls.caFile !== undefined)
+  const tls = options.tls ? readTls(options.tls) : undefined;
+  const credentials = tls
+    ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
   const grpcPort = await new Promise<number>((done, fail) => {
-    server.bindAsync(`${options.grpcHost ?? '0.0.0.0'}:${options.grpcPort ?? DEFAULT_GRPC_PORT}`, credentials,
+    server.bindAsync(`${options.grpcHost ?? DEFAULT_HOST}:${options.grpcPort ?? DEFAULT_GRPC_PORT}`, credentials,
       (error, port) => (error ? fail(error) : done(port)));
   });
 
   let ready = true;
-  const http: HttpServer = createHttpApi({ operations, auth, metrics, logger: logger.child('http'), ready: () => ready });
+  const http: HttpServer = createHttpApi({ operations, auth, metrics, logger: logger.child('http'), ready: () => ready, tls });
   const httpPort = await new Promise<number>((done, fail) => {
     http.once('error', fail);
-    http.listen(options.httpPort ?? DEFAULT_HTTP_PORT, options.httpHost ?? '0.0.0.0', () => {
+    http.listen(options.httpPort ?? DEFAULT_HTTP_PORT, options.httpHost ?? DEFAULT_HOST, () => {
       const address = http.address();
       done(typeof address === 'object' && address ? address.port : 0);
     });
@@ -146,6 +158,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const flushRollout = () => {
     const rows = rollout.takeDirty();
     if (rows.length > 0) store.saveRollout(rows);
+    const expired = rollout.takeExpired();
+    if (expired.length > 0) store.deleteRollout(expired);
   };
   // Rollout rows are flushed every 5 s rather than per ACK: at 10,000 streams one change yields 10,000 ACKs, and
   // writing them while ACKs are still arriving would stall the event loop during convergence.
@@ -154,6 +168,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     try {
       if (++ticks % 5 === 0) flushRollout();
       telemetryStore.prune(now());
+      const expiredBefore = rollout.expiredTotal;
+      rollout.prune(now());
+      metrics.rolloutRowsExpired.inc(rollout.expiredTotal - expiredBefore);
+      metrics.rolloutRows.set(rollout.size);
+      breakers.prune(now());
     } catch (error) {
       logger.error('maintenance failed', { error: String(error) });
     }

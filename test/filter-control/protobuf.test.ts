@@ -355,7 +355,10 @@ report('random reports encode byte for byte as protobufjs encodes them', () => {
       routes: Array.from({ length: Math.floor(next() * 4) }, (_, j) => ({
         cluster: 'outbound|8080||orders', pathTemplate: j ? '/orders/{id}' : '~other', tenant: j ? 'acme' : 'unknown', counters: randomCounters(next) })),
       breakers: Array.from({ length: Math.floor(next() * 3) }, (_, j) => ({
-        cluster: 'c', tenant: j ? 'acme' : '', state: Math.floor(next() * 4), transitions: Math.floor(next() * 3), policyId: j ? 'p' : '' })),
+        cluster: 'c', tenant: j ? 'acme' : '', state: Math.floor(next() * 4), transitions: Math.floor(next() * 3), policyId: j ? 'p' : '',
+        pathTemplate: j ? '/orders/{id}' : '*', sinceUnixMs: String(j ? 1_700_000_000_000 + i : 0),
+        openUntilUnixMs: String(j ? 1_700_000_030_000 + i : 0), openCause: Math.floor(next() * 4), tripRequests: Math.floor(next() * 50),
+        tripFailures: Math.floor(next() * 20), tripSlowCalls: Math.floor(next() * 2) })),
     };
     const actual: Uint8Array = h.encodeReport(JSON.stringify(r));
     const expected = encode('TelemetryReport', canonical(r) as Json);

@@ -119,6 +119,18 @@ cycle('a failed probe reopens with a doubled open time, capped at maxOpenMs; clo
   assert.is(h.breakerOpenUntil(b) - (t + 14), 30000, 'the first Open after closing is openMs again');
 });
 
+cycle('the record keeps why it opened: the window that tripped it, or the failed probe', () => {
+  const b = tripped();
+  assert.is(h.breakerOpenCause(b), '1:5/5/0', 'error rate, 5 of 5 failed');
+  assert.is(h.breakerAdmit(b, T0 + 4 + 30000), PROBE);
+  assert.is(h.breakerRecord(b, 503, -1, '', 5, true, 0, T0 + 4 + 30000), 'Open');
+  assert.is(h.breakerOpenCause(b), '3:0/0/0', 'probe failed');
+  const slow = h.breakerCreate(policy({ minRequests: 4, slowCallMs: 100, slowCallRateThreshold: 0.5 }));
+  for (let i = 0; i < 4; i++) ok(slow, T0 + i, i < 2 ? 150 : 10);
+  assert.is(h.breakerState(slow), OPEN);
+  assert.is(h.breakerOpenCause(slow), '2:4/0/2', 'slow-call rate, 2 of 4 slow');
+});
+
 cycle('a slow probe counts as a failed probe', () => {
   const b = tripped({ slowCallMs: 100 });
   const t = T0 + 4 + 30000;
@@ -185,19 +197,23 @@ classify.run();
 
 const layout = suite('breaker: shared-data layout');
 
-layout('a record survives encode/decode in a fixed 288-byte layout', () => {
+layout('a record survives encode/decode in a fixed 304-byte layout', () => {
   const b = tripped();
-  assert.is(h.breakerRoundTrip(b), 288);
+  assert.is(h.breakerRoundTrip(b), 304, 'byte for byte, the open cause and trip counts included');
   const c = h.breakerCreate(policy({}));
   ok(c, T0);
-  assert.is(h.breakerRoundTrip(c), 288);
+  assert.is(h.breakerRoundTrip(c), 304);
 });
 
 layout('foreign or truncated bytes are refused rather than trusted', () => {
-  assert.is(h.decodeBytes(new Uint8Array(288)), -1, 'layout version 0');
+  assert.is(h.decodeBytes(new Uint8Array(304)), -1, 'layout version 0');
   assert.is(h.decodeBytes(new Uint8Array(10)), -1, 'truncated');
-  const bogus = new Uint8Array(288);
-  bogus[0] = 1; bogus[1] = 7; // unknown state
+  const v1 = new Uint8Array(288);
+  v1[0] = 1;
+  new DataView(v1.buffer).setFloat64(24, 1000, true);
+  assert.is(h.decodeBytes(v1), -1, 'layout version 1 (before the open cause) starts afresh');
+  const bogus = new Uint8Array(304);
+  bogus[0] = 2; bogus[1] = 7; // unknown state
   new DataView(bogus.buffer).setFloat64(24, 1000, true);
   assert.is(h.decodeBytes(bogus), -1);
   bogus[1] = 1; // Open

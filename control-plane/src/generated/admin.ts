@@ -2,7 +2,10 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AdminClient as _meshlens_v1_AdminClient, AdminDefinition as _meshlens_v1_AdminDefinition } from './meshlens/v1/Admin.ts';
+import type { BreakerNodeCounts as _meshlens_v1_BreakerNodeCounts, BreakerNodeCounts__Output as _meshlens_v1_BreakerNodeCounts__Output } from './meshlens/v1/BreakerNodeCounts.ts';
 import type { BreakerPolicy as _meshlens_v1_BreakerPolicy, BreakerPolicy__Output as _meshlens_v1_BreakerPolicy__Output } from './meshlens/v1/BreakerPolicy.ts';
+import type { BreakerScopeStatus as _meshlens_v1_BreakerScopeStatus, BreakerScopeStatus__Output as _meshlens_v1_BreakerScopeStatus__Output } from './meshlens/v1/BreakerScopeStatus.ts';
+import type { BreakerTransition as _meshlens_v1_BreakerTransition, BreakerTransition__Output as _meshlens_v1_BreakerTransition__Output } from './meshlens/v1/BreakerTransition.ts';
 import type { CollectionGap as _meshlens_v1_CollectionGap, CollectionGap__Output as _meshlens_v1_CollectionGap__Output } from './meshlens/v1/CollectionGap.ts';
 import type { Correlation as _meshlens_v1_Correlation, Correlation__Output as _meshlens_v1_Correlation__Output } from './meshlens/v1/Correlation.ts';
 import type { DeletePolicyRequest as _meshlens_v1_DeletePolicyRequest, DeletePolicyRequest__Output as _meshlens_v1_DeletePolicyRequest__Output } from './meshlens/v1/DeletePolicyRequest.ts';
@@ -21,6 +24,8 @@ import type { HistoryEntry as _meshlens_v1_HistoryEntry, HistoryEntry__Output as
 import type { KernelReport as _meshlens_v1_KernelReport, KernelReport__Output as _meshlens_v1_KernelReport__Output } from './meshlens/v1/KernelReport.ts';
 import type { KernelReportAck as _meshlens_v1_KernelReportAck, KernelReportAck__Output as _meshlens_v1_KernelReportAck__Output } from './meshlens/v1/KernelReportAck.ts';
 import type { KernelTelemetryClient as _meshlens_v1_KernelTelemetryClient, KernelTelemetryDefinition as _meshlens_v1_KernelTelemetryDefinition } from './meshlens/v1/KernelTelemetry.ts';
+import type { ListBreakersRequest as _meshlens_v1_ListBreakersRequest, ListBreakersRequest__Output as _meshlens_v1_ListBreakersRequest__Output } from './meshlens/v1/ListBreakersRequest.ts';
+import type { ListBreakersResponse as _meshlens_v1_ListBreakersResponse, ListBreakersResponse__Output as _meshlens_v1_ListBreakersResponse__Output } from './meshlens/v1/ListBreakersResponse.ts';
 import type { ListCorrelationsRequest as _meshlens_v1_ListCorrelationsRequest, ListCorrelationsRequest__Output as _meshlens_v1_ListCorrelationsRequest__Output } from './meshlens/v1/ListCorrelationsRequest.ts';
 import type { ListCorrelationsResponse as _meshlens_v1_ListCorrelationsResponse, ListCorrelationsResponse__Output as _meshlens_v1_ListCorrelationsResponse__Output } from './meshlens/v1/ListCorrelationsResponse.ts';
 import type { ListEndpointsRequest as _meshlens_v1_ListEndpointsRequest, ListEndpointsRequest__Output as _meshlens_v1_ListEndpointsRequest__Output } from './meshlens/v1/ListEndpointsRequest.ts';
@@ -56,8 +61,11 @@ export interface ProtoGrpcType {
        * Operator API.
        */
       Admin: SubtypeConstructor<typeof grpc.Client, _meshlens_v1_AdminClient> & { service: _meshlens_v1_AdminDefinition }
+      BreakerNodeCounts: MessageTypeDefinition<_meshlens_v1_BreakerNodeCounts, _meshlens_v1_BreakerNodeCounts__Output>
       BreakerPolicy: MessageTypeDefinition<_meshlens_v1_BreakerPolicy, _meshlens_v1_BreakerPolicy__Output>
+      BreakerScopeStatus: MessageTypeDefinition<_meshlens_v1_BreakerScopeStatus, _meshlens_v1_BreakerScopeStatus__Output>
       BreakerState: EnumTypeDefinition
+      BreakerTransition: MessageTypeDefinition<_meshlens_v1_BreakerTransition, _meshlens_v1_BreakerTransition__Output>
       ChangeKind: EnumTypeDefinition
       CollectionGap: MessageTypeDefinition<_meshlens_v1_CollectionGap, _meshlens_v1_CollectionGap__Output>
       Correlation: MessageTypeDefinition<_meshlens_v1_Correlation, _meshlens_v1_Correlation__Output>
@@ -86,6 +94,8 @@ export interface ProtoGrpcType {
        * (upstream.local_address, upstream.address), so the control plane can join retransmits to requests.
        */
       KernelTelemetry: SubtypeConstructor<typeof grpc.Client, _meshlens_v1_KernelTelemetryClient> & { service: _meshlens_v1_KernelTelemetryDefinition }
+      ListBreakersRequest: MessageTypeDefinition<_meshlens_v1_ListBreakersRequest, _meshlens_v1_ListBreakersRequest__Output>
+      ListBreakersResponse: MessageTypeDefinition<_meshlens_v1_ListBreakersResponse, _meshlens_v1_ListBreakersResponse__Output>
       ListCorrelationsRequest: MessageTypeDefinition<_meshlens_v1_ListCorrelationsRequest, _meshlens_v1_ListCorrelationsRequest__Output>
       ListCorrelationsResponse: MessageTypeDefinition<_meshlens_v1_ListCorrelationsResponse, _meshlens_v1_ListCorrelationsResponse__Output>
       ListEndpointsRequest: MessageTypeDefinition<_meshlens_v1_ListEndpointsRequest, _meshlens_v1_ListEndpointsRequest__Output>

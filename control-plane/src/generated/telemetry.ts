@@ -29,6 +29,7 @@ export interface ProtoGrpcType {
   meshlens: {
     v1: {
       BreakerEntry: MessageTypeDefinition<_meshlens_v1_BreakerEntry, _meshlens_v1_BreakerEntry__Output>
+      BreakerOpenCause: EnumTypeDefinition
       BreakerPolicy: MessageTypeDefinition<_meshlens_v1_BreakerPolicy, _meshlens_v1_BreakerPolicy__Output>
       BreakerState: EnumTypeDefinition
       ConnectionEntry: MessageTypeDefinition<_meshlens_v1_ConnectionEntry, _meshlens_v1_ConnectionEntry__Output>

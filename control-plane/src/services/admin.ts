@@ -4,7 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import type { AdminOperations } from '../admin-operations.ts';
 import { authorizationOf, type Authenticator } from '../auth.ts';
-import { asControlPlaneError, toGrpcStatus } from '../errors.ts';
+import { asControlPlaneError, invalidArgument, toGrpcStatus } from '../errors.ts';
+import { clip } from '../limits.ts';
 import type { Logger } from '../logging.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
 import { meshlensGrpc } from '../protos.ts';
@@ -42,6 +43,15 @@ const baselineToProto = (b: EndpointBaseline) => ({
   slowCallRatio: b.slowRatio, latencyTailRatio: b.tailRatio, meanLatencyMs: b.meanLatencyMs, retransPerRequest: b.retransPerRequest,
 });
 
+type BreakerAggregate = ReturnType<AdminOperations['breakers']>['breakers'][number];
+
+export function breakerToProto(b: BreakerAggregate) {
+  return {
+    cluster: b.cluster, tenant: b.tenant, state: BREAKER_STATE[b.state], policyId: b.policyId,
+    nodes: { closed: b.nodes.Closed, open: b.nodes.Open, halfOpen: b.nodes.HalfOpen }, sinceUnixMs: b.since, reason: b.reason,
+  };
+}
+
 export function endpointToProto(e: EndpointStatus) {
   return {
     cluster: e.cluster, endpoint: e.endpoint, verdict: VERDICT[e.verdict], windowEndUnixMs: e.windowEndUnixMs,
@@ -73,6 +83,7 @@ export function historyToProto(entry: HistoryEntry) {
 
 export class AdminService {
   readonly #options: AdminServiceOptions;
+  #decoders = new Map<string, (bytes: Buffer) => unknown>();
 
   constructor(options: AdminServiceOptions) {
     this.#options = options;
@@ -81,20 +92,39 @@ export class AdminService {
   addToServer(server: grpc.Server): void {
     const ops = this.#options.operations;
     type Req = Record<string, any>;
-    server.addService(meshlensGrpc().Admin.service, {
+    // Requests arrive as raw bytes and are decoded in #unary: grpc-js answers a message it cannot deserialize with
+    // INTERNAL, but a wrong wire type is the client's error (INVALID_ARGUMENT), as it is on every other service.
+    const service = meshlensGrpc().Admin.service;
+    this.#decoders = new Map(Object.entries(service).map(([name, method]) => [name, method.requestDeserialize]));
+    const raw = Object.fromEntries(Object.entries(service).map(([name, method]) => [name, { ...method, requestDeserialize: (bytes: Buffer) => bytes }]));
+    server.addService(raw as unknown as grpc.ServiceDefinition, {
       GetPolicy: this.#unary('GetPolicy', (req: Req) => ops.get(req.id)),
       ListPolicies: this.#unary('ListPolicies', () => ops.list()),
-      SetPolicy: this.#unary('SetPolicy', (req: Req, actor) => ops.set(actor, req.id, req.expectedVersion, policyFromProto(req.policy) ?? {})),
+      // An absent policy stays absent (refused as "policy must be an object", as over HTTP), never a catch-all default.
+      SetPolicy: this.#unary('SetPolicy', (req: Req, actor) => ops.set(actor, req.id, req.expectedVersion, policyFromProto(req.policy))),
       DeletePolicy: this.#unary('DeletePolicy', (req: Req, actor) => ops.delete(actor, req.id, req.expectedVersion)),
       GetHistory: this.#unary('GetHistory', (req: Req) => ({ entries: ops.history(req.id).map(historyToProto) })),
       Rollback: this.#unary('Rollback', (req: Req, actor) => ops.rollback(actor, req.id, req.toVersion, req.expectedVersion)),
       DryRun: this.#unary('DryRun', (req: Req) => {
-        const result = ops.dryRun(policyFromProto(req.policy) ?? {}, req.windowMinutes);
+        const result = ops.dryRun(policyFromProto(req.policy), req.windowMinutes);
         return { ...result, scopes: result.scopes.map((scope) => ({ ...scope, finalState: BREAKER_STATE[scope.finalState] })) };
       }),
-      GetRolloutStatus: this.#unary('GetRolloutStatus', () => ops.rolloutStatus()),
-      ListCorrelations: this.#unary('ListCorrelations', () => ops.correlationReport()),
-      ListEndpoints: this.#unary('ListEndpoints', () => ({ endpoints: ops.endpoints().endpoints.map(endpointToProto) })),
+      GetRolloutStatus: this.#unary('GetRolloutStatus', (req: Req) => ops.rolloutStatus(req.pageSize, req.pageToken)),
+      ListCorrelations: this.#unary('ListCorrelations', () => {
+        const report = ops.correlationReport();
+        return { ...report, breakers: report.breakers.map(breakerToProto) };
+      }),
+      ListEndpoints: this.#unary('ListEndpoints', () => {
+        const { endpoints, breakers } = ops.endpoints();
+        return { endpoints: endpoints.map(endpointToProto), breakers: breakers.map(breakerToProto) };
+      }),
+      ListBreakers: this.#unary('ListBreakers', () => {
+        const view = ops.breakers();
+        return {
+          breakers: view.breakers.map(breakerToProto),
+          transitions: view.transitions.map((t) => ({ ...t, from: BREAKER_STATE[t.from], to: BREAKER_STATE[t.to] })),
+        };
+      }),
     });
   }
 
@@ -105,7 +135,13 @@ export class AdminService {
       let code = 'OK';
       try {
         const actor = auth.admin(authorizationOf(call.metadata));
-        callback(null, handler(call.request, actor) as any);
+        let request: unknown;
+        try {
+          request = this.#decoders.get(operation)!(call.request as Buffer);
+        } catch (error) {
+          throw invalidArgument(`invalid request: message must be a valid ${operation} request (${clip((error as Error).message, 200)})`);
+        }
+        callback(null, handler(request, actor) as any);
       } catch (error) {
         const normalised = asControlPlaneError(error);
         code = normalised.code;

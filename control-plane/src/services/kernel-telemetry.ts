@@ -3,7 +3,7 @@
 // (correlation-windows.ts), where they are joined to filter reports per window.
 import * as grpc from '@grpc/grpc-js';
 import { authorizationOf, type Authenticator } from '../auth.ts';
-import { asControlPlaneError, invalidArgument, toGrpcStatus } from '../errors.ts';
+import { asControlPlaneError, invalidArgument, permissionDenied, toGrpcStatus } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
 import { CONVERSION_OPTIONS, messageType, meshlensGrpc } from '../protos.ts';
@@ -52,7 +52,10 @@ export class KernelTelemetryService {
   }
 
   ingest(bytes: Uint8Array, authorization: string | undefined): { sequence: string; accepted: number } {
-    this.#options.auth.proxy(authorization);
+    // Kernel reports describe whole hosts: only the unscoped proxy token (the node agent's) may send them.
+    if (this.#options.auth.proxy(authorization).scope !== '*') {
+      throw permissionDenied('permission denied: kernel reports must be sent with the unscoped proxy token');
+    }
     let report: KernelReport__Output;
     try {
       report = this.#reportType.toObject(this.#reportType.decode(bytes), CONVERSION_OPTIONS) as KernelReport__Output;

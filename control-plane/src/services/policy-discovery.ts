@@ -1,14 +1,23 @@
 // PolicyDiscovery.StreamPolicies: one bidirectional state-of-the-world stream per filter VM, xDS-style. The
 // protocol (first request, ACK/NACK by nonce, backpressure: at most one unanswered response per stream, then the
 // LATEST snapshot) is specified in protos/meshlens/v1/discovery.proto; this class implements exactly that.
-// A snapshot's body is encoded once and shared by every stream; only the nonce is encoded per send.
+//
+// Bounds (control-plane/src/limits.ts): the first request must arrive within firstRequestTimeoutMs and name a
+// valid node the credential may speak for; NACK reasons are truncated and are not metric labels. The snapshot's
+// body is encoded once (SnapshotCache.encoded()) and shared by every stream; grpc-js then frames each write into
+// its own buffer (@grpc/grpc-js 1.14 src/server-interceptors.ts serializeMessage), which stays in memory until the
+// stream's HTTP/2 window lets it out. So the bytes written and not yet flushed are budgeted across all streams:
+// past maxUnflushedBytes a stream's send is deferred (it holds no bytes, only "send the latest when you can"),
+// and a stream that leaves a write unflushed for longer than slowStreamTimeoutMs is closed, so a reader that
+// stopped cannot hold the budget.
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
-import type { Authenticator } from '../auth.ts';
-import { authorizationOf } from '../auth.ts';
-import { invalidArgument, toGrpcStatus } from '../errors.ts';
+import type { Authenticator, ProxyPrincipal } from '../auth.ts';
+import { authorizationOf, authorizeNode } from '../auth.ts';
+import { asControlPlaneError, invalidArgument, resourceExhausted, toGrpcStatus } from '../errors.ts';
+import { checkNodeIdentity, clip, LIMITS } from '../limits.ts';
 import type { Logger } from '../logging.ts';
-import { nackReasonLabel, type ControlPlaneMetrics } from '../metrics.ts';
+import type { ControlPlaneMetrics } from '../metrics.ts';
 import { messageType, meshlensGrpc } from '../protos.ts';
 import type { RolloutTracker } from '../rollout.ts';
 import type { Snapshot } from '../snapshot.ts';
@@ -22,6 +31,9 @@ export interface PolicyDiscoveryOptions {
   metrics: ControlPlaneMetrics;
   logger: Logger;
   now?: () => number;                                  // wall clock for rollout timestamps
+  firstRequestTimeoutMs?: number;                      // default LIMITS.firstRequestTimeoutMs
+  maxUnflushedBytes?: number;                          // default LIMITS.maxUnflushedBytes
+  slowStreamTimeoutMs?: number;                        // default 30 s
   onAck?: (nodeId: string, worker: string, version: string) => void;
   onNack?: (nodeId: string, worker: string, version: string, reason: string) => void;
 }
@@ -37,21 +49,35 @@ interface StreamState {
   outstandingNonce: string;     // "" when the stream is free
   sentAtMs: number;             // performance.now() of the outstanding send
   nonceCounter: number;
+  unflushed: number;            // bytes of the outstanding write not yet flushed (0 once flushed)
+  slowTimer: NodeJS.Timeout | undefined;
+  fail: (error: unknown, reason: string) => void;
 }
+
+// At most this many NACK log lines per second; the rest are counted into one summary line.
+const NACK_LOG_PER_SECOND = 10;
 
 export class PolicyDiscoveryService {
   readonly #options: PolicyDiscoveryOptions;
   readonly #now: () => number;
   readonly #streams = new Set<StreamState>();
+  readonly #deferred = new Set<StreamState>();         // waiting for budget, oldest first
   readonly #requestType = messageType('DiscoveryRequest');
   readonly #responseType = messageType('DiscoveryResponse');
-  #encoded: { version: number; body: Buffer } | undefined;
+  readonly #firstRequestTimeoutMs: number;
+  readonly #maxUnflushed: number;
+  readonly #slowStreamTimeoutMs: number;
+  #unflushed = 0;
   #unwatch: () => void;
   #streamIds = 0;
+  #nackLog = { second: 0, logged: 0, suppressed: 0 };
 
   constructor(options: PolicyDiscoveryOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#firstRequestTimeoutMs = options.firstRequestTimeoutMs ?? LIMITS.firstRequestTimeoutMs;
+    this.#maxUnflushed = options.maxUnflushedBytes ?? LIMITS.maxUnflushedBytes;
+    this.#slowStreamTimeoutMs = options.slowStreamTimeoutMs ?? 30_000;
     this.#unwatch = options.cache.watch((snapshot) => this.#pushAll(snapshot));
   }
 
@@ -73,6 +99,11 @@ export class PolicyDiscoveryService {
     return this.#streams.size;
   }
 
+  /** Snapshot bytes written to streams and not yet flushed (what slow readers hold). */
+  get unflushedBytes(): number {
+    return this.#unflushed;
+  }
+
   /** Ends every stream with UNAVAILABLE (graceful shutdown: filters reconnect elsewhere or later). */
   close(): void {
     this.#unwatch();
@@ -83,25 +114,43 @@ export class PolicyDiscoveryService {
 
   #handle(call: DiscoveryCall): void {
     const { auth, metrics, logger, rollout } = this.#options;
+    let principal: ProxyPrincipal;
     try {
-      auth.proxy(authorizationOf(call.metadata));
+      principal = auth.proxy(authorizationOf(call.metadata));
     } catch (error) {
+      metrics.discoveryStreamsRefused.inc({ reason: 'unauthenticated' });
       call.emit('error', toGrpcStatus(error));
       return;
     }
     let stream: StreamState | undefined;
     let ended = false;
-    const fail = (error: unknown) => {
-      if (ended) return;
-      ended = true;
-      finish();
-      call.emit('error', toGrpcStatus(error));
+    let awaitingFirst = true;
+    metrics.discoveryStreamsAwaitingFirstRequest.inc();
+    const firstSeen = () => {
+      if (!awaitingFirst) return;
+      awaitingFirst = false;
+      clearTimeout(firstRequestTimer);
+      metrics.discoveryStreamsAwaitingFirstRequest.dec();
     };
     const finish = () => {
+      firstSeen();
       if (!stream || !this.#streams.delete(stream)) return;
+      this.#release(stream);
+      this.#deferred.delete(stream);
       metrics.connectedProxies.dec();
       rollout.closed(stream.nodeId, stream.worker);
     };
+    const fail = (error: unknown, reason: string) => {
+      if (ended) return;
+      ended = true;
+      finish();
+      metrics.discoveryStreamsRefused.inc({ reason });
+      call.emit('error', toGrpcStatus(error));
+    };
+    // A stream that never sends its first request would otherwise be held forever and appear nowhere.
+    const firstRequestTimer = setTimeout(() => fail(invalidArgument(
+      `invalid discovery request: the first request must arrive within ${this.#firstRequestTimeoutMs} ms`), 'first_request_timeout'),
+    this.#firstRequestTimeoutMs);
     call.on('data', (bytes: Buffer) => {
       if (ended) return;
       let request: DiscoveryRequest__Output;
@@ -110,25 +159,31 @@ export class PolicyDiscoveryService {
         // as the prototype defaults ("" and null), which is all the protocol needs.
         request = this.#requestType.decode(bytes) as unknown as DiscoveryRequest__Output;
       } catch (error) {
-        fail(invalidArgument(`invalid discovery request: message must be a valid DiscoveryRequest (${(error as Error).message})`));
+        fail(invalidArgument(`invalid discovery request: message must be a valid DiscoveryRequest (${(error as Error).message})`), 'invalid_request');
         return;
       }
       if (!stream) {
-        const nodeId = request.node?.id ?? '';
-        if (nodeId === '') {
-          fail(invalidArgument('invalid discovery request: node.id must be set on the first request'));
+        let node: { id: string; worker: string };
+        try {
+          if (!request.node?.id) throw invalidArgument('invalid discovery request: node.id must be set on the first request');
+          node = checkNodeIdentity(request.node);
+          authorizeNode(principal, node.id);
+          rollout.opened(node.id, node.worker);
+        } catch (error) {
+          const code = asControlPlaneError(error).code;
+          fail(error, code === 'PERMISSION_DENIED' ? 'permission_denied' : code === 'RESOURCE_EXHAUSTED' ? 'rollout_rows' : 'invalid_request');
           return;
         }
-        const reported = /^\d+$/.test(request.versionInfo) ? Number(request.versionInfo) : -1;
+        firstSeen();
+        const reported = /^(0|[1-9]\d{0,15})$/.test(request.versionInfo) ? Number(request.versionInfo) : -1;
         stream = {
-          id: ++this.#streamIds, call, nodeId, worker: request.node?.worker ?? '', sentVersion: reported, outstandingNonce: '', sentAtMs: 0,
-          nonceCounter: 0,
+          id: ++this.#streamIds, call, nodeId: node.id, worker: node.worker, sentVersion: reported, outstandingNonce: '', sentAtMs: 0,
+          nonceCounter: 0, unflushed: 0, slowTimer: undefined, fail,
         };
         this.#streams.add(stream);
         metrics.connectedProxies.inc();
-        rollout.opened(nodeId, stream.worker);
-        if (reported >= 0) rollout.acked(nodeId, stream.worker, request.versionInfo, this.#now());
-        logger.debug('discovery stream opened', { node: nodeId, worker: stream.worker, version: request.versionInfo });
+        if (reported >= 0) rollout.acked(node.id, node.worker, request.versionInfo, this.#now());
+        logger.debug('discovery stream opened', { node: node.id, worker: node.worker, version: clip(request.versionInfo, 32) });
         this.#maybeSend(stream, this.#options.cache.current());
         return;
       }
@@ -141,21 +196,34 @@ export class PolicyDiscoveryService {
 
   #answer(stream: StreamState, request: DiscoveryRequest__Output): void {
     if (stream.outstandingNonce === '' || request.responseNonce !== stream.outstandingNonce) return;   // stale
-    const { metrics, rollout, logger } = this.#options;
+    const { metrics, rollout } = this.#options;
     stream.outstandingNonce = '';
     const sentVersion = String(stream.sentVersion);
     if (request.errorDetail) {
-      const reason = request.errorDetail.message || `code ${request.errorDetail.code}`;
-      metrics.nacks.inc({ reason: nackReasonLabel(reason) });
+      const reason = clip(request.errorDetail.message || `code ${request.errorDetail.code}`, LIMITS.maxNackReasonBytes);
+      metrics.nacks.inc();
       rollout.nacked(stream.nodeId, stream.worker, sentVersion, reason, this.#now());
-      logger.warn('policy snapshot rejected', { node: stream.nodeId, worker: stream.worker, version: sentVersion, reason });
+      this.#logNack(stream, sentVersion, reason);
       this.#options.onNack?.(stream.nodeId, stream.worker, sentVersion, reason);
     } else {
       metrics.pushToAck.observe((performance.now() - stream.sentAtMs) / 1000);
-      rollout.acked(stream.nodeId, stream.worker, request.versionInfo, this.#now());
-      this.#options.onAck?.(stream.nodeId, stream.worker, request.versionInfo);
+      rollout.acked(stream.nodeId, stream.worker, String(stream.sentVersion), this.#now());
+      this.#options.onAck?.(stream.nodeId, stream.worker, String(stream.sentVersion));
     }
     this.#maybeSend(stream, this.#options.cache.current());
+  }
+
+  /** NACKs are logged, but a storm of them becomes one summary line per second instead of megabytes of log. */
+  #logNack(stream: StreamState, version: string, reason: string): void {
+    const second = Math.floor(performance.now() / 1000);
+    const log = this.#nackLog;
+    if (second !== log.second) {
+      if (log.suppressed > 0) this.#options.logger.warn('policy snapshot rejections not logged', { count: log.suppressed });
+      this.#nackLog = { second, logged: 0, suppressed: 0 };
+    }
+    if (this.#nackLog.logged++ < NACK_LOG_PER_SECOND) {
+      this.#options.logger.warn('policy snapshot rejected', { node: stream.nodeId, worker: stream.worker, version, reason });
+    } else this.#nackLog.suppressed++;
   }
 
   #pushAll(snapshot: Snapshot): void {
@@ -164,24 +232,44 @@ export class PolicyDiscoveryService {
 
   #maybeSend(stream: StreamState, snapshot: Snapshot): void {
     if (stream.outstandingNonce !== '' || stream.sentVersion === snapshot.version) return;
+    const body = this.#options.cache.encoded();
+    // Over budget the stream keeps no bytes, only its place in line; it gets the then-latest snapshot when bytes
+    // held by other streams are flushed.
+    if (this.#unflushed > 0 && this.#unflushed + body.length > this.#maxUnflushed) {
+      if (!this.#deferred.has(stream)) this.#options.metrics.discoveryDeferredSends.inc();
+      this.#deferred.add(stream);
+      return;
+    }
+    this.#deferred.delete(stream);
     const nonce = `${stream.id.toString(36)}.${(++stream.nonceCounter).toString(36)}`;
     stream.outstandingNonce = nonce;
     stream.sentVersion = snapshot.version;
     stream.sentAtMs = performance.now();
     this.#options.rollout.sent(stream.nodeId, stream.worker, snapshot.versionInfo);
     this.#options.metrics.pushes.inc();
-    stream.call.write(Buffer.concat([this.#body(snapshot), this.#responseType.encode({ nonce }).finish()]));
+    const message = Buffer.concat([body, this.#responseType.encode({ nonce }).finish()]);
+    stream.unflushed = message.length;
+    this.#unflushed += message.length;
+    this.#options.metrics.discoveryUnflushedBytes.set(this.#unflushed);
+    stream.slowTimer = setTimeout(() => stream.fail(resourceExhausted(
+      `resource exhausted: the discovery stream must read its snapshot within ${this.#slowStreamTimeoutMs} ms`), 'slow_reader'),
+    this.#slowStreamTimeoutMs);
+    stream.call.write(message, () => this.#release(stream));
   }
 
-  /** Fields 1 and 2 of the DiscoveryResponse, encoded once per snapshot (protobuf concatenation merges messages). */
-  #body(snapshot: Snapshot): Buffer {
-    if (this.#encoded?.version !== snapshot.version) {
-      const message = this.#responseType.fromObject({
-        versionInfo: snapshot.versionInfo,
-        resources: snapshot.entries.map((entry) => ({ id: entry.id, version: entry.version, policy: entry.policy })),
-      });
-      this.#encoded = { version: snapshot.version, body: Buffer.from(this.#responseType.encode(message).finish()) };
+  /** The stream's outstanding write left the process (or the stream ended): its bytes return to the budget. */
+  #release(stream: StreamState): void {
+    clearTimeout(stream.slowTimer);
+    stream.slowTimer = undefined;
+    if (stream.unflushed === 0) return;
+    this.#unflushed -= stream.unflushed;
+    stream.unflushed = 0;
+    this.#options.metrics.discoveryUnflushedBytes.set(this.#unflushed);
+    const snapshot = this.#options.cache.current();
+    for (const waiting of this.#deferred) {
+      if (this.#unflushed > 0 && this.#unflushed + this.#options.cache.encoded().length > this.#maxUnflushed) break;
+      this.#maybeSend(waiting, snapshot);
     }
-    return this.#encoded.body;
   }
 }
+

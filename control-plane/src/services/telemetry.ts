@@ -2,12 +2,14 @@
 // that malformed bytes get INVALID_ARGUMENT rather than a generic INTERNAL, and a report is validated completely
 // before any of it is recorded (all or nothing).
 import * as grpc from '@grpc/grpc-js';
-import { authorizationOf, type Authenticator } from '../auth.ts';
+import { authorizationOf, authorizeNode, type Authenticator } from '../auth.ts';
+import { checkNodeIdentity } from '../limits.ts';
 import { invalidArgument, toGrpcStatus, asControlPlaneError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
 import { CONVERSION_OPTIONS, messageType, meshlensGrpc } from '../protos.ts';
 import type { TelemetryStore } from '../telemetry-store.ts';
+import type { BreakerStates } from '../breaker-states.ts';
 import { MAX_ROUTES_PER_CONNECTION, type CorrelationWindows } from '../correlation-windows.ts';
 import { DURATION_BUCKET_COUNT } from '../telemetry-store.ts';
 import type { TelemetryReport__Output } from '../generated/meshlens/v1/TelemetryReport.ts';
@@ -16,6 +18,8 @@ import type { OutcomeCounters__Output } from '../generated/meshlens/v1/OutcomeCo
 export interface TelemetryServiceOptions {
   store: TelemetryStore;
   windows?: CorrelationWindows;          // per-window connection entries for the kernel join
+  breakers?: BreakerStates;              // latest breaker state per (node, scope)
+  now?: () => number;                    // receive time of breaker states (their expiry)
   auth: Authenticator;
   metrics: ControlPlaneMetrics;
   logger: Logger;
@@ -55,7 +59,7 @@ export class TelemetryService {
 
   /** Authenticates, decodes, validates and records one encoded TelemetryReport; returns the entries accepted. */
   ingest(bytes: Uint8Array, authorization: string | undefined): number {
-    this.#options.auth.proxy(authorization);
+    const principal = this.#options.auth.proxy(authorization);
     let report: TelemetryReport__Output;
     try {
       report = this.#reportType.toObject(this.#reportType.decode(bytes), CONVERSION_OPTIONS) as TelemetryReport__Output;
@@ -63,7 +67,10 @@ export class TelemetryService {
       throw invalidArgument(`invalid telemetry report: message must be a valid TelemetryReport (${(error as Error).message})`);
     }
     const entries = validateReport(report, this.#maxEntries);
+    checkNodeIdentity(report.node);
+    authorizeNode(principal, report.node!.id);
     this.#options.store.record(report);
+    this.#options.breakers?.record(report.node!.id, (this.#options.now ?? Date.now)(), report.breakers);
     this.#options.windows?.addFilterReport(report.node!.id, Number(report.windowStartUnixMs), Number(report.windowEndUnixMs),
       report.connections.map((entry) => ({
         localAddress: entry.localAddress, remoteAddress: entry.remoteAddress, cluster: entry.cluster,

@@ -613,10 +613,20 @@ export class RouteEntry {
   constructor(public cluster: string, public pathTemplate: string, public tenant: string) {}
 }
 
+// telemetry.proto BreakerEntry; `state` is already the proto's BreakerState number (Closed = 1).
 export class BreakerEntry {
-  constructor(
-    public cluster: string, public tenant: string, public state: i32, public transitions: u32, public policyId: string,
-  ) {}
+  cluster: string = "";
+  tenant: string = "";
+  state: i32 = 0;
+  transitions: u32 = 0;
+  policyId: string = "";
+  pathTemplate: string = "";
+  sinceUnixMs: u64 = 0;
+  openUntilUnixMs: u64 = 0;
+  openCause: i32 = 0;
+  tripRequests: u32 = 0;
+  tripFailures: u32 = 0;
+  tripSlowCalls: u32 = 0;
 }
 
 export class TelemetryReportMessage {
@@ -670,6 +680,13 @@ export class TelemetryReportMessage {
       entry.enumValue(3, b.state);
       entry.uint32(4, b.transitions);
       entry.string(5, b.policyId);
+      entry.string(6, b.pathTemplate);
+      entry.uint64(7, b.sinceUnixMs);
+      entry.uint64(8, b.openUntilUnixMs);
+      entry.enumValue(9, b.openCause);
+      entry.uint32(10, b.tripRequests);
+      entry.uint32(11, b.tripFailures);
+      entry.uint32(12, b.tripSlowCalls);
       w.message(7, entry);
     }
     return w.finishBuffer();

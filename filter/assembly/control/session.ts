@@ -110,6 +110,7 @@ export class ControlSession {
     private readonly nodeIdentity: ResolvedNode,
     private readonly reportIntervalMs: i32,
     private readonly sink: PolicySink,
+    private readonly resilience: Resilience | null = null,
   ) {}
 
   get appliedVersion(): string {
@@ -138,7 +139,7 @@ export class ControlSession {
     const discovery = this.discovery;
     if (discovery !== null) discovery.onTick(nowMs);
     const reporter = this.reporter;
-    if (reporter !== null) reporter.onTick(nowMs, this.appliedVersion);
+    if (reporter !== null) reporter.onTick(nowMs, this.appliedVersion, this.resilience);
   }
 
   record(outcome: RequestOutcome): void {
@@ -184,7 +185,7 @@ export function createControlSession(config: FilterConfig, node: ResolvedNode, r
     if (parsed.value !== null) defaultPolicy = parsed.value!;
   }
   return new ControlSession(controlPlane, node, config.reportIntervalMs,
-    new ResilienceSink(resilience, [defaultPolicy]));
+    new ResilienceSink(resilience, [defaultPolicy]), resilience);
 }
 
 // on_log: adds the stream's outcome to the report window, keyed by its route labels and its upstream connection.

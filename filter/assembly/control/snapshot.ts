@@ -42,6 +42,7 @@ export function validateSnapshot(response: DiscoveryResponseMessage): ValidatedS
       out.rejectedId = resource.id;
       return out;
     }
+    policy.id = resource.id;
     out.ids.push(resource.id);
     out.policies.push(policy);
   }

@@ -9,6 +9,8 @@ import {
 } from "./metrics";
 import { decodeTelemetryReportAck, NodeIdentity } from "./protobuf";
 import { TelemetryWindow } from "./telemetry-window";
+import { Resilience } from "../resilience/resilience";
+import { breakerEntries } from "./breaker-report";
 
 export const TELEMETRY_SERVICE = "meshlens.v1.Telemetry";
 export const TELEMETRY_METHOD = "Report";
@@ -33,7 +35,8 @@ export class TelemetryReporter {
     return token != 0 && token == this.inFlight;
   }
 
-  onTick(nowMs: f64, policyVersion: string): void {
+  // `resilience` supplies the breaker states of the report (none without it).
+  onTick(nowMs: f64, policyVersion: string, resilience: Resilience | null = null): void {
     if (nowMs - this.window.windowStartMs < this.intervalMs) return;
     const refused = this.window.droppedOutcomes;
     this.counters.add(REPORT_ENTRIES_DROPPED_TOTAL, <i64>(refused - this.outcomesDroppedCounted));
@@ -43,6 +46,7 @@ export class TelemetryReporter {
       return;
     }
     const report = this.window.take(this.node, policyVersion, nowMs);
+    if (resilience !== null) report.breakers = breakerEntries(resilience, nowMs);
     const metadata = new Array<string>();
     if (this.bearerToken.length > 0) {
       metadata.push("authorization");
@@ -51,7 +55,7 @@ export class TelemetryReporter {
     const call = grpcCall(this.cluster, TELEMETRY_SERVICE, TELEMETRY_METHOD, metadata, report.encode(), this.timeoutMs);
     if (call.status != HostStatus.Ok) {
       this.counters.add(REPORT_WINDOWS_DROPPED_TOTAL);
-      this.counters.add(REPORT_ENTRIES_DROPPED_TOTAL, <i64>(report.connections.length + report.routes.length));
+      this.counters.add(REPORT_ENTRIES_DROPPED_TOTAL, <i64>(report.connections.length + report.routes.length + report.breakers.length));
       return;
     }
     this.inFlight = call.token;

@@ -59,6 +59,14 @@ export function breakerStateName(state: BreakerState): string {
   return "Closed";
 }
 
+// Why the scope last opened; the same numbers as telemetry.proto's BreakerOpenCause.
+export const enum OpenCause {
+  None = 0,
+  ErrorRate = 1,
+  SlowCallRate = 2,
+  ProbeFailed = 3,
+}
+
 export const enum Outcome {
   Success = 0,
   Failure = 1,
@@ -273,6 +281,11 @@ export class BreakerRecord extends BreakerCounts {
   probesAdmitted: u32 = 0;
   // Incremented on every transition.
   transitions: u32 = 0;
+  // Why it last opened and the window it tripped on (zero for a failed probe): what an operator reads as "why".
+  openCause: i32 = OpenCause.None;
+  tripTotal: u32 = 0;
+  tripFailures: u32 = 0;
+  tripSlow: u32 = 0;
 
   constructor(bucketMs: f64) {
     super(bucketMs);
@@ -287,6 +300,10 @@ export class BreakerRecord extends BreakerCounts {
     this.probeSuccesses = 0;
     this.probeFailures = 0;
     this.transitions = 0;
+    this.openCause = OpenCause.None;
+    this.tripTotal = 0;
+    this.tripFailures = 0;
+    this.tripSlow = 0;
     this.window.bucketMs = bucketMs;
     this.window.clear();
   }
@@ -305,6 +322,10 @@ export class BreakerRecord extends BreakerCounts {
     this.probeSuccesses = other.probeSuccesses;
     this.probeFailures = other.probeFailures;
     this.transitions = other.transitions;
+    this.openCause = other.openCause;
+    this.tripTotal = other.tripTotal;
+    this.tripFailures = other.tripFailures;
+    this.tripSlow = other.tripSlow;
     const w = this.window;
     const o = other.window;
     w.bucketMs = o.bucketMs;
@@ -352,6 +373,22 @@ export function openDurationMs(policy: BreakerPolicy, openCount: u32): f64 {
   return duration < policy.maxOpenMs ? duration : policy.maxOpenMs;
 }
 
+// Notes why a Closed scope trips (the sums shouldTrip just accepted) or that a HalfOpen probe failed.
+function noteOpenCause(record: BreakerRecord, policy: BreakerPolicy, sums: WindowSums | null): void {
+  if (sums === null) {
+    record.openCause = OpenCause.ProbeFailed;
+    record.tripTotal = 0;
+    record.tripFailures = 0;
+    record.tripSlow = 0;
+    return;
+  }
+  const total = <f64>sums.total;
+  record.openCause = <f64>sums.failures / total >= policy.errorRateThreshold ? OpenCause.ErrorRate : OpenCause.SlowCallRate;
+  record.tripTotal = sums.total;
+  record.tripFailures = sums.failures;
+  record.tripSlow = sums.slow;
+}
+
 function transitionTo(record: BreakerRecord, policy: BreakerPolicy, state: BreakerState, nowMs: f64): void {
   record.state = state;
   record.transitions++;
@@ -385,6 +422,7 @@ export function evaluate(record: BreakerRecord, policy: BreakerPolicy, nowMs: f6
   }
   if (record.state == BreakerState.Closed) {
     if (!shouldTrip(record.window.sum(nowMs, scratch), policy)) return -1;
+    noteOpenCause(record, policy, scratch);
     transitionTo(record, policy, BreakerState.Open, nowMs);
     return BreakerState.Open;
   }
@@ -394,6 +432,7 @@ export function evaluate(record: BreakerRecord, policy: BreakerPolicy, nowMs: f6
     return BreakerState.HalfOpen;
   }
   if (record.probeFailures > 0) {
+    noteOpenCause(record, policy, null);
     transitionTo(record, policy, BreakerState.Open, nowMs);
     return BreakerState.Open;
   }
@@ -452,13 +491,16 @@ export function claimProbe(record: BreakerRecord, policy: BreakerPolicy, nowMs: 
 
 // ---- binary layout for shared data ---------------------------------------------------------------------------
 // little-endian:
-//   0 u8 layout version (RECORD_LAYOUT_VERSION)   1 u8 state   2 u16 zero
+//   0 u8 layout version (RECORD_LAYOUT_VERSION)   1 u8 state   2 u8 openCause   3 u8 zero
 //   4 u32 openCount   8 f64 stateSinceMs   16 f64 openUntilMs   24 f64 bucketMs
 //  32 u32 probesAdmitted   36 u32 probeSuccesses   40 u32 probeFailures   44 u32 transitions
-//  48 + 24·i (i < BUCKET_COUNT): i64 epoch, u32 total, u32 failures, u32 slow, u32 retries
+//  48 u32 tripTotal   52 u32 tripFailures   56 u32 tripSlow   60 u32 zero
+//  64 + 24·i (i < BUCKET_COUNT): i64 epoch, u32 total, u32 failures, u32 slow, u32 retries
+// Version 2 added the open cause and trip counts; a version-1 record (an older module in the same process) is
+// refused by decodeRecord and starts afresh.
 
-export const RECORD_LAYOUT_VERSION: u8 = 1;
-const HEADER_BYTES: i32 = 48;
+export const RECORD_LAYOUT_VERSION: u8 = 2;
+const HEADER_BYTES: i32 = 64;
 const BUCKET_BYTES: i32 = 24;
 export const RECORD_BYTES: i32 = HEADER_BYTES + BUCKET_BYTES * BUCKET_COUNT;
 
@@ -467,7 +509,8 @@ export function encodeRecord(record: BreakerRecord): ArrayBuffer {
   const view = new DataView(buffer);
   view.setUint8(0, RECORD_LAYOUT_VERSION);
   view.setUint8(1, <u8>record.state);
-  view.setUint16(2, 0, true);
+  view.setUint8(2, <u8>record.openCause);
+  view.setUint8(3, 0);
   view.setUint32(4, record.openCount, true);
   view.setFloat64(8, record.stateSinceMs, true);
   view.setFloat64(16, record.openUntilMs, true);
@@ -476,6 +519,10 @@ export function encodeRecord(record: BreakerRecord): ArrayBuffer {
   view.setUint32(36, record.probeSuccesses, true);
   view.setUint32(40, record.probeFailures, true);
   view.setUint32(44, record.transitions, true);
+  view.setUint32(48, record.tripTotal, true);
+  view.setUint32(52, record.tripFailures, true);
+  view.setUint32(56, record.tripSlow, true);
+  view.setUint32(60, 0, true);
   const w = record.window;
   for (let i = 0; i < BUCKET_COUNT; i++) {
     const at = HEADER_BYTES + BUCKET_BYTES * i;
@@ -507,6 +554,11 @@ export function decodeRecord(buffer: ArrayBuffer, out: BreakerRecord): bool {
   out.probeSuccesses = view.getUint32(36, true);
   out.probeFailures = view.getUint32(40, true);
   out.transitions = view.getUint32(44, true);
+  const cause = view.getUint8(2);
+  out.openCause = cause > <u8>OpenCause.ProbeFailed ? OpenCause.None : <i32>cause;
+  out.tripTotal = view.getUint32(48, true);
+  out.tripFailures = view.getUint32(52, true);
+  out.tripSlow = view.getUint32(56, true);
   const w = out.window;
   for (let i = 0; i < BUCKET_COUNT; i++) {
     const at = HEADER_BYTES + BUCKET_BYTES * i;

@@ -92,6 +92,9 @@ export class RetryPolicy {
 }
 
 export class ResiliencePolicy {
+  // The control plane's resource id ("" for the plugin config's default): not part of the JSON model, it names the
+  // policy in the breaker states the filter reports.
+  id: string = "";
   target: TargetPolicy = new TargetPolicy();
   breaker: BreakerPolicy = new BreakerPolicy();
   retry: RetryPolicy = new RetryPolicy();

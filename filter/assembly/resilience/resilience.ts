@@ -92,6 +92,8 @@ export class Scope {
   sliceEpoch: i64 = -1;
   // The state last reported to ResilienceMetrics.breakerState (-1: none yet).
   reportedState: i32 = -1;
+  // view.transitions when this worker last put the scope in a telemetry report.
+  reportedTransitions: u32 = 0;
 
   constructor(
     public readonly key: string, public readonly cluster: string, public readonly tenantLabel: string,
@@ -338,6 +340,23 @@ export class Resilience {
       if (scope.delta.isEmpty() && nowMs - scope.usedAtMs > scope.policy.breaker.windowMs) continue;
       this.sync(scope, nowMs);
     }
+  }
+
+  // The scopes a telemetry report carries, their views first re-read from shared data so that an idle scope shows
+  // what other workers did to it: every scope this worker knows that is not Closed, changed state since this worker
+  // last reported it, or was used within its breaker window. At most MAX_SCOPES; one shared-data read per scope per
+  // report interval.
+  reportableScopes(nowMs: f64): Array<Scope> {
+    const out = new Array<Scope>();
+    for (let i = 0; i < this.scopeList.length; i++) {
+      const scope = this.scopeList[i];
+      if (scope.refreshedAtMs != nowMs) this.refresh(scope, nowMs);
+      const view = scope.view;
+      if (view.state == BreakerState.Closed && view.transitions == scope.reportedTransitions &&
+        nowMs - scope.usedAtMs > scope.policy.breaker.windowMs) continue;
+      out.push(scope);
+    }
+    return out;
   }
 
   // State of a scope as this worker currently sees it (for tests and reports); -1 when unknown.

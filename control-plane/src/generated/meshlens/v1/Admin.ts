@@ -10,6 +10,8 @@ import type { GetHistoryRequest as _meshlens_v1_GetHistoryRequest, GetHistoryReq
 import type { GetHistoryResponse as _meshlens_v1_GetHistoryResponse, GetHistoryResponse__Output as _meshlens_v1_GetHistoryResponse__Output } from '../../meshlens/v1/GetHistoryResponse.ts';
 import type { GetPolicyRequest as _meshlens_v1_GetPolicyRequest, GetPolicyRequest__Output as _meshlens_v1_GetPolicyRequest__Output } from '../../meshlens/v1/GetPolicyRequest.ts';
 import type { GetRolloutStatusRequest as _meshlens_v1_GetRolloutStatusRequest, GetRolloutStatusRequest__Output as _meshlens_v1_GetRolloutStatusRequest__Output } from '../../meshlens/v1/GetRolloutStatusRequest.ts';
+import type { ListBreakersRequest as _meshlens_v1_ListBreakersRequest, ListBreakersRequest__Output as _meshlens_v1_ListBreakersRequest__Output } from '../../meshlens/v1/ListBreakersRequest.ts';
+import type { ListBreakersResponse as _meshlens_v1_ListBreakersResponse, ListBreakersResponse__Output as _meshlens_v1_ListBreakersResponse__Output } from '../../meshlens/v1/ListBreakersResponse.ts';
 import type { ListCorrelationsRequest as _meshlens_v1_ListCorrelationsRequest, ListCorrelationsRequest__Output as _meshlens_v1_ListCorrelationsRequest__Output } from '../../meshlens/v1/ListCorrelationsRequest.ts';
 import type { ListCorrelationsResponse as _meshlens_v1_ListCorrelationsResponse, ListCorrelationsResponse__Output as _meshlens_v1_ListCorrelationsResponse__Output } from '../../meshlens/v1/ListCorrelationsResponse.ts';
 import type { ListEndpointsRequest as _meshlens_v1_ListEndpointsRequest, ListEndpointsRequest__Output as _meshlens_v1_ListEndpointsRequest__Output } from '../../meshlens/v1/ListEndpointsRequest.ts';
@@ -99,6 +101,21 @@ export interface AdminClient extends grpc.Client {
   getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
   getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
   getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Breaker states reported by the filters, per scope (worst state over the nodes), and their recent transitions.
+   */
+  ListBreakers(argument: _meshlens_v1_ListBreakersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
+  ListBreakers(argument: _meshlens_v1_ListBreakersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
+  ListBreakers(argument: _meshlens_v1_ListBreakersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
+  ListBreakers(argument: _meshlens_v1_ListBreakersRequest, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Breaker states reported by the filters, per scope (worst state over the nodes), and their recent transitions.
+   */
+  listBreakers(argument: _meshlens_v1_ListBreakersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
+  listBreakers(argument: _meshlens_v1_ListBreakersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
+  listBreakers(argument: _meshlens_v1_ListBreakersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
+  listBreakers(argument: _meshlens_v1_ListBreakersRequest, callback: grpc.requestCallback<_meshlens_v1_ListBreakersResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Kernel flows of the recent windows joined to the request outcomes on the same connection (keyed by the proxy
@@ -209,6 +226,11 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   GetRolloutStatus: grpc.handleUnaryCall<_meshlens_v1_GetRolloutStatusRequest__Output, _meshlens_v1_RolloutStatus>;
   
   /**
+   * Breaker states reported by the filters, per scope (worst state over the nodes), and their recent transitions.
+   */
+  ListBreakers: grpc.handleUnaryCall<_meshlens_v1_ListBreakersRequest__Output, _meshlens_v1_ListBreakersResponse>;
+  
+  /**
    * Kernel flows of the recent windows joined to the request outcomes on the same connection (keyed by the proxy
    * identity of the flow's network namespace and the 4-tuple), and their retransmits attributed to routes and tenants.
    */
@@ -242,6 +264,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   GetHistory: MethodDefinition<_meshlens_v1_GetHistoryRequest, _meshlens_v1_GetHistoryResponse, _meshlens_v1_GetHistoryRequest__Output, _meshlens_v1_GetHistoryResponse__Output>
   GetPolicy: MethodDefinition<_meshlens_v1_GetPolicyRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_GetPolicyRequest__Output, _meshlens_v1_PolicyRecord__Output>
   GetRolloutStatus: MethodDefinition<_meshlens_v1_GetRolloutStatusRequest, _meshlens_v1_RolloutStatus, _meshlens_v1_GetRolloutStatusRequest__Output, _meshlens_v1_RolloutStatus__Output>
+  ListBreakers: MethodDefinition<_meshlens_v1_ListBreakersRequest, _meshlens_v1_ListBreakersResponse, _meshlens_v1_ListBreakersRequest__Output, _meshlens_v1_ListBreakersResponse__Output>
   ListCorrelations: MethodDefinition<_meshlens_v1_ListCorrelationsRequest, _meshlens_v1_ListCorrelationsResponse, _meshlens_v1_ListCorrelationsRequest__Output, _meshlens_v1_ListCorrelationsResponse__Output>
   ListEndpoints: MethodDefinition<_meshlens_v1_ListEndpointsRequest, _meshlens_v1_ListEndpointsResponse, _meshlens_v1_ListEndpointsRequest__Output, _meshlens_v1_ListEndpointsResponse__Output>
   ListPolicies: MethodDefinition<_meshlens_v1_ListPoliciesRequest, _meshlens_v1_ListPoliciesResponse, _meshlens_v1_ListPoliciesRequest__Output, _meshlens_v1_ListPoliciesResponse__Output>

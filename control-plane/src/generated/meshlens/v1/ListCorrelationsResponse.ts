@@ -2,6 +2,7 @@
 
 import type { Correlation as _meshlens_v1_Correlation, Correlation__Output as _meshlens_v1_Correlation__Output } from '../../meshlens/v1/Correlation.ts';
 import type { RouteRetransmits as _meshlens_v1_RouteRetransmits, RouteRetransmits__Output as _meshlens_v1_RouteRetransmits__Output } from '../../meshlens/v1/RouteRetransmits.ts';
+import type { BreakerScopeStatus as _meshlens_v1_BreakerScopeStatus, BreakerScopeStatus__Output as _meshlens_v1_BreakerScopeStatus__Output } from '../../meshlens/v1/BreakerScopeStatus.ts';
 
 /**
  * ListCorrelations output.
@@ -15,6 +16,10 @@ export interface ListCorrelationsResponse {
    * Per-route attribution of the same windows, newest window first.
    */
   'routes'?: (_meshlens_v1_RouteRetransmits)[];
+  /**
+   * Breakers of the clusters above that are not Closed.
+   */
+  'breakers'?: (_meshlens_v1_BreakerScopeStatus)[];
 }
 
 /**
@@ -29,4 +34,8 @@ export interface ListCorrelationsResponse__Output {
    * Per-route attribution of the same windows, newest window first.
    */
   'routes': (_meshlens_v1_RouteRetransmits__Output)[];
+  /**
+   * Breakers of the clusters above that are not Closed.
+   */
+  'breakers': (_meshlens_v1_BreakerScopeStatus__Output)[];
 }

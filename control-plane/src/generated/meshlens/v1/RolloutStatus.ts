@@ -11,7 +11,8 @@ export interface RolloutStatus {
    */
   'snapshotVersion'?: (string);
   /**
-   * Filter VMs known since start (and persisted ones from earlier runs), sorted by node_id then worker.
+   * This page of the filter VMs connected or disconnected for less than the grace (10 min), sorted by node_id
+   * then worker.
    */
   'nodes'?: (_meshlens_v1_NodeRollout)[];
   /**
@@ -22,6 +23,14 @@ export interface RolloutStatus {
    * How many VMs are connected.
    */
   'connected'?: (number);
+  /**
+   * Rows over all pages (converged and connected count all of them too).
+   */
+  'total'?: (number);
+  /**
+   * Token of the next page; "" on the last page.
+   */
+  'nextPageToken'?: (string);
 }
 
 /**
@@ -33,7 +42,8 @@ export interface RolloutStatus__Output {
    */
   'snapshotVersion': (string);
   /**
-   * Filter VMs known since start (and persisted ones from earlier runs), sorted by node_id then worker.
+   * This page of the filter VMs connected or disconnected for less than the grace (10 min), sorted by node_id
+   * then worker.
    */
   'nodes': (_meshlens_v1_NodeRollout__Output)[];
   /**
@@ -44,4 +54,12 @@ export interface RolloutStatus__Output {
    * How many VMs are connected.
    */
   'connected': (number);
+  /**
+   * Rows over all pages (converged and connected count all of them too).
+   */
+  'total': (number);
+  /**
+   * Token of the next page; "" on the last page.
+   */
+  'nextPageToken': (string);
 }

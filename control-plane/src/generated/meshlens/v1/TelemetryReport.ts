@@ -35,7 +35,9 @@ export interface TelemetryReport {
    */
   'routes'?: (_meshlens_v1_RouteEntry)[];
   /**
-   * Breaker scopes known to the VM.
+   * Breaker scopes known to the VM that are not Closed, changed state since the VM's previous report, or carried
+   * traffic within their breaker window (at most the filter's scope cap, 2048). Breaker state is process-wide (shared
+   * by the proxy's VMs), so every VM of a proxy reports the same scopes; `transitions` counts each VM's own window.
    */
   'breakers'?: (_meshlens_v1_BreakerEntry)[];
 }
@@ -69,7 +71,9 @@ export interface TelemetryReport__Output {
    */
   'routes': (_meshlens_v1_RouteEntry__Output)[];
   /**
-   * Breaker scopes known to the VM.
+   * Breaker scopes known to the VM that are not Closed, changed state since the VM's previous report, or carried
+   * traffic within their breaker window (at most the filter's scope cap, 2048). Breaker state is process-wide (shared
+   * by the proxy's VMs), so every VM of a proxy reports the same scopes; `transitions` counts each VM's own window.
    */
   'breakers': (_meshlens_v1_BreakerEntry__Output)[];
 }

@@ -1,0 +1,179 @@
+// Floods a proxy-token holder can send, against `meshlens serve` in its own process (so its RSS is its own): short-
+// lived identities, NACK storms with unique reasons, rollout listing, slow readers of a ~1 MB snapshot. During each
+// an admin writes over HTTP and its p99 is measured (target ≤ 100 ms); afterwards the server's RSS is checked
+// against the Deployment's 512 Mi limit and the state it kept against its bounds.
+import * as grpc from '@grpc/grpc-js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import http2 from 'node:http2';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LIMITS } from '../../control-plane/src/limits.ts';
+import { messageType } from '../../control-plane/src/protos.ts';
+import { DiscoveryStream, http } from './helpers.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const RSS_LIMIT_MIB = 512;
+const ADMIN = 'a'.repeat(32), PROXY = 'p'.repeat(32);
+
+interface Plane { child: ChildProcess; grpcPort: number; httpPort: number; dataDir: string }
+
+async function serve(): Promise<Plane> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshlens-flood-'));
+  writeFileSync(join(dataDir, 'tokens.json'), JSON.stringify({ admin: { admin: ADMIN }, proxy: PROXY }), { mode: 0o600 });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'control-plane/src/cli.ts'), 'serve',
+    '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0'],
+  { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MESHLENS_LOG_LEVEL: 'error' } });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`control plane exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('{') && JSON.parse(line).event === 'listening') {
+        const { grpcPort, httpPort } = JSON.parse(line);
+        resolve({ child, grpcPort, httpPort, dataDir });
+      }
+    });
+  });
+}
+
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1];
+
+/** Admin writes back to back while `flood` runs; returns their latencies (ms). */
+async function writesDuring(plane: Plane, id: string, flood: () => Promise<void>): Promise<number[]> {
+  let done = false;
+  let version = (await http(plane.httpPort, 'GET', `/v1/policies/${id}`, { token: ADMIN })).json?.version ?? 0;
+  const latencies: number[] = [];
+  const writer = (async () => {
+    while (!done || latencies.length < 20) {
+      const started = performance.now();
+      const answer = await http(plane.httpPort, 'PUT', `/v1/policies/${id}`, { token: ADMIN, body: { expectedVersion: version, policy: { breaker: { openMs: 1000 + version } } } });
+      latencies.push(performance.now() - started);
+      assert.is(answer.status, 200, answer.text);
+      version = answer.json.version;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  await flood();
+  done = true;
+  await writer;
+  return latencies;
+}
+
+const figures: Record<string, unknown> = {};
+const test = suite<{ plane: Plane; client: grpc.Client }>('floods from a proxy-token holder');
+
+test.before(async (ctx) => {
+  ctx.plane = await serve();
+  ctx.client = new grpc.Client(`127.0.0.1:${ctx.plane.grpcPort}`, grpc.credentials.createInsecure());
+});
+test.after(async (ctx) => {
+  ctx.client.close();
+  ctx.plane.child.kill('SIGTERM');
+  await new Promise((resolve) => ctx.plane.child.once('exit', resolve));
+  rmSync(ctx.plane.dataDir, { recursive: true, force: true });
+  process.stderr.write(`flood figures: ${JSON.stringify(figures)}\n`);
+});
+
+function check(name: string, latencies: number[], plane: Plane): void {
+  const rss = rssMiB(plane.child.pid!);
+  figures[name] = { writes: latencies.length, adminWriteP99Ms: Math.round(p99(latencies)), rssMiB: Math.round(rss) };
+  assert.ok(p99(latencies) <= 100, `${name}: admin write p99 ${p99(latencies).toFixed(1)} ms`);
+  assert.ok(rss < RSS_LIMIT_MIB, `${name}: RSS ${rss.toFixed(0)} MiB`);
+}
+
+test('5,000 short-lived identities: rows bounded and listed in pages', async ({ plane, client }) => {
+  const latencies = await writesDuring(plane, 'identities', async () => {
+    for (let batch = 0; batch < 50; batch++) {
+      const streams = Array.from({ length: 100 }, (_, i) => {
+        const stream = new DiscoveryStream(client, PROXY);
+        stream.send({ node: { id: `ephemeral-${batch}-${i}-${'x'.repeat(900)}`, worker: 'main' } });
+        return stream;
+      });
+      await Promise.all(streams.map((s) => s.next()));
+      for (const s of streams) s.cancel();
+    }
+  });
+  check('identities', latencies, plane);
+  const page = await http(plane.httpPort, 'GET', '/v1/rollout', { token: ADMIN });
+  assert.is(page.json.nodes.length, LIMITS.defaultPageSize, 'one page, not every row');
+  assert.ok(page.json.total <= LIMITS.maxRolloutRows);
+  assert.ok(page.text.length < 2 << 20, `page of ${page.text.length} bytes`);
+});
+
+test('rollout listing while admins write: pages stay small and fast', async ({ plane }) => {
+  const listings: number[] = [];
+  const latencies = await writesDuring(plane, 'listing', async () => {
+    for (let i = 0; i < 40; i++) {
+      const started = performance.now();
+      const page = await http(plane.httpPort, 'GET', `/v1/rollout?pageSize=1000&pageToken=${(i * 1000) % 5000}`, { token: ADMIN });
+      listings.push(performance.now() - started);
+      assert.is(page.status, 200);
+    }
+  });
+  figures.listingP99Ms = Math.round(p99(listings));
+  check('listing', latencies, plane);
+});
+
+test('NACK storm with unique reasons: one series, bounded log', async ({ plane, client }) => {
+  const before = (await http(plane.httpPort, 'GET', '/metrics')).text.length;
+  const latencies = await writesDuring(plane, 'nacks', async () => {
+    for (let batch = 0; batch < 20; batch++) {
+      const streams = Array.from({ length: 50 }, (_, i) => {
+        const stream = new DiscoveryStream(client, PROXY);
+        stream.send({ node: { id: `nacker-${i}`, worker: `w${batch}` } });
+        return stream;
+      });
+      const responses = await Promise.all(streams.map((s) => s.next()));
+      streams.forEach((s, i) => s.send({ versionInfo: '', responseNonce: responses[i].nonce, errorDetail: { code: 3, message: `invalid policy: f${batch}-${i} must ${'r'.repeat(5000)}` } }));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const s of streams) s.cancel();
+    }
+  });
+  check('nacks', latencies, plane);
+  const metrics = (await http(plane.httpPort, 'GET', '/metrics')).text;
+  assert.equal(metrics.split('\n').filter((l) => l.startsWith('meshlens_cp_nacks_total')), ['meshlens_cp_nacks_total 1000']);
+  figures.metricsBytes = { before, after: metrics.length };
+  assert.ok(metrics.length < before + 16_384, `/metrics grew from ${before} to ${metrics.length} bytes`);
+});
+
+test('200 streams that stop reading a ~1 MB snapshot hold at most the unflushed budget', async ({ plane, client }) => {
+  // Grow the snapshot to near the limit.
+  for (let i = 0; ; i++) {
+    const answer = await http(plane.httpPort, 'PUT', `/v1/policies/big-${i}`, { token: ADMIN,
+      body: { expectedVersion: 0, policy: { target: { cluster: 'c', pathTemplate: `/${i}/${'x'.repeat(1000)}` } } } });
+    if (answer.status !== 200) break;
+  }
+  const rssBefore = rssMiB(plane.child.pid!);
+  const request = messageType('DiscoveryRequest');
+  const frame = (i: number) => {
+    const body = Buffer.from(request.encode({ node: { id: `slow-${i}`, worker: 'main' } }).finish());
+    const header = Buffer.from([0, 0, 0, 0, 0]);
+    header.writeUInt32BE(body.length, 1);
+    return Buffer.concat([header, body]);
+  };
+  const sessions: http2.ClientHttp2Session[] = [];
+  const latencies = await writesDuring(plane, 'big-0', async () => {
+    for (let i = 0; i < 200; i++) {
+      // A raw HTTP/2 client with a small window that never reads: the server's write cannot drain.
+      const session = http2.connect(`http://127.0.0.1:${plane.grpcPort}`, { settings: { initialWindowSize: 1024 } });
+      sessions.push(session);
+      const stream = session.request({ ':method': 'POST', ':path': '/meshlens.v1.PolicyDiscovery/StreamPolicies',
+        'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${PROXY}` });
+      stream.pause();
+      stream.write(frame(i));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  });
+  const unflushed = Number(/meshlens_cp_discovery_unflushed_bytes (\d+)/.exec((await http(plane.httpPort, 'GET', '/metrics')).text)![1]);
+  figures.slowReaders = { rssBeforeMiB: Math.round(rssBefore), unflushedMiB: Math.round(unflushed / 2 ** 20) };
+  assert.ok(unflushed <= LIMITS.maxUnflushedBytes + (2 << 20), `unflushed ${unflushed} bytes`);
+  check('slow-readers', latencies, plane);
+  for (const session of sessions) session.destroy();
+});
+
+test.run();
