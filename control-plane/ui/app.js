@@ -128,14 +128,10 @@ async function poll() {
     token = null;
     return showLogin('The control plane refused the token; enter it again.');
   }
-  const failures = results.filter((r) => r.status === 'rejected' && !(r.reason?.status === 404 && /breakers/.test(r.reason.message)));
+  const failures = results.filter((r) => r.status === 'rejected');
   $('status').textContent = failures.length
     ? `updated ${new Date().toLocaleTimeString()}, ${failures.length} request(s) failed: ${failures[0].reason.message ?? failures[0].reason}`
     : `updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s`;
-  const breakers = results[0];
-  if (breakers.status === 'rejected' && breakers.reason?.status === 404) {
-    $('breakers-note').textContent = 'This control plane does not serve GET /v1/breakers yet.';
-  }
   if (token && !$('console').hidden) timer = setTimeout(poll, POLL_MS);
 }
 

@@ -9,8 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { silentLogger } from '../../control-plane/src/logging.ts';
-import { startControlPlane } from '../../control-plane/src/server.ts';
 import { CONSOLE_CSP } from '../../control-plane/ui/serve.ts';
 import { Browser, chromiumMissing, type Page } from '../support/cdp.ts';
 import { needs } from '../support/skip.ts';
@@ -19,21 +17,7 @@ import { request, startUpstream, type ScriptedUpstream } from '../sidecar/suppor
 
 const SHOP = 'outbound|9080||shop.default.svc.cluster.local';
 
-/** Whether this control plane serves GET /v1/breakers (added by the netaware work): asked of a real one. */
-async function breakersMissing(): Promise<string | null> {
-  const dir = mkdtempSync(join(tmpdir(), 'meshlens-console-probe-'));
-  const cp = await startControlPlane({ dataDir: dir, grpcHost: '127.0.0.1', grpcPort: 0, httpHost: '127.0.0.1', httpPort: 0, processMetrics: false, logger: silentLogger });
-  try {
-    const response = await fetch(`http://127.0.0.1:${cp.httpPort}/v1/breakers`, { headers: { authorization: `Bearer ${Object.values(cp.tokens.admin)[0]}` } });
-    return response.status === 200 ? null : `GET /v1/breakers on this control plane (answered ${response.status}; the netaware branch adds it)`;
-  } finally {
-    await cp.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 const noChromium = chromiumMissing();
-const noBreakers = await breakersMissing();
 
 interface Ctx {
   dir: string;
@@ -179,14 +163,15 @@ needs(noChromium, ui)('endpoint verdicts with error ratio and retransmit ratio c
       return { samples: Number(errors.dataset.samples), max: Number(errors.dataset.max), retransSamples: Number(retrans.dataset.samples) };
     })()`).then((v) => v ?? undefined);
   }, 'an error-ratio chart with the failures in it', 90_000);
-  assert.ok(charted.max > 0.2 && charted.max <= 0.5, JSON.stringify(charted));
+  // Per 1 s window the ratio varies with how the requests fall into windows (a window may hold only a failure).
+  assert.ok(charted.max > 0.2 && charted.max <= 1, JSON.stringify(charted));
   assert.is(charted.retransSamples, charted.samples, 'retransmit ratio sampled with it (0 here: no node agent runs)');
   const row = await page.evaluate<string[]>(`[...[...document.querySelectorAll('#endpoints-rows tr')]
     .find((r) => r.dataset.endpoint === ${JSON.stringify(ctx.upstream.address)}).children].map((td) => td.textContent)`);
   assert.equal(row.slice(0, 3), [SHOP, ctx.upstream.address, 'unknown'], 'verdict unknown without kernel evidence');
 });
 
-needs(noBreakers ?? noChromium, ui)('a breaker turns Open on the page while the upstream fails, with its transition on the timeline', async () => {
+needs(noChromium, ui)('a breaker turns Open on the page while the upstream fails, with its transition on the timeline', async () => {
   const { page, started: { ready } } = ctx;
   await page.waitFor('!document.getElementById("console").hidden', 'the console');
   ctx.failing = true;
@@ -219,8 +204,6 @@ needs(noChromium, ui)('every API call the page made is refused without the token
     assert.ok(kinds.has(expected), `the page called ${expected}: ${[...kinds].join(', ')}`);
   }
   for (const kind of kinds) {
-    // Without the breakers route (not merged yet) the server answers 404 before authentication, as for any path.
-    if (noBreakers && kind === 'GET /v1/breakers') continue;
     const call = calls.find((c) => `${c.method} ${new URL(c.url).pathname}` === kind)!;
     assert.match(call.headers.Authorization ?? call.headers.authorization ?? '', /^Bearer meshlens_admin_/, `${kind} sent the token`);
     for (const authorization of [undefined, 'Bearer meshlens_admin_wrong-wrong-wrong-wrong']) {
