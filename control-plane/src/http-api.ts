@@ -13,6 +13,7 @@ import { asControlPlaneError, invalidArgument, notFound, resourceExhausted, toHt
 import { LIMITS, quote } from './limits.ts';
 import type { Logger } from './logging.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
+import { serveConsole } from '../ui/serve.ts';
 
 export interface HttpApiOptions {
   operations: AdminOperations;
@@ -93,6 +94,8 @@ export function createHttpApi(options: HttpApiOptions): Server {
       return;
     }
     if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
+    // The console's static files (no data in them); its API calls go through the authenticated routes below.
+    if (req.method === 'GET' && serveConsole(url.pathname, res)) return;
     if (req.method === 'GET' && url.pathname === '/readyz') {
       return options.ready() ? send(res, 200, { status: 'ready' }) : send(res, 503, { status: 'not ready' });
     }

@@ -5,31 +5,16 @@
 // shut everything down with exit code 0.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { ensureFilterBuilt } from '../support/release-filter.ts';
+import { ROOT, startMain as spawnMain, until, type Ready, type Started } from '../support/start-main.ts';
 import { request } from '../sidecar/support.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEMO_CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 const WORKERS = 2;
-// main.ts reads filter/build/meshlens.wasm by path: bring it up to date before any child starts.
-ensureFilterBuilt();
-
-interface Ready {
-  listenerPort: number;
-  adminPort: number;
-  grpcPort: number;
-  httpPort: number;
-  dataDir: string;
-  nodeId: string;
-  vms: number;
-}
 
 interface RolloutNode {
   nodeId: string;
@@ -44,39 +29,9 @@ interface Rollout {
   nodes: RolloutNode[];
 }
 
-interface Started {
-  child: ChildProcess;
-  ready: Ready;
-  stdout: string[];
-  stderr: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Spawns `npm start`'s entry point and resolves with the bound ports once it prints its ready line. */
+/** Spawns `npm start`'s entry point (demo upstream, no Prometheus) and resolves once it prints its ready line. */
 function startMain(dataDir: string): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'filter/host/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      MESHLENS_LISTENER_PORT: '0', MESHLENS_ADMIN_PORT: '0', MESHLENS_GRPC_PORT: '0', MESHLENS_HTTP_PORT: '0',
-      MESHLENS_DATA_DIR: dataDir, MESHLENS_WORKERS: String(WORKERS),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })));
-  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      stdout.push(line);
-      if (!line.startsWith('{')) return;
-      const event = JSON.parse(line) as { event?: string } & Ready;
-      if (event.event === 'ready') resolve({ child, ready: event, stdout, stderr, exited });
-    });
-    exited.then(({ code, signal }) => reject(new Error(`main.ts exited (${code ?? signal}) before ready:\n${stderr.join('\n')}`)));
-  });
+  return spawnMain({ dataDir, workers: WORKERS });
 }
 
 /** Runs the meshlens CLI against the started control plane; the admin token comes from the data dir's token file. */
@@ -101,17 +56,6 @@ async function rolloutStatus(ready: Ready): Promise<Rollout> {
   const response = await request(ready.httpPort, '/v1/rollout', { authorization: `Bearer ${Object.values(tokens.admin)[0]}` });
   assert.is(response.status, 200, response.body);
   return JSON.parse(response.body) as Rollout;
-}
-
-/** Polls a condition that depends on another process (gRPC streams inside the child); there is no event to await. */
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 function mine(rollout: Rollout, ready: Ready): RolloutNode[] {
