@@ -32,6 +32,7 @@ export interface ConnectionRecord {
   localAddress: string;
   remoteAddress: string;
   addressKey: string;          // "local|remote", built once at ingest for the join's lookups
+  endpointKey: string;         // cluster \0 remote, the join's per-endpoint key, built once at ingest
   cluster: string;
   requests: number;
   errors: number;
@@ -47,7 +48,18 @@ export interface KeyedRouteWeight extends RouteWeight { routeKey: string }
 export const routeKey = (cluster: string, pathTemplate: string, tenant: string) => `${cluster}\u0000${pathTemplate}\u0000${tenant}`;
 
 /** What a filter report contributes for one connection (ConnectionRecord before ingest). */
-export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey'> & { routes: readonly RouteWeight[] };
+export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey' | 'endpointKey'> & { routes: readonly RouteWeight[] };
+
+/** One upstream connection of one proxy in a window: its records (one per cluster; more than one would be a filter
+ * bug) and its position among the window's connections, which the join uses to index per-window arrays instead of
+ * maps. Built at ingest, so a window's join does not regroup its entries. */
+export interface IndexedConnection {
+  slot: number;
+  records: ConnectionRecord[];
+}
+
+/** proxy id → "local|remote" → the connection. */
+export type ConnectionIndex = Map<string, Map<string, IndexedConnection>>;
 /** What a kernel report contributes for one flow (KernelFlowRecord before ingest). */
 export type FlowInput = Omit<KernelFlowRecord, 'nodeName' | 'addressKey'>;
 
@@ -60,6 +72,8 @@ export interface ReportWindow {
   endMs: number;
   flows: Map<string, KernelFlowRecord>;             // key: node \0 netns \0 local | remote
   connections: Map<string, ConnectionRecord>;       // key: proxy \0 local | remote \0 cluster
+  byProxy: ConnectionIndex;                         // the same records grouped by proxy and local|remote
+  slots: number;                                    // connections in `index`
   // node \0 netns → proxy id, for every namespace the agent's collector covered in the window: a named namespace
   // without flows had no retransmit and no state change (the collector samples a flow only on those events).
   identities: Map<string, string>;
@@ -112,7 +126,7 @@ export class CorrelationWindows {
     }
     window = {
       index, startMs: index * this.windowMs, endMs: (index + 1) * this.windowMs,
-      flows: new Map(), connections: new Map(), identities: new Map(), version: 0,
+      flows: new Map(), connections: new Map(), byProxy: new Map(), slots: 0, identities: new Map(), version: 0,
     };
     this.#windows.set(index, window);
     return window;
@@ -123,6 +137,7 @@ export class CorrelationWindows {
     const window = this.#window(startMs, endMs);
     if (!window) return;
     window.version++;
+    let byAddress = window.byProxy.get(proxyId);
     for (const entry of entries) {
       const key = `${connectionKey(proxyId, entry.localAddress, entry.remoteAddress)}\u0000${entry.cluster}`;
       const existing = window.connections.get(key);
@@ -140,10 +155,15 @@ export class CorrelationWindows {
         this.dropped.connections++;
         continue;
       }
-      window.connections.set(key, {
-        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`, buckets: [...entry.buckets],
-        routes: addRoutes([], entry.routes, entry.cluster),
-      });
+      const record: ConnectionRecord = {
+        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`, endpointKey: `${entry.cluster}\u0000${entry.remoteAddress}`,
+        buckets: [...entry.buckets], routes: addRoutes([], entry.routes, entry.cluster),
+      };
+      window.connections.set(key, record);
+      if (!byAddress) window.byProxy.set(proxyId, (byAddress = new Map()));
+      const connection = byAddress.get(record.addressKey);
+      if (connection) connection.records.push(record);
+      else byAddress.set(record.addressKey, { slot: window.slots++, records: [record] });
     }
   }
 
