@@ -63,6 +63,11 @@ export interface EndpointWindow {
   retransSegs: number;
   segsOut: number;
   srttUs: number;              // segs_out-weighted mean of the flows' smoothed RTT; 0 when unknown
+  // Requests completed in the window on connections whose flow retransmitted in it, and their summed duration: a lost
+  // segment of a request/response exchange stalls it for a retransmission timeout, so loss that hurts requests shows
+  // here first, undiluted by the endpoint's other connections.
+  lossyRequests: number;
+  lossyDurationMsSum: number;
 }
 
 export interface WindowJoin {
@@ -131,7 +136,10 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
   const endpointOf = (key: string, cluster: string, endpoint: string): EndpointWindow => {
     let stats = endpoints.get(key);
     if (!stats) {
-      stats = { cluster, endpoint, requests: 0, errors: 0, slowCalls: 0, durationMsSum: 0, buckets: [], flows: 0, covered: false, retransSegs: 0, segsOut: 0, srttUs: 0 };
+      stats = {
+        cluster, endpoint, requests: 0, errors: 0, slowCalls: 0, durationMsSum: 0, buckets: [], flows: 0, covered: false, retransSegs: 0,
+        segsOut: 0, srttUs: 0, lossyRequests: 0, lossyDurationMsSum: 0,
+      };
       endpoints.set(key, stats);
     }
     return stats;
@@ -150,6 +158,8 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
   const routeEnd = new Int32Array(window.slots);
   const routeRefs: RouteAttribution[] = [];
   const routeFractions: number[] = [];
+  const slotRequests = new Float64Array(window.slots);
+  const slotDurationMsSum = new Float64Array(window.slots);
   for (const [proxyId, byAddress] of own) {
     const proxyCovered = covered.has(proxyId);
     for (const connection of byAddress.values()) {
@@ -170,7 +180,9 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
           endpointBySlot[connection.slot] = stats;
         }
         requests += record.requests;
+        slotDurationMsSum[connection.slot] += record.durationMsSum;
       }
+      slotRequests[connection.slot] = requests;
       const first = routeRefs.length;
       for (const record of connection.records) {
         for (const weight of weightsOf(record)) {
@@ -245,6 +257,10 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
     if (!stats) {
       unattributedRetransSegs += flow.retransSegs;
       continue;
+    }
+    if (current && flow.retransSegs > 0) {
+      stats.lossyRequests += slotRequests[current.slot]!;
+      stats.lossyDurationMsSum += slotDurationMsSum[current.slot]!;
     }
     stats.flows++;
     stats.retransSegs += flow.retransSegs;

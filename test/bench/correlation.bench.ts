@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { CorrelationWindows } from '../../control-plane/src/correlation-windows.ts';
+import { CorrelationWindows, type ConnectionInput, type FlowInput } from '../../control-plane/src/correlation-windows.ts';
 import { Correlator } from '../../control-plane/src/correlator.ts';
 import { joinWindow } from '../../control-plane/src/correlation.ts';
 import { kernelTestsMissing } from '../bpf/helpers/netns.ts';
@@ -45,8 +45,8 @@ const cpuMs = (fn: () => void) => {
  * `ingestCpuMs` receives the CPU of handing the two reports to the windows (where the connection index is built). */
 function syntheticWindows(ingestCpuMs?: number[]): CorrelationWindows {
   const windows = new CorrelationWindows({ maxFlowsPerWindow: FLOWS, maxConnectionsPerWindow: FLOWS });
-  const entries = [];
-  const flows = [];
+  const entries: ConnectionInput[] = [];
+  const flows: FlowInput[] = [];
   for (let i = 0; i < FLOWS; i++) {
     const local = `10.1.${i >> 8}.${i & 255}:${40000 + (i % 20000)}`;
     const remote = `10.2.0.${i % 100}:8080`;
@@ -127,7 +127,7 @@ async function trial(index: number) {
     }
     // Windows evaluated from the first one in which every endpoint had a baseline-free verdict on.
     const clean = scenario.plane.correlator.evaluatedWindows - warmupStartWindow;
-    const onset = scenario.faults();
+    const onset = await scenario.faults();
     const seen: Record<string, number> = {};
     const want: Record<string, string> = { B: 'network-suspect', C: 'app-failing' };
     while (Date.now() < onset + 10 * REPORT_INTERVAL_MS && Object.keys(seen).length < 2) {
