@@ -13,7 +13,7 @@ import { joinWindow, type EndpointWindow, type JoinedConnection, type RouteAttri
 import type { CorrelationWindows } from './correlation-windows.ts';
 import { mergeWindows, signalsOf, tailThresholdMs, updateBaseline, type EndpointBaseline, type EndpointSignals } from './endpoint-baseline.ts';
 import {
-  anyDeparture, classify, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, nextVerdict, NO_DEPARTURES,
+  anyDeparture, classify, latencyOnly, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, nextVerdict, NO_DEPARTURES,
   type Departures, type Verdict, type VerdictOptions, type VerdictState,
 } from './verdict.ts';
 
@@ -136,7 +136,8 @@ export class Correlator {
       const signals = signalsOf(span, tailThresholdMs(state.baseline, options.minTailMs), peersLatencyMs);
       const d = departures(signals, state.baseline, state.departures, options);
       const raw = classify(d, window.flows > 0 || window.covered);
-      const next = nextVerdict(state.verdict, raw, join.index, options);
+      const next = nextVerdict(state.verdict, raw, join.index,
+        raw === 'app-failing' && latencyOnly(d) ? { ...options, enterWindows: options.latencyEnterWindows } : options);
       if (next.verdict !== state.verdict.verdict) {
         state.history.push({ windowEndUnixMs: join.endMs, from: state.verdict.verdict, to: next.verdict, reason: explain(signals, state.baseline, d) });
         if (state.history.length > this.#historyLength) state.history.shift();

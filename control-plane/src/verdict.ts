@@ -32,11 +32,14 @@ export interface Departures {
   latencyTail: boolean;
   relativeLatency: boolean;    // slower than its peers beyond its usual ratio
   lossLatency: boolean;        // requests on its retransmitting connections slower than its peers beyond that ratio
+  // Its latency departs from its own baseline but so does every peer's: the client side (a loaded host, the proxy)
+  // slowed the whole cluster, which is no verdict on this endpoint.
+  sharedSlowdown: boolean;
 }
 
 export const NO_DEPARTURES: Departures = {
   retransmits: false, retransPerRequest: false, rtt: false, errors: false, slowCalls: false, latencyTail: false, relativeLatency: false,
-  lossLatency: false,
+  lossLatency: false, sharedSlowdown: false,
 };
 
 /** A departure test: enter when value ≥ base × enterFactor + enterDelta, stay while value ≥ base × exitFactor + exitDelta. */
@@ -55,6 +58,7 @@ export interface VerdictOptions {
   relativeLatency: Threshold;  // on mean latency / the peers' mean latency, against its baseline (1 before one)
   lossLatency: Threshold;      // the same ratio for requests on retransmitting connections; minCount on those requests
   enterWindows: number;
+  latencyEnterWindows: number; // app-failing on latency alone (no errors) needs this many windows in a row
   exitWindows: number;
   alpha: number;               // baseline EWMA weight
   minTailMs: number;
@@ -79,6 +83,9 @@ export const DEFAULT_VERDICT_OPTIONS: VerdictOptions = {
   relativeLatency: { enterFactor: 1.3, enterDelta: 0, exitFactor: 1.15, exitDelta: 0, minCount: 0 },
   lossLatency: { enterFactor: 1.5, enterDelta: 0, exitFactor: 1.25, exitDelta: 0, minCount: 3 },
   enterWindows: 1,
+  // One stalled upstream process slows its endpoint for a window (and the two-window span after it) on a shared host;
+  // an application that got slow stays slow.
+  latencyEnterWindows: 3,
   exitWindows: 3,
   alpha: 0.1,
   // Just under the 200 ms that a lost segment costs at least (Linux TCP_RTO_MIN, also the tail-loss probe's floor with
@@ -101,7 +108,7 @@ export function departures(signals: EndpointSignals, baseline: EndpointBaseline 
   const outcomes = signals.requests >= options.minRequests;
   const kernel = signals.segsOut >= options.minSegs;
   const warm = base.windows >= options.warmupWindows;
-  return {
+  const d: Departures = {
     retransmits: kernel && departs(signals.retransRatio, base.retransRatio, signals.retransSegs, options.retransmits, previous.retransmits),
     retransPerRequest: outcomes && departs(signals.retransPerRequest, base.retransPerRequest, signals.retransSegs, options.retransPerRequest, previous.retransPerRequest),
     rtt: kernel && base.srttUs > 0 && signals.srttUs > 0 && departs(signals.srttUs, base.srttUs, 1, options.rttUs, previous.rtt),
@@ -112,8 +119,14 @@ export function departures(signals: EndpointSignals, baseline: EndpointBaseline 
       departs(signals.relativeLatency, relativeBase, 1, options.relativeLatency, previous.relativeLatency),
     lossLatency: signals.lossyRelativeLatency > 0 &&
       departs(signals.lossyRelativeLatency, relativeBase, signals.lossyRequests, options.lossLatency, previous.lossLatency),
+    sharedSlowdown: false,
   };
+  d.sharedSlowdown = (d.slowCalls || d.latencyTail) && signals.peersLatencyMs > 0 && !d.relativeLatency;
+  return d;
 }
+
+/** Entering app-failing on latency alone: slower than usual and than its peers, without errors. */
+export const latencyOnly = (d: Departures) => !d.errors && !d.sharedSlowdown && (d.slowCalls || d.latencyTail);
 
 export const anyDeparture = (d: Departures) =>
   d.retransmits || d.retransPerRequest || d.rtt || d.errors || d.slowCalls || d.latencyTail || d.relativeLatency || d.lossLatency;
@@ -122,7 +135,7 @@ export const anyDeparture = (d: Departures) =>
 export function classify(d: Departures, hasKernelData: boolean): Verdict {
   if (!hasKernelData) return 'unknown';
   const network = d.retransmits || d.retransPerRequest || d.rtt;
-  const latency = d.slowCalls || d.latencyTail;
+  const latency = (d.slowCalls || d.latencyTail) && !d.sharedSlowdown;
   if (network && d.errors) return 'both';
   // Peer-relative slowness only corroborates loss: alone it would call a host's uneven scheduling an application fault.
   if (network && (latency || d.relativeLatency || d.lossLatency)) return 'network-suspect';

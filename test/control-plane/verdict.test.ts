@@ -7,7 +7,7 @@ import { Correlator } from '../../control-plane/src/correlator.ts';
 import { signalsOf, tailThresholdMs, updateBaseline } from '../../control-plane/src/endpoint-baseline.ts';
 import type { EndpointWindow } from '../../control-plane/src/correlation.ts';
 import {
-  classify, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, nextVerdict, NO_DEPARTURES, type Verdict,
+  classify, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, latencyOnly, nextVerdict, NO_DEPARTURES, type Verdict,
 } from '../../control-plane/src/verdict.ts';
 
 const CLUSTER = 'outbound|8080||orders.shop.svc.cluster.local';
@@ -53,6 +53,7 @@ Verdicts('departures and classification, hand-derived against a learned baseline
   // tail 0.04 ≥ 2 × 0 + 0.01 with 4 ≥ 3 calls.
   assert.equal(d, {
     retransmits: true, retransPerRequest: true, rtt: false, errors: false, slowCalls: false, latencyTail: true, relativeLatency: false, lossLatency: false,
+    sharedSlowdown: false,
   });
   assert.is(classify(d, true), 'network-suspect');
   assert.is(classify({ ...d, errors: true }, true), 'both');
@@ -92,6 +93,14 @@ Verdicts('latency against the cluster\'s other endpoints: a host slowing everyon
   assert.is(departures(signalsOf(window({ retransSegs: 12, lossyRequests: 2, lossyDurationMsSum: 400 }), 50, 3), base, NO_DEPARTURES).lossLatency, false);
   // Slower than its peers without loss: not network evidence, and not app-failing either (host scheduling is uneven).
   assert.is(classify({ ...NO_DEPARTURES, relativeLatency: true, lossLatency: true }, true), 'healthy');
+  // Its tail departs from its own warm baseline (4 of 100 over 50 ms vs none), but its peers are as slow (ratio 1):
+  // a shared slowdown, no verdict; as slow without peers (a one-endpoint cluster), app-failing.
+  const warm = { ...base, windows: 5 };
+  const slowAll = signalsOf(window({ durationMsSum: 96 * 3 + 4 * 200, buckets: buckets(96, 4) }), 50, 10.88);
+  const shared = departures(slowAll, warm, NO_DEPARTURES);
+  assert.equal([shared.latencyTail, shared.relativeLatency, shared.sharedSlowdown, classify(shared, true)], [true, false, true, 'healthy']);
+  const alone = departures(signalsOf(window({ durationMsSum: 96 * 3 + 4 * 200, buckets: buckets(96, 4) }), 50), warm, NO_DEPARTURES);
+  assert.equal([alone.sharedSlowdown, classify(alone, true), latencyOnly(alone)], [false, 'app-failing', true]);
 });
 
 Verdicts('hysteresis: healthy leaves after one window; a fault verdict only after 3 windows pointing elsewhere', () => {
