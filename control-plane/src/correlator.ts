@@ -108,7 +108,7 @@ export class Correlator {
     const options = this.options;
     // Spans first: an endpoint's latency is read against its cluster's other endpoints over the same span.
     const judged: { state: EndpointState; window: EndpointWindow; span: EndpointWindow }[] = [];
-    const clusters = new Map<string, { requests: number; durationMsSum: number }>();
+    const clusters = new Map<string, { requests: number; durationMsSum: number; srttSum: number; srttSegs: number }>();
     for (const window of join.endpoints) {
       const key = `${window.cluster}\u0000${window.endpoint}`;
       let state = this.#endpoints.get(key);
@@ -125,15 +125,22 @@ export class Correlator {
       state.previous = window;
       judged.push({ state, window, span });
       let cluster = clusters.get(window.cluster);
-      if (!cluster) clusters.set(window.cluster, (cluster = { requests: 0, durationMsSum: 0 }));
+      if (!cluster) clusters.set(window.cluster, (cluster = { requests: 0, durationMsSum: 0, srttSum: 0, srttSegs: 0 }));
       cluster.requests += span.requests;
       cluster.durationMsSum += span.durationMsSum;
+      if (span.srttUs > 0) {
+        cluster.srttSum += span.srttUs * span.segsOut;
+        cluster.srttSegs += span.segsOut;
+      }
     }
     for (const { state, window, span } of judged) {
       const cluster = clusters.get(window.cluster)!;
       const peerRequests = cluster.requests - span.requests;
       const peersLatencyMs = peerRequests >= options.minRequests ? (cluster.durationMsSum - span.durationMsSum) / peerRequests : 0;
-      const signals = signalsOf(span, tailThresholdMs(state.baseline, options.minTailMs), peersLatencyMs);
+      const ownSegs = span.srttUs > 0 ? span.segsOut : 0;
+      const peerSegs = cluster.srttSegs - ownSegs;
+      const peersSrttUs = peerSegs >= options.minSegs ? (cluster.srttSum - span.srttUs * ownSegs) / peerSegs : 0;
+      const signals = signalsOf(span, tailThresholdMs(state.baseline, options.minTailMs), peersLatencyMs, peersSrttUs);
       const d = departures(signals, state.baseline, state.departures, options);
       const raw = classify(d, window.flows > 0 || window.covered);
       const next = nextVerdict(state.verdict, raw, join.index,

@@ -26,6 +26,7 @@ export interface EndpointSignals {
   // keeps the first out and the second in, where a ratio to the endpoint's own history would track the host's load.
   peersLatencyMs: number;
   relativeLatency: number;     // meanLatencyMs / peersLatencyMs; 0 when either is unknown
+  peersSrttUs: number;         // the peers' smoothed RTT (sent-segment weighted); 0 without them
   // The same ratio for the requests on connections that retransmitted in the window (lossyRequests of EndpointWindow).
   lossyRequests: number;
   lossyRelativeLatency: number;
@@ -49,13 +50,14 @@ export function tailThresholdMs(baseline: EndpointBaseline | undefined, minTailM
   return Math.max(minTailMs, 4 * (baseline && baseline.windows > 0 ? baseline.meanLatencyMs : 0));
 }
 
-export function signalsOf(window: EndpointWindow, tailMs: number, peersLatencyMs = 0): EndpointSignals {
+export function signalsOf(window: EndpointWindow, tailMs: number, peersLatencyMs = 0, peersSrttUs = 0): EndpointSignals {
   const requests = window.requests;
   const tailCalls = slowCallsFromBuckets(window.buckets, tailMs) ?? 0;
   const meanLatencyMs = requests > 0 ? window.durationMsSum / requests : 0;
   const lossyLatencyMs = window.lossyRequests > 0 ? window.lossyDurationMsSum / window.lossyRequests : 0;
   return {
     peersLatencyMs,
+    peersSrttUs,
     relativeLatency: peersLatencyMs > 0 ? meanLatencyMs / peersLatencyMs : 0,
     lossyRequests: window.lossyRequests,
     lossyRelativeLatency: peersLatencyMs > 0 ? lossyLatencyMs / peersLatencyMs : 0,

@@ -111,7 +111,10 @@ export function departures(signals: EndpointSignals, baseline: EndpointBaseline 
   const d: Departures = {
     retransmits: kernel && departs(signals.retransRatio, base.retransRatio, signals.retransSegs, options.retransmits, previous.retransmits),
     retransPerRequest: outcomes && departs(signals.retransPerRequest, base.retransPerRequest, signals.retransSegs, options.retransPerRequest, previous.retransPerRequest),
-    rtt: kernel && base.srttUs > 0 && signals.srttUs > 0 && departs(signals.srttUs, base.srttUs, 1, options.rttUs, previous.rtt),
+    // The same host-wide rise as latency: a busy host delays every flow's ACKs alike, so RTT departs only when it
+    // also stands out from the peers' (their smoothed RTT × the enter factor).
+    rtt: kernel && base.srttUs > 0 && signals.srttUs > 0 && departs(signals.srttUs, base.srttUs, 1, options.rttUs, previous.rtt) &&
+      !(signals.peersSrttUs > 0 && signals.srttUs < signals.peersSrttUs * options.rttUs.enterFactor),
     errors: outcomes && departs(signals.errorRatio, base.errorRatio, signals.errors, options.errors, previous.errors),
     slowCalls: outcomes && departs(signals.slowRatio, base.slowRatio, signals.slowCalls, options.slowCalls, previous.slowCalls),
     latencyTail: outcomes && warm && departs(signals.tailRatio, base.tailRatio, signals.tailCalls, options.latencyTail, previous.latencyTail),

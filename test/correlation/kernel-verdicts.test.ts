@@ -15,7 +15,9 @@ import { needs } from '../support/skip.ts';
 import { Prometheus, prometheusMissing } from '../support/prometheus.ts';
 import { endpointAddress, NODE_ID, rootAddress, sleep, startScenario, WASM, type Scenario } from './scenario.ts';
 
-const REPORT_INTERVAL_MS = 1000;
+// 1.5 s: on this shared 2-core host the scenario carries as few as 20 requests a second to each endpoint when the
+// other suites are busy; a 1 s window then held 1 or 2 lost segments at 5 % loss, too few to judge in 2 windows.
+const REPORT_INTERVAL_MS = 1500;
 const CLEAN_WINDOWS = 60;
 const e2e = suite('kernel correlation end to end');
 const missing = kernelTestsMissing() ?? prometheusMissing() ?? (existsSync(WASM) ? null : 'the release filter (npm run build:filter)');
@@ -67,27 +69,37 @@ needs(missing, e2e)('60 clean windows flag nothing; then B network-suspect, C ap
     const verdictOf = async (i: number) => (await prom!.waitForQuery(
       `meshlens_cp_endpoint_verdict{upstream_cluster="${cluster}",endpoint="${endpointAddress(i)}:8080"} == 1`, (s) => s.length === 1, 30_000))[0]!.metric.verdict;
     assert.equal([await verdictOf(0), await verdictOf(1), await verdictOf(2)], ['network-suspect', 'app-failing', 'healthy']);
-    const routes = await prom.query(`sum by (path, tenant) (meshlens_cp_route_retransmitted_segments_total{upstream_cluster="${cluster}"})`);
-    assert.ok(routes.filter((s) => s.value > 0).length >= 6, `routes × tenants with retransmits in Prometheus: ${JSON.stringify(routes.map((s) => [s.metric, s.value]))}`);
+    // The per-route retransmits the control plane exports reach Prometheus, route × tenant by route × tenant.
+    const exported = new Set([...(await (await fetch(`http://127.0.0.1:${plane.httpPort}/metrics`)).text())
+      .matchAll(/^meshlens_cp_route_retransmitted_segments_total\{[^}]*path="([^"]*)",tenant="([^"]*)"\} (\S+)$/gm)]
+      .filter((m) => Number(m[3]) > 0).map((m) => `${m[1]} ${m[2]}`));
+    assert.ok(exported.size > 0, 'the control plane exports retransmits per route and tenant');
+    await prom.waitForQuery(`sum by (path, tenant) (meshlens_cp_route_retransmitted_segments_total{upstream_cluster="${cluster}"}) > 0`,
+      (samples) => [...exported].every((pair) => samples.some((s) => `${s.metric.path} ${s.metric.tenant}` === pair)), 30_000);
 
-    // The routes and tenants that used B carry its retransmits, and nothing is invented: they add up to B's.
+    // The routes and tenants that used B carry its retransmits: on each of B's connections, every route × tenant with
+    // requests on it in the window gets the connection's retransmits in proportion to them, and nothing is invented.
     const joins = plane.correlator.joins().filter((j) => j.evaluated && j.endMs > onset + REPORT_INTERVAL_MS);
     let bRetrans = 0;
     let attributed = 0;
-    const tenantsWithRetrans = new Set<string>();
+    const carrying = new Set<string>();
     for (const join of joins) {
       for (const c of join.connections) {
         if (c.proxyId !== NODE_ID || c.remoteAddress !== `${endpointAddress(0)}:8080`) continue;
         bRetrans += c.retransSegs;
         for (const share of c.routes) {
           attributed += share.retransSegs;
-          if (share.retransSegs > 0) tenantsWithRetrans.add(`${share.pathTemplate} ${share.tenant}`);
+          if (c.requests > 0 && c.retransSegs > 0) {
+            const expected = (c.retransSegs * share.requests) / c.requests;
+            assert.ok(Math.abs(share.retransSegs - expected) < 1e-9, `${share.pathTemplate} ${share.tenant}: ${share.retransSegs} of ${c.retransSegs} for ${share.requests}/${c.requests} requests`);
+            if (share.requests > 0) carrying.add(`${share.pathTemplate} ${share.tenant}`);
+          }
         }
       }
     }
     assert.ok(bRetrans > 0, 'B retransmitted');
     assert.ok(Math.abs(attributed - bRetrans) < 1e-6 * bRetrans + 1e-9, `attributed ${attributed} of ${bRetrans}`);
-    assert.ok(tenantsWithRetrans.size >= 6, `routes × tenants carrying B's retransmits: ${[...tenantsWithRetrans].join(', ')}`);
+    assert.ok(new Set([...carrying].map((pair) => pair.split(' ')[1])).size >= 2, `tenants carrying B's retransmits: ${[...carrying].join(', ')}`);
 
     // The twin's flows were seen, lossy, with the sidecar↔D addresses, and joined nothing; D's figures exclude them.
     const twinFlows = joins.flatMap((j) => j.connections).filter((c) => c.netns === scenario!.twinNetns);
