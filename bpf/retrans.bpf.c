@@ -239,6 +239,25 @@ static __always_inline int handle_state_change(const struct sock *sk, int oldsta
 	return 0;
 }
 
+/* Every segment received on an established socket: keeps segs_out and srtt of every live flow current, so an interval's
+ * sent segments (the retransmit ratio's denominator) are that interval's own and not everything since the flow's
+ * previous retransmit. tcp_rcv_established runs under the socket lock, serialised with that socket's retransmits and
+ * state changes, so the plain stores need no atomics. A flow first seen here predates the collector (or was evicted):
+ * its first sample is only the baseline the loader's next delta starts from. */
+static __always_inline int handle_probe(const struct sock *sk)
+{
+	struct ml_flow_key key = {};
+	struct ml_flow_counts *stats;
+
+	if (!sk || !fill_key(sk, &key))
+		return 0;
+	stats = lookup_or_init(&key);
+	if (!stats)
+		return 0;
+	sample_tcp_sock(sk, stats);
+	return 0;
+}
+
 static __always_inline int btf_retransmit_err(unsigned long long *ctx)
 {
 	/* the err argument exists exactly when the tracepoint's event record has it */
@@ -289,6 +308,21 @@ int BPF_PROG(btf_inet_sock_set_state, const struct sock *sk, int oldstate, int n
 	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	return handle_state_change(sk, oldstate, newstate);
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(btf_tcp_probe, const struct sock *sk, const struct sk_buff *skb)
+{
+	return handle_probe(sk);
+}
+
+SEC("tp/tcp/tcp_probe")
+int tp_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
+{
+	/* older kernels' records carry only the addresses, no socket to sample from (CO-RE tells which) */
+	if (!bpf_core_field_exists(ctx->skaddr))
+		return 0;
+	return handle_probe((const struct sock *)BPF_CORE_READ(ctx, skaddr));
 }
 
 SEC("tp/tcp/tcp_retransmit_skb")

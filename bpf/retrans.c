@@ -141,6 +141,29 @@ static bool tracepoint_exists(const char *category, const char *event)
 	return false;
 }
 
+/* Whether a classic tracepoint's record has a field (its format file lists "field:<type> <name>;"). */
+static bool tracepoint_has_field(const char *category, const char *event, const char *field)
+{
+	static const char *roots[] = { "/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events" };
+	char path[PATH_MAX], line[512], needle[128];
+	bool found = false;
+	size_t i;
+
+	snprintf(needle, sizeof(needle), " %s;", field);
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]) && !found; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s/%s/format", roots[i], category, event);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (!found && fgets(line, sizeof(line), f))
+			found = strstr(line, "field:") && strstr(line, needle);
+		fclose(f);
+	}
+	return found;
+}
+
 /* Previous interval's cumulative values, keyed like the kernel map. Rebuilt every interval, so no deletions. */
 struct seen {
 	struct ml_flow_key key;
@@ -197,6 +220,7 @@ static void sleep_interval(void)
 struct collector {
 	struct retrans_bpf *skel;
 	const char *attach;
+	bool probe; /* segs_out and srtt sampled on every received segment (tcp_probe) */
 	struct seen_table prev, next;
 	struct ml_flow_delta *deltas;
 	struct ml_flow_key *keys;
@@ -214,7 +238,8 @@ struct collector {
 /* Events the kernel skipped our programs for and nothing counted (classic tracepoints are not run while another BPF
  * program or a BPF map syscall holds this CPU's bpf_prog_active; tp_btf programs only skip true recursion, and the
  * nested twin counts most of those: the caller subtracts what it counted). The twin's own skips are not losses: it is only skipped while it runs, which is
- * after the main handler finished that CPU's event, so the interrupting event had the main handler. */
+ * after the main handler finished that CPU's event, so the interrupting event had the main handler. The segs_out
+ * sampler is left out too: a skipped sample loses nothing, the flow's next one reads the same cumulative counters. */
 static uint64_t recursion_misses(const struct retrans_bpf *skel)
 {
 	struct bpf_program *progs[] = {
@@ -415,6 +440,12 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	c.attach = use_btf ? "tp_btf" : "tracepoint";
+	/* The per-segment sampler is what keeps every live flow's segs_out current each interval; without its tracepoint
+	 * the collector still counts retransmits exactly and samples segs_out at retransmits and state changes only, and
+	 * says so in its start line ("sampling":"events"). */
+	c.probe = use_btf ? tp_btf_exists("tcp_probe") : tracepoint_has_field("tcp", "tcp_probe", "skaddr");
+	bpf_program__set_autoload(c.skel->progs.btf_tcp_probe, use_btf && c.probe);
+	bpf_program__set_autoload(c.skel->progs.tp_tcp_probe, !use_btf && c.probe);
 	bpf_program__set_autoload(c.skel->progs.btf_tcp_retransmit_skb, use_btf);
 	bpf_program__set_autoload(c.skel->progs.btf_tcp_retransmit_skb_nested, use_btf);
 	bpf_program__set_autoload(c.skel->progs.btf_tcp_retransmit_synack, use_btf);
@@ -440,9 +471,9 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	printf("{\"type\":\"start\",\"attach\":\"%s\",\"interval_ms\":%ld,\"max_flows\":%ld,\"netns\":%lu,"
-	       "\"pid\":%d,\"ts_ms\":%" PRId64 "}\n",
-	       c.attach, env.interval_ms, env.max_flows, env.netns, (int)getpid(), wall_ms());
+	printf("{\"type\":\"start\",\"attach\":\"%s\",\"sampling\":\"%s\",\"interval_ms\":%ld,\"max_flows\":%ld,"
+	       "\"netns\":%lu,\"pid\":%d,\"ts_ms\":%" PRId64 "}\n",
+	       c.attach, c.probe ? "tcp_probe" : "events", env.interval_ms, env.max_flows, env.netns, (int)getpid(), wall_ms());
 	fflush(stdout);
 
 	while (!exiting) {

@@ -43,9 +43,16 @@ export interface IntervalLine {
   flows: FlowDelta[];
 }
 
+/** When the collector samples segs_out and srtt: on every received segment (so every live flow's sent segments are
+ * current each interval), or only at retransmits and state changes (kernels whose tcp_probe names no socket, and
+ * recordings made before the loader said). */
+export type Sampling = 'tcp_probe' | 'events';
+const SAMPLINGS: readonly Sampling[] = ['tcp_probe', 'events'];
+
 export interface StartLine {
   type: 'start';
   attach: string;
+  sampling: Sampling;
   intervalMs: number;
   maxFlows: number;
   pid: number;
@@ -142,9 +149,12 @@ export function parseLoaderLine(line: string): LoaderLine {
   }
   const o = object(raw, 'line');
   if (o.type === 'start') {
+    const sampling = o.sampling ?? 'events';
+    if (!SAMPLINGS.includes(sampling as Sampling)) fail('sampling', 'be "tcp_probe" or "events"');
     return {
       type: 'start',
       attach: str(o, 'attach', ''),
+      sampling: sampling as Sampling,
       intervalMs: uint(o, 'interval_ms', ''),
       maxFlows: uint(o, 'max_flows', ''),
       pid: uint(o, 'pid', ''),

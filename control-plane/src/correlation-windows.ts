@@ -9,7 +9,8 @@
 // Memory bound (everything a hostile proxy or agent can make us keep is capped):
 //   at most `maxWindows` windows (default 10); each holds at most `maxFlowsPerWindow` kernel flows (default 20,000),
 //   `maxConnectionsPerWindow` filter connection entries (default 20,000) and `maxIdentitiesPerWindow` namespace
-//   identities (default 10,000). Beyond a cap
+//   identities (default 10,000); at most `maxSources` reporting sources are followed for early window closing
+//   (default 10,000, forgotten with the windows they reported into). Beyond a cap
 //   an entry is dropped and counted in `dropped`; a report for a window older than the oldest kept is dropped whole.
 //   With the defaults that is 10 × 40,000 entries of ~200 bytes: ≤ 80 MB in the worst case, ~2 MB at 1,000 flows.
 
@@ -32,6 +33,7 @@ export interface ConnectionRecord {
   localAddress: string;
   remoteAddress: string;
   addressKey: string;          // "local|remote", built once at ingest for the join's lookups
+  endpointKey: string;         // cluster \0 remote, the join's per-endpoint key, built once at ingest
   cluster: string;
   requests: number;
   errors: number;
@@ -47,7 +49,18 @@ export interface KeyedRouteWeight extends RouteWeight { routeKey: string }
 export const routeKey = (cluster: string, pathTemplate: string, tenant: string) => `${cluster}\u0000${pathTemplate}\u0000${tenant}`;
 
 /** What a filter report contributes for one connection (ConnectionRecord before ingest). */
-export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey'> & { routes: readonly RouteWeight[] };
+export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey' | 'endpointKey'> & { routes: readonly RouteWeight[] };
+
+/** One upstream connection of one proxy in a window: its records (one per cluster; more than one would be a filter
+ * bug) and its position among the window's connections, which the join uses to index per-window arrays instead of
+ * maps. Built at ingest, so a window's join does not regroup its entries. */
+export interface IndexedConnection {
+  slot: number;
+  records: ConnectionRecord[];
+}
+
+/** proxy id → "local|remote" → the connection. */
+export type ConnectionIndex = Map<string, Map<string, IndexedConnection>>;
 /** What a kernel report contributes for one flow (KernelFlowRecord before ingest). */
 export type FlowInput = Omit<KernelFlowRecord, 'nodeName' | 'addressKey'>;
 
@@ -60,6 +73,8 @@ export interface ReportWindow {
   endMs: number;
   flows: Map<string, KernelFlowRecord>;             // key: node \0 netns \0 local | remote
   connections: Map<string, ConnectionRecord>;       // key: proxy \0 local | remote \0 cluster
+  byProxy: ConnectionIndex;                         // the same records grouped by proxy and local|remote
+  slots: number;                                    // connections in `index`
   // node \0 netns → proxy id, for every namespace the agent's collector covered in the window: a named namespace
   // without flows had no retransmit and no state change (the collector samples a flow only on those events).
   identities: Map<string, string>;
@@ -72,9 +87,10 @@ export interface CorrelationWindowsOptions {
   maxFlowsPerWindow?: number;
   maxConnectionsPerWindow?: number;
   maxIdentitiesPerWindow?: number;
+  maxSources?: number;
 }
 
-export interface DroppedCounts { flows: number; connections: number; identities: number; lateReports: number }
+export interface DroppedCounts { flows: number; connections: number; identities: number; lateReports: number; sources: number }
 
 export const identityKey = (nodeName: string, netns: number) => `${nodeName}\u0000${netns}`;
 export const connectionKey = (proxyId: string, localAddress: string, remoteAddress: string) =>
@@ -86,8 +102,13 @@ export class CorrelationWindows {
   readonly maxFlowsPerWindow: number;
   readonly maxConnectionsPerWindow: number;
   readonly maxIdentitiesPerWindow: number;
-  readonly dropped: DroppedCounts = { flows: 0, connections: 0, identities: 0, lateReports: 0 };
+  readonly maxSources: number;
+  readonly dropped: DroppedCounts = { flows: 0, connections: 0, identities: 0, lateReports: 0, sources: 0 };
   readonly #windows = new Map<number, ReportWindow>();
+  // Reporting sources (a filter VM, a node agent) → the latest window they reported into. A source reports each
+  // window once, with intervals of at least windowMs (filters report on the first tick after their interval, agents
+  // sleep an interval between reads), so once it reported into window k or later it has nothing more for k.
+  readonly #sources = new Map<string, number>();
 
   constructor(options: CorrelationWindowsOptions = {}) {
     this.windowMs = options.windowMs ?? 1000;
@@ -95,6 +116,28 @@ export class CorrelationWindows {
     this.maxFlowsPerWindow = options.maxFlowsPerWindow ?? 20_000;
     this.maxConnectionsPerWindow = options.maxConnectionsPerWindow ?? 20_000;
     this.maxIdentitiesPerWindow = options.maxIdentitiesPerWindow ?? 10_000;
+    this.maxSources = options.maxSources ?? 10_000;
+  }
+
+  #reported(source: string, startMs: number, endMs: number): void {
+    const index = Math.floor((startMs + endMs) / 2 / this.windowMs);
+    const latest = this.#sources.get(source);
+    if (latest === undefined && this.#sources.size >= this.maxSources) {
+      // Untracked sources hold no window back; windows still close at the correlator's deadline.
+      this.dropped.sources++;
+      return;
+    }
+    if (latest === undefined || index > latest) this.#sources.set(source, index);
+  }
+
+  /**
+   * Whether every source heard from in the two windows before `index` has reported into `index` or a later one, so
+   * the window can be judged before its deadline. A source silent for longer (its proxy or agent gone) is not waited
+   * for.
+   */
+  complete(index: number): boolean {
+    for (const latest of this.#sources.values()) if (latest < index && latest >= index - 2) return false;
+    return true;
   }
 
   /** The window a report covering [startMs, endMs) belongs to, or undefined when it is older than every kept window. */
@@ -109,20 +152,25 @@ export class CorrelationWindows {
         return undefined;
       }
       this.#windows.delete(oldest);
+      // Sources not heard from since before every kept window are gone.
+      for (const [source, latest] of this.#sources) if (latest < oldest) this.#sources.delete(source);
     }
     window = {
       index, startMs: index * this.windowMs, endMs: (index + 1) * this.windowMs,
-      flows: new Map(), connections: new Map(), identities: new Map(), version: 0,
+      flows: new Map(), connections: new Map(), byProxy: new Map(), slots: 0, identities: new Map(), version: 0,
     };
     this.#windows.set(index, window);
     return window;
   }
 
-  addFilterReport(proxyId: string, startMs: number, endMs: number, entries: readonly ConnectionInput[]): void {
+  /** `worker` names the proxy's VM: each VM of a proxy reports on its own (Envoy runs one per worker thread). */
+  addFilterReport(proxyId: string, startMs: number, endMs: number, entries: readonly ConnectionInput[], worker = ''): void {
+    this.#reported(`filter\u0000${proxyId}\u0000${worker}`, startMs, endMs);
     if (entries.length === 0) return;
     const window = this.#window(startMs, endMs);
     if (!window) return;
     window.version++;
+    let byAddress = window.byProxy.get(proxyId);
     for (const entry of entries) {
       const key = `${connectionKey(proxyId, entry.localAddress, entry.remoteAddress)}\u0000${entry.cluster}`;
       const existing = window.connections.get(key);
@@ -140,15 +188,21 @@ export class CorrelationWindows {
         this.dropped.connections++;
         continue;
       }
-      window.connections.set(key, {
-        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`, buckets: [...entry.buckets],
-        routes: addRoutes([], entry.routes, entry.cluster),
-      });
+      const record: ConnectionRecord = {
+        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`, endpointKey: `${entry.cluster}\u0000${entry.remoteAddress}`,
+        buckets: [...entry.buckets], routes: addRoutes([], entry.routes, entry.cluster),
+      };
+      window.connections.set(key, record);
+      if (!byAddress) window.byProxy.set(proxyId, (byAddress = new Map()));
+      const connection = byAddress.get(record.addressKey);
+      if (connection) connection.records.push(record);
+      else byAddress.set(record.addressKey, { slot: window.slots++, records: [record] });
     }
   }
 
   addKernelReport(nodeName: string, startMs: number, endMs: number, flows: readonly FlowInput[],
     identities: readonly { netns: number; proxyId: string }[]): void {
+    this.#reported(`kernel\u0000${nodeName}`, startMs, endMs);
     if (flows.length === 0 && identities.length === 0) return;
     const window = this.#window(startMs, endMs);
     if (!window) return;

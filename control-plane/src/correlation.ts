@@ -11,7 +11,8 @@
 // segments stay unattributed (counted in `unattributedRetransSegs`).
 import type { FlowDirection__Output } from './generated/meshlens/v1/FlowDirection.ts';
 import {
-  routeKey, type ConnectionRecord, type KeyedRouteWeight, type KernelFlowRecord, type ReportWindow,
+  routeKey, type ConnectionIndex, type ConnectionRecord, type IndexedConnection, type KeyedRouteWeight, type KernelFlowRecord,
+  type ReportWindow,
 } from './correlation-windows.ts';
 
 export interface RouteShare {
@@ -62,6 +63,11 @@ export interface EndpointWindow {
   retransSegs: number;
   segsOut: number;
   srttUs: number;              // segs_out-weighted mean of the flows' smoothed RTT; 0 when unknown
+  // Requests completed in the window on connections whose flow retransmitted in it, and their summed duration: a lost
+  // segment of a request/response exchange stalls it for a retransmission timeout, so loss that hurts requests shows
+  // here first, undiluted by the endpoint's other connections.
+  lossyRequests: number;
+  lossyDurationMsSum: number;
 }
 
 export interface WindowJoin {
@@ -75,8 +81,8 @@ export interface WindowJoin {
   unattributedRetransSegs: number;
 }
 
-/** A connection's entries in one window, with what the join needs precomputed once per window. */
-export interface IndexedConnection {
+/** A connection's entries summed for attribution (its requests by route), as a neighbour window's share needs them. */
+export interface ConnectionShares {
   records: ConnectionRecord[];
   cluster: string;             // the busiest record's: entries of one connection in two clusters would be a filter bug
   requests: number;
@@ -84,38 +90,39 @@ export interface IndexedConnection {
   weights: KeyedRouteWeight[];
 }
 
-/** proxy id → "local|remote" → the connection's entries. */
-export type ConnectionIndex = Map<string, Map<string, IndexedConnection>>;
-
-const indexCache = new WeakMap<ReportWindow, { version: number; index: ConnectionIndex }>();
-
-/** Connection entries of a window grouped by (proxy, local, remote); cached until the window changes. */
+/** A window's connections grouped by (proxy, local|remote), kept up to date at ingest (correlation-windows.ts). */
 export function connectionIndex(window: ReportWindow): ConnectionIndex {
-  const cached = indexCache.get(window);
-  if (cached && cached.version === window.version) return cached.index;
-  const index: ConnectionIndex = new Map();
-  const busiest = new Map<IndexedConnection, number>();
-  for (const record of window.connections.values()) {
-    let byAddress = index.get(record.proxyId);
-    if (!byAddress) index.set(record.proxyId, (byAddress = new Map()));
-    let entry = byAddress.get(record.addressKey);
-    if (!entry) byAddress.set(record.addressKey, (entry = { records: [], cluster: record.cluster, requests: 0, errors: 0, weights: [] }));
-    if (record.requests > (busiest.get(entry) ?? -1)) {
-      entry.cluster = record.cluster;
-      busiest.set(entry, record.requests);
-    }
-    entry.records.push(record);
-    entry.requests += record.requests;
-    entry.errors += record.errors;
-    for (const w of weightsOf(record)) entry.weights.push(w);
+  return window.byProxy;
+}
+
+export function sharesOf(connection: IndexedConnection): ConnectionShares {
+  const records = connection.records;
+  if (records.length === 1) {
+    const record = records[0]!;
+    return { records, cluster: record.cluster, requests: record.requests, errors: record.errors, weights: weightsOf(record) };
   }
-  indexCache.set(window, { version: window.version, index });
-  return index;
+  const shares: ConnectionShares = { records, cluster: records[0]!.cluster, requests: 0, errors: 0, weights: [] };
+  let busiest = -1;
+  for (const record of records) {
+    if (record.requests > busiest) {
+      shares.cluster = record.cluster;
+      busiest = record.requests;
+    }
+    shares.requests += record.requests;
+    shares.errors += record.errors;
+    for (const w of weightsOf(record)) shares.weights.push(w);
+  }
+  return shares;
 }
 
 /**
  * Joins window `position` of `windows` (oldest first, as CorrelationWindows.windows() returns them). Neighbour
- * windows are indexed only when a flow needs their shares.
+ * windows are looked into only when a flow's connection completed no request in this one.
+ *
+ * Cost: the join runs once per window over every flow (10,000 flows × 1,000 routes in bench:correlation), so the
+ * window's own connections are visited once, in the outcome pass, which leaves per connection slot its endpoint and
+ * its route entries with their request fractions in flat arrays; a flow then costs one map lookup (its connection)
+ * and array reads. Map lookups with strings were most of the join's time on a loaded host.
  */
 export function joinWindow(windows: readonly ReportWindow[], position: number, withConnections = true): WindowJoin {
   const window = windows[position]!;
@@ -126,11 +133,13 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
   let flowsWithoutIdentity = 0;
   let unattributedRetransSegs = 0;
 
-  const endpointOf = (cluster: string, endpoint: string): EndpointWindow => {
-    const key = `${cluster}\u0000${endpoint}`;
+  const endpointOf = (key: string, cluster: string, endpoint: string): EndpointWindow => {
     let stats = endpoints.get(key);
     if (!stats) {
-      stats = { cluster, endpoint, requests: 0, errors: 0, slowCalls: 0, durationMsSum: 0, buckets: [], flows: 0, covered: false, retransSegs: 0, segsOut: 0, srttUs: 0 };
+      stats = {
+        cluster, endpoint, requests: 0, errors: 0, slowCalls: 0, durationMsSum: 0, buckets: [], flows: 0, covered: false, retransSegs: 0,
+        segsOut: 0, srttUs: 0, lossyRequests: 0, lossyDurationMsSum: 0,
+      };
       endpoints.set(key, stats);
     }
     return stats;
@@ -142,32 +151,77 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
   };
 
   // Outcomes: every entry of the window counts for its endpoint and route, joined to a kernel flow or not. A proxy
-  // whose namespace an agent covered and that has no flow on a connection had no retransmit on it: kernel evidence.
+  // whose namespace an agent covered and that has no flow on a connection had no traffic on it the collector saw.
   const covered = new Set(window.identities.values());
-  for (const connection of [...own.values()].flatMap((byAddress) => [...byAddress.values()])) {
-    for (const record of connection.records) {
-      const stats = endpointOf(record.cluster, record.remoteAddress);
-      if (covered.has(record.proxyId)) stats.covered = true;
-      stats.requests += record.requests;
-      stats.errors += record.errors;
-      stats.slowCalls += record.slowCalls;
-      stats.durationMsSum += record.durationMsSum;
-      for (let i = 0; i < record.buckets.length; i++) stats.buckets[i] = (stats.buckets[i] ?? 0) + record.buckets[i]!;
+  const endpointBySlot: EndpointWindow[] = new Array(window.slots);
+  const routeStart = new Int32Array(window.slots);
+  const routeEnd = new Int32Array(window.slots);
+  const routeRefs: RouteAttribution[] = [];
+  const routeFractions: number[] = [];
+  const slotRequests = new Float64Array(window.slots);
+  const slotDurationMsSum = new Float64Array(window.slots);
+  for (const [proxyId, byAddress] of own) {
+    const proxyCovered = covered.has(proxyId);
+    for (const connection of byAddress.values()) {
+      let busiest = -1;
+      let cluster = '';
+      let requests = 0;
+      for (const record of connection.records) {
+        const stats = endpointOf(record.endpointKey, record.cluster, record.remoteAddress);
+        if (proxyCovered) stats.covered = true;
+        stats.requests += record.requests;
+        stats.errors += record.errors;
+        stats.slowCalls += record.slowCalls;
+        stats.durationMsSum += record.durationMsSum;
+        for (let i = 0; i < record.buckets.length; i++) stats.buckets[i] = (stats.buckets[i] ?? 0) + record.buckets[i]!;
+        if (record.requests > busiest) {
+          busiest = record.requests;
+          cluster = record.cluster;
+          endpointBySlot[connection.slot] = stats;
+        }
+        requests += record.requests;
+        slotDurationMsSum[connection.slot] += record.durationMsSum;
+      }
+      slotRequests[connection.slot] = requests;
+      const first = routeRefs.length;
+      for (const record of connection.records) {
+        for (const weight of weightsOf(record)) {
+          const entry = route(weight.routeKey, cluster, weight.pathTemplate, weight.tenant);
+          entry.requests += weight.requests;
+          routeRefs.push(entry);
+          routeFractions.push(weight.requests / requests);
+        }
+      }
+      // No request on it (routes reported without counts): its weights share equally.
+      if (!(requests > 0)) routeFractions.fill(1 / (routeRefs.length - first), first);
+      routeStart[connection.slot] = first;
+      routeEnd[connection.slot] = routeRefs.length;
     }
-    for (const weight of connection.weights) route(weight.routeKey, connection.cluster, weight.pathTemplate, weight.tenant).requests += weight.requests;
   }
 
   const srttWeight = new Map<EndpointWindow, number>();
   const routeKeys: string[] = [];
   const proxies = proxiesByNode(window);
+  let lastNode: string | undefined;
+  let lastNetns = -1;
+  let proxyId = '';
+  let byAddress: Map<string, IndexedConnection> | undefined;
   for (const flow of window.flows.values()) {
-    const proxyId = proxies.get(flow.nodeName)?.get(flow.netns) ?? '';
+    // An agent reports a namespace's flows together: look its proxy up once per run of them.
+    if (flow.nodeName !== lastNode || flow.netns !== lastNetns) {
+      lastNode = flow.nodeName;
+      lastNetns = flow.netns;
+      proxyId = proxies.get(flow.nodeName)?.get(flow.netns) ?? '';
+      byAddress = proxyId ? own.get(proxyId) : undefined;
+    }
     if (!proxyId) flowsWithoutIdentity++;
-    const current = proxyId ? own.get(proxyId)?.get(flow.addressKey) : undefined;
-    const shares = current ?? (proxyId ? nearestShares(windows, position, proxyId, flow.addressKey) : undefined);
+    const current = byAddress?.get(flow.addressKey);
+    let stats: EndpointWindow | undefined;
     if (withConnections) {
+      const currentShares = current && sharesOf(current);
+      const shares = currentShares ?? (proxyId ? nearestShares(windows, position, proxyId, flow.addressKey) : undefined);
       routeKeys.length = 0;
-      const joined = toJoined(flow, proxyId, current, shares, routeKeys);
+      const joined = toJoined(flow, proxyId, shares, shares !== undefined && shares === currentShares, routeKeys);
       connections.push(joined);
       if (shares) {
         for (let i = 0; i < joined.routes.length; i++) {
@@ -176,22 +230,38 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
           entry.retransSegs += share.retransSegs;
           entry.segsOut += share.segsOut;
         }
+        stats = endpointOf(`${shares.cluster}\u0000${flow.remoteAddress}`, shares.cluster, flow.remoteAddress);
       }
-    } else if (shares) {
-      // The same split as toJoined's, straight into the route totals (evaluation needs no per-connection objects).
-      const n = shares.weights.length;
-      for (const weight of shares.weights) {
-        const fraction = shares.requests > 0 ? weight.requests / shares.requests : 1 / n;
-        const entry = route(weight.routeKey, shares.cluster, weight.pathTemplate, weight.tenant);
-        entry.retransSegs += flow.retransSegs * fraction;
-        entry.segsOut += flow.segsOut * fraction;
+    } else if (current) {
+      const slot = current.slot;
+      stats = endpointBySlot[slot];
+      for (let k = routeStart[slot]!; k < routeEnd[slot]!; k++) {
+        const entry = routeRefs[k]!;
+        entry.retransSegs += flow.retransSegs * routeFractions[k]!;
+        entry.segsOut += flow.segsOut * routeFractions[k]!;
+      }
+    } else {
+      const shares = proxyId ? nearestShares(windows, position, proxyId, flow.addressKey) : undefined;
+      if (shares) {
+        // The same split as toJoined's, straight into the route totals (evaluation needs no per-connection objects).
+        const n = shares.weights.length;
+        for (const weight of shares.weights) {
+          const fraction = shares.requests > 0 ? weight.requests / shares.requests : 1 / n;
+          const entry = route(weight.routeKey, shares.cluster, weight.pathTemplate, weight.tenant);
+          entry.retransSegs += flow.retransSegs * fraction;
+          entry.segsOut += flow.segsOut * fraction;
+        }
+        stats = endpointOf(`${shares.cluster}\u0000${flow.remoteAddress}`, shares.cluster, flow.remoteAddress);
       }
     }
-    if (!shares) {
+    if (!stats) {
       unattributedRetransSegs += flow.retransSegs;
       continue;
     }
-    const stats = endpointOf(shares.cluster, flow.remoteAddress);
+    if (current && flow.retransSegs > 0) {
+      stats.lossyRequests += slotRequests[current.slot]!;
+      stats.lossyDurationMsSum += slotDurationMsSum[current.slot]!;
+    }
     stats.flows++;
     stats.retransSegs += flow.retransSegs;
     stats.segsOut += flow.segsOut;
@@ -223,11 +293,11 @@ function proxiesByNode(window: ReportWindow): Map<string, Map<number, string>> {
 }
 
 /** The connection's entries in the closest kept window (later first on a tie: a slowed request completes later). */
-function nearestShares(windows: readonly ReportWindow[], position: number, proxyId: string, addressKey: string): IndexedConnection | undefined {
+function nearestShares(windows: readonly ReportWindow[], position: number, proxyId: string, addressKey: string): ConnectionShares | undefined {
   for (let distance = 1; distance < windows.length; distance++) {
     for (const neighbour of [windows[position + distance], windows[position - distance]]) {
       const found = neighbour && connectionIndex(neighbour).get(proxyId)?.get(addressKey);
-      if (found) return found;
+      if (found) return sharesOf(found);
     }
   }
   return undefined;
@@ -253,7 +323,7 @@ function weightsOf(record: ConnectionRecord): KeyedRouteWeight[] {
 }
 
 /** The joined connection; `routeKeys` receives the route key of each of its route shares, in order. */
-function toJoined(flow: KernelFlowRecord, proxyId: string, current: IndexedConnection | undefined, shares: IndexedConnection | undefined,
+function toJoined(flow: KernelFlowRecord, proxyId: string, shares: ConnectionShares | undefined, ownWindow: boolean,
   routeKeys: string[]): JoinedConnection {
   const routes: RouteShare[] = [];
   if (shares) {
@@ -274,7 +344,7 @@ function toJoined(flow: KernelFlowRecord, proxyId: string, current: IndexedConne
       share.retransSegs += flow.retransSegs * fraction;
       share.segsOut += flow.segsOut * fraction;
       // Requests and errors shown are this window's own (a share borrowed from a neighbour carries no requests).
-      if (current === shares) {
+      if (ownWindow) {
         share.requests += weight.requests;
         share.errors += weight.errors;
       }
@@ -283,6 +353,6 @@ function toJoined(flow: KernelFlowRecord, proxyId: string, current: IndexedConne
   return {
     nodeName: flow.nodeName, netns: flow.netns, proxyId, localAddress: flow.localAddress, remoteAddress: flow.remoteAddress,
     cluster: shares?.cluster ?? '', retransSegs: flow.retransSegs, segsOut: flow.segsOut, srttUs: flow.srttUs, direction: flow.direction,
-    requests: current?.requests ?? 0, errors: current?.errors ?? 0, routes,
+    requests: ownWindow ? shares!.requests : 0, errors: ownWindow ? shares!.errors : 0, routes,
   };
 }

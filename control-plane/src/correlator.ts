@@ -1,8 +1,10 @@
 // Runs the correlation once per closed window: join (correlation.ts), per-endpoint signals of the span of its last two
 // windows against their baseline (endpoint-baseline.ts), verdicts with hysteresis (verdict.ts), and keeps what the Admin API, the CLI and the
-// Prometheus export show. A window is closed `graceMs` after its end, leaving time for the reports of its last
-// moments; a report for an already evaluated window is still kept in CorrelationWindows but changes no verdict.
-// Time is passed in.
+// Prometheus export show. A window is judged once every source that reports (filter VMs, node agents) has reported
+// into it or past it, and at the latest `graceMs` after its end: a report whose midpoint falls in a window ends at
+// most half a window after the window does, so a fixed half-window grace lost the reports of sources whose phase put
+// their midpoint late in the window whenever the host delayed them a little. A report for an already evaluated window
+// is still kept in CorrelationWindows but changes no verdict. Time is passed in.
 //
 // Bounds: at most `maxEndpoints` endpoints keep a baseline and a verdict (default 1,000; the least recently seen is
 // forgotten first), each with its last `historyLength` verdict changes (default 32); the joins of the windows
@@ -11,7 +13,7 @@ import { joinWindow, type EndpointWindow, type JoinedConnection, type RouteAttri
 import type { CorrelationWindows } from './correlation-windows.ts';
 import { mergeWindows, signalsOf, tailThresholdMs, updateBaseline, type EndpointBaseline, type EndpointSignals } from './endpoint-baseline.ts';
 import {
-  anyDeparture, classify, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, nextVerdict, NO_DEPARTURES,
+  anyDeparture, classify, latencyOnly, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, nextVerdict, NO_DEPARTURES,
   type Departures, type Verdict, type VerdictOptions, type VerdictState,
 } from './verdict.ts';
 
@@ -37,7 +39,7 @@ export type CorrelationView = JoinedConnection & { windowEndUnixMs: number };
 export type RouteView = RouteAttribution & { windowEndUnixMs: number };
 
 export interface CorrelatorOptions {
-  graceMs?: number;            // default: half a window
+  graceMs?: number;            // the latest a window is judged after its end; default: one window
   maxEndpoints?: number;
   historyLength?: number;
   verdict?: Partial<VerdictOptions>;
@@ -73,7 +75,7 @@ export class Correlator {
   constructor(windows: CorrelationWindows, options: CorrelatorOptions = {}) {
     this.windows = windows;
     this.options = { ...DEFAULT_VERDICT_OPTIONS, ...options.verdict };
-    this.#graceMs = options.graceMs ?? windows.windowMs / 2;
+    this.#graceMs = options.graceMs ?? windows.windowMs;
     this.#maxEndpoints = options.maxEndpoints ?? 1000;
     this.#historyLength = options.historyLength ?? 32;
     this.#onWindow = options.onWindow;
@@ -85,7 +87,9 @@ export class Correlator {
     let evaluated = 0;
     for (let position = 0; position < windows.length; position++) {
       const window = windows[position]!;
-      if (window.index <= this.#lastEvaluated || window.endMs + this.#graceMs > nowMs) continue;
+      if (window.index <= this.#lastEvaluated) continue;
+      // In order: a later window is not judged before an earlier one, whose verdicts it builds on.
+      if (window.endMs + this.#graceMs > nowMs && !(window.endMs <= nowMs && this.windows.complete(window.index))) break;
       // Windows nobody reported in are skipped, not evaluated as empty: an idle endpoint keeps its verdict.
       const started = process.cpuUsage();
       const join = joinWindow(windows, position, false);
@@ -102,6 +106,9 @@ export class Correlator {
 
   #apply(join: WindowJoin): void {
     const options = this.options;
+    // Spans first: an endpoint's latency is read against its cluster's other endpoints over the same span.
+    const judged: { state: EndpointState; window: EndpointWindow; span: EndpointWindow }[] = [];
+    const clusters = new Map<string, { requests: number; durationMsSum: number; srttSum: number; srttSegs: number }>();
     for (const window of join.endpoints) {
       const key = `${window.cluster}\u0000${window.endpoint}`;
       let state = this.#endpoints.get(key);
@@ -116,10 +123,28 @@ export class Correlator {
       }
       const span = state.previous && state.lastSeenWindow === join.index - 1 ? mergeWindows(state.previous, window) : window;
       state.previous = window;
-      const signals = signalsOf(span, tailThresholdMs(state.baseline, options.minTailMs));
+      judged.push({ state, window, span });
+      let cluster = clusters.get(window.cluster);
+      if (!cluster) clusters.set(window.cluster, (cluster = { requests: 0, durationMsSum: 0, srttSum: 0, srttSegs: 0 }));
+      cluster.requests += span.requests;
+      cluster.durationMsSum += span.durationMsSum;
+      if (span.srttUs > 0) {
+        cluster.srttSum += span.srttUs * span.segsOut;
+        cluster.srttSegs += span.segsOut;
+      }
+    }
+    for (const { state, window, span } of judged) {
+      const cluster = clusters.get(window.cluster)!;
+      const peerRequests = cluster.requests - span.requests;
+      const peersLatencyMs = peerRequests >= options.minRequests ? (cluster.durationMsSum - span.durationMsSum) / peerRequests : 0;
+      const ownSegs = span.srttUs > 0 ? span.segsOut : 0;
+      const peerSegs = cluster.srttSegs - ownSegs;
+      const peersSrttUs = peerSegs >= options.minSegs ? (cluster.srttSum - span.srttUs * ownSegs) / peerSegs : 0;
+      const signals = signalsOf(span, tailThresholdMs(state.baseline, options.minTailMs), peersLatencyMs, peersSrttUs);
       const d = departures(signals, state.baseline, state.departures, options);
       const raw = classify(d, window.flows > 0 || window.covered);
-      const next = nextVerdict(state.verdict, raw, join.index, options);
+      const next = nextVerdict(state.verdict, raw, join.index,
+        raw === 'app-failing' && latencyOnly(d) ? { ...options, enterWindows: options.latencyEnterWindows } : options);
       if (next.verdict !== state.verdict.verdict) {
         state.history.push({ windowEndUnixMs: join.endMs, from: state.verdict.verdict, to: next.verdict, reason: explain(signals, state.baseline, d) });
         if (state.history.length > this.#historyLength) state.history.shift();
@@ -184,5 +209,8 @@ export function explain(s: EndpointSignals, b: EndpointBaseline | undefined, d: 
   if (d.errors) parts.push(`error ratio ${pct(s.errorRatio)} vs baseline ${pct(b?.errorRatio ?? 0)} (${s.errors}/${s.requests})`);
   if (d.slowCalls) parts.push(`slow-call ratio ${pct(s.slowRatio)} vs baseline ${pct(b?.slowRatio ?? 0)}`);
   if (d.latencyTail) parts.push(`requests over ${s.tailMs.toFixed(0)} ms ${pct(s.tailRatio)} vs baseline ${pct(b?.tailRatio ?? 0)}`);
+  const usual = (b?.relativeLatency ?? 0) > 0 ? b!.relativeLatency : 1;
+  if (d.relativeLatency) parts.push(`mean latency ${s.relativeLatency.toFixed(2)} × its peers' (${s.peersLatencyMs.toFixed(1)} ms) vs usually ${usual.toFixed(2)} ×`);
+  if (d.lossLatency) parts.push(`${s.lossyRequests} requests on retransmitting connections ${s.lossyRelativeLatency.toFixed(2)} × its peers' latency vs usually ${usual.toFixed(2)} ×`);
   return parts.length > 0 ? parts.join('; ') : 'every signal at baseline';
 }

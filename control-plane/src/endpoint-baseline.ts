@@ -19,10 +19,17 @@ export interface EndpointSignals {
   slowRatio: number;
   tailRatio: number;
   retransRatio: number;        // retransmitted / sent segments; 0 without sent segments
-  // Retransmitted segments per completed request. Exact per window on both sides, where sent segments are not: the
-  // collector samples segs_out only at a retransmit or state change, so a connection's first retransmit after a
-  // clean spell carries every segment since its previous sample and dilutes the ratio for that window.
+  // Retransmitted segments per completed request.
   retransPerRequest: number;
+  // Latency against the other endpoints of the cluster in the same window (their requests' mean; 0 without them). A
+  // loaded client host slows every endpoint alike, an endpoint's own trouble slows only it: the ratio to its peers
+  // keeps the first out and the second in, where a ratio to the endpoint's own history would track the host's load.
+  peersLatencyMs: number;
+  relativeLatency: number;     // meanLatencyMs / peersLatencyMs; 0 when either is unknown
+  peersSrttUs: number;         // the peers' smoothed RTT (sent-segment weighted); 0 without them
+  // The same ratio for the requests on connections that retransmitted in the window (lossyRequests of EndpointWindow).
+  lossyRequests: number;
+  lossyRelativeLatency: number;
 }
 
 export interface EndpointBaseline {
@@ -35,6 +42,7 @@ export interface EndpointBaseline {
   retransRatio: number;
   retransPerRequest: number;
   srttUs: number;
+  relativeLatency: number;     // 0 until a window with peers fed it
 }
 
 /** Tail threshold for an endpoint: 4 × its baseline mean latency, never below `minTailMs`. */
@@ -42,13 +50,20 @@ export function tailThresholdMs(baseline: EndpointBaseline | undefined, minTailM
   return Math.max(minTailMs, 4 * (baseline && baseline.windows > 0 ? baseline.meanLatencyMs : 0));
 }
 
-export function signalsOf(window: EndpointWindow, tailMs: number): EndpointSignals {
+export function signalsOf(window: EndpointWindow, tailMs: number, peersLatencyMs = 0, peersSrttUs = 0): EndpointSignals {
   const requests = window.requests;
   const tailCalls = slowCallsFromBuckets(window.buckets, tailMs) ?? 0;
+  const meanLatencyMs = requests > 0 ? window.durationMsSum / requests : 0;
+  const lossyLatencyMs = window.lossyRequests > 0 ? window.lossyDurationMsSum / window.lossyRequests : 0;
   return {
+    peersLatencyMs,
+    peersSrttUs,
+    relativeLatency: peersLatencyMs > 0 ? meanLatencyMs / peersLatencyMs : 0,
+    lossyRequests: window.lossyRequests,
+    lossyRelativeLatency: peersLatencyMs > 0 ? lossyLatencyMs / peersLatencyMs : 0,
     requests, errors: window.errors, slowCalls: window.slowCalls, tailCalls, tailMs,
     flows: window.flows, retransSegs: window.retransSegs, segsOut: window.segsOut, srttUs: window.srttUs,
-    meanLatencyMs: requests > 0 ? window.durationMsSum / requests : 0,
+    meanLatencyMs,
     errorRatio: requests > 0 ? window.errors / requests : 0,
     slowRatio: requests > 0 ? window.slowCalls / requests : 0,
     tailRatio: requests > 0 ? tailCalls / requests : 0,
@@ -72,6 +87,7 @@ export function mergeWindows(a: EndpointWindow, b: EndpointWindow): EndpointWind
     slowCalls: a.slowCalls + b.slowCalls, durationMsSum: a.durationMsSum + b.durationMsSum, buckets,
     flows: a.flows + b.flows, covered: a.covered || b.covered, retransSegs: a.retransSegs + b.retransSegs, segsOut: a.segsOut + b.segsOut,
     srttUs: srttWeightA + srttWeightB > 0 ? (a.srttUs * srttWeightA + b.srttUs * srttWeightB) / (srttWeightA + srttWeightB) : 0,
+    lossyRequests: a.lossyRequests + b.lossyRequests, lossyDurationMsSum: a.lossyDurationMsSum + b.lossyDurationMsSum,
   };
 }
 
@@ -86,7 +102,7 @@ export function updateBaseline(baseline: EndpointBaseline | undefined, signals: 
   minSegs: number): EndpointBaseline {
   const next: EndpointBaseline = baseline
     ? { ...baseline }
-    : { windows: 0, kernelWindows: 0, errorRatio: 0, slowRatio: 0, tailRatio: 0, meanLatencyMs: 0, retransRatio: 0, retransPerRequest: 0, srttUs: 0 };
+    : { windows: 0, kernelWindows: 0, errorRatio: 0, slowRatio: 0, tailRatio: 0, meanLatencyMs: 0, retransRatio: 0, retransPerRequest: 0, srttUs: 0, relativeLatency: 0 };
   if (signals.requests >= minRequests) {
     const first = next.windows === 0;
     next.errorRatio = first ? signals.errorRatio : ewma(next.errorRatio, signals.errorRatio, alpha);
@@ -94,6 +110,9 @@ export function updateBaseline(baseline: EndpointBaseline | undefined, signals: 
     next.tailRatio = first ? signals.tailRatio : ewma(next.tailRatio, signals.tailRatio, alpha);
     next.meanLatencyMs = first ? signals.meanLatencyMs : ewma(next.meanLatencyMs, signals.meanLatencyMs, alpha);
     next.retransPerRequest = first ? signals.retransPerRequest : ewma(next.retransPerRequest, signals.retransPerRequest, alpha);
+    if (signals.relativeLatency > 0) {
+      next.relativeLatency = next.relativeLatency === 0 ? signals.relativeLatency : ewma(next.relativeLatency, signals.relativeLatency, alpha);
+    }
     next.windows++;
   }
   if (signals.segsOut >= minSegs) {

@@ -5,7 +5,11 @@
 //   unknown          no kernel evidence for the endpoint in the window: no flow joined and no agent covered the
 //                    namespace of a proxy that used it (no evidence either way)
 //   network-suspect  the retransmit ratio (or retransmits per request, or smoothed RTT) departs while latency rises
-//                    and errors do not
+//                    and errors do not. Latency rising, for this verdict, is also read against the endpoint's peers
+//                    (the other endpoints of its cluster in the same window): its requests, or those on the very
+//                    connections that retransmitted, are slower than the peers' by more than its usual ratio. A
+//                    loaded client host slows every endpoint and moves the endpoint's own latency history with it;
+//                    a lost segment stalls only its own exchange, for a retransmission timeout (>= 200 ms).
 //   app-failing      errors or latency rise while retransmits and RTT stay at baseline
 //   both             the retransmit ratio departs and errors rise: loss delays requests (retransmission timeouts) but
 //                    does not answer 5xx, so errors next to loss are not explained by the network alone
@@ -26,9 +30,17 @@ export interface Departures {
   errors: boolean;
   slowCalls: boolean;
   latencyTail: boolean;
+  relativeLatency: boolean;    // slower than its peers beyond its usual ratio
+  lossLatency: boolean;        // requests on its retransmitting connections slower than its peers beyond that ratio
+  // Its latency departs from its own baseline but so does every peer's: the client side (a loaded host, the proxy)
+  // slowed the whole cluster, which is no verdict on this endpoint.
+  sharedSlowdown: boolean;
 }
 
-export const NO_DEPARTURES: Departures = { retransmits: false, retransPerRequest: false, rtt: false, errors: false, slowCalls: false, latencyTail: false };
+export const NO_DEPARTURES: Departures = {
+  retransmits: false, retransPerRequest: false, rtt: false, errors: false, slowCalls: false, latencyTail: false, relativeLatency: false,
+  lossLatency: false, sharedSlowdown: false,
+};
 
 /** A departure test: enter when value ≥ base × enterFactor + enterDelta, stay while value ≥ base × exitFactor + exitDelta. */
 export interface Threshold { enterFactor: number; enterDelta: number; exitFactor: number; exitDelta: number; minCount: number }
@@ -43,7 +55,10 @@ export interface VerdictOptions {
   errors: Threshold;           // on the error ratio; minCount on errors
   slowCalls: Threshold;        // on the slow-call ratio
   latencyTail: Threshold;      // on the share of requests slower than the tail threshold
+  relativeLatency: Threshold;  // on mean latency / the peers' mean latency, against its baseline (1 before one)
+  lossLatency: Threshold;      // the same ratio for requests on retransmitting connections; minCount on those requests
   enterWindows: number;
+  latencyEnterWindows: number; // app-failing on latency alone (no errors) needs this many windows in a row
   exitWindows: number;
   alpha: number;               // baseline EWMA weight
   minTailMs: number;
@@ -63,7 +78,14 @@ export const DEFAULT_VERDICT_OPTIONS: VerdictOptions = {
   slowCalls: { enterFactor: 1, enterDelta: 0.05, exitFactor: 1, exitDelta: 0.02, minCount: 3 },
   // On the share of requests slower than max(minTailMs, 4 × the baseline mean).
   latencyTail: { enterFactor: 2, enterDelta: 0.01, exitFactor: 1.5, exitDelta: 0.005, minCount: 3 },
+  // Clean endpoints of one cluster stayed within 0.76 to 1.15 of their peers per window on this shared host; 3 % loss
+  // raised the lossy endpoint to 1.2 to 3.5 and its retransmitting connections to 2 and more.
+  relativeLatency: { enterFactor: 1.3, enterDelta: 0, exitFactor: 1.15, exitDelta: 0, minCount: 0 },
+  lossLatency: { enterFactor: 1.5, enterDelta: 0, exitFactor: 1.25, exitDelta: 0, minCount: 3 },
   enterWindows: 1,
+  // One stalled upstream process slows its endpoint for a window (and the two-window span after it) on a shared host;
+  // an application that got slow stays slow.
+  latencyEnterWindows: 3,
   exitWindows: 3,
   alpha: 0.1,
   // Just under the 200 ms that a lost segment costs at least (Linux TCP_RTO_MIN, also the tail-loss probe's floor with
@@ -78,29 +100,48 @@ function departs(value: number, base: number, count: number, threshold: Threshol
 
 export function departures(signals: EndpointSignals, baseline: EndpointBaseline | undefined, previous: Departures,
   options: VerdictOptions = DEFAULT_VERDICT_OPTIONS): Departures {
-  const base = baseline ?? { windows: 0, kernelWindows: 0, errorRatio: 0, slowRatio: 0, tailRatio: 0, meanLatencyMs: 0, retransRatio: 0, retransPerRequest: 0, srttUs: 0 };
+  const base = baseline ?? {
+    windows: 0, kernelWindows: 0, errorRatio: 0, slowRatio: 0, tailRatio: 0, meanLatencyMs: 0, retransRatio: 0, retransPerRequest: 0, srttUs: 0,
+    relativeLatency: 0,
+  };
+  const relativeBase = base.relativeLatency > 0 ? base.relativeLatency : 1;
   const outcomes = signals.requests >= options.minRequests;
   const kernel = signals.segsOut >= options.minSegs;
   const warm = base.windows >= options.warmupWindows;
-  return {
+  const d: Departures = {
     retransmits: kernel && departs(signals.retransRatio, base.retransRatio, signals.retransSegs, options.retransmits, previous.retransmits),
     retransPerRequest: outcomes && departs(signals.retransPerRequest, base.retransPerRequest, signals.retransSegs, options.retransPerRequest, previous.retransPerRequest),
-    rtt: kernel && base.srttUs > 0 && signals.srttUs > 0 && departs(signals.srttUs, base.srttUs, 1, options.rttUs, previous.rtt),
+    // The same host-wide rise as latency: a busy host delays every flow's ACKs alike, so RTT departs only when it
+    // also stands out from the peers' (their smoothed RTT × the enter factor).
+    rtt: kernel && base.srttUs > 0 && signals.srttUs > 0 && departs(signals.srttUs, base.srttUs, 1, options.rttUs, previous.rtt) &&
+      !(signals.peersSrttUs > 0 && signals.srttUs < signals.peersSrttUs * options.rttUs.enterFactor),
     errors: outcomes && departs(signals.errorRatio, base.errorRatio, signals.errors, options.errors, previous.errors),
     slowCalls: outcomes && departs(signals.slowRatio, base.slowRatio, signals.slowCalls, options.slowCalls, previous.slowCalls),
     latencyTail: outcomes && warm && departs(signals.tailRatio, base.tailRatio, signals.tailCalls, options.latencyTail, previous.latencyTail),
+    relativeLatency: outcomes && signals.relativeLatency > 0 &&
+      departs(signals.relativeLatency, relativeBase, 1, options.relativeLatency, previous.relativeLatency),
+    lossLatency: signals.lossyRelativeLatency > 0 &&
+      departs(signals.lossyRelativeLatency, relativeBase, signals.lossyRequests, options.lossLatency, previous.lossLatency),
+    sharedSlowdown: false,
   };
+  d.sharedSlowdown = (d.slowCalls || d.latencyTail) && signals.peersLatencyMs > 0 && !d.relativeLatency;
+  return d;
 }
 
-export const anyDeparture = (d: Departures) => d.retransmits || d.retransPerRequest || d.rtt || d.errors || d.slowCalls || d.latencyTail;
+/** Entering app-failing on latency alone: slower than usual and than its peers, without errors. */
+export const latencyOnly = (d: Departures) => !d.errors && !d.sharedSlowdown && (d.slowCalls || d.latencyTail);
+
+export const anyDeparture = (d: Departures) =>
+  d.retransmits || d.retransPerRequest || d.rtt || d.errors || d.slowCalls || d.latencyTail || d.relativeLatency || d.lossLatency;
 
 /** The verdict one window points to, before hysteresis. */
 export function classify(d: Departures, hasKernelData: boolean): Verdict {
   if (!hasKernelData) return 'unknown';
   const network = d.retransmits || d.retransPerRequest || d.rtt;
-  const latency = d.slowCalls || d.latencyTail;
+  const latency = (d.slowCalls || d.latencyTail) && !d.sharedSlowdown;
   if (network && d.errors) return 'both';
-  if (network && latency) return 'network-suspect';
+  // Peer-relative slowness only corroborates loss: alone it would call a host's uneven scheduling an application fault.
+  if (network && (latency || d.relativeLatency || d.lossLatency)) return 'network-suspect';
   if (d.errors || latency) return 'app-failing';
   return 'healthy';
 }

@@ -5,10 +5,12 @@
 //         sidecar, eBPF node agent, control plane; B loses LOSS_PERCENT % of its input packets, C answers 503 to 20 %),
 //         each with WARMUP_WINDOWS clean windows (false positives counted) then both faults; time from onset to
 //         B network-suspect and C app-failing.
-// The network-aware breaker (issue 10, deliverable 4) is not implemented: its figures are reported as null.
+// The network-aware breaker (issue 10, deliverable 4) is being built apart: its four figures are null, marked pending.
 // Prints one JSON object on the last line.
 import { existsSync } from 'node:fs';
-import { CorrelationWindows } from '../../control-plane/src/correlation-windows.ts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { CorrelationWindows, type ConnectionInput, type FlowInput } from '../../control-plane/src/correlation-windows.ts';
 import { Correlator } from '../../control-plane/src/correlator.ts';
 import { joinWindow } from '../../control-plane/src/correlation.ts';
 import { kernelTestsMissing } from '../bpf/helpers/netns.ts';
@@ -17,7 +19,9 @@ import { sleep, startScenario, WASM } from '../correlation/scenario.ts';
 const REPORT_INTERVAL_MS = 1000;
 const TRIALS = Number(process.env.TRIALS ?? 5);
 const WARMUP_WINDOWS = Number(process.env.WARMUP_WINDOWS ?? 12);
-const LOSS_PERCENT = 3;
+// As test/correlation/kernel-verdicts.test.ts: 5 % loss (the issue's range is 2 to 5 %), 12 requests in flight.
+const LOSS_PERCENT = 5;
+const CONCURRENCY = 12;
 const FLOWS = 10_000;
 const ROUTES = 1_000;
 const JOIN_RUNS = 15;
@@ -28,18 +32,23 @@ const median = (values: number[]) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
+// Collections between measurements, so each figure pays for its own garbage and not for what the previous step left.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
 const cpuMs = (fn: () => void) => {
+  collect();
   const start = process.cpuUsage();
   fn();
   const used = process.cpuUsage(start);
   return (used.user + used.system) / 1000;
 };
 
-/** One window of FLOWS flows on FLOWS connections of 100 endpoints, each connection used by 3 of ROUTES routes. */
-function syntheticWindows(): CorrelationWindows {
+/** One window of FLOWS flows on FLOWS connections of 100 endpoints, each connection used by 3 of ROUTES routes;
+ * `ingestCpuMs` receives the CPU of handing the two reports to the windows (where the connection index is built). */
+function syntheticWindows(ingestCpuMs?: number[]): CorrelationWindows {
   const windows = new CorrelationWindows({ maxFlowsPerWindow: FLOWS, maxConnectionsPerWindow: FLOWS });
-  const entries = [];
-  const flows = [];
+  const entries: ConnectionInput[] = [];
+  const flows: FlowInput[] = [];
   for (let i = 0; i < FLOWS; i++) {
     const local = `10.1.${i >> 8}.${i & 255}:${40000 + (i % 20000)}`;
     const remote = `10.2.0.${i % 100}:8080`;
@@ -56,8 +65,10 @@ function syntheticWindows(): CorrelationWindows {
   }
   const identities = Array.from({ length: 50 }, (_, n) => ({ netns: 4026532000 + n, proxyId: 'client-1' }));
   // Every proxy of the node reports the same connection entries here: one proxy id is enough for the join's cost.
-  windows.addFilterReport('client-1', 0, REPORT_INTERVAL_MS, entries);
-  windows.addKernelReport('node-a', 0, REPORT_INTERVAL_MS, flows, identities);
+  ingestCpuMs?.push(cpuMs(() => {
+    windows.addFilterReport('client-1', 0, REPORT_INTERVAL_MS, entries);
+    windows.addKernelReport('node-a', 0, REPORT_INTERVAL_MS, flows, identities);
+  }));
   return windows;
 }
 
@@ -83,27 +94,31 @@ function referenceCpuMs(): number {
 }
 
 function joinBench() {
-  const windows = syntheticWindows();
+  const ingest: number[] = [];
   const joinOnly: number[] = [];
   const evaluate: number[] = [];
   let routes = 0;
   for (let run = 0; run < JOIN_RUNS; run++) {
+    // A fresh window each run: the connection index is built at ingest, so ingest is measured apart.
+    const windows = syntheticWindows(ingest);
     const list = windows.windows();
-    // Indexes are cached per window version: make every run pay for building them, as a fresh window does.
-    list[0]!.version++;
     joinOnly.push(cpuMs(() => {
       const join = joinWindow(list, 0, false);
       routes = join.routes.length;
     }));
     const correlator = new Correlator(windows);
-    list[0]!.version++;
     evaluate.push(cpuMs(() => correlator.evaluate(10 * REPORT_INTERVAL_MS)));
   }
-  return { join_cpu_ms_per_window: median(joinOnly), evaluate_cpu_ms_per_window: median(evaluate), join_routes: routes };
+  // The fastest run too: on a shared VM a run's CPU time includes whatever the host took from it (no steal-time
+  // accounting here; the same join measured 66 to 350 ms in one process), the least disturbed run is the join's own.
+  return {
+    join_cpu_ms_per_window: median(joinOnly), join_cpu_ms_per_window_min: Math.min(...joinOnly), evaluate_cpu_ms_per_window: median(evaluate),
+    ingest_cpu_ms_per_window: median(ingest), join_routes: routes,
+  };
 }
 
 async function trial(index: number) {
-  const scenario = await startScenario({ reportIntervalMs: REPORT_INTERVAL_MS, lossPercent: LOSS_PERCENT, twin: false });
+  const scenario = await startScenario({ reportIntervalMs: REPORT_INTERVAL_MS, lossPercent: LOSS_PERCENT, twin: false, concurrency: CONCURRENCY });
   try {
     const flaggedWindows = new Set<number>();
     const warmupStartWindow = scenario.plane.correlator.evaluatedWindows;
@@ -114,7 +129,7 @@ async function trial(index: number) {
     }
     // Windows evaluated from the first one in which every endpoint had a baseline-free verdict on.
     const clean = scenario.plane.correlator.evaluatedWindows - warmupStartWindow;
-    const onset = scenario.faults();
+    const onset = await scenario.faults();
     const seen: Record<string, number> = {};
     const want: Record<string, string> = { B: 'network-suspect', C: 'app-failing' };
     while (Date.now() < onset + 10 * REPORT_INTERVAL_MS && Object.keys(seen).length < 2) {
@@ -122,8 +137,14 @@ async function trial(index: number) {
       for (const [name, verdict] of Object.entries(scenario.verdicts())) if (verdict === want[name] && seen[name] === undefined) seen[name] = Date.now() - onset;
     }
     const d = scenario.verdicts().D;
-    process.stderr.write(`trial ${index}: B ${seen.B ?? 'missed'} ms, C ${seen.C ?? 'missed'} ms, D ${d}, clean windows ${clean}, flagged ${flaggedWindows.size}, sent ${scenario.traffic.sent}\n`);
-    return { network: seen.B, app: seen.C, dHealthy: d === 'healthy', clean, falsePositives: flaggedWindows.size };
+    // The end of the first window judged so, from onset: how much of the fault the verdict needed (seen − this is
+    // the wait for that window's reports).
+    const windowEnd = (name: string) => {
+      const entered = scenario.endpoints().find((e) => e.name === name)?.history.find((h) => h.to === want[name]);
+      return entered ? entered.windowEndUnixMs - onset : undefined;
+    };
+    process.stderr.write(`trial ${index}: B ${seen.B ?? 'missed'} ms (window end ${windowEnd('B')}), C ${seen.C ?? 'missed'} ms (window end ${windowEnd('C')}), D ${d}, clean windows ${clean}, flagged ${flaggedWindows.size}, sent ${scenario.traffic.sent}\n`);
+    return { network: seen.B, app: seen.C, networkWindowEnd: windowEnd('B'), appWindowEnd: windowEnd('C'), dHealthy: d === 'healthy', clean, falsePositives: flaggedWindows.size };
   } finally {
     await scenario.stop();
   }
@@ -149,19 +170,24 @@ console.log(JSON.stringify({
   app_verdicts_missed: trials.length - app.length,
   network_verdict_ms: network,
   app_verdict_ms: app,
+  network_verdict_window_end_ms: trials.map((t) => t.networkWindowEnd ?? null),
+  app_verdict_window_end_ms: trials.map((t) => t.appWindowEnd ?? null),
   clean_endpoint_stayed_healthy: trials.filter((t) => t.dHealthy).length,
   false_positive_windows: trials.reduce((n, t) => n + t.falsePositives, 0),
   clean_windows_observed: trials.reduce((n, t) => n + t.clean, 0),
   join_flows: FLOWS,
   join_routes: join.join_routes,
   join_cpu_ms_per_window: join.join_cpu_ms_per_window,
+  join_cpu_ms_per_window_min: join.join_cpu_ms_per_window_min,
   evaluate_cpu_ms_per_window: join.evaluate_cpu_ms_per_window,
   reference_cpu_ms: reference,
   join_cost_in_reference_workloads: join.join_cpu_ms_per_window === null ? null : Math.round((join.join_cpu_ms_per_window / reference) * 100) / 100,
+  ingest_cpu_ms_per_window: join.ingest_cpu_ms_per_window,
   client_error_rate_network_aware_on: null,
   client_error_rate_network_aware_off: null,
   breaker_opens_network_aware_on: null,
   breaker_opens_network_aware_off: null,
+  network_aware: 'pending: the network-aware breaker option is not on this branch yet; its four figures are null',
   skipped: missing ?? undefined,
 }));
 process.exit(0);

@@ -49,9 +49,13 @@ for (const [name, value, message] of bad) {
   });
 }
 
-Parse('accepts the start line', () => {
-  const line = parseLoaderLine('{"type":"start","attach":"tracepoint","interval_ms":100,"max_flows":64,"netns":0,"pid":9,"ts_ms":5}');
-  assert.equal(line, { type: 'start', attach: 'tracepoint', intervalMs: 100, maxFlows: 64, pid: 9, tsMs: 5 });
+Parse('accepts the start line; one without its sampling mode predates the per-segment sampler', () => {
+  const line = parseLoaderLine('{"type":"start","attach":"tracepoint","sampling":"tcp_probe","interval_ms":100,"max_flows":64,"netns":0,"pid":9,"ts_ms":5}');
+  assert.equal(line, { type: 'start', attach: 'tracepoint', sampling: 'tcp_probe', intervalMs: 100, maxFlows: 64, pid: 9, tsMs: 5 });
+  const old = parseLoaderLine('{"type":"start","attach":"tracepoint","interval_ms":100,"max_flows":64,"netns":0,"pid":9,"ts_ms":5}');
+  assert.is((old as { sampling: string }).sampling, 'events');
+  assert.throws(() => parseLoaderLine('{"type":"start","attach":"tp_btf","sampling":"sometimes","interval_ms":100,"max_flows":64,"netns":0,"pid":9,"ts_ms":5}'),
+    (err: Error) => err instanceof LoaderOutputError && /sampling must be "tcp_probe" or "events"/.test(err.message));
 });
 
 Parse.run();

@@ -98,9 +98,11 @@ test('ListEndpoints over HTTP JSON and gRPC: verdicts, signals against baseline,
   assert.is(b.baseline.retransRatio, 0);
   assert.equal(b.history.map((h: any) => [h.from, h.to, h.windowEndUnixMs - plane.clock.now]), [['unknown', 'healthy', -(WINDOWS - 1) * 1000 - 500], ['healthy', 'network-suspect', -(WINDOWS - 1 - ONSET) * 1000 - 500]]);
   // Verdicts judge the span of the last two windows: at onset, clean window 5 and lossy window 6 — 8 of 400 segments,
-  // 8 retransmits over 200 requests, 4 of 200 requests over 150 ms.
-  assert.match(b.history[1].reason,
-    /^retransmit ratio 2\.00% vs baseline 0\.00% \(8\/400 segments\); retransmits per request 0\.040 vs baseline 0\.000; requests over 150 ms 2\.00% vs baseline 0\.00%$/);
+  // 8 retransmits over 200 requests, 4 of 200 requests over 150 ms. Latency against A and C (2 ms a request): B's
+  // (200 + 94 × 2 + 6 × 220) / 200 = 8.54 ms is 4.27 ×, and its retransmitting connection's 1,508 / 100 ms 7.54 ×.
+  assert.match(b.history[1].reason, new RegExp('^retransmit ratio 2\\.00% vs baseline 0\\.00% \\(8/400 segments\\); retransmits per request 0\\.040 vs ' +
+    'baseline 0\\.000; requests over 150 ms 2\\.00% vs baseline 0\\.00%; mean latency 4\\.27 × its peers\' \\(2\\.0 ms\\) vs usually 1\\.00 ×; ' +
+    '100 requests on retransmitting connections 7\\.54 × its peers\' latency vs usually 1\\.00 ×$'));
   assert.is(byEndpoint['10.0.2.2:8080'].verdict, 'app-failing');
   assert.is(byEndpoint['10.0.0.2:8080'].verdict, 'healthy');
   assert.is((await http(plane.httpPort, 'GET', '/v1/endpoints', { token: null })).status, 401);

@@ -45,7 +45,7 @@ Windows('memory bound: windows, flows and connection entries beyond their caps a
     assert.is(w.connections.size, 4);
     assert.is(w.identities.size, 20);
   }
-  assert.equal(windows.dropped, { flows: 10 * 3, connections: 10 * 2, identities: 10 * 31, lateReports: 0 });
+  assert.equal(windows.dropped, { flows: 10 * 3, connections: 10 * 2, identities: 10 * 31, lateReports: 0, sources: 0 });
   windows.addFilterReport('p', 0, 1000, [entry('l:0', 'r:1', [['/a', 't', 1, 0]])]);
   assert.is(windows.dropped.lateReports, 1, 'a report older than every kept window is dropped whole');
   assert.is(windows.size, 3);

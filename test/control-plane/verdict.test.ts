@@ -7,7 +7,7 @@ import { Correlator } from '../../control-plane/src/correlator.ts';
 import { signalsOf, tailThresholdMs, updateBaseline } from '../../control-plane/src/endpoint-baseline.ts';
 import type { EndpointWindow } from '../../control-plane/src/correlation.ts';
 import {
-  classify, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, nextVerdict, NO_DEPARTURES, type Verdict,
+  classify, DEFAULT_VERDICT_OPTIONS, departures, initialVerdictState, latencyOnly, nextVerdict, NO_DEPARTURES, type Verdict,
 } from '../../control-plane/src/verdict.ts';
 
 const CLUSTER = 'outbound|8080||orders.shop.svc.cluster.local';
@@ -16,7 +16,7 @@ const CLUSTER = 'outbound|8080||orders.shop.svc.cluster.local';
 const buckets = (fast: number, slow: number) => [0, 0, fast, 0, 0, 0, 0, slow];
 const window = (w: Partial<EndpointWindow>): EndpointWindow => ({
   cluster: CLUSTER, endpoint: '10.0.0.2:8080', requests: 100, errors: 0, slowCalls: 0, durationMsSum: 300, buckets: buckets(100, 0),
-  flows: 1, covered: true, retransSegs: 0, segsOut: 400, srttUs: 200, ...w,
+  flows: 1, covered: true, retransSegs: 0, segsOut: 400, srttUs: 200, lossyRequests: 0, lossyDurationMsSum: 0, ...w,
 });
 
 const Signals = suite('signals and baseline');
@@ -51,7 +51,10 @@ Verdicts('departures and classification, hand-derived against a learned baseline
   const d = departures(lossy, warm, NO_DEPARTURES);
   // retransmit ratio 0.03 ≥ 3 × 0 + 0.005 with 12 ≥ 3 segments; 0.12 retransmits per request ≥ 3 × 0 + 0.01;
   // tail 0.04 ≥ 2 × 0 + 0.01 with 4 ≥ 3 calls.
-  assert.equal(d, { retransmits: true, retransPerRequest: true, rtt: false, errors: false, slowCalls: false, latencyTail: true });
+  assert.equal(d, {
+    retransmits: true, retransPerRequest: true, rtt: false, errors: false, slowCalls: false, latencyTail: true, relativeLatency: false, lossLatency: false,
+    sharedSlowdown: false,
+  });
   assert.is(classify(d, true), 'network-suspect');
   assert.is(classify({ ...d, errors: true }, true), 'both');
   assert.is(classify({ ...NO_DEPARTURES, errors: true }, true), 'app-failing');
@@ -67,6 +70,37 @@ Verdicts('departures and classification, hand-derived against a learned baseline
   // Per request: 3 / 400 = 0.0075 < 0.01 does not enter; it stays (≥ 0.004) once departed.
   assert.is(departures(low, warm, NO_DEPARTURES).retransPerRequest, false);
   assert.is(departures(low, warm, { ...NO_DEPARTURES, retransPerRequest: true }).retransPerRequest, true);
+});
+
+Verdicts('latency against the cluster\'s other endpoints: a host slowing everyone is not the endpoint, a lost segment is', () => {
+  // Learned beside its peers at 1.0 × their latency (mean 3 ms vs peers' 3 ms).
+  const base = updateBaseline(undefined, signalsOf(window({}), 50, 3), 0.1, 10, 20);
+  assert.is(base.relativeLatency, 1);
+  // The whole host slows down: the endpoint's 30 ms is its peers' 30 ms, no departure however far from its own 3 ms.
+  const host = signalsOf(window({ durationMsSum: 3000, retransSegs: 12 }), 50, 30);
+  assert.equal([host.relativeLatency, departures(host, base, NO_DEPARTURES).relativeLatency], [1, false]);
+  // 4 of 100 requests stalled 200 ms by retransmissions: mean 10.88 ms against peers at 3 ms → 3.63 ≥ 1.3 × 1.
+  const lossy = signalsOf(window({ durationMsSum: 96 * 3 + 4 * 200, retransSegs: 12 }), 50, 3);
+  const d = departures(lossy, base, NO_DEPARTURES);
+  assert.ok(Math.abs(lossy.relativeLatency - 10.88 / 3) < 1e-12);
+  assert.equal([d.retransmits, d.relativeLatency, d.latencyTail], [true, true, false], 'tail needs a warm baseline; peers do not');
+  assert.is(classify(d, true), 'network-suspect');
+  // The 20 requests on the connections that retransmitted carry the 4 stalls: (16 × 3 + 4 × 200) / 20 = 42.4 ms,
+  // 14.1 × the peers'; with only 2 such requests the ratio is not trusted.
+  const onLossy = signalsOf(window({ retransSegs: 12, lossyRequests: 20, lossyDurationMsSum: 16 * 3 + 4 * 200 }), 50, 3);
+  assert.ok(Math.abs(onLossy.lossyRelativeLatency - 42.4 / 3) < 1e-12);
+  assert.equal([departures(onLossy, base, NO_DEPARTURES).lossLatency, departures(onLossy, base, NO_DEPARTURES).relativeLatency], [true, false]);
+  assert.is(departures(signalsOf(window({ retransSegs: 12, lossyRequests: 2, lossyDurationMsSum: 400 }), 50, 3), base, NO_DEPARTURES).lossLatency, false);
+  // Slower than its peers without loss: not network evidence, and not app-failing either (host scheduling is uneven).
+  assert.is(classify({ ...NO_DEPARTURES, relativeLatency: true, lossLatency: true }, true), 'healthy');
+  // Its tail departs from its own warm baseline (4 of 100 over 50 ms vs none), but its peers are as slow (ratio 1):
+  // a shared slowdown, no verdict; as slow without peers (a one-endpoint cluster), app-failing.
+  const warm = { ...base, windows: 5 };
+  const slowAll = signalsOf(window({ durationMsSum: 96 * 3 + 4 * 200, buckets: buckets(96, 4) }), 50, 10.88);
+  const shared = departures(slowAll, warm, NO_DEPARTURES);
+  assert.equal([shared.latencyTail, shared.relativeLatency, shared.sharedSlowdown, classify(shared, true)], [true, false, true, 'healthy']);
+  const alone = departures(signalsOf(window({ durationMsSum: 96 * 3 + 4 * 200, buckets: buckets(96, 4) }), 50), warm, NO_DEPARTURES);
+  assert.equal([alone.sharedSlowdown, classify(alone, true), latencyOnly(alone)], [false, 'app-failing', true]);
 });
 
 Verdicts('hysteresis: healthy leaves after one window; a fault verdict only after 3 windows pointing elsewhere', () => {
@@ -187,14 +221,28 @@ Verdicts('an error ratio hovering around the threshold does not flap the verdict
   assert.equal(c.history.map((h) => h.to), ['healthy', 'app-failing'], 'one change in, none out');
 });
 
-Verdicts('windows close graceMs after their end; the endpoint table is bounded', () => {
+Verdicts('a window is judged once every source reported into it or past it, else graceMs after its end; the endpoint table is bounded', () => {
   const windows = new CorrelationWindows();
   const correlator = new Correlator(windows, { maxEndpoints: 2 });
   feed(windows, 0, rng(1), {});
-  assert.is(correlator.evaluate(1499), 0, 'half a window of grace for late reports');
-  assert.is(correlator.evaluate(1500), 1);
+  assert.is(correlator.evaluate(999), 0, 'not before the window ends');
+  assert.is(correlator.evaluate(1000), 1, 'the filter and the agent both reported into it: no need to wait');
   assert.is(correlator.evaluate(5000), 0, 'each window is evaluated once');
   assert.is(correlator.endpoints().length, 2, '3 endpoints, room for 2');
+  // Window 1 has the filter's report only: the agent, heard from in window 0, may still report into it.
+  windows.addFilterReport('client', 1000, 2000, [{
+    localAddress: '10.0.0.1:40000', remoteAddress: '10.0.0.2:8080', cluster: CLUSTER, requests: 10, errors: 0, slowCalls: 0,
+    durationMsSum: 20, buckets: [], routes: [],
+  }]);
+  assert.is(correlator.evaluate(2999), 0, 'waiting for the agent, up to graceMs (one window) after the end');
+  assert.is(correlator.evaluate(3000), 1, 'then judged without it');
+  // An agent reporting past window 2 closes it at once; a source silent for two windows holds nothing back.
+  windows.addKernelReport('node', 2200, 3200, [], [{ netns: 1, proxyId: 'client' }]);
+  windows.addFilterReport('client', 2000, 3000, [], '');
+  assert.is(correlator.evaluate(3000), 1);
+  windows.addKernelReport('node', 5000, 6000, [], [{ netns: 1, proxyId: 'client' }]);
+  assert.ok(windows.complete(5), 'the filter, last heard in window 2, is not waited for in window 5');
+  assert.not.ok(windows.complete(4), 'but is in window 4');
 });
 
 Signals.run();

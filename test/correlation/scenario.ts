@@ -1,16 +1,19 @@
 // The correlation scenario on this kernel, shared by test/correlation/kernel-verdicts.test.ts and
-// test/bench/correlation.bench.ts: the release filter in the Node sidecar (in this process's namespace) sends steady
-// traffic from several tenants over a few routes to three endpoints of one cluster, each in its own network
-// namespace; the node agent runs the eBPF loader and reports to a real control plane, which joins, attributes and
-// judges per window.
+// test/bench/correlation.bench.ts: the release filter in the Node sidecar (its own process, in this process's
+// namespace) carries steady traffic from several tenants over a few routes (a driver process) to three endpoints of
+// one cluster, each in its own network namespace; the node agent runs the eBPF loader and reports to a real control
+// plane, which joins, attributes and judges per window. The control plane and the agent run in this process; the
+// sidecar and the driver do not, so a busy judge does not slow the traffic it judges (on a shared 2-core host the
+// three together in one event loop carried too few requests a window to tell anything).
 //   B: nftables drops `lossPercent` % of the packets on its input (from faults())  → network-suspect
 //   C: answers 503 to 1 request in 5 (20 %) (from faults())                          → app-failing
 //   D: clean                                                                       → healthy
 // Optionally a twin pod (another namespace pair) uses exactly the addresses of the sidecar↔D flows and loses 10 %
 // of its packets: its flows must never reach D.
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
-import http from 'node:http';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
@@ -18,7 +21,6 @@ import { NodeAgent } from '../../bpf/agent/agent.ts';
 import { NetnsIdentityResolver } from '../../bpf/agent/netns-identity.ts';
 import { KernelReporter } from '../../bpf/agent/report.ts';
 import { LoaderSource } from '../../bpf/agent/sources.ts';
-import type { Sidecar } from '../../filter/host/sidecar/index.ts';
 import type { EndpointStatus } from '../../control-plane/src/correlator.ts';
 import { LOADER, NetnsPair } from '../bpf/helpers/netns.ts';
 import { startTestPlane, type TestPlane } from '../control-plane/helpers.ts';
@@ -27,10 +29,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const WASM = join(ROOT, 'filter/build/meshlens.wasm');
 const UPSTREAM = fileURLToPath(new URL('./fixtures/upstream.mjs', import.meta.url));
 const CLIENT = fileURLToPath(new URL('./fixtures/client.mjs', import.meta.url));
+const SIDECAR = fileURLToPath(new URL('./fixtures/sidecar.ts', import.meta.url));
+const DRIVER = fileURLToPath(new URL('./fixtures/driver.mjs', import.meta.url));
 export const CLUSTER = 'outbound|8080||orders.shop.svc.cluster.local';
 export const NODE_ID = 'sidecar~10.210.0.1~client-1.shop~shop.svc.cluster.local';
-const TENANTS = ['acme', 'globex', 'initech'];
-const ROUTES = ['/api/orders/1234', '/api/payments/77', '/api/inventory/sku-9'];
 const SUBNET = `10.210.${100 + (process.pid % 100)}`;
 /** root ↔ endpoint i over a /30: root .4i+1, endpoint .4i+2 */
 export const rootAddress = (i: number) => `${SUBNET}.${4 * i + 1}`;
@@ -57,31 +59,30 @@ function firstLine(child: ChildProcess, what: string): Promise<void> {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Steady keep-alive traffic through the sidecar: every tenant × route, `concurrency` requests in flight. */
-function drive(port: number, concurrency: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  let stopped = false;
-  const counts = { sent: 0, failed: 0 };
-  const loop = async (worker: number) => {
-    for (let i = worker; !stopped; i += concurrency) {
-      const tenant = TENANTS[i % TENANTS.length]!;
-      const path = ROUTES[Math.floor(i / TENANTS.length) % ROUTES.length]!;
-      await new Promise<void>((resolve) => {
-        const req = http.get({ host: '127.0.0.1', port, path, agent, headers: { 'x-tenant-id': tenant } }, (res) => {
-          if ((res.statusCode ?? 0) >= 500) counts.failed++;
-          res.resume().on('end', resolve);
-        });
-        req.on('error', () => { counts.failed++; resolve(); });
-      });
-      counts.sent++;
-      await sleep(5);
-    }
-  };
-  const loops = Array.from({ length: concurrency }, (_, w) => loop(w));
-  return { counts, stop: async () => { stopped = true; await Promise.all(loops); agent.destroy(); } };
+/** A child's stdout lines, each handed to `onLine`; resolves with the first. */
+function lines(child: ChildProcess, what: string, onLine: (line: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let err = '';
+    let first = true;
+    child.stderr!.on('data', (chunk) => { err = (err + String(chunk)).slice(-2000); });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      onLine(line);
+      if (first) resolve(line);
+      first = false;
+    });
+    child.once('exit', (code) => { if (first) reject(new Error(`${what} exited (${code}): ${err}`)); });
+  });
 }
 
-export interface ScenarioOptions { reportIntervalMs: number; lossPercent: number; twin: boolean }
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+export interface ScenarioOptions { reportIntervalMs: number; lossPercent: number; twin: boolean; concurrency?: number; bodyBytes?: number }
 
 export interface Scenario {
   plane: TestPlane;
@@ -90,8 +91,8 @@ export interface Scenario {
   /** Verdicts of B, C and D now. */
   verdicts(): Record<string, string>;
   endpoints(): (EndpointStatus & { name: string })[];
-  /** Starts both faults; returns the onset time (Date.now()). */
-  faults(): number;
+  /** Starts both faults; resolves with the onset time (Date.now() once both are in place). */
+  faults(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -101,12 +102,13 @@ export async function startScenario(options: ScenarioOptions): Promise<Scenario>
   const children: ChildProcess[] = [];
   const rootLinks: string[] = [];
   let plane: TestPlane | undefined;
-  let sidecar: Sidecar | undefined;
+  let sidecar: ChildProcess | undefined;
+  let driver: ChildProcess | undefined;
   let agent: NodeAgent | undefined;
-  let traffic: ReturnType<typeof drive> | undefined;
+  const traffic = { sent: 0, failed: 0 };
   const stop = async () => {
-    await traffic?.stop();
-    await sidecar?.close();
+    await stopChild(driver);
+    await stopChild(sidecar);
     await agent?.stop();
     await plane?.stop();
     for (const dev of rootLinks) {
@@ -157,9 +159,8 @@ export async function startScenario(options: ScenarioOptions): Promise<Scenario>
     });
     agent.start();
 
-    const { startSidecar } = await import('../../filter/host/sidecar/index.ts');
-    sidecar = await startSidecar({
-      wasm: readFileSync(WASM),
+    sidecar = spawn(process.execPath, ['--import', 'tsx', SIDECAR, JSON.stringify({
+      wasmPath: WASM,
       configuration: JSON.stringify({
         tenant: { headers: ['x-tenant-id'], maxTenants: 100 },
         paths: { templates: ['/api/orders/{id}', '/api/payments/{id}', '/api/inventory/{sku}'] },
@@ -178,20 +179,25 @@ export async function startScenario(options: ScenarioOptions): Promise<Scenario>
         clusters: { 'meshlens-control-plane': { address: `127.0.0.1:${plane.grpcPort}` } },
         environment: { MESHLENS_PROXY_TOKEN: plane.proxyToken },
       },
-    });
-    traffic = drive(sidecar.listenerPort, 6);
+    })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { listenerPort } = JSON.parse(await lines(sidecar, 'sidecar', () => {})) as { listenerPort: number };
+    driver = spawn(process.execPath, [DRIVER, String(listenerPort), String(options.concurrency ?? 6), String(options.bodyBytes ?? 0)],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    await lines(driver, 'traffic driver', (line) => Object.assign(traffic, JSON.parse(line)));
     const started = plane;
     const nameOf = (endpoint: string) => NAMES[[0, 1, 2].find((i) => endpoint === `${endpointAddress(i)}:8080`) ?? -1];
     const endpoints = () => started.correlator.endpoints().filter((e) => e.cluster === CLUSTER && nameOf(e.endpoint))
       .map((e) => ({ ...e, name: nameOf(e.endpoint)! }));
     return {
-      plane: started, traffic: traffic.counts, twinNetns, endpoints,
+      plane: started, traffic, twinNetns, endpoints,
       verdicts: () => Object.fromEntries(endpoints().map((e) => [e.name, e.verdict])),
-      faults: () => {
-        const onset = Date.now();
-        pairs[0]!.addInputRule(pairs[0]!.server, `ip daddr ${endpointAddress(0)} tcp dport 8080 numgen random mod 100 < ${options.lossPercent} drop`);
+      faults: async () => {
+        // Asynchronously: a synchronous nft run stalls the control plane and the agent in this process for as long
+        // as the loaded host takes to run it, right at the onset being timed. Onset is when the rule is in place.
+        await promisify(execFile)('ip', ['netns', 'exec', pairs[0]!.server, 'nft',
+          `add rule inet meshlens_test input ip daddr ${endpointAddress(0)} tcp dport 8080 numgen random mod 100 < ${options.lossPercent} drop`]);
         children[1]!.kill('SIGUSR1');
-        return onset;
+        return Date.now();
       },
       stop,
     };

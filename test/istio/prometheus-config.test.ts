@@ -10,6 +10,8 @@ import { needs } from '../support/skip.ts';
 import { prometheusMissing, promtool } from '../support/prometheus.ts';
 import { REPO_ROOT, find, overlayResources } from './manifests.ts';
 import { MESHLENS_METRICS, baseMetric, componentMetricNames } from './meshlens-metrics.ts';
+import { Registry } from 'prom-client';
+import { createMetrics } from '../../control-plane/src/metrics.ts';
 
 const missing = prometheusMissing();
 const scratch = mkdtempSync(join(tmpdir(), 'meshlens-promcfg-'));
@@ -140,12 +142,115 @@ needs(missing, check)('alerts fire on synthetic series exactly when they should 
   assert.is(result.status, 0, result.output);
 });
 
+needs(missing, check)('correlation alerts: verdicts held for 3 minutes and lossy routes fire, the rest stay quiet (promtool test rules)', () => {
+  const cluster = 'outbound|8080||orders.shop.svc.cluster.local';
+  // The labels CorrelationExporter gives every series (control-plane/src/metrics.ts), plus the scrape's own.
+  const service = `job="meshlens-control-plane",instance="10.0.0.5:18080",upstream_cluster="${cluster}",destination_service="orders.shop.svc.cluster.local",` +
+    'destination_service_name="orders",destination_service_namespace="shop"';
+  const grouped = { destination_service: 'orders.shop.svc.cluster.local', upstream_cluster: cluster };
+  const verdict = (endpoint: string, name: string, values: string) =>
+    ({ series: `meshlens_cp_endpoint_verdict{${service},endpoint="${endpoint}",verdict="${name}"}`, values });
+  const route = (metric: string, path: string, tenant: string, values: string) =>
+    ({ series: `meshlens_cp_route_${metric}_total{${service},path="${path}",tenant="${tenant}"}`, values });
+  const testFile = join(scratch, 'meshlens.correlation.test.yml');
+  writeFileSync(testFile, stringify({
+    rule_files: [rulesFile],
+    evaluation_interval: '30s',
+    tests: [{
+      interval: '30s',
+      input_series: [
+        verdict('10.1.0.2:8080', 'network-suspect', '1x40'),
+        verdict('10.1.0.3:8080', 'app-failing', '1x40'),
+        verdict('10.1.0.4:8080', 'healthy', '1x40'),
+        // one lossy burst: network-suspect for 1 minute, then healthy again (the exporter resets the gauge, so the
+        // scrape no longer has the old verdict's series: Prometheus marks it stale)
+        verdict('10.1.0.5:8080', 'network-suspect', '1 1 1 stale'),
+        verdict('10.1.0.5:8080', 'healthy', '_ _ _ 1x37'),
+        // two endpoints beyond the export cap on "both": network and application at once
+        verdict('~other', 'both', '2x40'),
+        // acme's route loses 2 % of its 20 segments/s; globex's 0.2 %
+        route('retransmitted_segments', '/api/orders/{id}', 'acme', '0+12x40'),
+        route('sent_segments', '/api/orders/{id}', 'acme', '0+600x40'),
+        route('retransmitted_segments', '/api/orders/{id}', 'globex', '0+1x40'),
+        route('sent_segments', '/api/orders/{id}', 'globex', '0+600x40'),
+      ],
+      promql_expr_test: [{
+        expr: 'upstream_cluster_path_tenant:meshlens_cp_route_retransmitted_segments:ratio_rate5m{tenant="acme"}',
+        eval_time: '10m',
+        exp_samples: [{
+          labels: `upstream_cluster_path_tenant:meshlens_cp_route_retransmitted_segments:ratio_rate5m{destination_service="orders.shop.svc.cluster.local",upstream_cluster="${cluster}",path="/api/orders/{id}",tenant="acme"}`,
+          value: 0.02,
+        }],
+      }],
+      alert_rule_test: [
+        { alertname: 'MeshlensEndpointNetworkSuspect', eval_time: '2m', exp_alerts: [] },
+        {
+          alertname: 'MeshlensEndpointNetworkSuspect',
+          eval_time: '5m',
+          exp_alerts: [
+            {
+              exp_labels: { severity: 'warning', ...grouped, endpoint: '10.1.0.2:8080' },
+              exp_annotations: {
+                summary: `packets to 10.1.0.2:8080 of ${cluster} are being lost`,
+                description: 'Its retransmit ratio departs from its baseline while its requests slow down or fail: suspect the network path or node, not the application. `meshlens endpoints` shows the signals against their baselines.',
+              },
+            },
+            {
+              exp_labels: { severity: 'warning', ...grouped, endpoint: '~other' },
+              exp_annotations: {
+                summary: `packets to ~other of ${cluster} are being lost`,
+                description: 'Its retransmit ratio departs from its baseline while its requests slow down or fail: suspect the network path or node, not the application. `meshlens endpoints` shows the signals against their baselines.',
+              },
+            },
+          ],
+        },
+        {
+          alertname: 'MeshlensEndpointAppFailing',
+          eval_time: '5m',
+          exp_alerts: [
+            {
+              exp_labels: { severity: 'warning', ...grouped, endpoint: '10.1.0.3:8080' },
+              exp_annotations: {
+                summary: `10.1.0.3:8080 of ${cluster} is failing with a clean network`,
+                description: 'Errors or latency rise while retransmits stay at its baseline: the application behind the endpoint, not the network. `meshlens endpoints` shows the signals against their baselines.',
+              },
+            },
+            {
+              exp_labels: { severity: 'warning', ...grouped, endpoint: '~other' },
+              exp_annotations: {
+                summary: `~other of ${cluster} is failing with a clean network`,
+                description: 'Errors or latency rise while retransmits stay at its baseline: the application behind the endpoint, not the network. `meshlens endpoints` shows the signals against their baselines.',
+              },
+            },
+          ],
+        },
+        {
+          alertname: 'MeshlensRouteRetransmitsHigh',
+          eval_time: '16m',
+          exp_alerts: [{
+            exp_labels: { severity: 'info', ...grouped, path: '/api/orders/{id}', tenant: 'acme' },
+            exp_annotations: {
+              summary: `2% of the segments of /api/orders/{id} (tenant acme) to ${cluster} are retransmitted`,
+              description: 'Retransmitted / sent segments over 5 minutes above 1 % with at least 10 segments/s; the endpoint verdicts tell which endpoints lose them.',
+            },
+          }],
+        },
+        // `for: 10m`
+        { alertname: 'MeshlensRouteRetransmitsHigh', eval_time: '8m', exp_alerts: [] },
+      ],
+    }],
+  }));
+  const result = promtool(['test', 'rules', testFile]);
+  assert.is(result.status, 0, result.output);
+});
+
 check.run();
 
 const dashboard = suite('Grafana dashboard');
 const dash = JSON.parse(dashboardText);
 const expressions: string[] = [
-  ...dash.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((t) => t.expr)),
+  // rows carry no queries
+  ...dash.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr)),
   ...dash.templating.list.filter((v: { type: string }) => v.type === 'query').map((v: { definition: string }) => v.definition.replace(/^label_values\((.*), \w+\)$/, '$1')),
 ];
 
@@ -189,6 +294,38 @@ dashboard('queries and rules only use design metrics, with labels those metrics 
     }
   }
   assert.equal([...used].sort(), Object.keys(MESHLENS_METRICS).sort(), 'every design metric is charted or alerted on');
+});
+
+dashboard('correlation panels and rules use the control plane\'s series with the labels it registers; verdicts and route retransmits are charted', () => {
+  const registered = new Map<string, Set<string>>();
+  const registry = new Registry();
+  createMetrics(registry);
+  for (const metric of registry.getMetricsAsArray() as unknown as { name: string; labelNames: string[] }[]) {
+    registered.set(metric.name, new Set([...metric.labelNames, 'le']));
+  }
+  const rules = parse(rulesText).groups.flatMap((g: { rules: { expr: string }[] }) => g.rules.map((r) => r.expr));
+  const correlation = [...expressions, ...rules].map(concrete).filter((e) => /meshlens_cp_(endpoint|route)_/.test(e));
+  assert.ok(correlation.length >= 8, `${correlation.length} correlation queries`);
+  for (const expr of correlation) {
+    const metrics = [...expr.matchAll(/\b(meshlens_cp_[a-z0-9_]+)\b/g)].map((m) => m[1]!);
+    const allowed = new Set(metrics.flatMap((m) => {
+      assert.ok(registered.has(m), `${m} is registered by the control plane (${expr})`);
+      return [...registered.get(m)!];
+    }));
+    for (const [, selector] of expr.matchAll(/meshlens_[a-z_]+\{([^}]*)\}/g)) {
+      for (const [, label] of selector.matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)) assert.ok(allowed.has(label), `label ${label} in ${expr}`);
+    }
+    for (const [, labels] of expr.matchAll(/\bby \(([^)]*)\)/g)) {
+      for (const label of labels.split(',').map((l) => l.trim())) assert.ok(allowed.has(label), `by ${label} in ${expr}`);
+    }
+  }
+  const charted = dash.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr)).join('\n');
+  for (const series of ['meshlens_cp_endpoint_verdict', 'meshlens_cp_endpoint_retransmit_ratio', 'meshlens_cp_route_retransmitted_segments_total', 'meshlens_cp_route_sent_segments_total']) {
+    assert.ok(charted.includes(series), `${series} is charted`);
+  }
+  const alerts = parse(rulesText).groups.flatMap((g: { rules: { alert?: string; expr: string }[] }) => g.rules.filter((r) => r.alert));
+  assert.match(alerts.find((a: { alert?: string }) => a.alert === 'MeshlensEndpointNetworkSuspect')!.expr, /meshlens_cp_endpoint_verdict/);
+  assert.match(alerts.find((a: { alert?: string }) => a.alert === 'MeshlensRouteRetransmitsHigh')!.expr, /route_retransmitted_segments/);
 });
 
 // uvu runs suites in order; this one is last.

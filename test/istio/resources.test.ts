@@ -193,14 +193,16 @@ workloads('control plane: gRPC 18000 and HTTP 18080 end to end, probes on the HT
   assert.is(claim, find(base, 'PersistentVolumeClaim', 'meshlens-control-plane-data').metadata.name, 'store on the persistent volume');
 });
 
-workloads('node agent: only CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE; BTF mounted read-only; no host namespaces', () => {
+workloads('node agent: only CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE and the /proc reads of netns identities; BTF read-only; host PIDs, not host network', () => {
   const daemonset = find(base, 'DaemonSet', 'meshlens-node-agent');
   const pod = daemonset.spec.template.spec;
   const [container] = pod.containers;
   assert.is(container.securityContext.privileged, false);
   assert.equal(container.securityContext.capabilities.drop, ['ALL']);
-  assert.equal([...container.securityContext.capabilities.add].sort(), ['BPF', 'PERFMON', 'SYS_RESOURCE']);
-  assert.is(pod.hostPID, false);
+  assert.equal([...container.securityContext.capabilities.add].sort(), ['BPF', 'DAC_READ_SEARCH', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE']);
+  // netns → proxy identity (bpf/agent/netns-identity.ts) scans /proc for the processes living in each namespace
+  assert.is(pod.hostPID, true);
+  assert.not.ok(container.args.includes('--proc-root'), 'the host PID namespace\'s /proc is the container\'s own');
   assert.is(pod.hostNetwork, false);
   const btf = container.volumeMounts.find((m: Resource) => m.mountPath === '/sys/kernel/btf');
   assert.ok(btf?.readOnly, 'BTF mounted read-only');

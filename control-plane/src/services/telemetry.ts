@@ -77,7 +77,7 @@ export class TelemetryService {
         routes: entry.routes.map((r) => ({ pathTemplate: r.pathTemplate, tenant: r.tenant, requests: r.requests, errors: r.errors })),
         requests: entry.counters?.requests ?? 0, errors: entry.counters?.errors ?? 0, slowCalls: entry.counters?.slowCalls ?? 0,
         durationMsSum: Number(entry.counters?.durationMsSum ?? 0), buckets: entry.counters?.durationBuckets ?? [],
-      })));
+      })), report.node!.worker);
     this.#options.metrics.reportsReceived.inc({ source: 'filter' });
     this.#options.metrics.reportEntries.inc({ source: 'filter' }, entries);
     return entries;
