@@ -29,9 +29,9 @@ test('the runtime base runs the machine\'s node (whose ABI the staged native mod
   const container = await buildah.from(base);
   assert.is((await buildah.runIn(container, ['node', '--version'])).stdout.trim(), process.version);
   assert.is((await buildah.runIn(container, ['node', '-p', 'process.versions.modules'])).stdout.trim(), process.versions.modules);
-  for (const tool of ['gcc', 'cc', 'make', 'npm']) {
-    await assert.not.ok(await buildah.runIn(container, ['sh', '-c', `command -v ${tool}`]).then(() => true, () => false), `${tool} in the runtime base`);
-  }
+  // One `buildah run` for all four: each costs seconds on a loaded machine.
+  const found = await buildah.runIn(container, ['sh', '-c', 'for tool in gcc cc make npm; do command -v $tool; done; true']);
+  assert.is(found.stdout.trim(), '', 'toolchain in the runtime base');
 });
 
 t.run();

@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CACHE_DIR = process.env.MESHLENS_IMAGE_CACHE ?? '/var/tmp/meshlens-image-cache';
+// Images of later runs replace the tags but leave their layers: bound what accumulates (vfs stores every layer in
+// full, ~2 GB per set of images; overlay a fraction of that).
 const MAX_STORAGE_BYTES = 25 * 1024 ** 3;
 const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 // mmdebstrap's helpers (mmtarfilter) are `#!/usr/bin/env python3`: with a user's python shim (pyenv) first on PATH,
@@ -141,7 +143,8 @@ export async function ensureBaseTarball(recipe: BaseRecipe): Promise<{ path: str
 }
 
 function directoryBytes(dir: string): number {
-  const result = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
+  // -x: not into the layers a running container has mounted under the storage
+  const result = spawnSync('du', ['-sbx', dir], { encoding: 'utf8' });
   return Number(result.stdout.split('\t')[0]) || 0;
 }
 
