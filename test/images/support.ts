@@ -12,7 +12,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -361,7 +361,7 @@ function treeHash(paths: string[]): string {
     const files = statSync(full).isDirectory()
       ? readdirSync(full, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort()
       : [full];
-    for (const file of files) hash.update(`${file}\0`).update(readFileSync(file)).update('\0');
+    for (const file of files) hash.update(`${relative(REPO_ROOT, file)}\0`).update(readFileSync(file)).update('\0');
   }
   return hash.digest('hex').slice(0, 16);
 }
@@ -401,8 +401,12 @@ export async function stageApp(image: RuntimeImage): Promise<StagedApp> {
   const started = Date.now();
   const deps = await stagedDeps();
   const js = await stagedJs();
-  mkdirSync(CACHE_DIR, { recursive: true });
-  const context = mkdtempSync(join(CACHE_DIR, `app-${image}-`));
+  // Trees a killed run left behind (named by its pid) go first.
+  for (const name of readdirSync(CACHE_DIR)) {
+    const owner = /^app-[a-z-]+?-(\d+)-/.exec(name)?.[1];
+    if (owner && Number(owner) !== process.pid && !processAlive(Number(owner))) rmSync(join(CACHE_DIR, name), { recursive: true, force: true });
+  }
+  const context = mkdtempSync(join(CACHE_DIR, `app-${image}-${process.pid}-`));
   const app = join(context, 'app');
   cpSync(js.path, app, { recursive: true });
   // Hard links: the cached tree is only read, by buildah's COPY.
