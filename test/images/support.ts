@@ -367,7 +367,7 @@ function treeHash(paths: string[]): string {
 }
 
 /** `image-app.sh deps` on this host: production node_modules, cached on the lock file, the script and node. */
-function stagedDeps(): Promise<{ path: string; built: boolean }> {
+export function stagedDeps(): Promise<{ path: string; built: boolean }> {
   const key = sha256(treeHash(['package.json', 'package-lock.json', 'control-plane/image-app.sh']) + fileSha(NODE)).slice(0, 16);
   return cached('deps', key, '', async (partial) => {
     mkdirSync(partial);
@@ -377,7 +377,7 @@ function stagedDeps(): Promise<{ path: string; built: boolean }> {
 }
 
 /** `image-app.sh js` on this host: the compiled JavaScript, cached on everything tsc reads for it. */
-function stagedJs(): Promise<{ path: string; built: boolean }> {
+export function stagedJs(): Promise<{ path: string; built: boolean }> {
   const key = treeHash(['control-plane/src', 'bpf/agent', 'protos', 'tsconfig.json', 'tsconfig.build.json', 'package.json',
     'control-plane/image-app.sh', 'node_modules/typescript/package.json']);
   return cached('js', key, '', async (partial) => {
