@@ -1,10 +1,5 @@
-// meshlens node agent entry point:
-//   node --import tsx bpf/agent/main.ts [--no-bpf] [--replay FILE] [--interval-ms 1000] [--max-flows 16384]
-//        [--netns INODE] [--attach auto|tp_btf|tracepoint] [--loader PATH] [--control-plane HOST:PORT|none]
-//        [--metrics-host 0.0.0.0] [--metrics-port 9102] [--max-destinations 200] [--node-name NAME]
-//        [--token-file FILE]   (or env MESHLENS_PROXY_TOKEN: the control plane's proxy bearer token)
-//        [--netns-identity INODE=NODE_ID ...] [--cluster-domain cluster.local] [--proc-root /proc]
-//        (which proxy lives in each network namespace: see netns-identity.ts)
+// meshlens node agent entry point: `node --import tsx bpf/agent/main.ts [options]` from the sources, or
+// `node bpf/agent/main.js` in the node-agent image. USAGE below is the reference for its flags.
 import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname, release } from 'node:os';
@@ -17,6 +12,24 @@ import { LINUX_EPHEMERAL_PORTS, type PortRange } from './metrics.ts';
 import { KernelReporter } from './report.ts';
 import { LoaderSource, ReplaySource, SsSource, type CounterSource } from './sources.ts';
 import { NetnsIdentityResolver, parseNetnsIdentity } from './netns-identity.ts';
+
+export const USAGE = `usage: meshlens-agent [options]
+  --no-bpf                       per-socket counters from \`ss -ti\` instead of the eBPF loader
+  --replay FILE                  replay the loader's NDJSON output from FILE instead of collecting
+  --interval-ms N                report interval (default 1000, 10..3600000)
+  --max-flows N                  flows the eBPF map keeps (default 16384)
+  --netns INODE                  collect only in this network namespace (default: all for eBPF, own for ss)
+  --attach auto|tp_btf|tracepoint
+  --loader PATH                  the libbpf loader (default ../.output/retrans next to this file)
+  --control-plane HOST:PORT|none where KernelTelemetry reports go (default 127.0.0.1:18000)
+  --metrics-host H --metrics-port N   Prometheus /metrics (default 0.0.0.0:9102)
+  --max-destinations N           destination series kept (default 200)
+  --node-name NAME               default $NODE_NAME, else the host name
+  --token-file FILE              the control plane's proxy bearer token (else env MESHLENS_PROXY_TOKEN)
+  --netns-identity INODE=NODE_ID ...   which proxy lives in each network namespace (see netns-identity.ts)
+  --cluster-domain D             default cluster.local
+  --proc-root DIR                default /proc
+  -h, --help                     this text`;
 
 export const DEFAULT_LOADER = fileURLToPath(new URL('../.output/retrans', import.meta.url));
 
@@ -168,7 +181,12 @@ export function serveMetrics(registry: Registry, host: string, port: number): Pr
 }
 
 async function main(): Promise<void> {
-  const config = parseAgentArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config = parseAgentArgs(argv);
   const log = (m: string) => process.stderr.write(`meshlens-agent: ${m}\n`);
   const registry = new Registry();
   const source = chooseSource(config, processCanLoadBpf(), log);

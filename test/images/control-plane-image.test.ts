@@ -1,5 +1,6 @@
-// control-plane/Containerfile built with buildah on local Debian bases and started with `buildah run --isolation
-// chroot`: the runtime image holds compiled JavaScript and production dependencies only, `--help` answers, and
+// control-plane/Containerfile built with buildah on the local Debian base, its app stage made on the host by
+// control-plane/image-app.sh (test/images/support.ts), and started with `buildah run --isolation chroot`: the
+// runtime image holds compiled JavaScript and production dependencies only, `--help` answers, and
 // `serve` answers /healthz and an authenticated admin call (SQLite through the native better-sqlite3) over HTTP.
 // chroot isolation creates no network namespace, so the container's 127.0.0.1 is the host's.
 import { suite } from 'uvu';
@@ -8,16 +9,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { needs } from '../support/skip.ts';
 import {
-  buildImage, devOnlyPackages, directorySize, localBases, missingForRuntimeImages, sharedBuildah, stopDetached,
-  waitForLine, withMountedImage, type Buildah, type LocalBases,
-  loudly,
+  buildImage, devOnlyPackages, directorySize, localBase, loudly, missingForImages, removeApp, sharedBuildah, stageApp,
+  stopDetached, waitForLine, withMountedImage, type Buildah, type StagedApp,
 } from './support.ts';
 
-const missing = missingForRuntimeImages();
+const missing = missingForImages();
 const image = 'localhost/meshlens-test/control-plane:test';
 const t = suite('control-plane image');
 let buildah: Buildah;
-let bases: LocalBases;
+let staged: StagedApp | undefined;
 let entrypoint: string[] = [];
 let user = '';
 
@@ -25,10 +25,12 @@ t.before(loudly(async () => {
   if (missing) return;
   buildah = sharedBuildah();
   const started = Date.now();
-  bases = await localBases(buildah);
-  console.log(`local bases ready in ${((Date.now() - started) / 1000).toFixed(1)} s (built now: ${bases.builtTarballs.length})`);
-  const seconds = await buildImage(buildah, bases, 'control-plane/Containerfile', image);
-  console.log(`control-plane image built in ${seconds.toFixed(1)} s`);
+  const base = await localBase(buildah);
+  console.log(`local base ready in ${((Date.now() - started) / 1000).toFixed(1)} s (mmdebstrap run now: ${base.built})`);
+  staged = await stageApp('control-plane');
+  console.log(`/app staged on the host in ${staged.seconds.toFixed(1)} s (made now: ${staged.built.join(', ') || 'nothing, cached'})`);
+  const seconds = await buildImage(buildah, base.image, 'control-plane', staged, image);
+  console.log(`control-plane image built in ${seconds.toFixed(1)} s (storage driver ${buildah.driver})`);
   const config = (await buildah.inspectImage(image)).config;
   entrypoint = config.Entrypoint ?? [];
   user = config.User ?? '';
@@ -37,7 +39,9 @@ t.before(loudly(async () => {
 t.after(async () => {
   if (missing) return;
   await buildah.removeContainers();
-  await buildah.buildah(['rmi', image]).catch(() => {});
+  // The image stays tagged: removing it would also remove its cached layers (the node agent's apt-get), and the next
+  // run's build of the same name replaces it; the shared storage has its own size bound.
+  removeApp(staged);
 });
 
 const test = needs(missing, t);

@@ -1,52 +1,45 @@
-// Images built and started for real: local bases from Debian packages (mmdebstrap) plus this machine's `node`, the
-// repository's Containerfiles built with Debian's buildah (vfs storage, chroot isolation), and the results run.
-// There is no registry here, so the Containerfiles' public BASE / BUILD_BASE are replaced by these local bases.
+// Images built and started for real: a local base from Debian packages (mmdebstrap) plus this machine's `node`, the
+// repository's Containerfiles built with Debian's buildah (chroot isolation), and the results run.
+// There is no registry here, so the Containerfiles' public BASE is replaced by that local base, and their build
+// stages by an /app tree made on this host with the same control-plane/image-app.sh (`--build-context app=DIR`):
+// the host is Debian bookworm with the base's node, so the native modules and the loader match the image. That skips
+// a second Debian base with a toolchain and two npm installs inside containers, the bulk of a cold build.
 //
-// Everything lives in one dedicated cache directory (MESHLENS_IMAGE_CACHE, default /var/tmp/meshlens-image-cache):
-// base tarballs keyed by their recipe and the node they carry, and a buildah storage keyed by both bases, so CI
-// pays the bases and the dependency layers (npm ci, the loader's toolchain) once. The storage is wiped when its
-// key changes or it outgrows MAX_STORAGE_BYTES, so repeated runs with changing sources cannot fill the disk.
+// Everything lives in one dedicated cache directory (MESHLENS_IMAGE_CACHE, default /var/tmp/meshlens-image-cache),
+// each entry keyed by its inputs: the base tarball, the production node_modules, the compiled JavaScript, and a
+// buildah storage. An entry whose key changed is replaced, and the storage is wiped when it outgrows
+// MAX_STORAGE_BYTES, so repeated runs with changing sources cannot fill the disk.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CACHE_DIR = process.env.MESHLENS_IMAGE_CACHE ?? '/var/tmp/meshlens-image-cache';
-// vfs keeps every layer as a full copy: one set of bases, build stages and images takes ~15 GB.
+// Images of later runs replace the tags but leave their layers: bound what accumulates (vfs stores every layer in
+// full, ~2 GB per set of images; overlay a fraction of that).
 const MAX_STORAGE_BYTES = 25 * 1024 ** 3;
 const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+// mmdebstrap's helpers (mmtarfilter) are `#!/usr/bin/env python3`: with a user's python shim (pyenv) first on PATH,
+// every package extraction would start that shim; Debian's own python3 is the one mmdebstrap is packaged for.
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Why these tests cannot run here, or null. */
 export function missingForImages(): string | null {
+  if (process.env.MESHLENS_IMAGE_TESTS === '0') return 'MESHLENS_IMAGE_TESTS=0 given: images not built';
   const lacking = ['buildah', 'mmdebstrap'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
   if (lacking.length > 0) return `${lacking.join(' and ')} not installed (bash .ci/setup --tests installs them): images not built`;
-  if (process.getuid?.() !== 0) return 'not root: mmdebstrap --mode=root and buildah vfs storage need root; images not built';
-  return null;
-}
-
-/**
- * The runtime images build on mmdebstrap bases with buildah's vfs driver, which copies the whole filesystem per layer:
- * measured here at 25–30 min cold on 2 shared cores, past the runner's 600 s per file and a large share of CI's 90
- * min. Until the builds are made cheap enough they run only when asked (MESHLENS_IMAGE_TESTS=1) and count as
- * skipped otherwise, loudly, never as passed.
- */
-export function missingForRuntimeImages(): string | null {
-  const tools = missingForImages();
-  if (tools !== null) return tools;
-  if (process.env.MESHLENS_IMAGE_TESTS !== '1') {
-    return 'runtime image builds on mmdebstrap bases take 25-30 min cold here; set MESHLENS_IMAGE_TESTS=1 to run them';
-  }
+  if (process.getuid?.() !== 0) return 'not root: mmdebstrap --mode=root and buildah storage need root; images not built';
   return null;
 }
 
 export interface CommandResult { stdout: string; stderr: string }
 
 /** Runs a command to completion; a failure carries the command and the tail of its output. */
-export function run(command: string, args: string[], options: { cwd?: string; input?: string } = {}): Promise<CommandResult> {
+export function run(command: string, args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -75,45 +68,19 @@ export interface BaseRecipe {
 
 // The machine's node (Debian's nodejs may be another major version), as a Node image would carry it.
 const NODE = realpathSync(process.execPath);
-const NPM_DIR = '/usr/lib/node_modules/npm';
-const NODE_HEADERS = '/usr/include/node';
-const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 const SLIM: string[] = [
-  // No manuals, docs or translations: vfs copies every layer in full.
+  // No manuals, docs or translations: nothing in the images reads them.
   '--dpkgopt=path-exclude=/usr/share/man/*', '--dpkgopt=path-exclude=/usr/share/doc/*',
   '--dpkgopt=path-include=/usr/share/doc/*/copyright', '--dpkgopt=path-exclude=/usr/share/locale/*',
   '--dpkgopt=path-exclude=/usr/share/info/*',
 ];
 
-/** What docker.io/library/node:20-bookworm-slim provides: Debian bookworm and node. */
+/** What docker.io/library/node:20-bookworm-slim provides: Debian bookworm and node. Both runtime images use it. */
 export const RUNTIME_BASE: BaseRecipe = {
   name: 'runtime',
   include: [],
   customize: [`copy-in ${NODE} /usr/bin`],
-};
-
-/**
- * What the Containerfiles' build stages use from docker.io/library/node:20-bookworm (buildpack-deps: gcc, g++, make,
- * python3): node and npm, with node's headers for a native module (better-sqlite3; npm's nodedir points node-gyp at
- * them, as there is no nodejs.org here to fetch them from). No clang/bpftool/libbpf-dev, as in that image: the
- * loader stage installs them itself, which the node-agent test thereby checks.
- */
-export const BUILD_BASE: BaseRecipe = {
-  name: 'build',
-  include: ['ca-certificates', 'python3', 'make', 'g++'],
-  customize: [
-    `copy-in ${NODE} /usr/bin`,
-    'mkdir -p "$1/usr/lib/node_modules"',
-    `copy-in ${NPM_DIR} /usr/lib/node_modules`,
-    `copy-in ${NODE_HEADERS} /usr/include`,
-    'ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/bin/npm"',
-    'ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/bin/npx"',
-    // The machine's trust store: where the registry is reached through a TLS-inspecting proxy, its CA is in there,
-    // and npm (which otherwise trusts only Node's bundled CAs) is pointed at it, as the machine's own npm is.
-    `copy-in ${CA_BUNDLE} /etc/ssl/certs`,
-    'mkdir -p "$1/usr/etc" && printf "nodedir=/usr\\ncafile=/etc/ssl/certs/ca-certificates.crt\\nfund=false\\naudit=false\\nupdate-notifier=false\\n" > "$1/usr/etc/npmrc"',
-  ],
 };
 
 function processAlive(pid: number): boolean {
@@ -125,56 +92,102 @@ function processAlive(pid: number): boolean {
   }
 }
 
-function baseKey(recipe: BaseRecipe): string {
-  const npmVersion = existsSync(join(NPM_DIR, 'package.json')) ? JSON.parse(readFileSync(join(NPM_DIR, 'package.json'), 'utf8')).version : 'none';
-  const copied = recipe.customize.some((hook) => hook.includes(CA_BUNDLE)) ? sha256(readFileSync(CA_BUNDLE)) : 'none';
-  return sha256(JSON.stringify({ recipe, slim: SLIM, suite: 'bookworm', node: sha256(readFileSync(NODE)), npmVersion, caBundle: copied })).slice(0, 16);
+function fileSha(path: string): string {
+  return sha256(readFileSync(path));
 }
 
-/** The base's rootfs tarball, built by mmdebstrap unless cached. Older tarballs of the same base are removed. */
-export async function ensureBaseTarball(recipe: BaseRecipe): Promise<{ path: string; key: string; built: boolean }> {
+/**
+ * CACHE_DIR/<prefix>-<key><suffix>, made by `make(partialPath)` unless present. Entries of the same prefix with
+ * another key are removed (unless a live process is still making one), so each kind of entry exists once.
+ */
+async function cached(prefix: string, key: string, suffix: string, make: (partial: string) => Promise<void>): Promise<{ path: string; built: boolean }> {
   mkdirSync(CACHE_DIR, { recursive: true });
-  const key = baseKey(recipe);
-  const path = join(CACHE_DIR, `base-${recipe.name}-${key}.tar`);
+  const path = join(CACHE_DIR, `${prefix}-${key}${suffix}`);
   for (const name of readdirSync(CACHE_DIR)) {
-    if (!name.startsWith(`base-${recipe.name}-`) || join(CACHE_DIR, name) === path) continue;
-    const builder = /\.(\d+)\.partial\.tar$/.exec(name)?.[1];
-    if (builder && processAlive(Number(builder))) continue; // another run is building it
-    rmSync(join(CACHE_DIR, name), { force: true });
+    if (!name.startsWith(`${prefix}-`) || join(CACHE_DIR, name) === path) continue;
+    const maker = /\.(\d+)\.partial/.exec(name)?.[1];
+    if (maker && processAlive(Number(maker))) continue;
+    rmSync(join(CACHE_DIR, name), { recursive: true, force: true });
   }
-  if (existsSync(path)) return { path, key, built: false };
-  const partial = `${path}.${process.pid}.partial.tar`;
-  const args = ['--variant=minbase', '--mode=root', '--quiet',
-    // merged /usr without the usrmerge package (and the perl it pulls in)
-    '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr', ...SLIM];
-  // dpkg without fsync: the tree is thrown away if mmdebstrap fails, and it does not change the tarball's content
-  args.push('--dpkgopt=force-unsafe-io');
-  if (recipe.include.length > 0) args.push(`--include=${recipe.include.join(',')}`);
-  for (const hook of recipe.customize) args.push(`--customize-hook=${hook}`);
-  args.push('bookworm', partial, DEBIAN_MIRROR);
+  if (existsSync(path)) return { path, built: false };
+  const partial = `${path}.${process.pid}.partial${suffix}`;
+  rmSync(partial, { recursive: true, force: true });
   try {
-    await run('mmdebstrap', args);
+    await make(partial);
     renameSync(partial, path);
   } finally {
-    rmSync(partial, { force: true });
+    rmSync(partial, { recursive: true, force: true });
   }
-  return { path, key, built: true };
+  return { path, built: true };
+}
+
+function baseKey(recipe: BaseRecipe): string {
+  return sha256(JSON.stringify({ recipe, slim: SLIM, suite: 'bookworm', node: fileSha(NODE) })).slice(0, 16);
+}
+
+/** The base's rootfs tarball, built by mmdebstrap unless cached. */
+export async function ensureBaseTarball(recipe: BaseRecipe): Promise<{ path: string; key: string; built: boolean }> {
+  const key = baseKey(recipe);
+  const entry = await cached(`base-${recipe.name}`, key, '.tar', async (partial) => {
+    const args = ['--variant=minbase', '--mode=root', '--quiet',
+      // merged /usr without the usrmerge package (and the perl it pulls in)
+      '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr', ...SLIM,
+      // dpkg without fsync: the tree is thrown away if mmdebstrap fails, and it does not change the tarball's content
+      '--dpkgopt=force-unsafe-io'];
+    if (recipe.include.length > 0) args.push(`--include=${recipe.include.join(',')}`);
+    for (const hook of recipe.customize) args.push(`--customize-hook=${hook}`);
+    args.push('bookworm', partial, DEBIAN_MIRROR);
+    await run('mmdebstrap', args, { env: { ...process.env, PATH: SYSTEM_PATH } });
+  });
+  return { ...entry, key };
 }
 
 function directoryBytes(dir: string): number {
-  const result = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
+  // -x: not into the layers a running container has mounted under the storage
+  const result = spawnSync('du', ['-sbx', dir], { encoding: 'utf8' });
   return Number(result.stdout.split('\t')[0]) || 0;
 }
 
-/** buildah on a dedicated vfs storage under CACHE_DIR; nothing touches the machine's own containers storage. */
+/**
+ * The storage driver: overlay where the kernel mounts it (checked with a real overlay mount, as root, on the cache's
+ * filesystem), else vfs, which copies the whole root filesystem for every layer and container (minutes per image).
+ * MESHLENS_IMAGE_STORAGE_DRIVER=vfs|overlay overrides the check.
+ */
+export function storageDriver(): 'overlay' | 'vfs' {
+  const forced = process.env.MESHLENS_IMAGE_STORAGE_DRIVER;
+  if (forced === 'overlay' || forced === 'vfs') return forced;
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const probe = mkdtempSync(join(CACHE_DIR, 'overlay-probe-'));
+  try {
+    for (const dir of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(probe, dir));
+    const mounted = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o',
+      `lowerdir=${probe}/lower,upperdir=${probe}/upper,workdir=${probe}/work`, join(probe, 'merged')], { stdio: 'ignore' }).status === 0;
+    if (mounted) spawnSync('umount', [join(probe, 'merged')], { stdio: 'ignore' });
+    return mounted ? 'overlay' : 'vfs';
+  } finally {
+    spawnSync('rm', ['-rf', '--one-file-system', probe], { stdio: 'ignore' });
+  }
+}
+
+/** Mount points at or under `path`, deepest first (overlay storage mounts its home and every mounted layer). */
+function mountsUnder(path: string): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')[1] ?? '')
+    .map((field) => field.replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))))
+    .filter((mount) => mount === path || mount.startsWith(`${path}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** buildah on a dedicated storage under CACHE_DIR; nothing touches the machine's own containers storage. */
 export class Buildah {
   readonly root: string;
   readonly runroot: string;
+  readonly driver: 'overlay' | 'vfs';
   private readonly containers = new Set<string>();
 
-  constructor(storageKey: string) {
-    this.root = join(CACHE_DIR, `storage-${storageKey}`);
-    this.runroot = join(CACHE_DIR, `runroot-${storageKey}`);
+  constructor(storageKey: string, driver = storageDriver()) {
+    this.driver = driver;
+    this.root = join(CACHE_DIR, `storage-${driver}-${storageKey}`);
+    this.runroot = join(CACHE_DIR, `runroot-${driver}-${storageKey}`);
     for (const name of existsSync(CACHE_DIR) ? readdirSync(CACHE_DIR) : []) {
       const path = join(CACHE_DIR, name);
       if ((name.startsWith('storage-') || name.startsWith('runroot-')) && path !== this.root && path !== this.runroot) this.wipe(path);
@@ -188,13 +201,15 @@ export class Buildah {
   }
 
   private wipe(path: string): void {
-    // rm --one-file-system, never a recursive delete that could follow a mount out of the storage.
+    // Unmount what a storage left mounted (a killed run), then rm --one-file-system: never a recursive delete that
+    // could follow a mount out of the storage.
+    for (const mount of mountsUnder(path)) spawnSync('umount', ['-l', mount], { stdio: 'ignore' });
     spawnSync('rm', ['-rf', '--one-file-system', path], { stdio: 'ignore' });
     if (existsSync(path)) throw new Error(`cannot remove stale buildah storage ${path}`);
   }
 
   private global(): string[] {
-    return ['--root', this.root, '--runroot', this.runroot, '--storage-driver', 'vfs'];
+    return ['--root', this.root, '--runroot', this.runroot, '--storage-driver', this.driver];
   }
 
   buildah(args: string[], options: { input?: string } = {}): Promise<CommandResult> {
@@ -219,11 +234,11 @@ export class Buildah {
     }
   }
 
-  /** `buildah bud` from the repository root, layers cached in this storage. */
-  bud(containerfile: string, tag: string, buildArgs: Record<string, string>, target?: string): Promise<CommandResult> {
+  /** `buildah bud` from the repository root, layers cached in this storage; contexts: `--build-context` name=dir. */
+  bud(containerfile: string, tag: string, buildArgs: Record<string, string>, contexts: Record<string, string> = {}): Promise<CommandResult> {
     const args = ['bud', '--isolation', 'chroot', '--layers', '--pull-never', '-f', containerfile, '-t', tag];
-    if (target) args.push('--target', target);
     for (const [name, value] of Object.entries(buildArgs)) args.push('--build-arg', `${name}=${value}`);
+    for (const [name, dir] of Object.entries(contexts)) args.push('--build-context', `${name}=${dir}`);
     return this.buildah([...args, REPO_ROOT]);
   }
 
@@ -232,15 +247,16 @@ export class Buildah {
     return JSON.parse(out).OCIv1;
   }
 
-  async from(image: string): Promise<string> {
-    const container = (await this.buildah(['from', '--pull-never', image])).stdout.trim();
+  /** A working container; fromOptions e.g. `--security-opt seccomp=unconfined`, fixed when it is created. */
+  async from(image: string, fromOptions: string[] = []): Promise<string> {
+    const container = (await this.buildah(['from', '--pull-never', ...fromOptions, image])).stdout.trim();
     this.containers.add(container);
     return container;
   }
 
   /** `buildah run --isolation chroot` to completion. */
-  runIn(container: string, command: string[]): Promise<CommandResult> {
-    return this.buildah(['run', '--isolation', 'chroot', container, '--', ...command]);
+  runIn(container: string, command: string[], runOptions: string[] = []): Promise<CommandResult> {
+    return this.buildah(['run', '--isolation', 'chroot', ...runOptions, container, '--', ...command]);
   }
 
   /**
@@ -248,8 +264,8 @@ export class Buildah {
    * namespace, so the command's PID (echoed first by a shell that then execs it) is its PID on the host, and
    * stopping does not depend on buildah forwarding signals.
    */
-  startIn(container: string, command: string[]): Detached {
-    const child = spawn('buildah', [...this.global(), 'run', '--isolation', 'chroot', container, '--',
+  startIn(container: string, command: string[], runOptions: string[] = []): Detached {
+    const child = spawn('buildah', [...this.global(), 'run', '--isolation', 'chroot', ...runOptions, container, '--',
       'sh', '-c', 'echo "meshlens-test-pid $$"; exec "$@"', 'sh', ...command], {
       cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
@@ -307,22 +323,17 @@ export function waitForLine(child: ChildProcess, match: (line: string) => boolea
   });
 }
 
-/** The storage every image test shares, keyed by both bases (it holds them), so no test wipes another's cache. */
+/** The storage every image test shares, keyed by the base it holds, so no test wipes another's cache. */
 export function sharedBuildah(): Buildah {
-  return new Buildah(sha256(baseKey(RUNTIME_BASE) + baseKey(BUILD_BASE)).slice(0, 16));
+  return new Buildah(baseKey(RUNTIME_BASE));
 }
 
-export interface LocalBases { base: string; buildBase: string; builtTarballs: string[] }
-
-/** Both local bases imported into the shared storage, as image names to pass as BASE / BUILD_BASE. */
-export async function localBases(buildah: Buildah): Promise<LocalBases> {
+/** The local runtime base imported into the shared storage, as the image name to pass as BASE. */
+export async function localBase(buildah: Buildah): Promise<{ image: string; built: boolean }> {
   const runtime = await ensureBaseTarball(RUNTIME_BASE);
-  const build = await ensureBaseTarball(BUILD_BASE);
-  const base = `localhost/meshlens-test/base-runtime:${runtime.key}`;
-  const buildBase = `localhost/meshlens-test/base-build:${build.key}`;
-  await buildah.importBase(runtime.path, base);
-  await buildah.importBase(build.path, buildBase);
-  return { base, buildBase, builtTarballs: [runtime, build].filter((b) => b.built).map((b) => b.path) };
+  const image = `localhost/meshlens-test/base-runtime:${runtime.key}`;
+  await buildah.importBase(runtime.path, image);
+  return { image, built: runtime.built };
 }
 
 /** Bytes under a directory (du -sb), e.g. an image's mounted root filesystem. */
@@ -330,10 +341,97 @@ export function directorySize(dir: string): number {
   return directoryBytes(dir);
 }
 
-/** Builds `containerfile` against the local bases, timing it. */
-export async function buildImage(buildah: Buildah, bases: LocalBases, containerfile: string, tag: string, target?: string): Promise<number> {
+export type RuntimeImage = 'control-plane' | 'node-agent';
+export const CONTAINERFILES: Record<RuntimeImage, string> = {
+  'control-plane': 'control-plane/Containerfile',
+  'node-agent': 'bpf/Containerfile',
+};
+const IMAGE_APP = join(REPO_ROOT, 'control-plane/image-app.sh');
+
+// npm started from `npm test` exports npm_* settings (local prefix, lifecycle event) that must not steer the npm
+// image-app.sh starts, which should behave as in a build stage.
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_')));
+}
+
+function treeHash(paths: string[]): string {
+  const hash = createHash('sha256');
+  for (const path of paths) {
+    const full = join(REPO_ROOT, path);
+    const files = statSync(full).isDirectory()
+      ? readdirSync(full, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort()
+      : [full];
+    for (const file of files) hash.update(`${relative(REPO_ROOT, file)}\0`).update(readFileSync(file)).update('\0');
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** `image-app.sh deps` on this host: production node_modules, cached on the lock file, the script and node. */
+export function stagedDeps(): Promise<{ path: string; built: boolean }> {
+  const key = sha256(treeHash(['package.json', 'package-lock.json', 'control-plane/image-app.sh']) + fileSha(NODE)).slice(0, 16);
+  return cached('deps', key, '', async (partial) => {
+    mkdirSync(partial);
+    for (const file of ['package.json', 'package-lock.json']) cpSync(join(REPO_ROOT, file), join(partial, file));
+    await run('sh', [IMAGE_APP, 'deps', partial], { env: cleanEnv() });
+  });
+}
+
+/** `image-app.sh js` on this host: the compiled JavaScript, cached on everything tsc reads for it. */
+export function stagedJs(): Promise<{ path: string; built: boolean }> {
+  const key = treeHash(['control-plane/src', 'bpf/agent', 'protos', 'tsconfig.json', 'tsconfig.build.json', 'package.json',
+    'control-plane/image-app.sh', 'node_modules/typescript/package.json']);
+  return cached('js', key, '', async (partial) => {
+    await run('sh', [IMAGE_APP, 'js', partial], { env: cleanEnv() });
+  });
+}
+
+export interface StagedApp {
+  /** the directory to pass as `--build-context app=`: holds app/ */
+  context: string;
+  /** which cached parts were made now */
+  built: string[];
+  seconds: number;
+}
+
+/**
+ * What the Containerfile's `app` stage holds, made on this host by the same commands: image-app.sh deps and js, and
+ * for the node agent the loader from bpf/Makefile's own rule. A fresh directory per call; remove it with removeApp.
+ */
+export async function stageApp(image: RuntimeImage): Promise<StagedApp> {
   const started = Date.now();
-  await buildah.bud(containerfile, tag, { BASE: bases.base, BUILD_BASE: bases.buildBase }, target);
+  const deps = await stagedDeps();
+  const js = await stagedJs();
+  // Trees a killed run left behind (named by its pid) go first.
+  for (const name of readdirSync(CACHE_DIR)) {
+    const owner = /^app-[a-z-]+?-(\d+)-/.exec(name)?.[1];
+    if (owner && Number(owner) !== process.pid && !processAlive(Number(owner))) rmSync(join(CACHE_DIR, name), { recursive: true, force: true });
+  }
+  const context = mkdtempSync(join(CACHE_DIR, `app-${image}-${process.pid}-`));
+  const app = join(context, 'app');
+  cpSync(js.path, app, { recursive: true });
+  // Hard links: the cached tree is only read, by buildah's COPY.
+  await run('cp', ['-al', join(deps.path, 'node_modules'), join(app, 'node_modules')]);
+  if (image === 'node-agent') {
+    await run('make', ['-C', join(REPO_ROOT, 'bpf'), '.output/retrans']);
+    mkdirSync(join(app, 'bpf/.output'), { recursive: true });
+    cpSync(join(REPO_ROOT, 'bpf/.output/retrans'), join(app, 'bpf/.output/retrans'));
+  }
+  const built = [deps.built && 'node_modules (npm ci --omit=dev)', js.built && 'JavaScript (tsc)'].filter((b): b is string => !!b);
+  return { context, built, seconds: (Date.now() - started) / 1000 };
+}
+
+export function removeApp(app: StagedApp | undefined): void {
+  if (app) rmSync(app.context, { recursive: true, force: true });
+}
+
+// BUILD_BASE for builds that supply the app stage: no such image exists and --pull-never forbids fetching one, so a
+// build stage that still ran would fail the build instead of quietly building /app another way.
+const NO_BUILD_BASE = 'localhost/meshlens-test/no-build-stage-may-run:none';
+
+/** Builds a runtime image's Containerfile on the local base with the staged app, timing it. */
+export async function buildImage(buildah: Buildah, base: string, image: RuntimeImage, app: StagedApp, tag: string): Promise<number> {
+  const started = Date.now();
+  await buildah.bud(CONTAINERFILES[image], tag, { BASE: base, BUILD_BASE: NO_BUILD_BASE }, { app: app.context });
   return (Date.now() - started) / 1000;
 }
 
