@@ -4,13 +4,23 @@
 # tests do (test/images/support.ts) to avoid a build base and two npm installs inside containers.
 #   sh control-plane/image-app.sh deps DIR   DIR holds package.json and package-lock.json: production dependencies
 #                                            exactly as the lock file pins them, in DIR/node_modules
+#                                            (MESHLENS_SQLITE_ADDON=FILE: better-sqlite3's addon, already built)
 #   sh control-plane/image-app.sh js OUT     from the repository root, devDependencies installed: compiled JavaScript
 set -eu
 
 case "${1:-}" in
   deps)
     cd "$2"
-    npm ci --omit=dev --no-audit --no-fund
+    if [ -n "${MESHLENS_SQLITE_ADDON:-}" ]; then
+      # better-sqlite3's addon already compiled by this node for the same lock file (the image tests pass the
+      # repository's own): its install script would compile SQLite again, minutes on a small machine, for the
+      # same bytes. No other production dependency has an install script that runs (allowScripts in package.json).
+      npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+      mkdir -p node_modules/better-sqlite3/build/Release
+      cp "$MESHLENS_SQLITE_ADDON" node_modules/better-sqlite3/build/Release/better_sqlite3.node
+    else
+      npm ci --omit=dev --no-audit --no-fund
+    fi
     # better-sqlite3 is native: its install script fetches a prebuilt binary or compiles (python3, make, g++); the
     # compiler's intermediates and the bundled SQLite sources are not needed at run time.
     m=node_modules/better-sqlite3
@@ -18,15 +28,14 @@ case "${1:-}" in
       "$m/build/deps" "$m/build/Release/sqlite3.a" "$m/build/Release/test_extension.node"
     ;;
   js)
-    # tsc is a devDependency, so only a build stage runs it. OUT takes the compiled control plane and node agent (the
-    # agent reuses control-plane/src/protos.ts), the .proto files protos.ts loads from ../../protos, and package.json,
-    # whose "type": "module" the compiled ES modules need.
+    # tsc is a devDependency, so only a build stage runs it. build:js (control-plane/scripts/build-js.mjs) lays dist/
+    # out as /app: the compiled control plane and node agent (the agent reuses control-plane/src/protos.ts), the
+    # console's static files, the .proto files protos.ts loads from ../../protos, and package.json, whose
+    # "type": "module" the compiled ES modules need.
     out=$2
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
-    npm run --silent build:js -- --outDir "$tmp"
+    npm run --silent build:js
     mkdir -p "$out"
-    cp -r "$tmp/control-plane" "$tmp/bpf" protos package.json "$out/"
+    cp -r dist/control-plane dist/bpf dist/protos dist/package.json "$out/"
     ;;
   *)
     echo "usage: sh control-plane/image-app.sh deps DIR | js OUT" >&2

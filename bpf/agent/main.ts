@@ -158,7 +158,13 @@ export function chooseSource(config: AgentConfig, canLoadBpf: boolean, log: (m: 
   }
   const args = ['-i', String(config.intervalMs), '-m', String(config.maxFlows), '-a', config.attach];
   if (config.netns) args.push('-n', String(config.netns));
-  return new LoaderSource({ command: config.loader, args });
+  return new LoaderSource({
+    command: config.loader, args,
+    // Without this an agent whose loader cannot load (seccomp, a kernel without BTF) reports nothing and says nothing.
+    // The loader restarts with backoff, so these lines are as rare as its restarts.
+    onExit: (code, signal, stderrTail) => log(`eBPF loader exited with ${signal ? `signal ${signal}` : `code ${code}`}` +
+      `${stderrTail.trim() ? `: ${stderrTail.trim().split('\n').pop()}` : ''}; restarting with backoff`),
+  });
 }
 
 export function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
