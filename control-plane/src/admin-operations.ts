@@ -8,6 +8,7 @@ import type { HistoryEntry, PolicyRecord, PolicyStore } from './policy-store.ts'
 import type { RolloutSummary, RolloutTracker } from './rollout.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
+import type { NetworkSuspects } from './network-suspects.ts';
 import type { CorrelationView, Correlator, EndpointStatus, RouteView } from './correlator.ts';
 import { BreakerStates, type BreakerAggregate, type BreakersView } from './breaker-states.ts';
 
@@ -20,6 +21,7 @@ export interface AdminOperationsOptions {
   telemetry: TelemetryStore;
   correlator: Correlator;
   breakers?: BreakerStates;
+  suspects?: NetworkSuspects;
   validate: PolicyValidator;
   logger: Logger;
   now?: () => number;
@@ -91,7 +93,8 @@ export class AdminOperations {
   }
 
   rolloutStatus(): RolloutSummary {
-    return this.#options.rollout.status(this.#options.cache.current().versionInfo);
+    const status = this.#options.rollout.status(this.#options.cache.current().versionInfo);
+    return { ...status, suspectsVersion: this.#options.suspects?.current().version ?? '' };
   }
 
   /** Joined flows of the kept windows, newest window first. */

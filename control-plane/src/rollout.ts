@@ -6,10 +6,14 @@ import type { RolloutRow } from './policy-store.ts';
 export interface NodeRolloutState extends RolloutRow {
   openStreams: number;
   pendingVersion: string;
+  // Version of the network-suspect set the VM last said it applies ("" none); not persisted: a reconnecting VM
+  // reports it again on its first request.
+  suspectsVersion: string;
 }
 
 export interface RolloutSummary {
   snapshotVersion: string;
+  suspectsVersion?: string;
   nodes: (Omit<NodeRolloutState, 'openStreams'> & { connected: boolean })[];
   converged: number;
   connected: number;
@@ -30,14 +34,14 @@ export class RolloutTracker {
   }
 
   constructor(persisted: Iterable<RolloutRow> = []) {
-    for (const row of persisted) this.#nodes.set(keyOf(row.nodeId, row.worker), { ...row, openStreams: 0, pendingVersion: '' });
+    for (const row of persisted) this.#nodes.set(keyOf(row.nodeId, row.worker), { ...row, openStreams: 0, pendingVersion: '', suspectsVersion: '' });
   }
 
   #state(nodeId: string, worker: string): NodeRolloutState {
     const key = keyOf(nodeId, worker);
     let state = this.#nodes.get(key);
     if (!state) {
-      state = { nodeId, worker, ackedVersion: '', ackedAtUnixMs: 0, nackedVersion: '', nackReason: '', nackedAtUnixMs: 0, openStreams: 0, pendingVersion: '' };
+      state = { nodeId, worker, ackedVersion: '', ackedAtUnixMs: 0, nackedVersion: '', nackReason: '', nackedAtUnixMs: 0, openStreams: 0, pendingVersion: '', suspectsVersion: '' };
       this.#nodes.set(key, state);
     }
     return state;
@@ -75,6 +79,10 @@ export class RolloutTracker {
     this.#dirty.add(keyOf(nodeId, worker));
   }
 
+  suspectsApplied(nodeId: string, worker: string, version: string): void {
+    this.#state(nodeId, worker).suspectsVersion = version;
+  }
+
   nacked(nodeId: string, worker: string, version: string, reason: string, atUnixMs: number): void {
     const state = this.#state(nodeId, worker);
     state.nackedVersion = version;
@@ -101,7 +109,7 @@ export class RolloutTracker {
   takeDirty(): RolloutRow[] {
     const rows: RolloutRow[] = [];
     for (const key of this.#dirty) {
-      const { openStreams: _open, pendingVersion: _pending, ...row } = this.#nodes.get(key)!;
+      const { openStreams: _open, pendingVersion: _pending, suspectsVersion: _suspects, ...row } = this.#nodes.get(key)!;
       rows.push(row);
     }
     this.#dirty.clear();

@@ -13,6 +13,7 @@ import { messageType, meshlensGrpc } from '../protos.ts';
 import type { RolloutTracker } from '../rollout.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { SnapshotCache } from '../snapshot-cache.ts';
+import type { NetworkSuspects, SuspectSet } from '../network-suspects.ts';
 import type { DiscoveryRequest__Output } from '../generated/meshlens/v1/DiscoveryRequest.ts';
 
 export interface PolicyDiscoveryOptions {
@@ -22,6 +23,7 @@ export interface PolicyDiscoveryOptions {
   metrics: ControlPlaneMetrics;
   logger: Logger;
   now?: () => number;                                  // wall clock for rollout timestamps
+  suspects?: NetworkSuspects;                          // pushed with every response, resent when it changes
   onAck?: (nodeId: string, worker: string, version: string) => void;
   onNack?: (nodeId: string, worker: string, version: string, reason: string) => void;
 }
@@ -34,6 +36,7 @@ interface StreamState {
   nodeId: string;
   worker: string;
   sentVersion: number;          // last snapshot version sent or reported by the VM on connect; -1 none
+  sentSuspects: string;         // network-suspect set version sent or reported on connect
   outstandingNonce: string;     // "" when the stream is free
   sentAtMs: number;             // performance.now() of the outstanding send
   nonceCounter: number;
@@ -45,7 +48,8 @@ export class PolicyDiscoveryService {
   readonly #streams = new Set<StreamState>();
   readonly #requestType = messageType('DiscoveryRequest');
   readonly #responseType = messageType('DiscoveryResponse');
-  #encoded: { version: number; body: Buffer } | undefined;
+  #encoded: { version: number; suspects: string; body: Buffer } | undefined;
+  #unwatchSuspects: () => void;
   #unwatch: () => void;
   #streamIds = 0;
 
@@ -53,6 +57,7 @@ export class PolicyDiscoveryService {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#unwatch = options.cache.watch((snapshot) => this.#pushAll(snapshot));
+    this.#unwatchSuspects = options.suspects?.watch(() => this.#pushAll(options.cache.current())) ?? (() => {});
   }
 
   addToServer(server: grpc.Server): void {
@@ -76,6 +81,7 @@ export class PolicyDiscoveryService {
   /** Ends every stream with UNAVAILABLE (graceful shutdown: filters reconnect elsewhere or later). */
   close(): void {
     this.#unwatch();
+    this.#unwatchSuspects();
     for (const stream of this.#streams) {
       stream.call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' });
     }
@@ -122,12 +128,13 @@ export class PolicyDiscoveryService {
         const reported = /^\d+$/.test(request.versionInfo) ? Number(request.versionInfo) : -1;
         stream = {
           id: ++this.#streamIds, call, nodeId, worker: request.node?.worker ?? '', sentVersion: reported, outstandingNonce: '', sentAtMs: 0,
-          nonceCounter: 0,
+          nonceCounter: 0, sentSuspects: request.networkSuspectsVersion ?? '',
         };
         this.#streams.add(stream);
         metrics.connectedProxies.inc();
         rollout.opened(nodeId, stream.worker);
         if (reported >= 0) rollout.acked(nodeId, stream.worker, request.versionInfo, this.#now());
+        rollout.suspectsApplied(nodeId, stream.worker, stream.sentSuspects);
         logger.debug('discovery stream opened', { node: nodeId, worker: stream.worker, version: request.versionInfo });
         this.#maybeSend(stream, this.#options.cache.current());
         return;
@@ -153,6 +160,7 @@ export class PolicyDiscoveryService {
     } else {
       metrics.pushToAck.observe((performance.now() - stream.sentAtMs) / 1000);
       rollout.acked(stream.nodeId, stream.worker, request.versionInfo, this.#now());
+      rollout.suspectsApplied(stream.nodeId, stream.worker, request.networkSuspectsVersion ?? '');
       this.#options.onAck?.(stream.nodeId, stream.worker, request.versionInfo);
     }
     this.#maybeSend(stream, this.#options.cache.current());
@@ -163,24 +171,33 @@ export class PolicyDiscoveryService {
   }
 
   #maybeSend(stream: StreamState, snapshot: Snapshot): void {
-    if (stream.outstandingNonce !== '' || stream.sentVersion === snapshot.version) return;
+    const suspects = this.#options.suspects?.current();
+    const suspectsVersion = suspects?.version ?? '';
+    if (stream.outstandingNonce !== '' || (stream.sentVersion === snapshot.version && stream.sentSuspects === suspectsVersion)) return;
     const nonce = `${stream.id.toString(36)}.${(++stream.nonceCounter).toString(36)}`;
     stream.outstandingNonce = nonce;
     stream.sentVersion = snapshot.version;
+    stream.sentSuspects = suspectsVersion;
     stream.sentAtMs = performance.now();
     this.#options.rollout.sent(stream.nodeId, stream.worker, snapshot.versionInfo);
     this.#options.metrics.pushes.inc();
-    stream.call.write(Buffer.concat([this.#body(snapshot), this.#responseType.encode({ nonce }).finish()]));
+    stream.call.write(Buffer.concat([this.#body(snapshot, suspects), this.#responseType.encode({ nonce }).finish()]));
   }
 
-  /** Fields 1 and 2 of the DiscoveryResponse, encoded once per snapshot (protobuf concatenation merges messages). */
-  #body(snapshot: Snapshot): Buffer {
-    if (this.#encoded?.version !== snapshot.version) {
+  /**
+   * Fields 1, 2 and 4 of the DiscoveryResponse, encoded once per (snapshot, suspect set) (protobuf concatenation
+   * merges messages). The suspect set goes out only once there is one, so filters of a control plane without kernel
+   * data see the responses they always did.
+   */
+  #body(snapshot: Snapshot, suspects: SuspectSet | undefined): Buffer {
+    const suspectsVersion = suspects?.version ?? '';
+    if (this.#encoded?.version !== snapshot.version || this.#encoded.suspects !== suspectsVersion) {
       const message = this.#responseType.fromObject({
         versionInfo: snapshot.versionInfo,
         resources: snapshot.entries.map((entry) => ({ id: entry.id, version: entry.version, policy: entry.policy })),
+        ...(suspectsVersion === '' ? {} : { networkSuspectsVersion: suspectsVersion, networkSuspects: suspects!.addresses }),
       });
-      this.#encoded = { version: snapshot.version, body: Buffer.from(this.#responseType.encode(message).finish()) };
+      this.#encoded = { version: snapshot.version, suspects: suspectsVersion, body: Buffer.from(this.#responseType.encode(message).finish()) };
     }
     return this.#encoded.body;
   }

@@ -156,10 +156,10 @@ export function breakerOpenUntil(h: i32): f64 {
   return breakers[h].record.openUntilMs;
 }
 
-// "<open cause>:<trip requests>/<trip failures>/<trip slow calls>" (OpenCause numbers).
-export function breakerOpenCause(h: i32): string {
+// "<trip requests>/<trip failures>/<trip slow calls>".
+export function breakerTrip(h: i32): string {
   const r = breakers[h].record;
-  return r.openCause.toString() + ":" + r.tripTotal.toString() + "/" + r.tripFailures.toString() + "/" + r.tripSlow.toString();
+  return r.tripTotal.toString() + "/" + r.tripFailures.toString() + "/" + r.tripSlow.toString();
 }
 
 export function breakerOpenCount(h: i32): u32 {

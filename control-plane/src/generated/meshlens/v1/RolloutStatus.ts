@@ -22,6 +22,10 @@ export interface RolloutStatus {
    * How many VMs are connected.
    */
   'connected'?: (number);
+  /**
+   * Current network-suspect set version ("" if none yet).
+   */
+  'suspectsVersion'?: (string);
 }
 
 /**
@@ -44,4 +48,8 @@ export interface RolloutStatus__Output {
    * How many VMs are connected.
    */
   'connected': (number);
+  /**
+   * Current network-suspect set version ("" if none yet).
+   */
+  'suspectsVersion': (string);
 }
