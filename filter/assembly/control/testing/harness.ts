@@ -62,6 +62,19 @@ export function decodeResponse(bytes: Uint8Array): string {
     ",\"resources\":[" + resources.join(",") + "]}";
 }
 
+// {"error": "...", "version": "...", "suspects": [...] | null} — the network-suspect set a response carries.
+export function decodeSuspects(bytes: Uint8Array): string {
+  const r = decodeDiscoveryResponse(bytes);
+  const suspects = r.suspects;
+  let list = "null";
+  if (suspects !== null) {
+    const quoted = new Array<string>();
+    for (let i = 0; i < suspects.length; i++) quoted.push(quote(suspects[i]));
+    list = "[" + quoted.join(",") + "]";
+  }
+  return "{\"error\":" + quote(r.error) + ",\"version\":" + quote(r.suspectsVersion) + ",\"suspects\":" + list + "}";
+}
+
 // {"error": "...", "ids": [...]} — what the discovery client would NACK with, or accept.
 export function validateResponse(bytes: Uint8Array): string {
   const s = validateSnapshot(decodeDiscoveryResponse(bytes));
