@@ -48,7 +48,8 @@ export function dumpPolicy(p: ResiliencePolicy): string {
     ",\"errorRateThreshold\":" + num(b.errorRateThreshold) + ",\"slowCallMs\":" + num(b.slowCallMs) +
     ",\"slowCallRateThreshold\":" + num(b.slowCallRateThreshold) + ",\"minRequests\":" + b.minRequests.toString() +
     ",\"windowMs\":" + num(b.windowMs) + ",\"openMs\":" + num(b.openMs) + ",\"maxOpenMs\":" + num(b.maxOpenMs) +
-    ",\"halfOpenProbes\":" + b.halfOpenProbes.toString() + ",\"halfOpenSuccesses\":" + b.halfOpenSuccesses.toString() + "}" +
+    ",\"halfOpenProbes\":" + b.halfOpenProbes.toString() + ",\"halfOpenSuccesses\":" + b.halfOpenSuccesses.toString() +
+    ",\"networkAware\":" + (b.networkAware ? "true" : "false") + "}" +
     ",\"retry\":{\"enabled\":" + (r.enabled ? "true" : "false") + ",\"idempotentOnly\":" + (r.idempotentOnly ? "true" : "false") +
     ",\"perTryTimeoutMs\":" + num(r.perTryTimeoutMs) + ",\"budgetRatio\":" + num(r.budgetRatio) +
     ",\"minRetriesPerSecond\":" + num(r.minRetriesPerSecond) + ",\"backoffMaxMs\":" + num(r.backoffMaxMs) +
