@@ -11,6 +11,7 @@ import type { RolloutSummary, RolloutTracker } from './rollout.ts';
 import { encodeSnapshotBody, type SnapshotCache } from './snapshot-cache.ts';
 import type { PolicyEntry } from './snapshot.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
+import type { NetworkSuspects } from './network-suspects.ts';
 import type { CorrelationView, Correlator, EndpointStatus, RouteView } from './correlator.ts';
 import { BreakerStates, type BreakerAggregate, type BreakersView } from './breaker-states.ts';
 
@@ -35,6 +36,7 @@ export interface AdminOperationsOptions {
   telemetry: TelemetryStore;
   correlator: Correlator;
   breakers?: BreakerStates;
+  suspects?: NetworkSuspects;
   validate: PolicyValidator;
   logger: Logger;
   now?: () => number;
@@ -113,7 +115,8 @@ export class AdminOperations {
   /** One page of the rollout rows (sorted by node then worker) with the totals over all of them. */
   rolloutStatus(pageSize?: unknown, pageToken?: unknown): RolloutSummary {
     const page = pageOf(pageSize, pageToken);
-    return this.#options.rollout.status(this.#options.cache.current().versionInfo, page.offset, page.size);
+    const status = this.#options.rollout.status(this.#options.cache.current().versionInfo, page.offset, page.size);
+    return { ...status, suspectsVersion: this.#options.suspects?.current().version ?? '' };
   }
 
   /** Joined flows of the kept windows, newest window first. */

@@ -36,6 +36,12 @@ export type BreakerPolicy = {
   maxOpenMs: number;
   halfOpenProbes: number;
   halfOpenSuccesses: number;
+  /**
+   * Opt-in: failures and slow calls served by an endpoint the control plane pushed as network-suspect (the
+   * correlator's verdict network-suspect or both) do not count against this breaker; they are counted under their
+   * own cause instead.
+   */
+  networkAware: boolean;
 };
 
 export type RetryPolicy = {
@@ -72,7 +78,7 @@ export function defaultPolicy(): ResiliencePolicy {
     target: { cluster: '*', pathTemplate: '*', perTenant: true },
     breaker: {
       enabled: true, errorRateThreshold: 0.3, slowCallMs: 800, slowCallRateThreshold: 0.5, minRequests: 20,
-      windowMs: 10000, openMs: 30000, maxOpenMs: 300000, halfOpenProbes: 5, halfOpenSuccesses: 3,
+      windowMs: 10000, openMs: 30000, maxOpenMs: 300000, halfOpenProbes: 5, halfOpenSuccesses: 3, networkAware: false,
     },
     retry: {
       enabled: true, idempotentOnly: true, perTryTimeoutMs: 0, budgetRatio: 0.2, minRetriesPerSecond: 10,
@@ -105,7 +111,7 @@ const POLICY_KEYS = ['target', 'breaker', 'retry'];
 const TARGET_KEYS = ['cluster', 'pathTemplate', 'perTenant'];
 const BREAKER_KEYS = [
   'enabled', 'errorRateThreshold', 'slowCallMs', 'slowCallRateThreshold', 'minRequests', 'windowMs', 'openMs',
-  'maxOpenMs', 'halfOpenProbes', 'halfOpenSuccesses',
+  'maxOpenMs', 'halfOpenProbes', 'halfOpenSuccesses', 'networkAware',
 ];
 const RETRY_KEYS = [
   'enabled', 'idempotentOnly', 'perTryTimeoutMs', 'budgetRatio', 'minRetriesPerSecond', 'backoffMaxMs',
@@ -215,6 +221,7 @@ function parseBreaker(v: JsonObject, out: BreakerPolicy): void {
   out.maxOpenMs = r.integer('maxOpenMs', out.maxOpenMs, 1, MAX_DURATION_MS);
   out.halfOpenProbes = r.integer('halfOpenProbes', out.halfOpenProbes, 1, 1000);
   out.halfOpenSuccesses = r.integer('halfOpenSuccesses', out.halfOpenSuccesses, 1, 1000);
+  out.networkAware = r.bool('networkAware', out.networkAware);
   if (out.maxOpenMs < out.openMs) fail('breaker.maxOpenMs', 'be ≥ breaker.openMs');
   if (out.halfOpenSuccesses > out.halfOpenProbes) fail('breaker.halfOpenSuccesses', 'be ≤ breaker.halfOpenProbes');
 }

@@ -13,10 +13,14 @@ import type { RolloutRow } from './policy-store.ts';
 export interface NodeRolloutState extends RolloutRow {
   openStreams: number;
   pendingVersion: string;
+  // Version of the network-suspect set the VM last said it applies ("" none); not persisted: a reconnecting VM
+  // reports it again on its first request.
+  suspectsVersion: string;
 }
 
 export interface RolloutSummary {
   snapshotVersion: string;
+  suspectsVersion?: string;
   nodes: (Omit<NodeRolloutState, 'openStreams'> & { connected: boolean })[];
   converged: number;
   connected: number;
@@ -62,7 +66,7 @@ export class RolloutTracker {
     for (const row of persisted) {
       const key = keyOf(row.nodeId, row.worker);
       if (this.#nodes.size >= this.#maxRows) { this.#expired.add(key); continue; }
-      this.#nodes.set(key, { ...row, openStreams: 0, pendingVersion: '' });
+      this.#nodes.set(key, { ...row, openStreams: 0, pendingVersion: '', suspectsVersion: '' });
       // A persisted row's grace starts now: its VM gets the same time to come back after a control-plane restart.
       this.#idleSince.set(key, now);
     }
@@ -86,7 +90,7 @@ export class RolloutTracker {
         if (oldest.done) throw resourceExhausted(`resource exhausted: rollout rows must be at most ${this.#maxRows} (limit maxRolloutRows)`);
         this.#drop(oldest.value);
       }
-      state = { nodeId, worker, ackedVersion: '', ackedAtUnixMs: 0, nackedVersion: '', nackReason: '', nackedAtUnixMs: 0, openStreams: 0, pendingVersion: '' };
+      state = { nodeId, worker, ackedVersion: '', ackedAtUnixMs: 0, nackedVersion: '', nackReason: '', nackedAtUnixMs: 0, openStreams: 0, pendingVersion: '', suspectsVersion: '' };
       this.#nodes.set(key, state);
       this.#expired.delete(key);
       this.#sorted = undefined;
@@ -129,6 +133,11 @@ export class RolloutTracker {
     state.ackedAtUnixMs = atUnixMs;
     state.pendingVersion = '';
     this.#dirty.add(keyOf(nodeId, worker));
+  }
+
+  suspectsApplied(nodeId: string, worker: string, version: string): void {
+    const state = this.#state(nodeId, worker);
+    if (state) state.suspectsVersion = version;
   }
 
   nacked(nodeId: string, worker: string, version: string, reason: string, atUnixMs: number): void {
@@ -185,7 +194,7 @@ export class RolloutTracker {
   takeDirty(): RolloutRow[] {
     const rows: RolloutRow[] = [];
     for (const key of this.#dirty) {
-      const { openStreams: _open, pendingVersion: _pending, ...row } = this.#nodes.get(key)!;
+      const { openStreams: _open, pendingVersion: _pending, suspectsVersion: _suspects, ...row } = this.#nodes.get(key)!;
       rows.push(row);
     }
     this.#dirty.clear();

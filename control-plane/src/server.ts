@@ -21,6 +21,7 @@ import { RolloutTracker } from './rollout.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { TelemetryStore } from './telemetry-store.ts';
 import { BreakerStates, type BreakerStatesOptions } from './breaker-states.ts';
+import { NetworkSuspects } from './network-suspects.ts';
 import { CorrelationWindows, type CorrelationWindowsOptions } from './correlation-windows.ts';
 import { Correlator, type CorrelatorOptions } from './correlator.ts';
 import { CorrelationExporter } from './metrics.ts';
@@ -92,13 +93,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const breakers = new BreakerStates(options.breakers);
   rollout.onNodeGone((nodeId) => breakers.nodeGone(nodeId));
 
-  const discovery = new PolicyDiscoveryService({ cache, rollout, auth, metrics, logger: logger.child('discovery'), now, ...options.discovery });
+  const suspects = new NetworkSuspects({ now });
+  const discovery = new PolicyDiscoveryService({ cache, rollout, auth, metrics, logger: logger.child('discovery'), now, suspects, ...options.discovery });
   const windows = new CorrelationWindows(options.correlation);
   const exporter = new CorrelationExporter(metrics, { maxEndpoints: options.correlation?.maxEndpointSeries, maxRoutes: options.correlation?.maxRouteSeries });
   const dropped = { ...windows.dropped, flowsWithoutIdentity: 0 };
   const correlator = new Correlator(windows, {
     ...options.correlation,
     onWindow: (join, endpoints) => {
+      suspects.update(endpoints);
       metrics.correlationWindows.inc();
       metrics.correlationJoinCpu.observe(correlator.lastJoinCpuMs / 1000);
       for (const [kind, value] of [['flows', windows.dropped.flows], ['connections', windows.dropped.connections], ['late_reports', windows.dropped.lateReports]] as const) {
@@ -115,7 +118,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   });
   const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
   const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now });
-  const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, breakers, validate, logger: logger.child('admin'), now });
+  const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, breakers, suspects, validate, logger: logger.child('admin'), now });
   const confirmations = new CommitConfirmed({ store, operations, telemetry: telemetryStore, logger: logger.child('commit-confirmed'), now });
   const updateSnapshotGauges = () => {
     metrics.snapshotVersion.set(cache.current().version);

@@ -16,6 +16,7 @@ export interface OutcomeSlot {
   requests: number;
   errors: number;
   slowCalls: number;            // as the filter counted them under its own slowCallMs
+  networkSuspectFailures?: number; // failed or slow on a network-suspect endpoint, excused by a network-aware breaker
   buckets: number[];            // DURATION_BUCKET_COUNT entries
 }
 
@@ -56,7 +57,7 @@ export class TelemetryStore {
       }
       let slot = series.slots.get(slotStart);
       if (!slot) {
-        slot = { startMs: slotStart, requests: 0, errors: 0, slowCalls: 0, buckets: new Array(DURATION_BUCKET_COUNT).fill(0) };
+        slot = { startMs: slotStart, requests: 0, errors: 0, slowCalls: 0, networkSuspectFailures: 0, buckets: new Array(DURATION_BUCKET_COUNT).fill(0) };
         series.slots.set(slotStart, slot);
       }
       addCounters(slot, route.counters);
@@ -111,6 +112,7 @@ function addCounters(slot: OutcomeSlot, counters: OutcomeCounters__Output | null
   slot.requests += counters.requests;
   slot.errors += counters.errors;
   slot.slowCalls += counters.slowCalls;
+  slot.networkSuspectFailures = (slot.networkSuspectFailures ?? 0) + (counters.networkSuspectFailures ?? 0);
   const buckets = counters.durationBuckets;
   for (let i = 0; i < buckets.length && i < DURATION_BUCKET_COUNT; i++) slot.buckets[i] += buckets[i];
 }

@@ -65,7 +65,7 @@ test('first request gets the whole snapshot, an ACK is recorded as the node\'s v
   const status = await within(rolloutWhere(plane, (s) => s.converged === 1), GUARD_MS, 'converged');
   assert.equal(status.nodes[0], {
     nodeId: 'sidecar~10.0.0.1', worker: 'worker_0', ackedVersion: '2', ackedAtUnixMs: plane.clock.now,
-    nackedVersion: '', nackReason: '', nackedAtUnixMs: 0, pendingVersion: '', connected: true,
+    nackedVersion: '', nackReason: '', nackedAtUnixMs: 0, pendingVersion: '', connected: true, suspectsVersion: '',
   });
   stream.end();
 });

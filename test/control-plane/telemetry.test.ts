@@ -58,6 +58,10 @@ test('bad reports are rejected with a clear status, nothing recorded, and the se
       /^invalid telemetry report: routes\[0\]\.counters\.errors must be <= requests$/],
     [encode({ ...valid, breakers: [{ cluster: 'c', state: 'BREAKER_STATE_UNSPECIFIED' }] }), plane.proxyToken, grpc.status.INVALID_ARGUMENT,
       /breakers\[0\]\.state must be CLOSED, OPEN or HALF_OPEN/],
+    [encode({ ...valid, breakers: [{ cluster: 'c', state: 'BREAKER_STATE_OPEN', tripRequests: 2, tripFailures: 3 }] }), plane.proxyToken,
+      grpc.status.INVALID_ARGUMENT, /breakers\[0\]\.tripFailures and tripSlowCalls must be <= tripRequests/],
+    [encode({ ...valid, breakers: [{ state: 'BREAKER_STATE_OPEN' }] }), plane.proxyToken, grpc.status.INVALID_ARGUMENT,
+      /breakers\[0\]\.cluster must be set/],
     [new Uint8Array(5 << 20), plane.proxyToken, grpc.status.RESOURCE_EXHAUSTED, /./],
   ];
   for (const [bytes, token, code, details] of cases) {
@@ -67,7 +71,7 @@ test('bad reports are rejected with a clear status, nothing recorded, and the se
   }
   assert.equal(plane.telemetry.routes(0, Number.MAX_SAFE_INTEGER), [], 'nothing recorded from rejected reports');
   const rejected = await plane.metrics.registry.getSingleMetricAsString('meshlens_cp_reports_rejected_total');
-  assert.match(rejected, /source="filter",code="INVALID_ARGUMENT"\} 5/);
+  assert.match(rejected, /source="filter",code="INVALID_ARGUMENT"\} 7/);
   const { error } = await unaryRaw(client, REPORT, encode(valid), plane.proxyToken);
   assert.is(error, null);
 });

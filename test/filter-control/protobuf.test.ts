@@ -132,6 +132,17 @@ for (const c of responseCases) {
   });
 }
 
+response('the network-suspect set decodes, is absent when not sent, and is bounded at 1024 addresses', () => {
+  const suspects = (message: Json) => JSON.parse(h.decodeSuspects(encode('DiscoveryResponse', message)));
+  assert.equal(suspects({ versionInfo: '1', nonce: 'n' }), { error: '', version: '', suspects: null }, 'none sent: the VM keeps its set');
+  assert.equal(suspects({ versionInfo: '1', nonce: 'n', networkSuspectsVersion: '1900000000000', networkSuspects: ['10.0.1.2:8080', '[fd00::1]:443'] }),
+    { error: '', version: '1900000000000', suspects: ['10.0.1.2:8080', '[fd00::1]:443'] });
+  assert.equal(suspects({ versionInfo: '1', nonce: 'n', networkSuspectsVersion: '7' }), { error: '', version: '7', suspects: [] }, 'an emptied set');
+  const many = Array.from({ length: 1025 }, (_, i) => `10.0.${i >> 8}.${i & 255}:80`);
+  assert.is(suspects({ versionInfo: '1', nonce: 'n', networkSuspectsVersion: '8', networkSuspects: many }).error,
+    'invalid discovery response: networkSuspects must have at most 1024 entries');
+});
+
 response('packed and unpacked status codes decode alike', () => {
   const message = { versionInfo: '5', nonce: 'n', resources: [{ id: 'codes', version: 1, policy: policy((p) => { p.retry.retriableStatusCodes = [409, 503]; }) }] };
   const packed = encode('DiscoveryResponse', message);

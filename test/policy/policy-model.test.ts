@@ -28,7 +28,7 @@ const cases: [string, unknown, string | null][] = [
   ['full contract example', {
     ...base,
     breaker: { enabled: true, errorRateThreshold: 0.3, slowCallMs: 800, slowCallRateThreshold: 0.5, minRequests: 20,
-      windowMs: 10000, openMs: 30000, maxOpenMs: 300000, halfOpenProbes: 5, halfOpenSuccesses: 3 },
+      windowMs: 10000, openMs: 30000, maxOpenMs: 300000, halfOpenProbes: 5, halfOpenSuccesses: 3, networkAware: false },
     retry: { enabled: true, idempotentOnly: true, perTryTimeoutMs: 0, budgetRatio: 0.2, minRetriesPerSecond: 10,
       backoffMaxMs: 2500, on: { '5xx': { maxRetries: 2, backoffBaseMs: 250 }, 'grpc-unavailable': { maxRetries: 3, backoffBaseMs: 100 } } },
   }, null],
@@ -57,6 +57,8 @@ const cases: [string, unknown, string | null][] = [
   ['successes above probes', with_('breaker', { halfOpenProbes: 2 }), 'invalid policy: breaker.halfOpenSuccesses must be ≤ breaker.halfOpenProbes'],
   ['probes 0', with_('breaker', { halfOpenProbes: 0 }), 'invalid policy: breaker.halfOpenProbes must be an integer in [1, 1000]'],
   ['enabled as number', with_('breaker', { enabled: 1 }), 'invalid policy: breaker.enabled must be a boolean'],
+  ['networkAware on', with_('breaker', { networkAware: true }), null],
+  ['networkAware as string', with_('breaker', { networkAware: 'yes' }), 'invalid policy: breaker.networkAware must be a boolean'],
   ['first error wins', with_('breaker', { errorRateThreshold: 2, minRequests: -1 }), 'invalid policy: breaker.errorRateThreshold must be in (0, 1]'],
   ['budget ratio 0 allowed', with_('retry', { budgetRatio: 0 }), null],
   ['budget ratio negative', with_('retry', { budgetRatio: -0.1 }), 'invalid policy: retry.budgetRatio must be in [0, 1]'],

@@ -22,6 +22,7 @@ import { messageType, meshlensGrpc } from '../protos.ts';
 import type { RolloutTracker } from '../rollout.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { SnapshotCache } from '../snapshot-cache.ts';
+import type { NetworkSuspects, SuspectSet } from '../network-suspects.ts';
 import type { DiscoveryRequest__Output } from '../generated/meshlens/v1/DiscoveryRequest.ts';
 
 export interface PolicyDiscoveryOptions {
@@ -34,6 +35,7 @@ export interface PolicyDiscoveryOptions {
   firstRequestTimeoutMs?: number;                      // default LIMITS.firstRequestTimeoutMs
   maxUnflushedBytes?: number;                          // default LIMITS.maxUnflushedBytes
   slowStreamTimeoutMs?: number;                        // default 30 s
+  suspects?: NetworkSuspects;                          // pushed with every response, resent when it changes
   onAck?: (nodeId: string, worker: string, version: string) => void;
   onNack?: (nodeId: string, worker: string, version: string, reason: string) => void;
 }
@@ -46,6 +48,7 @@ interface StreamState {
   nodeId: string;
   worker: string;
   sentVersion: number;          // last snapshot version sent or reported by the VM on connect; -1 none
+  sentSuspects: string;         // network-suspect set version sent or reported on connect
   outstandingNonce: string;     // "" when the stream is free
   sentAtMs: number;             // performance.now() of the outstanding send
   nonceCounter: number;
@@ -68,6 +71,8 @@ export class PolicyDiscoveryService {
   readonly #maxUnflushed: number;
   readonly #slowStreamTimeoutMs: number;
   #unflushed = 0;
+  #encodedSuspects: { version: string; body: Buffer } | undefined;
+  #unwatchSuspects: () => void;
   #unwatch: () => void;
   #streamIds = 0;
   #nackLog = { second: 0, logged: 0, suppressed: 0 };
@@ -79,6 +84,7 @@ export class PolicyDiscoveryService {
     this.#maxUnflushed = options.maxUnflushedBytes ?? LIMITS.maxUnflushedBytes;
     this.#slowStreamTimeoutMs = options.slowStreamTimeoutMs ?? 30_000;
     this.#unwatch = options.cache.watch((snapshot) => this.#pushAll(snapshot));
+    this.#unwatchSuspects = options.suspects?.watch(() => this.#pushAll(options.cache.current())) ?? (() => {});
   }
 
   addToServer(server: grpc.Server): void {
@@ -107,6 +113,7 @@ export class PolicyDiscoveryService {
   /** Ends every stream with UNAVAILABLE (graceful shutdown: filters reconnect elsewhere or later). */
   close(): void {
     this.#unwatch();
+    this.#unwatchSuspects();
     for (const stream of this.#streams) {
       stream.call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' });
     }
@@ -178,11 +185,12 @@ export class PolicyDiscoveryService {
         const reported = /^(0|[1-9]\d{0,15})$/.test(request.versionInfo) ? Number(request.versionInfo) : -1;
         stream = {
           id: ++this.#streamIds, call, nodeId: node.id, worker: node.worker, sentVersion: reported, outstandingNonce: '', sentAtMs: 0,
-          nonceCounter: 0, unflushed: 0, slowTimer: undefined, fail,
+          nonceCounter: 0, unflushed: 0, slowTimer: undefined, fail, sentSuspects: clip(request.networkSuspectsVersion ?? '', 32),
         };
         this.#streams.add(stream);
         metrics.connectedProxies.inc();
         if (reported >= 0) rollout.acked(node.id, node.worker, request.versionInfo, this.#now());
+        rollout.suspectsApplied(node.id, node.worker, stream.sentSuspects);
         logger.debug('discovery stream opened', { node: node.id, worker: node.worker, version: clip(request.versionInfo, 32) });
         this.#maybeSend(stream, this.#options.cache.current());
         return;
@@ -208,6 +216,7 @@ export class PolicyDiscoveryService {
     } else {
       metrics.pushToAck.observe((performance.now() - stream.sentAtMs) / 1000);
       rollout.acked(stream.nodeId, stream.worker, String(stream.sentVersion), this.#now());
+      rollout.suspectsApplied(stream.nodeId, stream.worker, stream.sentSuspects);
       this.#options.onAck?.(stream.nodeId, stream.worker, String(stream.sentVersion));
     }
     this.#maybeSend(stream, this.#options.cache.current());
@@ -231,7 +240,9 @@ export class PolicyDiscoveryService {
   }
 
   #maybeSend(stream: StreamState, snapshot: Snapshot): void {
-    if (stream.outstandingNonce !== '' || stream.sentVersion === snapshot.version) return;
+    const suspects = this.#options.suspects?.current();
+    const suspectsVersion = suspects?.version ?? '';
+    if (stream.outstandingNonce !== '' || (stream.sentVersion === snapshot.version && stream.sentSuspects === suspectsVersion)) return;
     const body = this.#options.cache.encoded();
     // Over budget the stream keeps no bytes, only its place in line; it gets the then-latest snapshot when bytes
     // held by other streams are flushed.
@@ -244,10 +255,12 @@ export class PolicyDiscoveryService {
     const nonce = `${stream.id.toString(36)}.${(++stream.nonceCounter).toString(36)}`;
     stream.outstandingNonce = nonce;
     stream.sentVersion = snapshot.version;
+    stream.sentSuspects = suspectsVersion;
     stream.sentAtMs = performance.now();
     this.#options.rollout.sent(stream.nodeId, stream.worker, snapshot.versionInfo);
     this.#options.metrics.pushes.inc();
-    const message = Buffer.concat([body, this.#responseType.encode({ nonce }).finish()]);
+    // Protobuf concatenation merges messages: the shared snapshot body, the suspect set's fields, then the nonce.
+    const message = Buffer.concat([body, this.#suspectsBody(suspects), this.#responseType.encode({ nonce }).finish()]);
     stream.unflushed = message.length;
     this.#unflushed += message.length;
     this.#options.metrics.discoveryUnflushedBytes.set(this.#unflushed);
@@ -255,6 +268,21 @@ export class PolicyDiscoveryService {
       `resource exhausted: the discovery stream must read its snapshot within ${this.#slowStreamTimeoutMs} ms`), 'slow_reader'),
     this.#slowStreamTimeoutMs);
     stream.call.write(message, () => this.#release(stream));
+  }
+
+  /**
+   * The suspect set's DiscoveryResponse fields, encoded once per set version. It goes out only once there is one, so
+   * filters of a control plane without kernel data see the responses they always did. At its cap (1,024 addresses of
+   * at most ~50 bytes) it stays inside the 64 KiB LIMITS.maxSendMessageBytes keeps above the largest snapshot.
+   */
+  #suspectsBody(suspects: SuspectSet | undefined): Buffer {
+    const version = suspects?.version ?? '';
+    if (version === '') return Buffer.alloc(0);
+    if (this.#encodedSuspects?.version !== version) {
+      const message = this.#responseType.fromObject({ networkSuspectsVersion: version, networkSuspects: suspects!.addresses });
+      this.#encodedSuspects = { version, body: Buffer.from(this.#responseType.encode(message).finish()) };
+    }
+    return this.#encodedSuspects.body;
   }
 
   /** The stream's outstanding write left the process (or the stream ended): its bytes return to the budget. */

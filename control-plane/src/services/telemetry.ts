@@ -113,6 +113,10 @@ export function validateReport(report: TelemetryReport__Output, maxEntries: numb
     if (entry.state === 'BREAKER_STATE_UNSPECIFIED' || typeof entry.state !== 'string') {
       throw invalidArgument(`invalid telemetry report: breakers[${i}].state must be CLOSED, OPEN or HALF_OPEN`);
     }
+    if (!entry.cluster) throw invalidArgument(`invalid telemetry report: breakers[${i}].cluster must be set`);
+    if (entry.tripFailures > entry.tripRequests || entry.tripSlowCalls > entry.tripRequests) {
+      throw invalidArgument(`invalid telemetry report: breakers[${i}].tripFailures and tripSlowCalls must be <= tripRequests`);
+    }
   });
   return entries;
 }
@@ -121,6 +125,9 @@ function checkCounters(counters: OutcomeCounters__Output | null, where: string):
   if (!counters) return;
   if (counters.errors > counters.requests) throw invalidArgument(`invalid telemetry report: ${where}.counters.errors must be <= requests`);
   if (counters.slowCalls > counters.requests) throw invalidArgument(`invalid telemetry report: ${where}.counters.slowCalls must be <= requests`);
+  if ((counters.networkSuspectFailures ?? 0) > counters.requests) {
+    throw invalidArgument(`invalid telemetry report: ${where}.counters.networkSuspectFailures must be <= requests`);
+  }
   if (counters.durationBuckets.length > DURATION_BUCKET_COUNT) {
     throw invalidArgument(`invalid telemetry report: ${where}.counters.durationBuckets must have at most ${DURATION_BUCKET_COUNT} entries`);
   }

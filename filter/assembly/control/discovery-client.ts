@@ -31,6 +31,8 @@ export class DiscoveryClient {
   private sentNode: bool = false;
   // Snapshot version in force ("" while only the plugin config's default policy is).
   appliedVersion: string = "";
+  // Version of the network-suspect set in force ("" while none), echoed in every request like appliedVersion.
+  appliedSuspectsVersion: string = "";
 
   constructor(
     private readonly cluster: string,
@@ -71,7 +73,7 @@ export class DiscoveryClient {
   private send(versionInfo: string, nonce: string, errorMessage: string | null): bool {
     // The stream's node is fixed by its first request; later requests may omit it.
     const request = encodeDiscoveryRequest(
-      versionInfo, this.sentNode ? null : this.node, nonce, GRPC_INVALID_ARGUMENT, errorMessage);
+      versionInfo, this.sentNode ? null : this.node, nonce, GRPC_INVALID_ARGUMENT, errorMessage, this.appliedSuspectsVersion);
     const sent = grpcSend(this.token, request, false) == HostStatus.Ok;
     if (sent) this.sentNode = true;
     return sent;
@@ -113,10 +115,14 @@ export class DiscoveryClient {
       return;
     }
     this.sink.apply(snapshot);
-    this.appliedVersion = snapshot.version;
+    if (snapshot.suspects !== null) this.appliedSuspectsVersion = snapshot.suspectsVersion;
     this.counters.add(DISCOVERY_ACKS_TOTAL);
-    log(LogLevel.Info, "meshlens discovery: enforcing snapshot " + snapshot.version + " (" +
-      snapshot.policies.length.toString() + " policies)");
+    // A new suspect set comes with the same policies at every correlation window: only a policy change is logged.
+    if (snapshot.version != this.appliedVersion) {
+      log(LogLevel.Info, "meshlens discovery: enforcing snapshot " + snapshot.version + " (" +
+        snapshot.policies.length.toString() + " policies)");
+    }
+    this.appliedVersion = snapshot.version;
     if (!this.send(snapshot.version, response.nonce, null)) this.abandon(nowMs);
   }
 

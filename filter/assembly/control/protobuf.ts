@@ -11,6 +11,8 @@ export const enum WireType { Varint = 0, Fixed64 = 1, LengthDelimited = 2, Start
 // Far above any real snapshot; bounds the work a hostile or corrupted message can cause.
 export const MAX_RESOURCES: i32 = 4096;
 export const MAX_STATUS_CODES: i32 = 1024;
+// discovery.proto NetworkSuspects: the control plane pushes at most this many addresses.
+export const MAX_SUSPECTS: i32 = 1024;
 // Groups are long deprecated and never used by these protos; nesting deeper than this is malformed.
 const MAX_GROUP_DEPTH: i32 = 16;
 
@@ -266,6 +268,7 @@ function writeNode(node: NodeIdentity): ProtoWriter {
 // node is sent on a stream's first request only; errorMessage non-null makes the request a NACK.
 export function encodeDiscoveryRequest(
   versionInfo: string, node: NodeIdentity | null, responseNonce: string, errorCode: i32, errorMessage: string | null,
+  suspectsVersion: string = "",
 ): ArrayBuffer {
   const w = new ProtoWriter();
   w.string(1, versionInfo);
@@ -277,6 +280,7 @@ export function encodeDiscoveryRequest(
     detail.string(2, errorMessage);
     w.message(4, detail);
   }
+  w.string(5, suspectsVersion);
   return w.finishBuffer();
 }
 
@@ -293,6 +297,9 @@ export class DiscoveryResponseMessage {
   versionInfo: string = "";
   nonce: string = "";
   resources: Array<PolicyResourceMessage> = new Array<PolicyResourceMessage>();
+  // network_suspects: `suspects` is null when the response carries none (the VM keeps the set it has).
+  suspectsVersion: string = "";
+  suspects: Array<string> | null = null;
   // "invalid discovery response: <field> must <rule>" when the bytes are not a DiscoveryResponse.
   error: string = "";
 }
@@ -359,10 +366,10 @@ const TARGET_FIELDS: StaticArray<string> = ["cluster", "pathTemplate", "perTenan
 const TARGET_KINDS: StaticArray<i32> = [K_STRING, K_STRING, K_BOOL];
 const BREAKER_FIELDS: StaticArray<string> = [
   "enabled", "errorRateThreshold", "slowCallMs", "slowCallRateThreshold", "minRequests", "windowMs", "openMs",
-  "maxOpenMs", "halfOpenProbes", "halfOpenSuccesses",
+  "maxOpenMs", "halfOpenProbes", "halfOpenSuccesses", "networkAware",
 ];
 const BREAKER_KINDS: StaticArray<i32> = [
-  K_BOOL, K_DOUBLE, K_UINT32, K_DOUBLE, K_UINT32, K_UINT32, K_UINT32, K_UINT32, K_UINT32, K_UINT32,
+  K_BOOL, K_DOUBLE, K_UINT32, K_DOUBLE, K_UINT32, K_UINT32, K_UINT32, K_UINT32, K_UINT32, K_UINT32, K_BOOL,
 ];
 // RetryPolicy fields 1..6; 7 (on) and 8 (retriable_status_codes) are handled separately.
 const RETRY_FIELDS: StaticArray<string> = [
@@ -519,6 +526,14 @@ export function decodeDiscoveryResponse(bytes: Uint8Array): DiscoveryResponseMes
       out.resources.push(resource);
     } else if (field == 3) {
       if (r.expect(WireType.LengthDelimited, "nonce", "a string")) out.nonce = r.string();
+    } else if (field == 4 || field == 5) {
+      // network_suspects_version, network_suspects: present together whenever the control plane keeps a set.
+      if (!r.expect(WireType.LengthDelimited, "networkSuspects", "strings")) break;
+      let suspects = out.suspects;
+      if (suspects === null) out.suspects = suspects = new Array<string>();
+      if (field == 4) out.suspectsVersion = r.string();
+      else if (suspects.length < MAX_SUSPECTS) suspects.push(r.string());
+      else r.fail("networkSuspects must have at most 1024 entries");
     } else {
       r.skip();
     }
@@ -548,6 +563,7 @@ export class OutcomeCounters {
   durationBuckets: StaticArray<u32> = new StaticArray<u32>(DURATION_BUCKET_COUNT);
   retries: u32 = 0;
   breakerRejections: u32 = 0;
+  networkSuspectFailures: u32 = 0;
 
   encode(): ProtoWriter {
     const w = new ProtoWriter();
@@ -563,6 +579,7 @@ export class OutcomeCounters {
     w.packedUint32(5, buckets);
     w.uint32(6, this.retries);
     w.uint32(7, this.breakerRejections);
+    w.uint32(8, this.networkSuspectFailures);
     return w;
   }
 }
@@ -613,20 +630,26 @@ export class RouteEntry {
   constructor(public cluster: string, public pathTemplate: string, public tenant: string) {}
 }
 
-// telemetry.proto BreakerEntry; `state` is already the proto's BreakerState number (Closed = 1).
-export class BreakerEntry {
-  cluster: string = "";
-  tenant: string = "";
-  state: i32 = 0;
-  transitions: u32 = 0;
-  policyId: string = "";
-  pathTemplate: string = "";
-  sinceUnixMs: u64 = 0;
-  openUntilUnixMs: u64 = 0;
-  openCause: i32 = 0;
-  tripRequests: u32 = 0;
-  tripFailures: u32 = 0;
-  tripSlowCalls: u32 = 0;
+// One telemetry.proto BreakerEntry, encoded at once (no intermediate object: the module's size budget is tight).
+// `state` is already the proto's BreakerState number (Closed = 1).
+export function encodeBreakerEntry(
+  cluster: string, tenant: string, state: i32, transitions: u32, policyId: string, pathTemplate: string, sinceUnixMs: u64,
+  openUntilUnixMs: u64, openCause: i32, tripRequests: u32, tripFailures: u32, tripSlowCalls: u32,
+): ProtoWriter {
+  const entry = new ProtoWriter();
+  entry.string(1, cluster);
+  entry.string(2, tenant);
+  entry.enumValue(3, state);
+  entry.uint32(4, transitions);
+  entry.string(5, policyId);
+  entry.string(6, pathTemplate);
+  entry.uint64(7, sinceUnixMs);
+  entry.uint64(8, openUntilUnixMs);
+  entry.enumValue(9, openCause);
+  entry.uint32(10, tripRequests);
+  entry.uint32(11, tripFailures);
+  entry.uint32(12, tripSlowCalls);
+  return entry;
 }
 
 export class TelemetryReportMessage {
@@ -636,7 +659,8 @@ export class TelemetryReportMessage {
   windowEndUnixMs: u64 = 0;
   connections: Array<ConnectionEntry> = new Array<ConnectionEntry>();
   routes: Array<RouteEntry> = new Array<RouteEntry>();
-  breakers: Array<BreakerEntry> = new Array<BreakerEntry>();
+  // Encoded BreakerEntry messages (encodeBreakerEntry).
+  breakers: Array<ProtoWriter> = new Array<ProtoWriter>();
 
   encode(): ArrayBuffer {
     const w = new ProtoWriter();
@@ -672,23 +696,7 @@ export class TelemetryReportMessage {
       entry.message(4, route.counters.encode());
       w.message(6, entry);
     }
-    for (let i = 0; i < this.breakers.length; i++) {
-      const b = this.breakers[i];
-      const entry = new ProtoWriter();
-      entry.string(1, b.cluster);
-      entry.string(2, b.tenant);
-      entry.enumValue(3, b.state);
-      entry.uint32(4, b.transitions);
-      entry.string(5, b.policyId);
-      entry.string(6, b.pathTemplate);
-      entry.uint64(7, b.sinceUnixMs);
-      entry.uint64(8, b.openUntilUnixMs);
-      entry.enumValue(9, b.openCause);
-      entry.uint32(10, b.tripRequests);
-      entry.uint32(11, b.tripFailures);
-      entry.uint32(12, b.tripSlowCalls);
-      w.message(7, entry);
-    }
+    for (let i = 0; i < this.breakers.length; i++) w.message(7, this.breakers[i]);
     return w.finishBuffer();
   }
 }

@@ -9,7 +9,7 @@ import { ControlPlaneConfig, FilterConfig, MAX_NODE_ID_LENGTH, MAX_NODE_NAME_LEN
 import { REPORTER_SOURCE, REPORTER_WAYPOINT } from "../policy/request-metrics";
 import { BreakerPolicy, parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
 import { AdmitResult, Resilience } from "../resilience/resilience";
-import { ResponseFacts } from "../resilience/filter-glue";
+import { ResponseFacts, UPSTREAM_ADDRESS } from "../resilience/filter-glue";
 import { JitteredBackoff, Prng } from "./backoff";
 import { DiscoveryClient, PolicySink } from "./discovery-client";
 import { ControlCounters } from "./metrics";
@@ -30,7 +30,6 @@ const XDS_NODE_NAMESPACE = propertyPath(["xds", "node", "metadata", "NAMESPACE"]
 // Istio node ids are "<type>~<ip>~<pod>.<namespace>~<namespace>.svc.<domain>"; waypoints are type "waypoint"
 // (istio/istio pkg/model/proxy.go NodeType).
 const WAYPOINT_NODE_PREFIX = "waypoint~";
-const UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
 const UPSTREAM_LOCAL_ADDRESS = propertyPath(["upstream", "local_address"]);
 const DEFAULT_SLOW_CALL_MS: f64 = new BreakerPolicy().slowCallMs;
 const VM_SEQUENCE_KEY = "meshlens.control.v1|vm-sequence";
@@ -71,6 +70,8 @@ export class ResilienceSink extends PolicySink {
 
   apply(snapshot: ValidatedSnapshot): void {
     this.resilience.setPolicies(snapshot.policies.concat(this.defaults));
+    const suspects = snapshot.suspects;
+    if (suspects !== null) this.resilience.setSuspects(suspects);
   }
 }
 
@@ -219,6 +220,7 @@ export function recordRequestTelemetry(
   if (admitted !== null) {
     const scope = admitted.scope;
     if (scope !== null) outcome.slowCallMs = scope.policy.breaker.slowCallMs;
+    outcome.networkSuspect = admitted.networkSuspect;
   }
   session.record(outcome);
 }

@@ -13,6 +13,9 @@ export class ValidatedSnapshot {
   error: string = "";
   // Id of the first refused policy, for logs.
   rejectedId: string = "";
+  // The network-suspect set carried by the response (suspects null: none carried, keep the current one).
+  suspectsVersion: string = "";
+  suspects: Array<string> | null = null;
 }
 
 export function validateSnapshot(response: DiscoveryResponseMessage): ValidatedSnapshot {
@@ -26,6 +29,8 @@ export function validateSnapshot(response: DiscoveryResponseMessage): ValidatedS
     out.error = "invalid discovery response: versionInfo must be set";
     return out;
   }
+  out.suspectsVersion = response.suspectsVersion;
+  out.suspects = response.suspects;
   const seen = new Set<string>();
   for (let i = 0; i < response.resources.length; i++) {
     const resource = response.resources[i];

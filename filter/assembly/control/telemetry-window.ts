@@ -31,6 +31,8 @@ export class RequestOutcome {
   attempts: i32 = 0;
   // The governing policy's breaker.slowCallMs.
   slowCallMs: f64 = 800;
+  // Failed or slow on a network-suspect endpoint, so not counted by its network-aware breaker.
+  networkSuspect: bool = false;
 }
 
 function isFailure(outcome: RequestOutcome): bool {
@@ -46,6 +48,7 @@ function addOutcome(counters: OutcomeCounters, outcome: RequestOutcome): void {
   counters.durationMsSum += <u64>duration;
   counters.durationBuckets[durationBucketIndex(duration)]++;
   if (outcome.attempts > 1) counters.retries += <u32>(outcome.attempts - 1);
+  if (outcome.networkSuspect) counters.networkSuspectFailures++;
 }
 
 export class TelemetryWindow {

@@ -59,14 +59,6 @@ export function breakerStateName(state: BreakerState): string {
   return "Closed";
 }
 
-// Why the scope last opened; the same numbers as telemetry.proto's BreakerOpenCause.
-export const enum OpenCause {
-  None = 0,
-  ErrorRate = 1,
-  SlowCallRate = 2,
-  ProbeFailed = 3,
-}
-
 export const enum Outcome {
   Success = 0,
   Failure = 1,
@@ -281,8 +273,7 @@ export class BreakerRecord extends BreakerCounts {
   probesAdmitted: u32 = 0;
   // Incremented on every transition.
   transitions: u32 = 0;
-  // Why it last opened and the window it tripped on (zero for a failed probe): what an operator reads as "why".
-  openCause: i32 = OpenCause.None;
+  // The window it last tripped on (zero when a failed probe reopened it): what an operator reads as "why".
   tripTotal: u32 = 0;
   tripFailures: u32 = 0;
   tripSlow: u32 = 0;
@@ -300,7 +291,6 @@ export class BreakerRecord extends BreakerCounts {
     this.probeSuccesses = 0;
     this.probeFailures = 0;
     this.transitions = 0;
-    this.openCause = OpenCause.None;
     this.tripTotal = 0;
     this.tripFailures = 0;
     this.tripSlow = 0;
@@ -322,7 +312,6 @@ export class BreakerRecord extends BreakerCounts {
     this.probeSuccesses = other.probeSuccesses;
     this.probeFailures = other.probeFailures;
     this.transitions = other.transitions;
-    this.openCause = other.openCause;
     this.tripTotal = other.tripTotal;
     this.tripFailures = other.tripFailures;
     this.tripSlow = other.tripSlow;
@@ -373,20 +362,11 @@ export function openDurationMs(policy: BreakerPolicy, openCount: u32): f64 {
   return duration < policy.maxOpenMs ? duration : policy.maxOpenMs;
 }
 
-// Notes why a Closed scope trips (the sums shouldTrip just accepted) or that a HalfOpen probe failed.
-function noteOpenCause(record: BreakerRecord, policy: BreakerPolicy, sums: WindowSums | null): void {
-  if (sums === null) {
-    record.openCause = OpenCause.ProbeFailed;
-    record.tripTotal = 0;
-    record.tripFailures = 0;
-    record.tripSlow = 0;
-    return;
-  }
-  const total = <f64>sums.total;
-  record.openCause = <f64>sums.failures / total >= policy.errorRateThreshold ? OpenCause.ErrorRate : OpenCause.SlowCallRate;
-  record.tripTotal = sums.total;
-  record.tripFailures = sums.failures;
-  record.tripSlow = sums.slow;
+// Keeps the window a Closed scope trips on (the sums shouldTrip just accepted); a failed HalfOpen probe clears it.
+function noteTrip(record: BreakerRecord, total: u32, failures: u32, slow: u32): void {
+  record.tripTotal = total;
+  record.tripFailures = failures;
+  record.tripSlow = slow;
 }
 
 function transitionTo(record: BreakerRecord, policy: BreakerPolicy, state: BreakerState, nowMs: f64): void {
@@ -422,7 +402,7 @@ export function evaluate(record: BreakerRecord, policy: BreakerPolicy, nowMs: f6
   }
   if (record.state == BreakerState.Closed) {
     if (!shouldTrip(record.window.sum(nowMs, scratch), policy)) return -1;
-    noteOpenCause(record, policy, scratch);
+    noteTrip(record, scratch.total, scratch.failures, scratch.slow);
     transitionTo(record, policy, BreakerState.Open, nowMs);
     return BreakerState.Open;
   }
@@ -432,7 +412,7 @@ export function evaluate(record: BreakerRecord, policy: BreakerPolicy, nowMs: f6
     return BreakerState.HalfOpen;
   }
   if (record.probeFailures > 0) {
-    noteOpenCause(record, policy, null);
+    noteTrip(record, 0, 0, 0);
     transitionTo(record, policy, BreakerState.Open, nowMs);
     return BreakerState.Open;
   }
@@ -491,12 +471,12 @@ export function claimProbe(record: BreakerRecord, policy: BreakerPolicy, nowMs: 
 
 // ---- binary layout for shared data ---------------------------------------------------------------------------
 // little-endian:
-//   0 u8 layout version (RECORD_LAYOUT_VERSION)   1 u8 state   2 u8 openCause   3 u8 zero
+//   0 u8 layout version (RECORD_LAYOUT_VERSION)   1 u8 state   2 u16 zero
 //   4 u32 openCount   8 f64 stateSinceMs   16 f64 openUntilMs   24 f64 bucketMs
 //  32 u32 probesAdmitted   36 u32 probeSuccesses   40 u32 probeFailures   44 u32 transitions
 //  48 u32 tripTotal   52 u32 tripFailures   56 u32 tripSlow   60 u32 zero
 //  64 + 24·i (i < BUCKET_COUNT): i64 epoch, u32 total, u32 failures, u32 slow, u32 retries
-// Version 2 added the open cause and trip counts; a version-1 record (an older module in the same process) is
+// Version 2 added the trip counts; a version-1 record (an older module in the same process) is
 // refused by decodeRecord and starts afresh.
 
 export const RECORD_LAYOUT_VERSION: u8 = 2;
@@ -504,33 +484,32 @@ const HEADER_BYTES: i32 = 64;
 const BUCKET_BYTES: i32 = 24;
 export const RECORD_BYTES: i32 = HEADER_BYTES + BUCKET_BYTES * BUCKET_COUNT;
 
+// Raw little-endian loads and stores (wasm memory is little-endian) rather than DataView: the buffer is exactly
+// RECORD_BYTES (decodeRecord checks first), so DataView's per-access bounds checks only cost module size.
 export function encodeRecord(record: BreakerRecord): ArrayBuffer {
   const buffer = new ArrayBuffer(RECORD_BYTES);
-  const view = new DataView(buffer);
-  view.setUint8(0, RECORD_LAYOUT_VERSION);
-  view.setUint8(1, <u8>record.state);
-  view.setUint8(2, <u8>record.openCause);
-  view.setUint8(3, 0);
-  view.setUint32(4, record.openCount, true);
-  view.setFloat64(8, record.stateSinceMs, true);
-  view.setFloat64(16, record.openUntilMs, true);
-  view.setFloat64(24, record.window.bucketMs, true);
-  view.setUint32(32, record.probesAdmitted, true);
-  view.setUint32(36, record.probeSuccesses, true);
-  view.setUint32(40, record.probeFailures, true);
-  view.setUint32(44, record.transitions, true);
-  view.setUint32(48, record.tripTotal, true);
-  view.setUint32(52, record.tripFailures, true);
-  view.setUint32(56, record.tripSlow, true);
-  view.setUint32(60, 0, true);
+  const p = changetype<usize>(buffer);
+  store<u8>(p, RECORD_LAYOUT_VERSION);
+  store<u8>(p, <u8>record.state, 1);
+  store<u32>(p, record.openCount, 4);
+  store<f64>(p, record.stateSinceMs, 8);
+  store<f64>(p, record.openUntilMs, 16);
+  store<f64>(p, record.window.bucketMs, 24);
+  store<u32>(p, record.probesAdmitted, 32);
+  store<u32>(p, record.probeSuccesses, 36);
+  store<u32>(p, record.probeFailures, 40);
+  store<u32>(p, record.transitions, 44);
+  store<u32>(p, record.tripTotal, 48);
+  store<u32>(p, record.tripFailures, 52);
+  store<u32>(p, record.tripSlow, 56);
   const w = record.window;
   for (let i = 0; i < BUCKET_COUNT; i++) {
-    const at = HEADER_BYTES + BUCKET_BYTES * i;
-    view.setInt64(at, w.epochs[i], true);
-    view.setUint32(at + 8, w.totals[i], true);
-    view.setUint32(at + 12, w.failures[i], true);
-    view.setUint32(at + 16, w.slows[i], true);
-    view.setUint32(at + 20, w.retries[i], true);
+    const at = p + <usize>(HEADER_BYTES + BUCKET_BYTES * i);
+    store<i64>(at, unchecked(w.epochs[i]));
+    store<u32>(at, unchecked(w.totals[i]), 8);
+    store<u32>(at, unchecked(w.failures[i]), 12);
+    store<u32>(at, unchecked(w.slows[i]), 16);
+    store<u32>(at, unchecked(w.retries[i]), 20);
   }
   return buffer;
 }
@@ -539,34 +518,32 @@ export function encodeRecord(record: BreakerRecord): ArrayBuffer {
 // caller replaces with a fresh record rather than trusting.
 export function decodeRecord(buffer: ArrayBuffer, out: BreakerRecord): bool {
   if (buffer.byteLength != RECORD_BYTES) return false;
-  const view = new DataView(buffer);
-  if (view.getUint8(0) != RECORD_LAYOUT_VERSION) return false;
-  const state = view.getUint8(1);
+  const p = changetype<usize>(buffer);
+  if (load<u8>(p) != RECORD_LAYOUT_VERSION) return false;
+  const state = load<u8>(p, 1);
   if (state > 2) return false;
-  const bucketMs = view.getFloat64(24, true);
+  const bucketMs = load<f64>(p, 24);
   if (!(bucketMs > 0)) return false;
   out.state = <BreakerState>state;
-  out.openCount = view.getUint32(4, true);
-  out.stateSinceMs = view.getFloat64(8, true);
-  out.openUntilMs = view.getFloat64(16, true);
+  out.openCount = load<u32>(p, 4);
+  out.stateSinceMs = load<f64>(p, 8);
+  out.openUntilMs = load<f64>(p, 16);
   out.window.bucketMs = bucketMs;
-  out.probesAdmitted = view.getUint32(32, true);
-  out.probeSuccesses = view.getUint32(36, true);
-  out.probeFailures = view.getUint32(40, true);
-  out.transitions = view.getUint32(44, true);
-  const cause = view.getUint8(2);
-  out.openCause = cause > <u8>OpenCause.ProbeFailed ? OpenCause.None : <i32>cause;
-  out.tripTotal = view.getUint32(48, true);
-  out.tripFailures = view.getUint32(52, true);
-  out.tripSlow = view.getUint32(56, true);
+  out.probesAdmitted = load<u32>(p, 32);
+  out.probeSuccesses = load<u32>(p, 36);
+  out.probeFailures = load<u32>(p, 40);
+  out.transitions = load<u32>(p, 44);
+  out.tripTotal = load<u32>(p, 48);
+  out.tripFailures = load<u32>(p, 52);
+  out.tripSlow = load<u32>(p, 56);
   const w = out.window;
   for (let i = 0; i < BUCKET_COUNT; i++) {
-    const at = HEADER_BYTES + BUCKET_BYTES * i;
-    w.epochs[i] = view.getInt64(at, true);
-    w.totals[i] = view.getUint32(at + 8, true);
-    w.failures[i] = view.getUint32(at + 12, true);
-    w.slows[i] = view.getUint32(at + 16, true);
-    w.retries[i] = view.getUint32(at + 20, true);
+    const at = p + <usize>(HEADER_BYTES + BUCKET_BYTES * i);
+    unchecked(w.epochs[i] = load<i64>(at));
+    unchecked(w.totals[i] = load<u32>(at, 8));
+    unchecked(w.failures[i] = load<u32>(at, 12));
+    unchecked(w.slows[i] = load<u32>(at, 16));
+    unchecked(w.retries[i] = load<u32>(at, 20));
   }
   return true;
 }

@@ -70,6 +70,8 @@ export class BreakerPolicy {
   maxOpenMs: f64 = 300000;
   halfOpenProbes: i32 = 5;
   halfOpenSuccesses: i32 = 3;
+  // Failures and slow calls from a network-suspect endpoint (pushed by the control plane) do not count.
+  networkAware: bool = false;
 }
 
 export class RetryRule {
@@ -241,7 +243,7 @@ const POLICY_KEYS: StaticArray<string> = ["target", "breaker", "retry"];
 const TARGET_KEYS: StaticArray<string> = ["cluster", "pathTemplate", "perTenant"];
 const BREAKER_KEYS: StaticArray<string> = [
   "enabled", "errorRateThreshold", "slowCallMs", "slowCallRateThreshold", "minRequests", "windowMs", "openMs",
-  "maxOpenMs", "halfOpenProbes", "halfOpenSuccesses",
+  "maxOpenMs", "halfOpenProbes", "halfOpenSuccesses", "networkAware",
 ];
 const RETRY_KEYS: StaticArray<string> = [
   "enabled", "idempotentOnly", "perTryTimeoutMs", "budgetRatio", "minRetriesPerSecond", "backoffMaxMs",
@@ -288,6 +290,7 @@ function parseBreaker(v: JsonValue, out: BreakerPolicy): string {
   out.maxOpenMs = r.integer("maxOpenMs", out.maxOpenMs, 1, MAX_DURATION_MS);
   out.halfOpenProbes = <i32>r.integer("halfOpenProbes", out.halfOpenProbes, 1, 1000);
   out.halfOpenSuccesses = <i32>r.integer("halfOpenSuccesses", out.halfOpenSuccesses, 1, 1000);
+  out.networkAware = r.bool("networkAware", out.networkAware);
   if (r.error.length > 0) return r.error;
   if (out.maxOpenMs < out.openMs) return fail("breaker.maxOpenMs", "be ≥ breaker.openMs");
   if (out.halfOpenSuccesses > out.halfOpenProbes) return fail("breaker.halfOpenSuccesses", "be ≤ breaker.halfOpenProbes");

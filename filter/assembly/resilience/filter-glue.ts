@@ -18,6 +18,10 @@ const RESPONSE_FLAGS = propertyPath(["response", "flags"]);
 const RESPONSE_CODE_DETAILS = propertyPath(["response", "code_details"]);
 const VIA_UPSTREAM = "via_upstream";
 const ATTEMPT_COUNT = propertyPath(["upstream", "request_attempt_count"]);
+// The upstream host of the last attempt as "ip:port": Envoy's CEL `upstream.address` is
+// upstreamInfo().upstreamHost()->address()->asStringView() (envoyproxy/envoy v1.36.0
+// source/extensions/filters/common/expr/context.cc, UpstreamLookupValues Address; the same since 1.33).
+export const UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
 
 export const BREAKER_OPEN_STATUS: u32 = 503;
 export const BREAKER_OPEN_DETAILS = "meshlens_breaker_open";
@@ -149,6 +153,11 @@ export function recordResponse(
 ): void {
   if (admitted === null || !recordsOutcome(admitted)) return;
   const code = responseCode < 0 || responseCode > 999 ? 0 : <i32>responseCode;
+  let fromSuspect = false;
+  if (resilience.excusesNetwork(admitted)) {
+    const address = getPropertyString(UPSTREAM_ADDRESS);
+    fromSuspect = address !== null && resilience.isSuspect(address);
+  }
   resilience.record(admitted, code, admitted.isGrpc ? facts.grpcStatus : -1, facts.flags, facts.fromUpstream, durationMs,
-    facts.attempts, nowMs());
+    facts.attempts, nowMs(), fromSuspect);
 }

@@ -32,7 +32,7 @@
 
 import {
   Admission, admission, BreakerCounts, BreakerRecord, BreakerState, bucketMsFor, claimProbe, classifyOutcome,
-  decodeRecord, encodeRecord, evaluate, mergeDelta, ProbeClaim, recordOutcome, shouldTrip, WindowSums,
+  decodeRecord, encodeRecord, evaluate, mergeDelta, Outcome, ProbeClaim, recordOutcome, shouldTrip, WindowSums,
 } from "../policy/circuit-breaker";
 import { OVERFLOW_LABEL, UNKNOWN_LABEL } from "../policy/labels";
 import { ResiliencePolicy } from "../policy/resilience-policy";
@@ -124,6 +124,8 @@ export class AdmitResult {
   reservedEpoch: i64 = -1;
   // The tenant label the scope's metrics carry for this request (the request's tenant unless per-tenant scoped).
   metricTenant: string = "";
+  // Set by record(): the request failed (or was slow) on a network-suspect endpoint and its breaker did not count it.
+  networkSuspect: bool = false;
 }
 
 // Requests with no identified tenant ("unknown") and those beyond the tenant cap ("~other") share one scope:
@@ -182,6 +184,8 @@ export class Resilience {
   private claim: ProbeClaim = new ProbeClaim();
   private retryDecision: RetryDecision = new RetryDecision();
   private transitions: Array<i32> = new Array<i32>();
+  // Upstream addresses ("ip:port") the control plane pushed as network-suspect (at most MAX_SUSPECTS).
+  private suspects: Set<string> = new Set<string>();
   // Counts scopes refused because MAX_SCOPES was reached (for logs/tests).
   scopesRefused: u32 = 0;
   casExhausted: u32 = 0;
@@ -193,6 +197,23 @@ export class Resilience {
   setPolicies(policies: Array<ResiliencePolicy>): void {
     this.policies = policies;
     this.generation++;
+  }
+
+  setSuspects(addresses: Array<string>): void {
+    const suspects = new Set<string>();
+    for (let i = 0; i < addresses.length; i++) suspects.add(addresses[i]);
+    this.suspects = suspects;
+  }
+
+  // Whether record() may excuse this request's failure: its policy is network-aware and some endpoint is suspect.
+  // Only then does the caller read the upstream address.
+  excusesNetwork(admitted: AdmitResult): bool {
+    const scope = admitted.scope;
+    return scope !== null && !admitted.reject && scope.policy.breaker.networkAware && this.suspects.size > 0;
+  }
+
+  isSuspect(address: string): bool {
+    return this.suspects.has(address);
   }
 
   get scopeCount(): i32 {
@@ -310,13 +331,21 @@ export class Resilience {
   // when not retried; 0 when unknown).
   record(
     admitted: AdmitResult, responseCode: i32, grpcStatus: i32, responseFlags: u64, fromUpstream: bool, durationMs: f64,
-    attempts: i32, nowMs: f64,
+    attempts: i32, nowMs: f64, fromSuspect: bool = false,
   ): void {
     const scope = admitted.scope;
     if (scope === null || admitted.reject) return;
     const breaker = scope.policy.breaker;
-    const outcome = classifyOutcome(responseCode, admitted.isGrpc ? grpcStatus : -1, responseFlags, fromUpstream);
-    const slow = durationMs >= breaker.slowCallMs;
+    let outcome = classifyOutcome(responseCode, admitted.isGrpc ? grpcStatus : -1, responseFlags, fromUpstream);
+    let slow = durationMs >= breaker.slowCallMs;
+    // fromSuspect: the caller found the serving endpoint in the suspect set under a network-aware policy
+    // (excusesNetwork). Its failure or slowness is the network's, not the application's: the breaker ignores the
+    // request (a probe then neither closes nor reopens it; its slot frees after a window, as a lost probe's does).
+    if (fromSuspect && (outcome == Outcome.Failure || slow)) {
+      admitted.networkSuspect = true;
+      outcome = Outcome.Ignored;
+      slow = false;
+    }
     // Settles admit()'s reservation: retries beyond it (a route retry policy of its own) count now, unused ones go
     // back.
     const made: u32 = attempts > 1 ? <u32>(attempts - 1) : 0;

@@ -4,7 +4,7 @@
 import { JsonKind, JsonValue, parseJson } from "../../json";
 import { JitteredBackoff, Prng } from "../backoff";
 import {
-  BreakerEntry, ConnectionEntry, ConnectionRouteShare, decodeDiscoveryResponse, decodeTelemetryReportAck, DURATION_BUCKET_COUNT,
+  encodeBreakerEntry, ConnectionEntry, ConnectionRouteShare, decodeDiscoveryResponse, decodeTelemetryReportAck, DURATION_BUCKET_COUNT,
   encodeDiscoveryRequest, NodeIdentity, OutcomeCounters, RouteEntry, TelemetryReportMessage,
 } from "../protobuf";
 import { validateSnapshot } from "../snapshot";
@@ -60,6 +60,19 @@ export function decodeResponse(bytes: Uint8Array): string {
   }
   return "{\"error\":" + quote(r.error) + ",\"versionInfo\":" + quote(r.versionInfo) + ",\"nonce\":" + quote(r.nonce) +
     ",\"resources\":[" + resources.join(",") + "]}";
+}
+
+// {"error": "...", "version": "...", "suspects": [...] | null} — the network-suspect set a response carries.
+export function decodeSuspects(bytes: Uint8Array): string {
+  const r = decodeDiscoveryResponse(bytes);
+  const suspects = r.suspects;
+  let list = "null";
+  if (suspects !== null) {
+    const quoted = new Array<string>();
+    for (let i = 0; i < suspects.length; i++) quoted.push(quote(suspects[i]));
+    list = "[" + quoted.join(",") + "]";
+  }
+  return "{\"error\":" + quote(r.error) + ",\"version\":" + quote(r.suspectsVersion) + ",\"suspects\":" + list + "}";
 }
 
 // {"error": "...", "ids": [...]} — what the discovery client would NACK with, or accept.
@@ -151,20 +164,10 @@ export function encodeReport(description: string): Uint8Array {
   if (breakers !== null) {
     for (let i = 0; i < breakers.items.length; i++) {
       const b = breakers.items[i];
-      const entry = new BreakerEntry();
-      entry.cluster = text(b, "cluster");
-      entry.tenant = text(b, "tenant");
-      entry.state = <i32>u64Of(b, "state");
-      entry.transitions = <u32>u64Of(b, "transitions");
-      entry.policyId = text(b, "policyId");
-      entry.pathTemplate = text(b, "pathTemplate");
-      entry.sinceUnixMs = u64Of(b, "sinceUnixMs");
-      entry.openUntilUnixMs = u64Of(b, "openUntilUnixMs");
-      entry.openCause = <i32>u64Of(b, "openCause");
-      entry.tripRequests = <u32>u64Of(b, "tripRequests");
-      entry.tripFailures = <u32>u64Of(b, "tripFailures");
-      entry.tripSlowCalls = <u32>u64Of(b, "tripSlowCalls");
-      report.breakers.push(entry);
+      report.breakers.push(encodeBreakerEntry(text(b, "cluster"), text(b, "tenant"), <i32>u64Of(b, "state"),
+        <u32>u64Of(b, "transitions"), text(b, "policyId"), text(b, "pathTemplate"), u64Of(b, "sinceUnixMs"),
+        u64Of(b, "openUntilUnixMs"), <i32>u64Of(b, "openCause"), <u32>u64Of(b, "tripRequests"), <u32>u64Of(b, "tripFailures"),
+        <u32>u64Of(b, "tripSlowCalls")));
     }
   }
   return Uint8Array.wrap(report.encode());

@@ -48,7 +48,8 @@ export function dumpPolicy(p: ResiliencePolicy): string {
     ",\"errorRateThreshold\":" + num(b.errorRateThreshold) + ",\"slowCallMs\":" + num(b.slowCallMs) +
     ",\"slowCallRateThreshold\":" + num(b.slowCallRateThreshold) + ",\"minRequests\":" + b.minRequests.toString() +
     ",\"windowMs\":" + num(b.windowMs) + ",\"openMs\":" + num(b.openMs) + ",\"maxOpenMs\":" + num(b.maxOpenMs) +
-    ",\"halfOpenProbes\":" + b.halfOpenProbes.toString() + ",\"halfOpenSuccesses\":" + b.halfOpenSuccesses.toString() + "}" +
+    ",\"halfOpenProbes\":" + b.halfOpenProbes.toString() + ",\"halfOpenSuccesses\":" + b.halfOpenSuccesses.toString() +
+    ",\"networkAware\":" + (b.networkAware ? "true" : "false") + "}" +
     ",\"retry\":{\"enabled\":" + (r.enabled ? "true" : "false") + ",\"idempotentOnly\":" + (r.idempotentOnly ? "true" : "false") +
     ",\"perTryTimeoutMs\":" + num(r.perTryTimeoutMs) + ",\"budgetRatio\":" + num(r.budgetRatio) +
     ",\"minRetriesPerSecond\":" + num(r.minRetriesPerSecond) + ",\"backoffMaxMs\":" + num(r.backoffMaxMs) +
@@ -156,10 +157,10 @@ export function breakerOpenUntil(h: i32): f64 {
   return breakers[h].record.openUntilMs;
 }
 
-// "<open cause>:<trip requests>/<trip failures>/<trip slow calls>" (OpenCause numbers).
-export function breakerOpenCause(h: i32): string {
+// "<trip requests>/<trip failures>/<trip slow calls>".
+export function breakerTrip(h: i32): string {
   const r = breakers[h].record;
-  return r.openCause.toString() + ":" + r.tripTotal.toString() + "/" + r.tripFailures.toString() + "/" + r.tripSlow.toString();
+  return r.tripTotal.toString() + "/" + r.tripFailures.toString() + "/" + r.tripSlow.toString();
 }
 
 export function breakerOpenCount(h: i32): u32 {

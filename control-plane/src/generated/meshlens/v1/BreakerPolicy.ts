@@ -45,6 +45,13 @@ export interface BreakerPolicy {
    * Successful probes needed to close from HalfOpen.
    */
   'halfOpenSuccesses'?: (number);
+  /**
+   * Opt-in (default false): failures and slow calls served by an endpoint in the control plane's network-suspect set
+   * (DiscoveryResponse.network_suspects: the correlator's verdict network-suspect or both) do not count against this
+   * breaker; the filter counts them under their own cause (OutcomeCounters.network_suspect_failures). Retries of the
+   * scope go to another host only where the route has retry_host_predicate previous_hosts (istio/ sets it).
+   */
+  'networkAware'?: (boolean);
   '_enabled'?: "enabled";
   '_errorRateThreshold'?: "errorRateThreshold";
   '_slowCallMs'?: "slowCallMs";
@@ -55,6 +62,7 @@ export interface BreakerPolicy {
   '_maxOpenMs'?: "maxOpenMs";
   '_halfOpenProbes'?: "halfOpenProbes";
   '_halfOpenSuccesses'?: "halfOpenSuccesses";
+  '_networkAware'?: "networkAware";
 }
 
 /**
@@ -101,6 +109,13 @@ export interface BreakerPolicy__Output {
    * Successful probes needed to close from HalfOpen.
    */
   'halfOpenSuccesses'?: (number);
+  /**
+   * Opt-in (default false): failures and slow calls served by an endpoint in the control plane's network-suspect set
+   * (DiscoveryResponse.network_suspects: the correlator's verdict network-suspect or both) do not count against this
+   * breaker; the filter counts them under their own cause (OutcomeCounters.network_suspect_failures). Retries of the
+   * scope go to another host only where the route has retry_host_predicate previous_hosts (istio/ sets it).
+   */
+  'networkAware'?: (boolean);
   '_enabled'?: "enabled";
   '_errorRateThreshold'?: "errorRateThreshold";
   '_slowCallMs'?: "slowCallMs";
@@ -111,4 +126,5 @@ export interface BreakerPolicy__Output {
   '_maxOpenMs'?: "maxOpenMs";
   '_halfOpenProbes'?: "halfOpenProbes";
   '_halfOpenSuccesses'?: "halfOpenSuccesses";
+  '_networkAware'?: "networkAware";
 }

@@ -23,6 +23,11 @@ export interface DiscoveryRequest {
    * Set only on a NACK: why the response was rejected.
    */
   'errorDetail'?: (_meshlens_v1_ErrorDetail | null);
+  /**
+   * Version of the network-suspect set the filter applies after handling the response ("" if none yet); sent on
+   * every request, the first included (a VM keeps its set across reconnects). Rollout status shows it per VM.
+   */
+  'networkSuspectsVersion'?: (string);
 }
 
 /**
@@ -45,4 +50,9 @@ export interface DiscoveryRequest__Output {
    * Set only on a NACK: why the response was rejected.
    */
   'errorDetail': (_meshlens_v1_ErrorDetail__Output | null);
+  /**
+   * Version of the network-suspect set the filter applies after handling the response ("" if none yet); sent on
+   * every request, the first included (a VM keeps its set across reconnects). Rollout status shows it per VM.
+   */
+  'networkSuspectsVersion': (string);
 }

@@ -18,6 +18,19 @@ export interface DiscoveryResponse {
    * Unique per response on the stream; the answering request echoes it in response_nonce.
    */
   'nonce'?: (string);
+  /**
+   * The network-suspect set: upstream endpoints the control plane's correlator judges network-suspect (verdict
+   * network-suspect or both), whose failures a network-aware policy's breaker does not count. Versioned on its own
+   * (it changes with the correlation windows, not with policies; a response is sent when either version changes):
+   * decimal, increasing across control-plane restarts; "" and no addresses while the control plane has no set yet.
+   * Complete in every response that carries a version (state of the world).
+   */
+  'networkSuspectsVersion'?: (string);
+  /**
+   * Upstream addresses, "ip:port" as Envoy's upstream.address renders them; sorted; at most 1024 (endpoints with the
+   * highest retransmit ratio first when more are suspect).
+   */
+  'networkSuspects'?: (string)[];
 }
 
 /**
@@ -36,4 +49,17 @@ export interface DiscoveryResponse__Output {
    * Unique per response on the stream; the answering request echoes it in response_nonce.
    */
   'nonce': (string);
+  /**
+   * The network-suspect set: upstream endpoints the control plane's correlator judges network-suspect (verdict
+   * network-suspect or both), whose failures a network-aware policy's breaker does not count. Versioned on its own
+   * (it changes with the correlation windows, not with policies; a response is sent when either version changes):
+   * decimal, increasing across control-plane restarts; "" and no addresses while the control plane has no set yet.
+   * Complete in every response that carries a version (state of the world).
+   */
+  'networkSuspectsVersion': (string);
+  /**
+   * Upstream addresses, "ip:port" as Envoy's upstream.address renders them; sorted; at most 1024 (endpoints with the
+   * highest retransmit ratio first when more are suspect).
+   */
+  'networkSuspects': (string)[];
 }

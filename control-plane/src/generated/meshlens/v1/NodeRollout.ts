@@ -42,6 +42,10 @@ export interface NodeRollout {
    * When it rejected it, Unix epoch milliseconds.
    */
   'nackedAtUnixMs'?: (number | string | Long);
+  /**
+   * Version of the network-suspect set it applies (discovery.proto NetworkSuspects; "" if none).
+   */
+  'suspectsVersion'?: (string);
 }
 
 /**
@@ -84,4 +88,8 @@ export interface NodeRollout__Output {
    * When it rejected it, Unix epoch milliseconds.
    */
   'nackedAtUnixMs': (string);
+  /**
+   * Version of the network-suspect set it applies (discovery.proto NetworkSuspects; "" if none).
+   */
+  'suspectsVersion': (string);
 }

@@ -37,6 +37,12 @@ export interface OutcomeCounters {
    * Requests rejected locally by an Open or HalfOpen breaker.
    */
   'breakerRejections'?: (number);
+  /**
+   * Of the errors and slow calls, those served by a network-suspect endpoint under a network-aware policy
+   * (BreakerPolicy.network_aware), which its breaker did not count: their cause is the network (cause
+   * "network-suspect"), not the application.
+   */
+  'networkSuspectFailures'?: (number);
 }
 
 /**
@@ -74,4 +80,10 @@ export interface OutcomeCounters__Output {
    * Requests rejected locally by an Open or HalfOpen breaker.
    */
   'breakerRejections': (number);
+  /**
+   * Of the errors and slow calls, those served by a network-suspect endpoint under a network-aware policy
+   * (BreakerPolicy.network_aware), which its breaker did not count: their cause is the network (cause
+   * "network-suspect"), not the application.
+   */
+  'networkSuspectFailures': (number);
 }

@@ -31,6 +31,10 @@ export interface RolloutStatus {
    * Token of the next page; "" on the last page.
    */
   'nextPageToken'?: (string);
+  /**
+   * Current network-suspect set version ("" if none yet).
+   */
+  'suspectsVersion'?: (string);
 }
 
 /**
@@ -62,4 +66,8 @@ export interface RolloutStatus__Output {
    * Token of the next page; "" on the last page.
    */
   'nextPageToken': (string);
+  /**
+   * Current network-suspect set version ("" if none yet).
+   */
+  'suspectsVersion': (string);
 }
