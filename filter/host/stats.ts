@@ -14,10 +14,20 @@ export const DEFAULT_HISTOGRAM_BUCKETS: readonly number[] = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 ];
 
+/** Interval samples kept per histogram between flushes (the rest are represented by a uniform reservoir). */
+export const MAX_INTERVAL_SAMPLES = 4096;
+
 export class Stat {
   value = 0;
-  /** Samples recorded on worker threads, not yet merged into the parent histogram. */
+  /**
+   * Samples recorded on worker threads, not yet merged into the parent histogram: count, sum and bucket counts exact,
+   * the values themselves (for the interval quantiles of /stats) a uniform reservoir of at most MAX_INTERVAL_SAMPLES,
+   * so a busy interval costs bounded memory, as Envoy's fixed-size thread-local sketches do.
+   */
   pending: number[] = [];
+  pendingCount = 0;
+  pendingSum = 0;
+  pendingBuckets: number[] = [];
   interval: number[] = [];
   bucketCounts: number[] = [];
   sampleCount = 0;
@@ -26,7 +36,10 @@ export class Stat {
   tagExtractedName = '';
   tags: [string, string][] = [];
   constructor(readonly kind: MetricKind, readonly name: string, bucketCount: number) {
-    if (kind === 'histogram') this.bucketCounts = new Array(bucketCount).fill(0);
+    if (kind === 'histogram') {
+      this.bucketCounts = new Array(bucketCount).fill(0);
+      this.pendingBuckets = new Array(bucketCount).fill(0);
+    }
   }
 }
 
@@ -190,7 +203,18 @@ export class EnvoyStats {
 
   add(stat: Stat, delta: number): void { stat.value += delta; stat.used = true; }
   set(stat: Stat, value: number): void { stat.value = value; stat.used = true; }
-  record(stat: Stat, value: number): void { stat.pending.push(value); stat.used = true; }
+  record(stat: Stat, value: number): void {
+    stat.used = true;
+    stat.pendingCount++;
+    stat.pendingSum += value;
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) stat.pendingBuckets[i]++;
+    if (stat.pending.length < MAX_INTERVAL_SAMPLES) stat.pending.push(value);
+    else {
+      // Reservoir sampling (Vitter's algorithm R): every sample of the interval is kept with the same probability.
+      const slot = Math.floor(Math.random() * stat.pendingCount);
+      if (slot < MAX_INTERVAL_SAMPLES) stat.pending[slot] = value;
+    }
+  }
 
   /** Envoy merges thread-local histograms into their parents at every stats flush. */
   flushHistograms(): void {
@@ -198,11 +222,14 @@ export class EnvoyStats {
       if (s.kind !== 'histogram') continue;
       s.interval = s.pending;
       s.pending = [];
-      for (const v of s.interval) {
-        s.sampleCount++;
-        s.sampleSum += v;
-        for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) s.bucketCounts[i]++;
+      s.sampleCount += s.pendingCount;
+      s.sampleSum += s.pendingSum;
+      for (let i = 0; i < s.bucketCounts.length; i++) {
+        s.bucketCounts[i] += s.pendingBuckets[i];
+        s.pendingBuckets[i] = 0;
       }
+      s.pendingCount = 0;
+      s.pendingSum = 0;
     }
   }
 
@@ -333,18 +360,26 @@ export class EnvoyStats {
 }
 
 const QUANTILES = [0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1];
+function quantileIndex(count: number, q: number): number {
+  return Math.min(count - 1, Math.max(0, Math.ceil(q * count) - 1));
+}
 function quantileOf(sorted: number[], q: number): string {
   if (sorted.length === 0) return 'nan';
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return String(Number(sorted[idx].toPrecision(6)));
+  return String(Number(sorted[quantileIndex(sorted.length, q)].toPrecision(6)));
+}
+/** The same quantile over the samples the cumulative bucket counts describe, without materialising them. */
+function bucketQuantileOf(bucketCounts: number[], q: number): string {
+  const count = bucketCounts.length === 0 ? 0 : bucketCounts[bucketCounts.length - 1];
+  if (count === 0) return 'nan';
+  const idx = quantileIndex(count, q);
+  const bucket = bucketCounts.findIndex((c) => c > idx);
+  return String(Number(DEFAULT_HISTOGRAM_BUCKETS[bucket].toPrecision(6)));
 }
 /** ParentHistogramImpl::quantileSummary: "P0(interval,cumulative) P25(…) …". */
 function quantileSummary(s: Stat): string {
   if (s.sampleCount === 0) return 'No recorded values';
   const interval = [...s.interval].sort((a, b) => a - b);
-  // The cumulative distribution is reconstructed from bucket counts: Envoy keeps sketches, not samples.
-  const cumulative: number[] = [];
-  let prev = 0;
-  s.bucketCounts.forEach((c, i) => { for (let k = prev; k < c; k++) cumulative.push(s.bucketCounts.length ? DEFAULT_HISTOGRAM_BUCKETS[i] : 0); prev = c; });
-  return QUANTILES.map((q) => `P${q * 100}(${quantileOf(interval, q)},${quantileOf(cumulative, q)})`).join(' ');
+  // The cumulative distribution comes from bucket counts (Envoy keeps sketches, not samples), read in place: a
+  // long-lived histogram's sample count is unbounded.
+  return QUANTILES.map((q) => `P${q * 100}(${quantileOf(interval, q)},${bucketQuantileOf(s.bucketCounts, q)})`).join(' ');
 }

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EnvoyStats } from '../../filter/host/index.ts';
+import { MAX_INTERVAL_SAMPLES } from '../../filter/host/stats.ts';
 
 const ISTIO_TAGS = [
   { tag: 'reporter', regex: '(reporter=\\.=(.*?);\\.;)' },
@@ -67,6 +68,27 @@ exposition('gauges are process-wide last-writer-wins; histograms merge only at f
   stats.flushHistograms();
   assert.equal(stats.histogram('h'), { count: 1, sum: 1 });
 });
+exposition('a histogram holds bounded memory between flushes; count, sum, buckets and quantiles stay exact', () => {
+  const stats = new EnvoyStats();
+  const h = stats.wasmMetric('histogram', 'busy_ms');
+  const samples = 50_000;
+  for (let i = 1; i <= samples; i++) stats.record(h, i % 1000);        // 0..999, 50 times each
+  assert.ok(h.pending.length <= MAX_INTERVAL_SAMPLES, `${h.pending.length} samples held`);
+  assert.is(h.pendingCount, samples);
+  stats.flushHistograms();
+  assert.is(h.sampleCount, samples);
+  assert.is(h.sampleSum, 50 * (999 * 1000) / 2);
+  const text = stats.renderText();
+  const line = text.split('\n').find((l) => l.startsWith('busy_ms:'))!;
+  // Cumulative quantiles come from the buckets: P50 of 0..999 is 499 → bucket 500; P100 999 → 1000; P0 0 → 0.5.
+  assert.match(line, /P0\([^,]+,0\.5\)/);
+  assert.match(line, /P50\([^,]+,500\)/);
+  assert.match(line, /P100\([^,]+,1000\)/);
+  // Interval quantiles come from the reservoir: a uniform sample of 0..999 has its median near 500.
+  const median = Number(/P50\(([^,]+),/.exec(line)![1]);
+  assert.ok(median > 400 && median < 600, `interval median ${median}`);
+});
+
 exposition.run();
 
 // Envoy's TagProducerImpl / TagExtractorStdRegexImpl (v1.36.x source/common/stats/tag_producer_impl.cc,
