@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { needs } from '../support/skip.ts';
+import { parseTokenFile } from '../../control-plane/src/auth.ts';
 import {
   buildImage, devOnlyPackages, directorySize, localBase, loudly, missingForImages, removeApp, sharedBuildah, stageApp,
   stopDetached, waitForLine, withMountedImage, type Buildah, type StagedApp,
@@ -77,22 +78,25 @@ test('--help prints the usage', async () => {
   const container = await buildah.from(image);
   const { stdout } = await buildah.runIn(container, [...entrypoint, '--help']);
   assert.match(stdout, /^usage: meshlens <command>/);
-  assert.match(stdout, /serve \[--data-dir D\]/);
+  assert.match(stdout, /^  serve +run the control plane/m);
 });
 
-test('serve answers /healthz, /readyz and an admin call with the token it generated', async () => {
+test('serve answers /healthz, /readyz and an admin call with the token it generated in its data dir', async () => {
   const container = await buildah.from(image);
   const running = buildah.startIn(container, [...entrypoint,
     'serve', '--data-dir', '/var/lib/meshlens/data', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0']);
   try {
-    let adminToken = '';
+    let tokenPath = '';
     const listening = await waitForLine(running.child, (line) => {
-      const token = /admin token \(identity "admin"\): (\S+)/.exec(line)?.[1];
-      if (token) adminToken = token;
+      // The first start says where the tokens are, never what they are (stdout ends up in pod logs).
+      tokenPath = /generated the admin and proxy tokens in (\S+) \(mode 0600\)/.exec(line)?.[1] ?? tokenPath;
       return line.startsWith('{"event":"listening"');
     }, 120_000);
     const { httpPort } = JSON.parse(listening) as { httpPort: number };
-    assert.ok(adminToken, 'first start prints the generated admin token');
+    assert.is(tokenPath, '/var/lib/meshlens/data/tokens.json', 'first start names the token file it generated');
+    assert.not.match(listening, /token/);
+    const tokens = parseTokenFile(JSON.parse((await buildah.runIn(container, ['cat', tokenPath])).stdout));
+    const adminToken = Object.values(tokens.admin)[0]!;
     const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
     assert.is(health.status, 200);
     assert.equal(await health.json(), { status: 'ok' });
@@ -100,6 +104,9 @@ test('serve answers /healthz, /readyz and an admin call with the token it genera
     const policies = await fetch(`http://127.0.0.1:${httpPort}/v1/policies`, { headers: { authorization: `Bearer ${adminToken}` } });
     assert.is(policies.status, 200, 'the SQLite store answers');
     assert.is((await fetch(`http://127.0.0.1:${httpPort}/v1/policies`)).status, 401, 'and still wants the token');
+    const console = await fetch(`http://127.0.0.1:${httpPort}/ui/`);
+    assert.is(console.status, 200, 'the console\'s static files are in the image');
+    assert.match(console.headers.get('content-type') ?? '', /^text\/html/);
   } finally {
     await stopDetached(running);
   }
