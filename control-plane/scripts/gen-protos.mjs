@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Generates the TypeScript types for protos/meshlens/v1/*.proto into control-plane/src/generated/ (committed).
+// Generates the TypeScript types for protos/meshlens/v1/*.proto and protos/etcd/*.proto into control-plane/src/generated/ (committed).
 // The options here must match the loader options in control-plane/src/protos.ts, or the generated types would lie
 // about the runtime objects. Usage: node control-plane/scripts/gen-protos.mjs [outDir]
 import { spawnSync } from 'node:child_process';
@@ -13,7 +13,9 @@ const outDir = resolve(process.argv[2] ?? join(root, 'control-plane/src/generate
 const protoFiles = readdirSync(join(protoRoot, 'meshlens/v1'))
   .filter((name) => name.endsWith('.proto'))
   .sort()
-  .map((name) => `meshlens/v1/${name}`);
+  .map((name) => `meshlens/v1/${name}`)
+  // etcd's own API (a minimal transcription), for the etcd policy store's client.
+  .concat(['etcd/kv.proto', 'etcd/rpc.proto']);
 
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });

@@ -1,7 +1,7 @@
 // The admin operations, once, independent of transport: the gRPC Admin service, the HTTP JSON API and the CLI all
 // call these. Writes validate first (policy-model.ts), commit to the store, and only then publish a new snapshot.
 import { dryRun, type ReplayResult } from './breaker-replay.ts';
-import { invalidArgument } from './errors.ts';
+import { failedPrecondition, invalidArgument } from './errors.ts';
 import { checkPolicyLimits, checkSnapshotLimits, pageOf } from './limits.ts';
 import { validatePolicy } from './policy-model.ts';
 import type { Logger } from './logging.ts';
@@ -60,43 +60,43 @@ export class AdminOperations {
     this.#now = options.now ?? Date.now;
   }
 
-  get(id: string): PolicyRecord {
+  async get(id: string): Promise<PolicyRecord> {
     return this.#options.store.get(id);
   }
 
-  list(): { policies: PolicyRecord[]; snapshotVersion: number } {
-    return { policies: this.#options.store.list(), snapshotVersion: this.#options.cache.current().version };
+  async list(): Promise<{ policies: PolicyRecord[]; snapshotVersion: number }> {
+    return { policies: await this.#options.store.list(), snapshotVersion: this.#options.cache.current().version };
   }
 
-  set(actor: string, id: string, expectedVersion: unknown, policy: unknown, extras: WriteExtras = {}): PolicyRecord {
+  async set(actor: string, id: string, expectedVersion: unknown, policy: unknown, extras: WriteExtras = {}): Promise<PolicyRecord> {
     const validated = this.#options.validate(policy);
     const expected = requireVersion(expectedVersion, 'expectedVersion');
     this.#checkSnapshotAfter(id, validated);
-    const result = this.#commit(() => this.#options.store.set(id, expected, validated, actor), extras);
-    this.#publish('policy set', { id, version: result.record!.version, actor });
+    const result = await this.#commit(() => this.#options.store.set(id, expected, validated, actor), extras);
+    await this.#publish('policy set', { id, version: result.record!.version, actor });
     return result.record!;
   }
 
-  delete(actor: string, id: string, expectedVersion: unknown, extras: WriteExtras = {}): { snapshotVersion: number } {
+  async delete(actor: string, id: string, expectedVersion: unknown, extras: WriteExtras = {}): Promise<{ snapshotVersion: number }> {
     const version = requireVersion(expectedVersion, 'expectedVersion');
-    const result = this.#commit(() => this.#options.store.delete(id, version, actor, extras.reason), extras);
-    this.#publish('policy deleted', { id, actor });
+    const result = await this.#commit(() => this.#options.store.delete(id, version, actor, extras.reason), extras);
+    await this.#publish('policy deleted', { id, actor });
     return { snapshotVersion: result.snapshotVersion };
   }
 
-  history(id: string): HistoryEntry[] {
+  async history(id: string): Promise<HistoryEntry[]> {
     return this.#options.store.history(id);
   }
 
-  rollback(actor: string, id: string, toVersion: unknown, expectedVersion: unknown, extras: WriteExtras = {}): PolicyRecord {
+  async rollback(actor: string, id: string, toVersion: unknown, expectedVersion: unknown, extras: WriteExtras = {}): Promise<PolicyRecord> {
     const target = requireVersion(toVersion, 'toVersion');
     if (target === 0) throw invalidArgument('invalid request: toVersion must be >= 1');
     // Re-validated: the stored content was valid under the model of its day, which may have tightened since.
     const expected = requireVersion(expectedVersion, 'expectedVersion');
-    const content = this.#options.validate(this.#options.store.contentAt(id, target));
+    const content = this.#options.validate(await this.#options.store.contentAt(id, target));
     this.#checkSnapshotAfter(id, content);
-    const result = this.#commit(() => this.#options.store.rollback(id, target, expected, content, actor, extras.reason), extras);
-    this.#publish('policy rolled back', { id, toVersion: target, version: result.record!.version, actor });
+    const result = await this.#commit(() => this.#options.store.rollback(id, target, expected, content, actor, extras.reason), extras);
+    await this.#publish('policy rolled back', { id, toVersion: target, version: result.record!.version, actor });
     return result.record!;
   }
 
@@ -161,19 +161,27 @@ export class AdminOperations {
   }
 
   /** The write, and `alongside` in the same transaction when given; published only after both committed. */
-  #commit(write: () => WriteResult, extras: WriteExtras): WriteResult {
+  async #commit(write: () => WriteResult | Promise<WriteResult>, extras: WriteExtras): Promise<WriteResult> {
     const { alongside } = extras;
     if (!alongside) return write();
-    return this.#options.store.atomically(() => {
+    const { store } = this.#options;
+    if (!store.atomically) throw failedPrecondition(`invalid request: this write needs rows committed with the policy, which the ${store.kind} store cannot hold`);
+    return store.atomically(() => {
       const result = write();
+      // A store with atomically() writes synchronously inside it (SQLite): a promise here would escape the transaction.
+      if (result instanceof Promise) throw new Error('store wrote asynchronously inside atomically()');
       alongside(result);
       return result;
     });
   }
 
-  #publish(msg: string, fields: Record<string, unknown>): void {
-    const snapshot = this.#options.store.snapshot();
-    this.#options.cache.set(snapshot);
+  /**
+   * Makes the store's snapshot current here. With several replicas the store's watch may have delivered this
+   * change (or a later one) first: an older snapshot is then left alone.
+   */
+  async #publish(msg: string, fields: Record<string, unknown>): Promise<void> {
+    const snapshot = await this.#options.store.snapshot();
+    if (snapshot.version > this.#options.cache.current().version) this.#options.cache.set(snapshot);
     this.#options.logger.info(msg, { ...fields, snapshotVersion: snapshot.version });
   }
 }

@@ -15,7 +15,8 @@ import type Database from 'better-sqlite3';
 import type { AdminOperations } from './admin-operations.ts';
 import { invalidArgument } from './errors.ts';
 import type { Logger } from './logging.ts';
-import type { PolicyRecord, PolicyStore } from './policy-store.ts';
+import type { PolicyRecord } from './policy-store.ts';
+import type { SqlitePolicyStore } from './sqlite-policy-store.ts';
 import { DURATION_BUCKET_BOUNDS_MS, DURATION_BUCKET_COUNT, type TelemetryStore } from './telemetry-store.ts';
 
 export interface ConfirmBounds {
@@ -176,7 +177,9 @@ export function compareScope(before: Aggregate | undefined, after: Aggregate, bo
 }
 
 export interface CommitConfirmedOptions {
-  store: PolicyStore;
+  // SQLite only: a pending confirmation commits in the same transaction as its change (README: with the etcd
+  // store, whose replicas each see only part of the telemetry, commit-confirmed changes are refused).
+  store: SqlitePolicyStore;
   operations: AdminOperations;
   telemetry: TelemetryStore;
   logger: Logger;
@@ -216,12 +219,12 @@ export class CommitConfirmed {
   }
 
   /** Writes the policy (as AdminOperations.set) and records its pending confirmation in the same transaction. */
-  apply(actor: string, id: string, expectedVersion: unknown, policy: unknown, confirm: unknown): PolicyRecord & { confirmation: Confirmation } {
+  async apply(actor: string, id: string, expectedVersion: unknown, policy: unknown, confirm: unknown): Promise<PolicyRecord & { confirmation: Confirmation }> {
     const bounds = validateConfirm(confirm);
     const { store, operations, telemetry } = this.#options;
     const now = this.#now();
     let confirmationId = 0;
-    const record = operations.set(actor, id, expectedVersion, policy, {
+    const record = await operations.set(actor, id, expectedVersion, policy, {
       alongside: (result) => {
         const written = result.record!;
         const previous = this.#pending(id);
@@ -256,17 +259,17 @@ export class CommitConfirmed {
   }
 
   /** Judges every pending confirmation at `now`: rolls back, confirms, or leaves it pending. Called every second. */
-  evaluate(now = this.#now()): void {
+  async evaluate(now = this.#now()): Promise<void> {
     for (const row of this.#db.prepare(`SELECT * FROM confirmations WHERE state = 'PENDING' ORDER BY id`).all() as Row[]) {
       try {
-        this.#evaluateOne(row, now);
+        await this.#evaluateOne(row, now);
       } catch (error) {
         this.#options.logger.error('commit-confirmed evaluation failed', { id: row.id, policy: row.policy_id, error: String(error) });
       }
     }
   }
 
-  #evaluateOne(row: Row, now: number): void {
+  async #evaluateOne(row: Row, now: number): Promise<void> {
     const { store, operations, logger } = this.#options;
     let current: PolicyRecord | undefined;
     try { current = store.get(row.policy_id); } catch { current = undefined; }
@@ -283,8 +286,8 @@ export class CommitConfirmed {
         `${scopeName(worse[0]!)}: ${worse[0]!.why}` + (worse.length > 1 ? ` (and ${worse.length - 1} more scope(s))` : '') +
         (row.restore_version === 0 ? '; the policy it created is deleted' : `; version ${row.restore_version} restored`);
       const extras = { reason, alongside: () => this.#resolve(row.id, 'ROLLED_BACK', now, reason, scopes) };
-      if (row.restore_version === 0) operations.delete(COMMIT_CONFIRMED_ACTOR, row.policy_id, row.to_version, extras);
-      else operations.rollback(COMMIT_CONFIRMED_ACTOR, row.policy_id, row.restore_version, row.to_version, extras);
+      if (row.restore_version === 0) await operations.delete(COMMIT_CONFIRMED_ACTOR, row.policy_id, row.to_version, extras);
+      else await operations.rollback(COMMIT_CONFIRMED_ACTOR, row.policy_id, row.restore_version, row.to_version, extras);
       logger.info('commit-confirmed change rolled back', { id: row.policy_id, version: row.to_version, reason });
       return;
     }
@@ -331,7 +334,7 @@ export class CommitConfirmed {
   }
 }
 
-function safeContent(store: PolicyStore, id: string, version: number): unknown {
+function safeContent(store: SqlitePolicyStore, id: string, version: number): unknown {
   try { return store.contentAt(id, version); } catch { return undefined; }
 }
 

@@ -22,6 +22,7 @@ export interface HttpApiOptions {
   metrics: ControlPlaneMetrics;
   logger: Logger;
   ready: () => boolean;
+  notReadyReason?: () => string;         // said in /readyz's 503 body (e.g. why the store does not answer)
   maxBodyBytes?: number;                 // default LIMITS.maxHttpBodyBytes
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
@@ -33,7 +34,7 @@ interface Route { method: string; pattern: RegExp; operation: string; bodyFields
 export function createHttpApi(options: HttpApiOptions): Server {
   const ops = options.operations;
   const confirmations = () => {
-    if (!options.confirmations) throw new ControlPlaneError('INTERNAL', 'commit-confirmed changes are not configured');
+    if (!options.confirmations) throw new ControlPlaneError('FAILED_PRECONDITION', 'commit-confirmed changes are not available here: they need the sqlite store (with --store etcd each replica holds only the telemetry of its own proxies)');
     return options.confirmations;
   };
   const routes: Route[] = [
@@ -51,7 +52,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
     },
     {
       method: 'GET', pattern: /^\/v1\/policies\/([^/]+)\/history$/, operation: 'GetHistory',
-      handler: ({ params }) => ({ entries: ops.history(params[0]) }),
+      handler: async ({ params }) => ({ entries: await ops.history(params[0]) }),
     },
     {
       method: 'POST', pattern: /^\/v1\/policies\/([^/]+)\/rollback$/, operation: 'Rollback', bodyFields: ['toVersion', 'expectedVersion'],
@@ -97,7 +98,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
     // The console's static files (no data in them); its API calls go through the authenticated routes below.
     if (req.method === 'GET' && serveConsole(url.pathname, res)) return;
     if (req.method === 'GET' && url.pathname === '/readyz') {
-      return options.ready() ? send(res, 200, { status: 'ready' }) : send(res, 503, { status: 'not ready' });
+      return options.ready() ? send(res, 200, { status: 'ready' }) : send(res, 503, { status: 'not ready', reason: options.notReadyReason?.() ?? '' });
     }
     const started = performance.now();
     let operation = 'unknown';
@@ -111,7 +112,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
       const actor = options.auth.admin(req.headers.authorization);
       const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeParam);
       const body = route.bodyFields ? await readJsonBody(req, options.maxBodyBytes ?? LIMITS.maxHttpBodyBytes, route.bodyFields) : {};
-      const result = route.handler({ actor, params, body, query: url.searchParams });
+      const result = await route.handler({ actor, params, body, query: url.searchParams });
       send(res, 200, result);
     } catch (error) {
       const { status, body } = toHttpStatus(error);

@@ -15,7 +15,10 @@ import { createHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics, type ControlPlaneMetrics } from './metrics.ts';
 import { LIMITS } from './limits.ts';
-import { PolicyStore } from './policy-store.ts';
+import type { PolicyStore } from './policy-store.ts';
+import { SqlitePolicyStore } from './sqlite-policy-store.ts';
+import { EtcdPolicyStore } from './etcd-policy-store.ts';
+import type { Snapshot } from './snapshot.ts';
 import { packageDefinition } from './protos.ts';
 import { RolloutTracker } from './rollout.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
@@ -41,8 +44,12 @@ function readTls(tls: TlsFiles): { cert: Buffer; key: Buffer; ca: Buffer | undef
   return { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: tls.caFile ? readFileSync(tls.caFile) : undefined };
 }
 
+/** Where policies live: the embedded SQLite file in the data directory (default), or etcd shared by replicas. */
+export type StoreOptions = { kind: 'sqlite' } | { kind: 'etcd'; endpoints: readonly string[]; prefix?: string; timeoutMs?: number };
+
 export interface ControlPlaneOptions {
-  dataDir?: string;                      // default ./.meshlens
+  dataDir?: string;                      // default ./.meshlens (tokens; the SQLite store)
+  store?: StoreOptions;                  // default sqlite
   grpcHost?: string;                     // default 127.0.0.1 (loopback unless told otherwise)
   grpcPort?: number;                     // default 18000; 0 = ephemeral
   httpHost?: string;                     // default 127.0.0.1
@@ -68,7 +75,8 @@ export interface ControlPlane {
   tokens: TokenFile;
   metrics: ControlPlaneMetrics;
   operations: AdminOperations;
-  confirmations: CommitConfirmed;
+  confirmations: CommitConfirmed | undefined;   // sqlite store only
+  store: PolicyStore;
   discovery: PolicyDiscoveryService;
   telemetry: TelemetryStore;
   correlator: Correlator;
@@ -83,11 +91,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const tokenPath = options.tokenFile ?? join(dataDir, 'tokens.json');
   // Tokens first: a refused token file (loose mode) must stop start-up before anything else is opened.
   const { tokens, created } = loadOrCreateTokens(tokenPath);
-  const store = new PolicyStore(dataDir, { now });
+  const storeOptions = options.store ?? { kind: 'sqlite' };
+  const sqlite = storeOptions.kind === 'sqlite' ? new SqlitePolicyStore(dataDir, { now }) : undefined;
+  const store: PolicyStore = sqlite ?? new EtcdPolicyStore({
+    ...(storeOptions as Extract<StoreOptions, { kind: 'etcd' }>), now, logger: logger.child('etcd'),
+  });
   if (created) options.onTokensCreated?.(tokens, tokenPath);
   const auth = new Authenticator(tokens);
   const metrics = createMetrics(options.registry ?? new Registry(), { processMetrics: options.processMetrics });
-  const cache = new SnapshotCache(store.snapshot());
+  // etcd's snapshot arrives once the store answers (below); until then nothing is served from this empty one.
+  const cache = new SnapshotCache(sqlite?.snapshot());
   const rollout = new RolloutTracker(store.loadRollout(), { now, ...options.rollout });
   const telemetryStore = new TelemetryStore();
   const breakers = new BreakerStates(options.breakers);
@@ -119,7 +132,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
   const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now });
   const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, breakers, suspects, validate, logger: logger.child('admin'), now });
-  const confirmations = new CommitConfirmed({ store, operations, telemetry: telemetryStore, logger: logger.child('commit-confirmed'), now });
+  const confirmations = sqlite && new CommitConfirmed({ store: sqlite, operations, telemetry: telemetryStore, logger: logger.child('commit-confirmed'), now });
   const updateSnapshotGauges = () => {
     metrics.snapshotVersion.set(cache.current().version);
     metrics.policies.set(cache.current().entries.length);
@@ -145,13 +158,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
-  const grpcPort = await new Promise<number>((done, fail) => {
-    server.bindAsync(`${options.grpcHost ?? DEFAULT_HOST}:${options.grpcPort ?? DEFAULT_GRPC_PORT}`, credentials,
-      (error, port) => (error ? fail(error) : done(port)));
-  });
 
-  let ready = true;
-  const http: HttpServer = createHttpApi({ operations, confirmations, auth, metrics, logger: logger.child('http'), ready: () => ready, tls });
+  // HTTP first, not ready: a kubelet probe sees /readyz 503 (with why) while the store does not answer yet.
+  let ready = false;
+  let notReadyReason = 'starting';
+  let closed = false;
+  const http: HttpServer = createHttpApi({
+    operations, confirmations, auth, metrics, logger: logger.child('http'), ready: () => ready, notReadyReason: () => notReadyReason, tls,
+  });
   const httpPort = await new Promise<number>((done, fail) => {
     http.once('error', fail);
     http.listen(options.httpPort ?? DEFAULT_HTTP_PORT, options.httpHost ?? DEFAULT_HOST, () => {
@@ -159,6 +173,21 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       done(typeof address === 'object' && address ? address.port : 0);
     });
   });
+  if (store instanceof EtcdPolicyStore) {
+    // Waits (without exiting: a crash loop would only add restarts) until etcd answers. Discovery is bound only
+    // after that: a filter connecting earlier would otherwise be served the empty snapshot and drop its policies.
+    const initial = await waitForStore(store, logger, (reason) => { notReadyReason = reason; }, () => closed);
+    if (initial.version > 0) cache.set(initial);
+    store.subscribe((snapshot: Snapshot) => {
+      if (snapshot.version > cache.current().version) cache.set(snapshot);
+    });
+  }
+  const grpcPort = await new Promise<number>((done, fail) => {
+    server.bindAsync(`${options.grpcHost ?? DEFAULT_HOST}:${options.grpcPort ?? DEFAULT_GRPC_PORT}`, credentials,
+      (error, port) => (error ? fail(error) : done(port)));
+  });
+  ready = true;
+  notReadyReason = '';
 
   const flushRollout = () => {
     const rows = rollout.takeDirty();
@@ -169,6 +198,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   // Rollout rows are flushed every 5 s rather than per ACK: at 10,000 streams one change yields 10,000 ACKs, and
   // writing them while ACKs are still arriving would stall the event loop during convergence.
   let ticks = 0;
+  let evaluating = false;
   const maintenance = setInterval(() => {
     try {
       if (++ticks % 5 === 0) flushRollout();
@@ -181,8 +211,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     } catch (error) {
       logger.error('maintenance failed', { error: String(error) });
     }
-    // Commit-confirmed changes are judged every second (evaluate() logs its own failures per confirmation).
-    confirmations.evaluate(now());
+    // Commit-confirmed changes are judged every second (evaluate() logs its own failures per confirmation); one
+    // evaluation at a time, as a rollback it makes is awaited.
+    if (confirmations && !evaluating) {
+      evaluating = true;
+      confirmations.evaluate(now()).finally(() => { evaluating = false; });
+    }
   }, 1000);
   maintenance.unref();
   // Windows are evaluated a quarter window after they close at the latest, so a verdict lags its window by little.
@@ -194,12 +228,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     }
   }, Math.max(50, windows.windowMs / 4));
   correlation.unref();
-  logger.info('control plane started', { grpcPort, httpPort, dataDir, snapshotVersion: cache.current().version, tls: !!options.tls });
+  logger.info('control plane started', { grpcPort, httpPort, dataDir, store: store.kind, snapshotVersion: cache.current().version, tls: !!options.tls });
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       ready = false;
+      closed = true;
       for (const name of ['', ...services]) health.setStatus(name, 'NOT_SERVING');
       clearInterval(maintenance);
       clearInterval(correlation);
@@ -213,11 +248,29 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         http.closeAllConnections();
       });
       flushRollout();
-      store.close();
+      await store.close();
       logger.info('control plane stopped');
     })();
     return closing;
   };
 
-  return { grpcPort, httpPort, tokens, metrics, operations, confirmations, discovery, telemetry: telemetryStore, correlator, close };
+  return { grpcPort, httpPort, tokens, metrics, operations, confirmations, store, discovery, telemetry: telemetryStore, correlator, close };
+}
+
+/** Reads the store's snapshot until it answers, saying why not (in /readyz and a log line every 5 s) meanwhile. */
+async function waitForStore(store: EtcdPolicyStore, logger: Logger, setReason: (reason: string) => void, closed: () => boolean): Promise<Snapshot> {
+  let lastLog = 0;
+  for (;;) {
+    try {
+      const snapshot = await store.snapshot();
+      logger.info('store ready', { store: 'etcd', endpoints: store.client.endpoints.join(','), snapshotVersion: snapshot.version });
+      return snapshot;
+    } catch (error) {
+      const reason = `store not ready: ${(error as Error).message}`;
+      setReason(reason);
+      if (closed()) throw error;
+      if (Date.now() - lastLog >= 5000) { logger.error(reason); lastLog = Date.now(); }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }

@@ -8,7 +8,18 @@ import { WasmResult } from './abi-constants.ts';
 import { firstValue, type HeaderList } from './headers.ts';
 import type { CalloutResponse, RootContext, WasmVm } from './vm.ts';
 
-export interface ClusterConfig { address: string }
+export interface ClusterConfig {
+  address: string;
+  /**
+   * Every endpoint of the cluster when it has several (address is then the first): each gRPC call or stream picks
+   * the next one, round robin, as Envoy's default ROUND_ROBIN load balancer does for an async client's requests
+   * (envoyproxy/envoy v1.36.0 source/extensions/load_balancing_policies/round_robin/round_robin_lb.h,
+   * unweightedHostPick: (index++) % hosts). Without health checking or outlier detection Envoy keeps picking a dead
+   * endpoint in its turn: that stream fails UNAVAILABLE (the router's connect failure, source/common/grpc/
+   * async_client_impl.cc) and the filter's reconnect takes the next one.
+   */
+  endpoints?: readonly string[];
+}
 
 const TOKEN_HTTP = 0, TOKEN_GRPC_CALL = 1, TOKEN_GRPC_STREAM = 2;
 const identity = (b: Buffer) => b;
@@ -76,6 +87,7 @@ function pairsToMetadata(pairs: HeaderList): grpc.Metadata {
 
 export class CalloutBridge {
   private readonly grpcClients = new Map<string, grpc.Client>();
+  private readonly roundRobin = new Map<string, number>();
   private readonly agent = new http.Agent({ keepAlive: true });
   private closed = false;
 
@@ -159,7 +171,11 @@ export class CalloutBridge {
     const parsed = parseGrpcService(service);
     if (parsed?.target) return parsed.target;
     const cluster = parsed?.cluster ?? Buffer.from(service).toString('utf8');
-    return this.clusters[cluster]?.address;
+    const config = this.clusters[cluster];
+    if (!config?.endpoints || config.endpoints.length === 0) return config?.address;
+    const next = this.roundRobin.get(cluster) ?? 0;
+    this.roundRobin.set(cluster, next + 1);
+    return config.endpoints[next % config.endpoints.length];
   }
   private client(address: string): grpc.Client {
     let c = this.grpcClients.get(address);

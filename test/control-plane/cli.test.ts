@@ -52,8 +52,8 @@ test('policy set, get, list, history, rollback and rollout status keep their JSO
 });
 
 test('-o json, yaml and table print the same policies', async ({ plane }) => {
-  plane.operations.set('admin', 'orders', 0, { target: { cluster: ORDERS, pathTemplate: '/api/orders/{id}' } });
-  plane.operations.set('admin', 'payments', 0, { target: { cluster: 'payments', perTenant: false } });
+  await plane.operations.set('admin', 'orders', 0, { target: { cluster: ORDERS, pathTemplate: '/api/orders/{id}' } });
+  await plane.operations.set('admin', 'payments', 0, { target: { cluster: 'payments', perTenant: false } });
   const json = await cli(plane, 'policy', 'list', '-o', 'json');
   const yaml = await cli(plane, 'policy', 'list', '-o', 'yaml');
   const table = await cli(plane, 'policy', 'list', '-o', 'table');
@@ -96,16 +96,16 @@ test('policy apply -f: several YAML documents created, unchanged, updated; stric
   const created = await cli(plane, 'policy', 'apply', '-f', file);
   assert.is(created.code, 0, created.stderr);
   assert.is(created.stdout, 'policy/orders created (version 1)\npolicy/payments created (version 1)\n');
-  assert.is(plane.operations.get('orders').policy.breaker.openMs, 4000);
+  assert.is((await plane.operations.get('orders')).policy.breaker.openMs, 4000);
 
   const again = await cli(plane, 'policy', 'apply', '-f', file);
   assert.is(again.stdout, 'policy/orders unchanged (version 1)\npolicy/payments unchanged (version 1)\n');
-  assert.is(plane.operations.history('orders').length, 1, 'an unchanged policy is not written again');
+  assert.is((await plane.operations.history('orders')).length, 1, 'an unchanged policy is not written again');
 
   write(9000);
   const updated = await cli(plane, 'policy', 'apply', '-f', file, '-o', 'json');
   assert.equal(JSON.parse(updated.stdout).map((r: any) => [r.id, r.action, r.version]), [['orders', 'configured', 2], ['payments', 'unchanged', 1]]);
-  assert.is(plane.operations.get('orders').policy.breaker.openMs, 9000);
+  assert.is((await plane.operations.get('orders')).policy.breaker.openMs, 9000);
 
   // --expected-version: the write must replace exactly that version.
   const single = join(dir, 'orders.yaml');
@@ -123,11 +123,11 @@ test('policy apply -f: several YAML documents created, unchanged, updated; stric
   const invalid = await cliStdin(plane, JSON.stringify({ id: 'bad', policy: { breaker: { errorRateThreshold: 2 } } }), 'policy', 'apply', '-f', '-');
   assert.is(invalid.code, 1);
   assert.is(invalid.stderr, 'meshlens: 400 INVALID_ARGUMENT: invalid policy: breaker.errorRateThreshold must be in (0, 1]\n');
-  assert.equal(plane.operations.list().policies.map((p) => p.id), ['orders', 'payments']);
+  assert.equal((await plane.operations.list()).policies.map((p) => p.id), ['orders', 'payments']);
 });
 
 test('policy diff shows the change against the stored version with defaults applied; history is diffs, not policies', async ({ plane, dir }) => {
-  plane.operations.set('admin', 'orders', 0, { target: { cluster: ORDERS }, breaker: { openMs: 4000 } });
+  await plane.operations.set('admin', 'orders', 0, { target: { cluster: ORDERS }, breaker: { openMs: 4000 } });
   const file = join(dir, 'orders.yaml');
   writeFileSync(file, `id: orders\npolicy:\n  target: {cluster: "${ORDERS}"}\n  breaker: {openMs: 9000}\n---\nid: fresh\npolicy:\n  target: {cluster: fresh}\n`);
   const diff = await cli(plane, 'policy', 'diff', '-f', file);
@@ -137,14 +137,14 @@ test('policy diff shows the change against the stored version with defaults appl
   assert.equal(orders!.split('\n').filter((l) => /^[-+] /.test(l)), ['-  openMs: 4000', '+  openMs: 9000'], 'only the changed line, defaults are equal');
   assert.match(fresh!, /^--- \/dev\/null\n/);
   assert.match(fresh!, /^\+  cluster: fresh$/m);
-  assert.is(plane.operations.get('orders').version, 1, 'diff writes nothing');
+  assert.is((await plane.operations.get('orders')).version, 1, 'diff writes nothing');
   const same = join(dir, 'same.yaml');
   writeFileSync(same, `id: orders\npolicy:\n  target: {cluster: "${ORDERS}"}\n  breaker: {openMs: 4000}\n`);
   assert.is((await cli(plane, 'policy', 'diff', '-f', same)).stdout, 'policy/orders: no differences\n');
 
   for (const openMs of [5000, 6000]) {
-    const current = plane.operations.get('orders');
-    plane.operations.set('admin', 'orders', current.version, { target: { cluster: ORDERS }, breaker: { openMs } });
+    const current = await plane.operations.get('orders');
+    await plane.operations.set('admin', 'orders', current.version, { target: { cluster: ORDERS }, breaker: { openMs } });
   }
   const history = await cli(plane, 'policy', 'history', 'orders');
   assert.is(history.code, 0, history.stderr);
@@ -176,7 +176,7 @@ test('empty input and {} are refused with a clear error; nothing is stored', asy
     `meshlens: invalid input: ${file}: policies must not be present (allowed: id, policy, expectedVersion, confirm)\n`);
   const missingFile = await cli(plane, 'policy', 'apply', '-f', join(dir, 'nope.yaml'));
   assert.is(missingFile.stderr, `meshlens: cannot read ${join(dir, 'nope.yaml')}: no such file\n`);
-  assert.equal(plane.operations.list().policies, []);
+  assert.equal((await plane.operations.list()).policies, []);
 });
 
 test('token errors: a missing token file is named with how to get one; a 401 says which token was used', async ({ plane, dir }) => {
@@ -267,7 +267,7 @@ needs(hasOpenssl ? null : 'openssl CLI to create test certificates', test)('http
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   try {
-    plane.operations.set('admin', 'orders', 0, { target: { cluster: ORDERS } });
+    await plane.operations.set('admin', 'orders', 0, { target: { cluster: ORDERS } });
     const url = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     const flagCa = await runCli(['policy', 'list', '-o', 'json', '--url', url, '--token', plane.adminToken, '--ca', join(dir, 'ca.crt')]);
     assert.is(flagCa.code, 0, flagCa.stderr);

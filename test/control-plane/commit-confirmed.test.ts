@@ -73,7 +73,7 @@ function basePolicy() {
 async function startMesh(): Promise<Mesh> {
   const clock = new ManualClock(START_MS);
   const plane = await startTestPlane({ now: () => clock.nowMs() });
-  plane.operations.set('admin', 'orders', 0, basePolicy());
+  await plane.operations.set('admin', 'orders', 0, basePolicy());
   // Every 4th attempt the upstream receives fails: with retries on, every request still succeeds.
   const upstream = await startUpstream((_req, res, index) => {
     res.writeHead(index % 4 === 0 ? 503 : 200, { 'content-length': '2' });
@@ -156,11 +156,11 @@ test('a change that makes a scope worse is rolled back by the control plane with
   await until(() => m.plane.confirmations.list(true)[0]?.state === 'ROLLED_BACK', 'the automatic rollback');
   assert.ok(m.clock.nowMs() < appliedAt + 60_000, 'rolled back inside the window, not at its end');
 
-  const record = m.plane.operations.get('orders');
+  const record = await m.plane.operations.get('orders');
   assert.is(record.version, 3);
   assert.is(record.updatedBy, 'commit-confirmed');
   assert.is(record.policy.retry.enabled, true, 'version 1 restored');
-  const [rollback] = m.plane.operations.history('orders');
+  const [rollback] = await m.plane.operations.history('orders');
   assert.is(rollback!.kind, 'ROLLBACK');
   assert.is(rollback!.rolledBackTo, 1);
   assert.is(rollback!.reason, 'automatic rollback of version 2 (applied by admin, confirm within 60000 ms): tenant acme on ' +
@@ -200,8 +200,8 @@ test('a harmless change is confirmed at the end of its window', async () => {
   await until(() => m.plane.confirmations.list(true)[0]?.state === 'CONFIRMED', 'the confirmation at the deadline');
   const [confirmation] = m.plane.confirmations.list(true);
   assert.is(confirmation!.reason, 'no affected scope got worse (1 scope(s) judged)');
-  assert.is(m.plane.operations.get('orders').version, 2, 'the change stays');
-  assert.equal(m.plane.operations.history('orders').map((e) => e.kind), ['UPDATE', 'CREATE']);
+  assert.is((await m.plane.operations.get('orders')).version, 2, 'the change stays');
+  assert.equal((await m.plane.operations.history('orders')).map((e) => e.kind), ['UPDATE', 'CREATE']);
   const table = (await cli(m, 'policy', 'status', '--all')).stdout;
   assert.match(table, /^1\s+orders\s+2\s+CONFIRMED\s+admin\s+\S+\s+\S+\s+version 1\s+no affected scope got worse/m);
 });
@@ -215,7 +215,7 @@ test('a pending confirmation survives a restart with its baseline, and is judged
   }) as any;
   let plane = await startTestPlane({ dataDir, keepDataDir: true, now: () => clock.now });
   try {
-    plane.operations.set('admin', 'orders', 0, basePolicy());
+    await plane.operations.set('admin', 'orders', 0, basePolicy());
     for (let s = 0; s < 30; s++) plane.telemetry.record(report(START_MS + s * 1000, 10, 0));
     clock.now = START_MS + 60_000;
     // Through gRPC this time: SetPolicy with confirm, ListConfirmations.
@@ -231,7 +231,7 @@ test('a pending confirmation survives a restart with its baseline, and is judged
     const refused = await rpc('SetPolicy', { id: 'orders', expectedVersion: 2, policy: changed, confirm: { withinMs: 10 } }).then(() => null, (error: grpc.ServiceError) => error);
     assert.is(refused?.code, grpc.status.INVALID_ARGUMENT);
     assert.is(refused?.details, 'invalid confirmation: withinMs must be an integer in [1000, 86400000]');
-    assert.is(plane.operations.get('orders').version, 2, 'nothing stored');
+    assert.is((await plane.operations.get('orders')).version, 2, 'nothing stored');
     admin.close();
     await plane.stop();
 
@@ -240,11 +240,11 @@ test('a pending confirmation survives a restart with its baseline, and is judged
     assert.is(plane.confirmations.list()[0]?.state, 'PENDING', 'still pending after the restart');
     // The restarted control plane has no telemetry from before the change; the stored baseline stands in for it.
     for (let s = 0; s < 6; s++) plane.telemetry.record(report(START_MS + 61_000 + s * 1000, 10, 5));
-    plane.confirmations.evaluate();
+    await plane.confirmations.evaluate();
     const [resolved] = plane.confirmations.list(true);
     assert.is(resolved!.state, 'ROLLED_BACK');
     assert.equal([resolved!.scopes[0]!.before.requests, resolved!.scopes[0]!.before.errors, resolved!.scopes[0]!.after.errorRatio], [300, 0, 0.5]);
-    assert.is(plane.operations.get('orders').version, 3);
+    assert.is((await plane.operations.get('orders')).version, 3);
   } finally {
     await plane.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -261,40 +261,40 @@ test('stacked, superseded and creating changes: restore what was last confirmed,
   const confirm = { withinMs: 60_000 };
   const policy = (openMs: number, cluster = CLUSTER) => ({ target: { cluster }, breaker: { openMs } });
   try {
-    plane.operations.set('admin', 'orders', 0, policy(1000));
+    await plane.operations.set('admin', 'orders', 0, policy(1000));
     report(CLUSTER, START_MS - 10_000, 100, 0);
-    plane.confirmations.apply('alice', 'orders', 1, policy(2000), confirm);
+    await plane.confirmations.apply('alice', 'orders', 1, policy(2000), confirm);
     clock.now += 5000;
-    plane.confirmations.apply('bob', 'orders', 2, policy(3000), confirm);
+    await plane.confirmations.apply('bob', 'orders', 2, policy(3000), confirm);
     const [second, first] = plane.confirmations.list(true);
     assert.equal([first!.state, first!.reason], ['SUPERSEDED', 'superseded by version 3 (commit-confirmed, by bob)']);
     assert.equal([second!.state, second!.restoreVersion], ['PENDING', 1], 'version 2 was never confirmed: back to 1');
     report(CLUSTER, clock.now + 1000, 100, 30);
     clock.now += 2000;
-    plane.confirmations.evaluate();
+    await plane.confirmations.evaluate();
     assert.is(plane.confirmations.list(true)[0]!.state, 'ROLLED_BACK');
-    const restored = plane.operations.get('orders');
-    assert.equal([restored.version, restored.policy.breaker.openMs, plane.operations.history('orders')[0]!.rolledBackTo], [4, 1000, 1]);
+    const restored = await plane.operations.get('orders');
+    assert.equal([restored.version, restored.policy.breaker.openMs, (await plane.operations.history('orders'))[0]!.rolledBackTo], [4, 1000, 1]);
 
     // A manual write inside the window: the operator took over, nothing is judged or rolled back.
-    plane.confirmations.apply('alice', 'orders', 4, policy(5000), confirm);
-    plane.operations.set('carol', 'orders', 5, policy(6000));
+    await plane.confirmations.apply('alice', 'orders', 4, policy(5000), confirm);
+    await plane.operations.set('carol', 'orders', 5, policy(6000));
     report(CLUSTER, clock.now + 1000, 100, 90);
     clock.now += 2000;
-    plane.confirmations.evaluate();
+    await plane.confirmations.evaluate();
     const superseded = plane.confirmations.list(true)[0]!;
     assert.equal([superseded.state, superseded.reason], ['SUPERSEDED', 'policy changed to version 6 by carol before the window ended; not judged']);
-    assert.is(plane.operations.get('orders').version, 6);
+    assert.is((await plane.operations.get('orders')).version, 6);
 
     // A policy the change created is deleted again, audited.
-    plane.confirmations.apply('alice', 'fresh', 0, policy(7000, 'fresh-cluster'), confirm);
+    await plane.confirmations.apply('alice', 'fresh', 0, policy(7000, 'fresh-cluster'), confirm);
     report('fresh-cluster', clock.now + 1000, 50, 50);
     clock.now += 2000;
-    plane.confirmations.evaluate();
-    const [deleted] = plane.operations.history('fresh');
+    await plane.confirmations.evaluate();
+    const [deleted] = await plane.operations.history('fresh');
     assert.equal([deleted!.kind, deleted!.actor], ['DELETE', 'commit-confirmed']);
     assert.match(deleted!.reason, /^automatic rollback of version 1 \(applied by alice.*error ratio 0\.0% → 100\.0%.*; the policy it created is deleted$/);
-    assert.equal(plane.operations.list().policies.map((p) => p.id), ['orders']);
+    assert.equal((await plane.operations.list()).policies.map((p) => p.id), ['orders']);
   } finally {
     await plane.stop();
   }

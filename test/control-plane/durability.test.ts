@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PolicyStore } from '../../control-plane/src/policy-store.ts';
+import { SqlitePolicyStore as PolicyStore } from '../../control-plane/src/sqlite-policy-store.ts';
 import { http, within } from './helpers.ts';
 
 const test = suite('durability');

@@ -67,7 +67,7 @@ test('after a control-plane restart every VM is back and ACKed within 5 s of it 
   await new Promise((resolve) => setTimeout(resolve, 3000));
   ctx.cp = await start(ctx.dataDir, port);
   const ready = performance.now();
-  ctx.cp.operations.set('test', 'after-restart', 0, { target: { cluster: CLUSTER } });
+  await ctx.cp.operations.set('test', 'after-restart', 0, { target: { cluster: CLUSTER } });
   await until(() => ctx.cp.discovery.openStreams === VMS, `${VMS} streams after the restart`, 20_000);
   const connectedMs = performance.now() - ready;
   await until(() => converged(ctx.cp), `${VMS} VMs back after the restart`, 20_000);
@@ -83,7 +83,7 @@ test('writes up to the snapshot limit reach every VM; the one past it is refused
   let i = 0;
   for (; i < 2000 && !refused; i++) {
     try {
-      ctx.cp.operations.set('test', `p${i}`, 0, big(i));
+      await ctx.cp.operations.set('test', `p${i}`, 0, big(i));
     } catch (error) {
       refused = error as ControlPlaneError;
     }
@@ -98,7 +98,7 @@ test('writes up to the snapshot limit reach every VM; the one past it is refused
   assert.ok(ctx.cp.discovery.openStreams === VMS);
   // And a later small change arrives too.
   const before = Number(largest.snapshotVersion);
-  ctx.cp.operations.set('test', 'p0', 1, { target: { cluster: CLUSTER } });
+  await ctx.cp.operations.set('test', 'p0', 1, { target: { cluster: CLUSTER } });
   await until(() => converged(ctx.cp), `${VMS} VMs to ACK the write after the refusal`);
   assert.is(ctx.cp.operations.rolloutStatus().snapshotVersion, String(before + 1));
 });

@@ -8,8 +8,10 @@ import { Registry } from 'prom-client';
 import { silentLogger } from '../../control-plane/src/logging.ts';
 import { CONVERSION_OPTIONS, messageType } from '../../control-plane/src/protos.ts';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../control-plane/src/server.ts';
+import type { CommitConfirmed } from '../../control-plane/src/commit-confirmed.ts';
 
-export interface TestPlane extends ControlPlane {
+export interface TestPlane extends Omit<ControlPlane, 'confirmations'> {
+  confirmations: CommitConfirmed;        // test planes run the SQLite store, which has them
   dataDir: string;
   adminToken: string;
   proxyToken: string;
@@ -24,8 +26,10 @@ export async function startTestPlane(options: ControlPlaneOptions & { dataDir?: 
     grpcHost: '127.0.0.1', httpHost: '127.0.0.1', grpcPort: 0, httpPort: 0, logger: silentLogger,
     registry: new Registry(), processMetrics: false, now: () => clock.now, ...options, dataDir,
   });
+  const { confirmations } = plane;
+  if (!confirmations) throw new Error('startTestPlane: the sqlite store must come with commit-confirmed changes');
   return {
-    ...plane, dataDir, clock,
+    ...plane, confirmations, dataDir, clock,
     adminToken: Object.values(plane.tokens.admin)[0], proxyToken: plane.tokens.proxy,
     async stop() {
       await plane.close();

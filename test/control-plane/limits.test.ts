@@ -62,7 +62,7 @@ test('policy strings, templates and status codes beyond the table are refused na
     assert.is(answer.status, 400, JSON.stringify(policy).slice(0, 80));
     assert.equal(answer.json, { code: 'INVALID_ARGUMENT', message });
   }
-  assert.is(plane.operations.list().policies.length, 0, 'nothing stored');
+  assert.is((await plane.operations.list()).policies.length, 0, 'nothing stored');
   assert.is((await put(plane, 'orders', 0, { target: { cluster: 'c'.repeat(LIMITS.maxClusterBytes) } })).status, 200, 'at the limit is accepted');
 });
 
@@ -80,7 +80,7 @@ test('a write that would make the snapshot larger than a filter takes is refused
     }
     assert.ok(i < 2000, 'the limit was never reached');
   }
-  const stored = plane.operations.list();
+  const stored = await plane.operations.list();
   assert.is(stored.policies.length, i, 'the refused write stored nothing');
   // The same write over gRPC: same code, same message.
   const type = messageType('SetPolicyRequest');
@@ -98,7 +98,7 @@ test('smaller items: HTTP and gRPC give the same answer', async ({ plane, client
   assert.equal(httpNoPolicy.json, { code: 'INVALID_ARGUMENT', message: 'invalid policy: policy must be an object' });
   assert.is(grpcNoPolicy.error?.code, grpc.status.INVALID_ARGUMENT);
   assert.is(grpcNoPolicy.error?.details, httpNoPolicy.json.message);
-  assert.is(plane.operations.list().policies.length, 0);
+  assert.is((await plane.operations.list()).policies.length, 0);
 
   // Malformed percent-escapes are the client's error.
   const escape = await http(plane.httpPort, 'GET', '/v1/policies/%E0%A4%A', { token: plane.adminToken });
@@ -113,7 +113,7 @@ test('smaller items: HTTP and gRPC give the same answer', async ({ plane, client
   assert.is((await put(plane, 'orders', 0, {})).status, 200);
   const leading = await http(plane.httpPort, 'DELETE', '/v1/policies/orders?expectedVersion=007', { token: plane.adminToken });
   assert.equal(leading.json, { code: 'INVALID_ARGUMENT', message: 'invalid request: expectedVersion must be a non-negative integer' });
-  assert.is(plane.operations.list().policies.length, 1);
+  assert.is((await plane.operations.list()).policies.length, 1);
 
   // Deleting a missing policy is NOT_FOUND on both, whatever version it names.
   const httpMissing = await http(plane.httpPort, 'DELETE', '/v1/policies/nope?expectedVersion=3', { token: plane.adminToken });

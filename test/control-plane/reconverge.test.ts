@@ -34,14 +34,14 @@ test(`${STREAMS} streams retry within one backoff cap of a restart and all come 
   let cp: ControlPlane = await start(dataDir);
   const streams = await ReconnectingStreams.open(`127.0.0.1:${cp.grpcPort}`, cp.tokens.proxy, STREAMS, 'sidecar~10.0.0.1~p.default~default.svc.cluster.local');
   try {
-    cp.operations.set('test', 'orders', 0, { target: { cluster: 'orders' } });
+    await cp.operations.set('test', 'orders', 0, { target: { cluster: 'orders' } });
     await allAcked(streams, '1', 60_000);
     const port = cp.grpcPort;
     await cp.close();
     await new Promise((resolve) => setTimeout(resolve, 3000));     // down long enough for every stream to back off
     cp = await start(dataDir, port);
     const readyAt = performance.timeOrigin + performance.now();
-    cp.operations.set('test', 'orders', 1, { target: { cluster: 'orders' }, breaker: { openMs: 5000 } });
+    await cp.operations.set('test', 'orders', 1, { target: { cluster: 'orders' }, breaker: { openMs: 5000 } });
     const times = (await allAcked(streams, '2', 30_000)).map((t) => t - readyAt).sort((a, b) => a - b);
     const p99 = times[Math.ceil(0.99 * times.length) - 1];
     const attempts = [...streams.attempts.values()].map((t) => t - readyAt).sort((a, b) => a - b);

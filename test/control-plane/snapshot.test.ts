@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { validatePolicy } from '../../control-plane/src/policy-model.ts';
-import { PolicyStore } from '../../control-plane/src/policy-store.ts';
+import { SqlitePolicyStore as PolicyStore } from '../../control-plane/src/sqlite-policy-store.ts';
 import { RolloutTracker } from '../../control-plane/src/rollout.ts';
 import { Snapshot } from '../../control-plane/src/snapshot.ts';
 import { SnapshotCache } from '../../control-plane/src/snapshot-cache.ts';

@@ -84,11 +84,11 @@ async function convergedOn(world: World, version: string): Promise<void> {
   }, `${VMS} VMs to ACK version ${version}`);
 }
 
-function setPolicy(world: World, id: string, policy: unknown): string {
+async function setPolicy(world: World, id: string, policy: unknown): Promise<string> {
   let expected = 0;
-  try { expected = world.cp.operations.get(id).version; } catch { expected = 0; }
-  world.cp.operations.set('test', id, expected, policy);
-  return String(world.cp.operations.list().snapshotVersion);
+  try { expected = (await world.cp.operations.get(id)).version; } catch { expected = 0; }
+  await world.cp.operations.set('test', id, expected, policy);
+  return String((await world.cp.operations.list()).snapshotVersion);
 }
 
 /** A policy for every cluster that trips after `minRequests` requests at ≥ 50 % errors. */
@@ -158,7 +158,7 @@ test('without a pushed policy the plugin default (minRequests 20) does not trip 
 
 test('push → every VM ACKs and enforces the pushed policy', async ({ world }) => {
   const w = world!;
-  const version = setPolicy(w, 'everything', tripAfter(5));
+  const version = await setPolicy(w, 'everything', tripAfter(5));
   await convergedOn(w, version);
   assert.is(counter(w, 'meshlens_control_plane_acks_total'), 2 * VMS, 'the initial snapshot and this one, on every VM');
   assert.ok(breakerTripsAfter(w, 'outbound|80||after-push', 5), 'the pushed minRequests 5 trips the breaker');
@@ -169,7 +169,7 @@ test('an invalid policy is NACKed with the validation message and the previous o
   const w = world!;
   lastGood = rollout(w).snapshotVersion;
   const invalid = tripAfter(100, 1.5);
-  const version = setPolicy(w, 'everything', invalid);
+  const version = await setPolicy(w, 'everything', invalid);
   assert.is.not(version, lastGood);
   await until(() => nodes(w).filter((n) => n.nackedVersion === version).length === VMS, `${VMS} NACKs of ${version}`);
   assert.is(counter(w, 'meshlens_control_plane_nacks_total'), VMS);
@@ -184,7 +184,7 @@ test('an invalid policy is NACKed with the validation message and the previous o
 
 test('a valid change after a NACK is accepted again', async ({ world }) => {
   const w = world!;
-  const version = setPolicy(w, 'everything', tripAfter(4));
+  const version = await setPolicy(w, 'everything', tripAfter(4));
   await convergedOn(w, version);
   lastGood = version;
   assert.ok(breakerTripsAfter(w, 'outbound|80||after-recovery', 4));
@@ -194,7 +194,7 @@ test('a breaker keeps its state when a new snapshot keeps its scope', async ({ w
   const w = world!;
   const changed = tripAfter(4) as unknown as ReturnType<typeof defaultPolicy>;
   changed.breaker.openMs = 45_000;              // same scope and window; only the open duration differs
-  const version = setPolicy(w, 'everything', changed);
+  const version = await setPolicy(w, 'everything', changed);
   await convergedOn(w, version);
   lastGood = version;
   const next = w.plugin.request(0, {
@@ -255,7 +255,7 @@ test('while the control plane is down the last good policy is enforced; the VMs 
   await tickUntil(w, () => w.cp.discovery.openStreams === VMS, `${VMS} streams after the restart`);
   await convergedOn(w, lastGood);
   // The new streams carry pushes again.
-  const version = setPolicy(w, 'everything', tripAfter(3));
+  const version = await setPolicy(w, 'everything', tripAfter(3));
   await convergedOn(w, version);
   assert.ok(breakerTripsAfter(w, 'outbound|80||after-restart', 3));
 });

@@ -80,7 +80,7 @@ async function setup(ctx: { world: World }) {
   policy.target.cluster = CLUSTER;
   Object.assign(policy.breaker, { minRequests: 5, errorRateThreshold: 0.5, openMs: OPEN_MS, halfOpenProbes: 2, halfOpenSuccesses: 2 });
   policy.retry.enabled = false;
-  plane.operations.set('test', 'orders', 0, policy);
+  await plane.operations.set('test', 'orders', 0, policy);
   const version = plane.operations.rolloutStatus().snapshotVersion;
   await tickUntil(ctx.world, () => {
     const mine = plane.operations.rolloutStatus().nodes.filter((n) => n.nodeId === NODE_ID && n.connected);

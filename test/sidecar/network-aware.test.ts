@@ -125,10 +125,10 @@ test.before(async (ctx) => {
   });
   const world: World = { plane, client, clock, plugin, sidecar, b, c, d };
   ctx.world = world;
-  plane.operations.set('test', 'lossy-on', 0, policy(LOSSY_ON, true));
-  plane.operations.set('test', 'lossy-off', 0, policy(LOSSY_OFF, false));
-  plane.operations.set('test', 'broken-on', 0, policy(BROKEN_ON, true));
-  plane.operations.set('test', 'retried', 0, policy(RETRIED, true, 1));
+  await plane.operations.set('test', 'lossy-on', 0, policy(LOSSY_ON, true));
+  await plane.operations.set('test', 'lossy-off', 0, policy(LOSSY_OFF, false));
+  await plane.operations.set('test', 'broken-on', 0, policy(BROKEN_ON, true));
+  await plane.operations.set('test', 'retried', 0, policy(RETRIED, true, 1));
   await feedCorrelator(plane, client, b.address);
 });
 

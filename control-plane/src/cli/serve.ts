@@ -2,6 +2,7 @@
 // client commands start without loading it.
 import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT } from '../defaults.ts';
 import { UsageError, type Command } from './framework.ts';
+import { parseEndpoints } from '../etcd-client.ts';
 
 function port(value: string | boolean | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -13,7 +14,9 @@ function port(value: string | boolean | undefined, fallback: number, flag: strin
 export const serveCommand: Command = {
   path: ['serve'], summary: 'run the control plane (gRPC discovery, telemetry, admin; HTTP admin API and /metrics)',
   details: `The data directory (--data-dir, default ${DEFAULT_DATA_DIR}) holds the SQLite store and tokens.json, generated on first\n` +
-    'start (mode 0600; its path is printed, never the tokens). --token-file names another token file.',
+    'start (mode 0600; its path is printed, never the tokens). --token-file names another token file.\n' +
+    '--store etcd keeps policies in etcd instead, shared by every replica started with the same --etcd-endpoints\n' +
+    '(and the same token file); /readyz answers 503 with the reason until etcd answers.',
   options: {
     'grpc-port': { type: 'string', value: 'N', description: `gRPC port (default ${DEFAULT_GRPC_PORT}; 0 = ephemeral)` },
     'http-port': { type: 'string', value: 'N', description: `HTTP port (default ${DEFAULT_HTTP_PORT}; 0 = ephemeral)` },
@@ -21,16 +24,20 @@ export const serveCommand: Command = {
     'tls-cert': { type: 'string', value: 'FILE', description: 'TLS certificate chain (PEM) for gRPC and the HTTP admin API, with --tls-key' },
     'tls-key': { type: 'string', value: 'FILE', description: 'TLS private key (PEM)' },
     'tls-ca': { type: 'string', value: 'FILE', description: 'CA for client certificates: clients must present one (mTLS)' },
+    store: { type: 'string', value: 'sqlite|etcd', description: 'policy store (env MESHLENS_STORE; default sqlite, in the data directory)' },
+    'etcd-endpoints': { type: 'string', value: 'HOST:PORT,...', description: 'etcd members for --store etcd (env MESHLENS_ETCD_ENDPOINTS)' },
+    'etcd-prefix': { type: 'string', value: 'PREFIX', description: 'key prefix in etcd (env MESHLENS_ETCD_PREFIX; default /meshlens/)' },
   },
   async run({ flags, io }) {
     if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) throw new UsageError('invalid flag: --tls-cert and --tls-key must be given together');
     const grpcPort = port(flags['grpc-port'], DEFAULT_GRPC_PORT, 'grpc-port');
     const httpPort = port(flags['http-port'], DEFAULT_HTTP_PORT, 'http-port');
+    const store = storeOf(flags, io.env);
     const { startControlPlane } = await import('../server.ts');
     const plane = await startControlPlane({
       dataDir: (flags['data-dir'] as string | undefined) ?? DEFAULT_DATA_DIR,
       grpcHost: flags.host as string | undefined, httpHost: flags.host as string | undefined, grpcPort, httpPort,
-      tokenFile: flags['token-file'] as string | undefined,
+      tokenFile: flags['token-file'] as string | undefined, store,
       tls: flags['tls-cert'] ? { certFile: flags['tls-cert'] as string, keyFile: flags['tls-key'] as string, caFile: flags['tls-ca'] as string | undefined } : undefined,
       onTokensCreated: (_tokens, path) => {
         // Where, never what: stdout ends up in pod logs, and a token there is readable by whoever reads logs.
@@ -45,3 +52,22 @@ export const serveCommand: Command = {
     return new Promise<number>(() => {});
   },
 };
+
+/** --store and its etcd settings (flags over MESHLENS_* variables); a bad value is a usage error naming the rule. */
+function storeOf(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv) {
+  const kind = (flags.store as string | undefined) ?? env.MESHLENS_STORE ?? 'sqlite';
+  const endpoints = (flags['etcd-endpoints'] as string | undefined) ?? env.MESHLENS_ETCD_ENDPOINTS;
+  const prefix = (flags['etcd-prefix'] as string | undefined) ?? env.MESHLENS_ETCD_PREFIX;
+  if (kind === 'sqlite') {
+    if (endpoints !== undefined || prefix !== undefined) throw new UsageError('invalid flag: --etcd-endpoints and --etcd-prefix must come with --store etcd');
+    return { kind: 'sqlite' as const };
+  }
+  if (kind !== 'etcd') throw new UsageError('invalid flag: --store must be sqlite or etcd');
+  if (endpoints === undefined) throw new UsageError('invalid flag: --etcd-endpoints must be given with --store etcd');
+  if (prefix !== undefined && !/^\/[A-Za-z0-9._/-]{0,126}\/$/.test(prefix)) throw new UsageError('invalid flag: --etcd-prefix must be a path starting and ending with /');
+  try {
+    return { kind: 'etcd' as const, endpoints: parseEndpoints(endpoints), prefix };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

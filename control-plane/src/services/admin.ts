@@ -112,15 +112,15 @@ export class AdminService {
       GetPolicy: this.#unary('GetPolicy', (req: Req) => ops.get(req.id)),
       ListPolicies: this.#unary('ListPolicies', () => ops.list()),
       // An absent policy stays absent (refused as "policy must be an object", as over HTTP), never a catch-all default.
-      SetPolicy: this.#unary('SetPolicy', (req: Req, actor) => {
+      SetPolicy: this.#unary('SetPolicy', async (req: Req, actor) => {
         if (!req.confirm) return ops.set(actor, req.id, req.expectedVersion, policyFromProto(req.policy));
         const confirm = policyFromProto(req.confirm) as Record<string, unknown>;
         if (confirm.baselineMs === 0) delete confirm.baselineMs;            // proto3: 0 is "not set"
-        const { confirmation, ...record } = this.#confirmations().apply(actor, req.id, req.expectedVersion, policyFromProto(req.policy), confirm);
+        const { confirmation, ...record } = await this.#confirmations().apply(actor, req.id, req.expectedVersion, policyFromProto(req.policy), confirm);
         return { ...record, confirmation: confirmationToProto(confirmation) };
       }),
       DeletePolicy: this.#unary('DeletePolicy', (req: Req, actor) => ops.delete(actor, req.id, req.expectedVersion)),
-      GetHistory: this.#unary('GetHistory', (req: Req) => ({ entries: ops.history(req.id).map(historyToProto) })),
+      GetHistory: this.#unary('GetHistory', async (req: Req) => ({ entries: (await ops.history(req.id)).map(historyToProto) })),
       Rollback: this.#unary('Rollback', (req: Req, actor) => ops.rollback(actor, req.id, req.toVersion, req.expectedVersion)),
       DryRun: this.#unary('DryRun', (req: Req) => {
         const result = ops.dryRun(policyFromProto(req.policy), req.windowMinutes);
@@ -147,13 +147,13 @@ export class AdminService {
   }
 
   #confirmations(): CommitConfirmed {
-    if (!this.#options.confirmations) throw new ControlPlaneError('INTERNAL', 'commit-confirmed changes are not configured');
+    if (!this.#options.confirmations) throw new ControlPlaneError('FAILED_PRECONDITION', 'commit-confirmed changes are not available here: they need the sqlite store (with --store etcd each replica holds only the telemetry of its own proxies)');
     return this.#options.confirmations;
   }
 
   #unary(operation: string, handler: (request: any, actor: string) => unknown) {
     const { auth, metrics, logger } = this.#options;
-    return (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
+    return async (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
       const started = performance.now();
       let code = 'OK';
       try {
@@ -164,7 +164,7 @@ export class AdminService {
         } catch (error) {
           throw invalidArgument(`invalid request: message must be a valid ${operation} request (${clip((error as Error).message, 200)})`);
         }
-        callback(null, handler(request, actor) as any);
+        callback(null, await handler(request, actor) as any);
       } catch (error) {
         const normalised = asControlPlaneError(error);
         code = normalised.code;
