@@ -1,0 +1,188 @@
+// Control-plane replicas on etcd, all real: a 3-member etcd cluster (Debian's etcd-server) on loopback, three
+// `meshlens serve --store etcd` processes sharing it and one token file, and two proxies (the release filter in the
+// Node sidecar, 3 VMs each) whose control-plane cluster lists the three replicas (round robin, as Envoy's default
+// load balancer: each VM's stream lands on the next replica). It proves:
+// - a replica started while etcd is down is not ready (/readyz 503 naming etcd, no gRPC listener), stays up, and
+//   becomes ready by itself once etcd answers;
+// - a write through replica 1 is ACKed by the VMs whose streams live on replicas 2 and 3;
+// - kill -9 of replica 2: its VMs reconnect to the others and the policy stays in force (a breaker opening after the
+//   policy's own minRequests, 4, not the default 20, through real traffic);
+// - kill -9 of an etcd member: writes go on; every acknowledged write survives both kills, read back (policy and
+//   history) from every replica, replica 2 restarted on the same store.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateTokenFile } from '../../control-plane/src/auth.ts';
+import { defaultPolicy } from '../../control-plane/src/policy-model.ts';
+import { ProxyWasmPlugin } from '../../filter/host/index.ts';
+import { startSidecarWith, type SidecarWith } from '../../filter/host/sidecar/index.ts';
+import { releaseFilter } from '../host/support.ts';
+import { request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
+import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
+import { freeLoopbackPort } from '../support/prometheus.ts';
+import { needs } from '../support/skip.ts';
+import { CLI, ensureCliBuilt } from './cli-support.ts';
+import { http } from './helpers.ts';
+
+const CP_CLUSTER = 'meshlens-control-plane';
+const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
+const NODES = ['sidecar~10.0.0.1~orders-1.default~default.svc.cluster.local', 'sidecar~10.0.0.2~orders-2.default~default.svc.cluster.local'];
+const WORKERS = 2;                       // + main = 3 VMs per proxy, one stream each
+const MIN_REQUESTS = 4;                  // the default policy's is 20: a breaker opening after 4 is this policy's doing
+
+interface Replica { index: number; grpcPort: number; httpPort: number; process: ChildProcess; stderr: string[] }
+interface Proxy { plugin: ProxyWasmPlugin; sidecar: SidecarWith<ProxyWasmPlugin> }
+
+const test = suite('control-plane replicas on etcd');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+needs(etcdMissing(), test)('writes through any replica reach every proxy; replica and etcd member kills lose nothing', async () => {
+  ensureCliBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'meshlens-replicas-'));
+  const tokens = generateTokenFile();
+  const tokenFile = join(dir, 'tokens.json');
+  writeFileSync(tokenFile, JSON.stringify(tokens), { mode: 0o600 });
+  const admin = Object.values(tokens.admin)[0];
+  const etcd: EtcdCluster = await etcdCluster(3);
+  const replicas: Replica[] = [];
+  const proxies: Proxy[] = [];
+  let upstream: ScriptedUpstream | undefined;
+  for (let i = 0; i < 3; i++) replicas.push({ index: i, grpcPort: await freeLoopbackPort(), httpPort: await freeLoopbackPort(), process: undefined!, stderr: [] });
+
+  const startReplica = (r: Replica) => {
+    r.stderr = [];
+    r.process = spawn(process.execPath, [CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','),
+      '--grpc-port', String(r.grpcPort), '--http-port', String(r.httpPort), '--data-dir', join(dir, `replica-${r.index}`),
+      '--token-file', tokenFile], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MESHLENS_LOG_LEVEL: 'info' } });
+    r.process.stderr!.on('data', (chunk: Buffer) => { r.stderr.push(chunk.toString('utf8')); if (r.stderr.length > 500) r.stderr.shift(); });
+  };
+  const readyz = (r: Replica) => http(r.httpPort, 'GET', '/readyz', { token: null });
+  const api = (r: Replica, method: string, path: string, body?: unknown) => http(r.httpPort, method, path, { token: admin, body });
+  const alive = (r: Replica) => r.process.exitCode === null && r.process.signalCode === null;
+  const acknowledged = new Map<string, { version: number; openMs: number }>();
+  const write = async (r: Replica, id: string, openMs: number) => {
+    const expectedVersion = acknowledged.get(id)?.version ?? 0;
+    const policy = defaultPolicy();
+    policy.target.cluster = id === 'orders' ? CLUSTER : `outbound|8080||${id}.default.svc.cluster.local`;
+    Object.assign(policy.breaker, { minRequests: MIN_REQUESTS, errorRateThreshold: 0.5, windowMs: 60_000, openMs });
+    policy.retry.enabled = false;
+    const response = await api(r, 'PUT', `/v1/policies/${id}`, { expectedVersion, policy });
+    assert.is(response.status, 200, `write of ${id} through replica ${r.index + 1}: ${JSON.stringify(response.json)}`);
+    acknowledged.set(id, { version: response.json.version, openMs });
+    return response.json;
+  };
+  // Every VM of both proxies connected to a live replica and ACKing `version`; answers where each VM's stream is.
+  const convergedOn = (version: string) => until(async () => {
+    const where = new Map<string, number>();
+    for (const r of replicas.filter(alive)) {
+      const { json } = await api(r, 'GET', '/v1/rollout?pageSize=1000');
+      for (const row of json.nodes) if (row.connected && row.ackedVersion === version) where.set(`${row.nodeId}/${row.worker}`, r.index);
+    }
+    return where.size === NODES.length * (WORKERS + 1) && where;
+  }, `all ${NODES.length * (WORKERS + 1)} VMs to ACK snapshot ${version}`);
+
+  try {
+    // Replica 1 first, with etcd not up yet: not ready, says why, keeps running, serves no discovery.
+    startReplica(replicas[0]);
+    const notReady = await until(async () => { const r = await readyz(replicas[0]); return r.status === 503 && r.json.reason?.includes('etcd') && r; }, 'replica 1 to answer /readyz 503');
+    assert.match(notReady.json.reason, /^store not ready: store unavailable: etcd unreachable at 127\.0\.0\.1:\d+,/);
+    await sleep(1500);
+    assert.ok(alive(replicas[0]), 'it waits for etcd instead of exiting into a crash loop');
+    assert.match(replicas[0].stderr.join(''), /store not ready: store unavailable: etcd unreachable/, 'the error is logged');
+    assert.is((await readyz(replicas[0])).status, 503);
+
+    await etcd.start();
+    await until(async () => (await readyz(replicas[0])).status === 200, 'replica 1 to become ready once etcd answers');
+    startReplica(replicas[1]);
+    startReplica(replicas[2]);
+    for (const r of replicas.slice(1)) await until(async () => (await readyz(r)).status === 200, `replica ${r.index + 1} to be ready`);
+
+    upstream = await startUpstream((_req, res) => { res.writeHead(503, { 'content-length': '4' }); res.end('down'); });
+    const endpoints = replicas.map((r) => `127.0.0.1:${r.grpcPort}`);
+    for (const nodeId of NODES) {
+      const plugin = await ProxyWasmPlugin.create({
+        wasm: releaseFilter(),
+        configuration: JSON.stringify({
+          tickMs: 100, reportIntervalMs: 1000, paths: { templates: ['/api/orders/{id}'] },
+          controlPlane: { cluster: CP_CLUSTER, token: tokens.proxy, timeoutMs: 2000 },
+          node: { id: nodeId, workload: 'orders', namespace: 'default' },
+        }),
+        workers: WORKERS, clusters: { [CP_CLUSTER]: { address: endpoints[0], endpoints } },
+      });
+      const sidecar = await startSidecarWith(plugin, {
+        listener: { port: 0 }, admin: { port: 0 },
+        clusters: { [CLUSTER]: { endpoints: [upstream.address] } }, routes: [{ cluster: CLUSTER }],
+        router: { random: () => 0.5, sleep: () => Promise.resolve() },
+      });
+      proxies.push({ plugin, sidecar });
+    }
+
+    // A write through replica 1, ACKed by the VMs on replicas 2 and 3.
+    const first = await write(replicas[0], 'orders', 120_000);
+    const where = await convergedOn(String(first.snapshotVersion));
+    const onReplica = (i: number) => [...where.values()].filter((r) => r === i).length;
+    process.stderr.write(`VM streams per replica: ${[0, 1, 2].map(onReplica).join(', ')}\n`);
+    assert.ok(onReplica(1) > 0 && onReplica(2) > 0, `VMs on replicas 2 and 3 ACKed the write made through replica 1 (${[0, 1, 2].map(onReplica)})`);
+
+    // kill -9 replica 2: its VMs reconnect to replica 1 or 3 and ACK the same snapshot there.
+    replicas[1].process.kill('SIGKILL');
+    await until(async () => !alive(replicas[1]) || undefined, 'replica 2 to die');
+    const after = await convergedOn(String(first.snapshotVersion));
+    assert.not.ok([...after.values()].includes(1), 'no VM is counted on the dead replica');
+    // Still enforced: the policy's breaker (minRequests 4) opens proxy 1's acme scope after 4 failures.
+    const statuses: string[] = [];
+    for (let i = 0; i < MIN_REQUESTS + 3 && !statuses.includes('open'); i++) {
+      const response = await request(proxies[0].sidecar.listenerPort, '/api/orders/7', { host: 'orders', 'x-tenant-id': 'acme' });
+      statuses.push(response.headers['x-meshlens-breaker'] === 'open' ? 'open' : String(response.status));
+      await sleep(250);                 // a tick merges each worker's outcomes into the shared breaker
+    }
+    assert.equal(statuses.slice(0, MIN_REQUESTS), Array(MIN_REQUESTS).fill('503'), 'the first 4 reach the failing upstream');
+    assert.ok(statuses.includes('open'), `the breaker of the policy in force opened: ${statuses.join(' ')}`);
+
+    // kill -9 one etcd member: writes through the remaining replicas go on, and are pushed to every VM.
+    etcd.kill(0);
+    await write(replicas[0], 'orders', 90_000);
+    await write(replicas[2], 'payments', 60_000);
+    await write(replicas[0], 'checkout', 30_000);
+    const last = await write(replicas[2], 'payments', 45_000);
+    await convergedOn(String(last.snapshotVersion));
+
+    // Replica 2 back on the same store; every acknowledged write read back from all three.
+    startReplica(replicas[1]);
+    await until(async () => (await readyz(replicas[1])).status === 200, 'replica 2 to be ready again');
+    for (const r of replicas) {
+      const listed = await api(r, 'GET', '/v1/policies');
+      assert.is(listed.json.snapshotVersion, last.snapshotVersion, `replica ${r.index + 1} serves the last snapshot`);
+      assert.equal(listed.json.policies.map((p: any) => p.id).sort(), [...acknowledged.keys()].sort());
+      for (const [id, expected] of acknowledged) {
+        const { json } = await api(r, 'GET', `/v1/policies/${id}`);
+        assert.equal([json.version, json.policy.breaker.openMs], [expected.version, expected.openMs], `${id} on replica ${r.index + 1}`);
+        const history = (await api(r, 'GET', `/v1/policies/${id}/history`)).json.entries;
+        assert.equal(history.map((e: any) => e.version), Array.from({ length: expected.version }, (_, k) => expected.version - k), `${id} history on replica ${r.index + 1}`);
+      }
+    }
+    // Snapshot versions counted once per change across replicas: 5 writes, 5 versions.
+    assert.is(last.snapshotVersion, 5);
+  } finally {
+    for (const p of proxies) { await p.sidecar.close().catch(() => {}); await p.plugin.close().catch(() => {}); }
+    for (const r of replicas) if (r.process && alive(r)) r.process.kill('SIGKILL');
+    await upstream?.close();
+    await etcd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
