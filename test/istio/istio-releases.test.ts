@@ -15,6 +15,8 @@ const SUPPORTED: Record<Overlay, (tag: IstioRelease) => boolean> = {
   wasmplugin: (tag) => minor(tag) >= 27,
   // FAIL_CLOSE is valid everywhere; README recommends it for 1.24-1.26 only (no reload)
   'wasmplugin-istio-1.24': () => true,
+  // the wasmplugin overlay with replicas on etcd: the same WasmPlugin
+  replicated: (tag) => minor(tag) >= 27,
 };
 
 const withCrd = (overlay: Overlay) => overlayResources(overlay).map((f) => f.resource).filter((r) => (CRD_KINDS as readonly string[]).includes(`${r.apiVersion}/${r.kind}`));

@@ -8,7 +8,7 @@ import { parse, parseAllDocuments } from 'yaml';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ISTIO_DIR = join(REPO_ROOT, 'istio');
-export const OVERLAYS = ['envoyfilter', 'wasmplugin', 'wasmplugin-istio-1.24'] as const;
+export const OVERLAYS = ['envoyfilter', 'wasmplugin', 'wasmplugin-istio-1.24', 'replicated'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { needs } from '../support/skip.ts';
+import { parseEndpoints } from '../../control-plane/src/etcd-client.ts';
 import { isIstioResource, schemaErrors, unknownFieldErrors } from './istio-schema.ts';
 import {
   ISTIO_DIR,
@@ -224,6 +225,40 @@ workloads('node agent: only CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE and the /proc
   const secret = pod.volumes.find((v: Resource) => v.name === mount.name).secret;
   assert.is(secret.secretName, 'meshlens-proxy-token');
   assert.equal(secret.items, [{ key: 'token', path: tokenFile.slice(mount.mountPath.length + 1) }]);
+});
+
+workloads('replicated: 3 control-plane replicas on the 3-member etcd StatefulSet, PDBs, readiness waiting for the store', () => {
+  const replicated = overlayResources('replicated');
+  const deployment = find(replicated, 'Deployment', 'meshlens-control-plane');
+  const pod = deployment.spec.template.spec;
+  const [container] = pod.containers;
+  const flag = (name: string) => container.args[container.args.indexOf(`--${name}`) + 1];
+  assert.is(deployment.spec.replicas, 3);
+  assert.is(deployment.spec.strategy.type, 'RollingUpdate');
+  assert.is(flag('store'), 'etcd');
+  assert.is(container.readinessProbe.httpGet.path, '/readyz', 'not ready until etcd answers (server.ts waitForStore)');
+  // --etcd-endpoints names each StatefulSet member through the headless Service, on its client port.
+  const etcd = find(replicated, 'StatefulSet', 'meshlens-etcd');
+  const service = find(replicated, 'Service', 'meshlens-etcd');
+  assert.is(service.spec.clusterIP, 'None');
+  assert.is(etcd.spec.serviceName, service.metadata.name);
+  assert.is(etcd.spec.podManagementPolicy, 'Parallel', 'members must start together to form the initial cluster');
+  const client = service.spec.ports.find((p: Resource) => p.name === 'client').port;
+  const peer = service.spec.ports.find((p: Resource) => p.name === 'peer').port;
+  const members = Array.from({ length: etcd.spec.replicas }, (_, i) => `${etcd.metadata.name}-${i}.${service.metadata.name}.${etcd.metadata.namespace}.svc`);
+  assert.equal(parseEndpoints(flag('etcd-endpoints')), members.map((m) => `${m}:${client}`));
+  const etcdArgs: string[] = etcd.spec.template.spec.containers[0].command;
+  assert.ok(etcdArgs.includes(`--initial-cluster=${members.map((m, i) => `${etcd.metadata.name}-${i}=http://${m}:${peer}`).join(',')}`), 'initial cluster = the members');
+  for (const [name, selector] of [['meshlens-control-plane', deployment.spec.selector.matchLabels], ['meshlens-etcd', etcd.spec.selector.matchLabels]] as const) {
+    const pdb = find(replicated, 'PodDisruptionBudget', name);
+    assert.equal(pdb.spec.selector.matchLabels, selector, `${name} PDB selects its pods`);
+  }
+  assert.is(find(replicated, 'PodDisruptionBudget', 'meshlens-etcd').spec.minAvailable, 2, 'quorum of 3 kept');
+  // Tokens: copied from the Secret by the init container into the data directory the serve flags name.
+  const [init] = pod.initContainers;
+  assert.match(init.command.join(' '), new RegExp(`cp \\S+ ${flag('data-dir')}/tokens\\.json`));
+  assert.is(pod.volumes.find((v: Resource) => v.name === 'tokens').secret.secretName, 'meshlens-control-plane-tokens');
+  assert.not.ok(pod.volumes.some((v: Resource) => v.persistentVolumeClaim), 'no shared volume between replicas');
 });
 
 workloads.run();
