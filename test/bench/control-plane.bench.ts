@@ -24,9 +24,10 @@ const wallMs = () => performance.timeOrigin + performance.now();
 
 // ---------------------------------------------------------------- worker side (simulated filters)
 interface WorkerCommand {
-  cmd: 'connect' | 'collect' | 'report' | 'close' | 'reconnecting' | 'acked';
+  cmd: 'connect' | 'collect' | 'report' | 'close' | 'reconnecting' | 'acked' | 'mark' | 'failedOver';
   port?: number; token?: string; streams?: number; perConnection?: number; prefix?: string;
   version?: string; t0?: number; durationMs?: number; concurrency?: number; routes?: number;
+  addresses?: string[]; address?: string;
 }
 
 async function runWorker(): Promise<void> {
@@ -40,11 +41,23 @@ async function runWorker(): Promise<void> {
   const send = (message: unknown) => process.send!(message);
 
   let reconnecting: import('../control-plane/reconnecting-streams.ts').ReconnectingStreams | undefined;
+  let marked: number[] = [];
   process.on('message', async (command: WorkerCommand) => {
     if (command.cmd === 'reconnecting') {
       const { ReconnectingStreams } = await import('../control-plane/reconnecting-streams.ts');
-      reconnecting = await ReconnectingStreams.open(`127.0.0.1:${command.port}`, command.token!, command.streams!, command.prefix!, Number(command.t0 ?? 1));
+      reconnecting = await ReconnectingStreams.open(command.addresses ?? `127.0.0.1:${command.port}`, command.token!, command.streams!, command.prefix!, Number(command.t0 ?? 1));
       send({ evt: 'opened' });
+    } else if (command.cmd === 'mark') {
+      // The streams whose latest ACK came through `address` (the replica about to be killed).
+      marked = Array.from({ length: reconnecting!.size }, (_, i) => i).filter((i) => reconnecting!.lastAck(i)?.address === command.address);
+      send({ evt: 'marked', count: marked.length });
+    } else if (command.cmd === 'failedOver') {
+      const wait = () => {
+        const acks = marked.map((i) => reconnecting!.lastAck(i));
+        if (!acks.every((a) => a && a.atMs > command.t0! && a.address !== command.address && a.version === command.version)) return setTimeout(wait, 20);
+        send({ evt: 'failedOver', latencies: acks.map((a) => a!.atMs - command.t0!) });
+      };
+      wait();
     } else if (command.cmd === 'acked') {
       const wait = () => {
         const times = reconnecting!.ackTimes(command.version!);
@@ -281,10 +294,104 @@ async function measureRestart(streams: number, workerCount: number) {
   }
 }
 
+// ---------------------------------------------------------------- replicas on etcd (issue 14)
+// `streams` simulated proxies (one reconnecting stream each, the filter's backoff) over 3 `meshlens serve --store
+// etcd` replicas on a 3-member etcd, all on this machine. write_to_all_ack_ms: an admin write through one replica
+// (each round the next) until every stream, whichever replica holds it, ACKed it. failover_ms: kill -9 of the
+// replica holding a third of the streams until each of those ACKed again through another replica.
+async function measureReplicas(streams: number, workerCount: number, rounds: number) {
+  const { etcdCluster, etcdMissing } = await import('../support/etcd.ts');
+  const missing = etcdMissing();
+  if (missing) return { skipped: missing };
+  const { CLI, ensureCliBuilt } = await import('../control-plane/cli-support.ts');
+  ensureCliBuilt();
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshlens-bench-replicas-'));
+  const adminToken = 'a'.repeat(32), proxyToken = 'p'.repeat(32);
+  const tokenFile = join(dataDir, 'tokens.json');
+  writeFileSync(tokenFile, JSON.stringify({ admin: { bench: adminToken }, proxy: proxyToken }), { mode: 0o600 });
+  const etcd = await etcdCluster(3);
+  const children: ChildProcess[] = [];
+  const workers: ChildProcess[] = [];
+  try {
+    await etcd.start();
+    const replicas: { child: ChildProcess; grpcPort: number; httpPort: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const child = spawn(process.execPath, ['--max-old-space-size=2048', CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','),
+        '--data-dir', join(dataDir, `replica-${i}`), '--token-file', tokenFile, '--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESHLENS_LOG_LEVEL: 'warn' } });
+      children.push(child);
+      replicas.push(await new Promise((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`replica ${i} exited with ${code}`)));
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          if (!line.startsWith('{')) return;
+          const event = JSON.parse(line);
+          if (event.event === 'listening') resolve({ child, grpcPort: event.grpcPort, httpPort: event.httpPort });
+        });
+      }));
+    }
+    const addresses = replicas.map((r) => `127.0.0.1:${r.grpcPort}`);
+    await adminPut(replicas[0].httpPort, adminToken, 'orders', 0, 1000);
+    let version = 1;
+    const perWorker = Math.ceil(streams / workerCount);
+    const connectStart = wallMs();
+    for (let w = 0; w < workerCount; w++) {
+      const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      await new Promise((resolve) => worker.once('message', resolve));
+      workers.push(worker);
+      await request(worker, { cmd: 'reconnecting', addresses, token: proxyToken, streams: Math.min(perWorker, streams - w * perWorker),
+        prefix: `x${w}`, t0: 1 + w * perWorker }, 'opened');
+    }
+    await Promise.all(workers.map((worker) => request(worker, { cmd: 'acked', version: '1', t0: 0 }, 'acked')));
+    const connectMs = wallMs() - connectStart;
+    const roundStats: { p50: number; p99: number; max: number; via: number }[] = [];
+    for (let r = -1; r < rounds; r++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const via = (r + 3) % 3;
+      const t0 = wallMs();
+      await adminPut(replicas[via].httpPort, adminToken, 'orders', version, 2000 + r);
+      version++;
+      const results = await Promise.all(workers.map((worker) => request(worker, { cmd: 'acked', version: String(version), t0 }, 'acked')));
+      const latencies = results.flatMap((result) => result.latencies as number[]).sort((a, b) => a - b);
+      if (r >= 0) roundStats.push({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], via: via + 1 });
+    }
+    // kill -9 the replica holding the streams of addresses[1]; they come back ACKed through 1 and 3.
+    const killed = addresses[1];
+    const marked = await Promise.all(workers.map((worker) => request(worker, { cmd: 'mark', address: killed }, 'marked')));
+    const killAt = wallMs();
+    replicas[1].child.kill('SIGKILL');
+    const failed = await Promise.all(workers.map((worker) => request(worker, { cmd: 'failedOver', address: killed, version: String(version), t0: killAt }, 'failedOver')));
+    const failover = failed.flatMap((f) => f.latencies as number[]).sort((a, b) => a - b);
+    return {
+      replicas: 3,
+      etcdMembers: 3,
+      streams,
+      connectSeconds: round1(connectMs / 1000),
+      writeToAllAckMs: {
+        p50: round1(median(roundStats.map((s) => s.p50))), p99: round1(median(roundStats.map((s) => s.p99))),
+        max: round1(median(roundStats.map((s) => s.max))), rounds: roundStats.map((s) => ({ via: s.via, p50: round1(s.p50), p99: round1(s.p99), max: round1(s.max) })),
+      },
+      failoverMs: {
+        streams: marked.reduce((sum, m) => sum + m.count, 0),
+        p50: round1(percentile(failover, 50)), p99: round1(percentile(failover, 99)), max: round1(failover[failover.length - 1]),
+      },
+    };
+  } finally {
+    for (const worker of workers) worker.send({ cmd: 'close' });
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await etcd.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const scales = (process.env.MESHLENS_BENCH_SCALES ?? '1000,10000').split(',').map(Number);
   const workers = Number(process.env.MESHLENS_BENCH_WORKERS ?? 4);
   const rounds = Number(process.env.MESHLENS_BENCH_ROUNDS ?? 5);
+  if (process.env.MESHLENS_BENCH_ONLY === 'replicas') {
+    const replicated = await measureReplicas(Math.max(...scales), workers, rounds);
+    process.stdout.write(JSON.stringify({ bench: 'control-plane', ...replicaFields(replicated), replicated, targets: replicaTargets(replicated) }) + '\n');
+    return;
+  }
   if (process.env.MESHLENS_BENCH_ONLY === 'restart') {
     // Only the restart figure, at the largest scale (what reconverge_after_restart_ms is in the full run).
     const restart = await measureRestart(Math.max(...scales), workers);
@@ -302,8 +409,12 @@ async function main(): Promise<void> {
   const largest = results[results.length - 1];
   const restart = await measureRestart(largest.streams, workers);
   process.stderr.write(`restart at ${largest.streams} streams: ${JSON.stringify(restart)}\n`);
+  const replicated = await measureReplicas(largest.streams, workers, rounds);
+  process.stderr.write(`replicas at ${largest.streams} streams: ${JSON.stringify(replicated)}\n`);
   process.stdout.write(JSON.stringify({
     bench: 'control-plane',
+    ...replicaFields(replicated),
+    replicated,
     cores: (await import('node:os')).availableParallelism(),
     baselineSingleStreamWriteToAckMs: { p50: baseline.writeToAllAckMs.p50, max: baseline.writeToAllAckMs.max },
     scales: results,
@@ -314,8 +425,23 @@ async function main(): Promise<void> {
       convergedP99Ms: { target: 1000, measured: largest.writeToAllAckMs.p99, ok: largest.writeToAllAckMs.p99 <= 1000 },
       restRssMiB: { target: 1024, measured: largest.restRssMiB, ok: largest.restRssMiB <= 1024 },
       ingestEntriesPerSecond: { target: 100000, measured: largest.ingestEntriesPerSecond, ok: largest.ingestEntriesPerSecond >= 100000 },
+      ...replicaTargets(replicated),
     },
   }) + '\n');
+}
+
+/** The headline figures of measureReplicas (null when etcd is missing here: the run says why in `replicated`). */
+function replicaFields(r: Awaited<ReturnType<typeof measureReplicas>>) {
+  if ('skipped' in r) return { replicas: null, write_to_all_ack_ms_p99: null, failover_ms: null };
+  return { replicas: r.replicas, write_to_all_ack_ms_p99: r.writeToAllAckMs.p99, failover_ms: r.failoverMs.p99 };
+}
+
+function replicaTargets(r: Awaited<ReturnType<typeof measureReplicas>>) {
+  if ('skipped' in r) return {};
+  return {
+    replicasWriteToAllAckP99Ms: { target: 1000, measured: r.writeToAllAckMs.p99, ok: r.writeToAllAckMs.p99 <= 1000 },
+    failoverP99Ms: { target: 1000, measured: r.failoverMs.p99, ok: r.failoverMs.p99 <= 1000 },
+  };
 }
 
 if (process.argv.includes('--worker')) await runWorker();

@@ -13,21 +13,25 @@ export class ReconnectingStreams {
   readonly #acked = new Map<number, { version: string; atMs: number }>();
   /** Wall-clock time of each stream's latest (re)connect attempt. */
   readonly attempts = new Map<number, number>();
+  /** The address each stream's latest good response came from (several addresses: the replica it is on). */
+  readonly connectedTo = new Map<number, string>();
   /** How streams ended, by gRPC status: what a restart looked like from the VMs' side. */
   readonly statuses = new Map<string, number>();
   #closed = false;
 
-  private constructor(private readonly address: string, private readonly token: string, private readonly delays: Float64Array[], private readonly prefix: string) {}
+  readonly #picks = new Map<number, number>();
+
+  private constructor(private readonly addresses: readonly string[], private readonly token: string, private readonly delays: Float64Array[], private readonly prefix: string) {}
 
   /**
    * Opens `count` streams, each on its own HTTP/2 connection as each Envoy worker's VM has, and each reconnect on a
    * fresh connection: Envoy connects to the cluster when the stream starts, whereas a reused grpc-js channel would
    * add its own sticky reconnect backoff (TRANSIENT_FAILURE) on top of the filter's.
    */
-  static async open(address: string, token: string, count: number, prefix: string, seedBase = 1): Promise<ReconnectingStreams> {
+  static async open(address: string | readonly string[], token: string, count: number, prefix: string, seedBase = 1): Promise<ReconnectingStreams> {
     const h = await loadControlHarness();
     const delays = Array.from({ length: count }, (_, i) => h.backoffDelays(BigInt(seedBase + i), 64) as Float64Array);
-    const streams = new ReconnectingStreams(address, token, delays, prefix);
+    const streams = new ReconnectingStreams(typeof address === 'string' ? [address] : address, token, delays, prefix);
     for (let i = 0; i < count; i++) streams.#connect(i, 0);
     return streams;
   }
@@ -39,7 +43,11 @@ export class ReconnectingStreams {
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${this.token}`);
     this.#clients.get(i)?.close();
-    const client = new grpc.Client(this.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    // Several addresses (control-plane replicas): each (re)connect takes the next, as Envoy's round robin does.
+    const pick = this.#picks.get(i) ?? i;
+    this.#picks.set(i, pick + 1);
+    const address = this.addresses[pick % this.addresses.length];
+    const client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
     this.#clients.set(i, client);
     const call = client.makeBidiStreamRequest('/meshlens.v1.PolicyDiscovery/StreamPolicies',
       (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, metadata, { waitForReady: false } as grpc.CallOptions);
@@ -51,6 +59,7 @@ export class ReconnectingStreams {
       failures = 0;                                    // a good response resets the backoff, as in the filter
       call.write(requestType.encode({ versionInfo: response.versionInfo, responseNonce: response.nonce }).finish());
       this.#acked.set(i, { version: response.versionInfo, atMs: performance.timeOrigin + performance.now() });
+      this.connectedTo.set(i, address);
     });
     call.on('error', () => {});
     call.on('status', (status: grpc.StatusObject) => {
@@ -62,6 +71,16 @@ export class ReconnectingStreams {
     });
     const last = this.#acked.get(i)?.version ?? '';
     call.write(requestType.encode({ node: { id: `${this.prefix}-${i}`, worker: 'main' }, versionInfo: last }).finish());
+  }
+
+  /** Latest ACK of stream i: its version, wall-clock time and the address it came through. */
+  lastAck(i: number): { version: string; atMs: number; address: string } | undefined {
+    const acked = this.#acked.get(i);
+    return acked && { ...acked, address: this.connectedTo.get(i)! };
+  }
+
+  get size(): number {
+    return this.delays.length;
   }
 
   /** Wall-clock times (ms) at which each stream ACKed `version`, once all have; undefined while some have not. */
