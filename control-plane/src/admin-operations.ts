@@ -8,6 +8,7 @@ import type { Logger } from './logging.ts';
 import type { PolicyJson } from './policy-types.ts';
 import type { HistoryEntry, PolicyRecord, PolicyStore, WriteResult } from './policy-store.ts';
 import type { RolloutSummary, RolloutTracker } from './rollout.ts';
+import type { ReplicaSummary } from './etcd-policy-store.ts';
 import { encodeSnapshotBody, type SnapshotCache } from './snapshot-cache.ts';
 import type { PolicyEntry } from './snapshot.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
@@ -40,6 +41,8 @@ export interface AdminOperationsOptions {
   validate: PolicyValidator;
   logger: Logger;
   now?: () => number;
+  /** Every replica's rollout summary (the etcd store); without it, this control plane's own. */
+  replicas?: () => Promise<ReplicaSummary[]>;
 }
 
 export interface DryRunResult {
@@ -117,6 +120,18 @@ export class AdminOperations {
     const page = pageOf(pageSize, pageToken);
     const status = this.#options.rollout.status(this.#options.cache.current().versionInfo, page.offset, page.size);
     return { ...status, suspectsVersion: this.#options.suspects?.current().version ?? '' };
+  }
+
+  /** This replica's rollout totals against its current snapshot. */
+  replicaSummary(replica: string): ReplicaSummary {
+    const { connected, converged, total, snapshotVersion } = this.#options.rollout.status(this.#options.cache.current().versionInfo, 0, 0);
+    return { replica, snapshotVersion, connected, converged, total, updatedAtUnixMs: this.#now() };
+  }
+
+  /** Rollout totals of every live replica, so one call shows the whole mesh whichever replica holds which stream. */
+  async replicas(): Promise<{ replicas: ReplicaSummary[] }> {
+    const all = this.#options.replicas ? await this.#options.replicas() : [this.replicaSummary('local')];
+    return { replicas: all.sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0)) };
   }
 
   /** Joined flows of the kept windows, newest window first. */

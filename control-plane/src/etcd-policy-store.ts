@@ -28,6 +28,18 @@ const MAX_WRITE_ATTEMPTS = 20;
 
 interface StoredChange extends HistoryEntry { writeId: string }
 
+/** One replica's rollout totals, published under a lease (replicas/<replica>) so every replica can show all of them. */
+export interface ReplicaSummary {
+  replica: string;
+  snapshotVersion: string;
+  connected: number;
+  converged: number;
+  total: number;
+  updatedAtUnixMs: number;
+}
+// A replica's summary outlives it by at most this (the lease's TTL; refreshed every second while it runs).
+export const REPLICA_TTL_SECONDS = 5;
+
 export interface EtcdPolicyStoreOptions {
   endpoints: readonly string[];
   prefix?: string;
@@ -46,6 +58,7 @@ export class EtcdPolicyStore implements PolicyStore {
   readonly #now: () => number;
   readonly #logger: Logger | undefined;
   #watch: { close(): void } | undefined;
+  #lease: string | undefined;
   #closed = false;
 
   constructor(options: EtcdPolicyStoreOptions) {
@@ -160,9 +173,29 @@ export class EtcdPolicyStore implements PolicyStore {
     start();
   }
 
-  close(): void {
+  /** Publishes (or refreshes) this replica's summary under its lease; a lapsed lease is replaced by a new one. */
+  async publishReplica(summary: ReplicaSummary): Promise<void> {
+    await this.#guard(async () => {
+      if (this.#lease !== undefined && (await this.client.leaseKeepAliveOnce(this.#lease)).TTL === '0') this.#lease = undefined;
+      this.#lease ??= (await this.client.leaseGrant(REPLICA_TTL_SECONDS)).ID;
+      await this.client.txn({ success: [{ requestPut: { key: this.#key('replicas', summary.replica), value: Buffer.from(JSON.stringify(summary)), lease: this.#lease } }] });
+    });
+  }
+
+  /** Every live replica's summary (at most one per running replica: each expires with its lease). */
+  async replicas(): Promise<ReplicaSummary[]> {
+    return this.#guard(async () => {
+      const prefix = this.#key('replicas', '');
+      const response = await this.client.range({ key: prefix, rangeEnd: prefixEnd(prefix.toString()) });
+      return response.kvs.map((kv) => JSON.parse(text(kv)!) as ReplicaSummary);
+    });
+  }
+
+  async close(): Promise<void> {
     this.#closed = true;
     this.#watch?.close();
+    // A stopping replica's summary goes at once rather than when its lease lapses.
+    if (this.#lease !== undefined) await this.client.leaseRevoke(this.#lease).catch(() => {});
     this.client.close();
   }
 

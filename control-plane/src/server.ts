@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Server as HttpServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
@@ -131,7 +132,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   });
   const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
   const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now });
-  const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, breakers, suspects, validate, logger: logger.child('admin'), now });
+  const etcdStore = store instanceof EtcdPolicyStore ? store : undefined;
+  const operations = new AdminOperations({
+    store, cache, rollout, telemetry: telemetryStore, correlator, breakers, suspects, validate, logger: logger.child('admin'), now,
+    replicas: etcdStore && (() => etcdStore.replicas()),
+  });
   const confirmations = sqlite && new CommitConfirmed({ store: sqlite, operations, telemetry: telemetryStore, logger: logger.child('commit-confirmed'), now });
   const updateSnapshotGauges = () => {
     metrics.snapshotVersion.set(cache.current().version);
@@ -188,6 +193,18 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   });
   ready = true;
   notReadyReason = '';
+  // Each replica publishes its rollout totals every second under a lease (etcd-policy-store.ts), so GET /v1/replicas
+  // on any replica shows all of them; a failed publish is logged at most once a minute.
+  let publishing = false, lastPublishError = 0;
+  const replicaId = `${hostname()}:${grpcPort}`;
+  const publisher = etcdStore && setInterval(() => {
+    if (publishing) return;
+    publishing = true;
+    etcdStore.publishReplica(operations.replicaSummary(replicaId)).catch((error) => {
+      if (now() - lastPublishError >= 60_000) { lastPublishError = now(); logger.warn('replica summary not published', { error: String(error) }); }
+    }).finally(() => { publishing = false; });
+  }, 1000);
+  publisher?.unref();
 
   const flushRollout = () => {
     const rows = rollout.takeDirty();
@@ -238,6 +255,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       for (const name of ['', ...services]) health.setStatus(name, 'NOT_SERVING');
       clearInterval(maintenance);
       clearInterval(correlation);
+      if (publisher) clearInterval(publisher);
       discovery.close();
       await new Promise<void>((done) => {
         const force = setTimeout(() => { server.forceShutdown(); done(); }, 5000);

@@ -4,7 +4,8 @@
 // load balancer: each VM's stream lands on the next replica). It proves:
 // - a replica started while etcd is down is not ready (/readyz 503 naming etcd, no gRPC listener), stays up, and
 //   becomes ready by itself once etcd answers;
-// - a write through replica 1 is ACKed by the VMs whose streams live on replicas 2 and 3;
+// - a write through replica 1 is ACKed by the VMs whose streams live on replicas 2 and 3, seen per replica and in
+//   the mesh-wide GET /v1/replicas of any replica;
 // - kill -9 of replica 2: its VMs reconnect to the others and the policy stays in force (a breaker opening after the
 //   policy's own minRequests, 4, not the default 20, through real traffic);
 // - kill -9 of an etcd member: writes go on; every acknowledged write survives both kills, read back (policy and
@@ -24,7 +25,7 @@ import { request, startUpstream, type ScriptedUpstream } from '../sidecar/suppor
 import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
 import { freeLoopbackPort } from '../support/prometheus.ts';
 import { needs } from '../support/skip.ts';
-import { CLI, ensureCliBuilt } from './cli-support.ts';
+import { CLI, ensureCliBuilt, runCli } from './cli-support.ts';
 import { http } from './helpers.ts';
 
 const CP_CLUSTER = 'meshlens-control-plane';
@@ -137,11 +138,23 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     process.stderr.write(`VM streams per replica: ${[0, 1, 2].map(onReplica).join(', ')}\n`);
     assert.ok(onReplica(1) > 0 && onReplica(2) > 0, `VMs on replicas 2 and 3 ACKed the write made through replica 1 (${[0, 1, 2].map(onReplica)})`);
 
+    // The mesh-wide view from any one replica: each replica's totals, published in etcd under a lease.
+    const meshWide = (via: Replica, replicaCount: number, version: number) => until(async () => {
+      const { json } = await api(via, 'GET', '/v1/replicas');
+      const rows = json.replicas as { replica: string; snapshotVersion: string; connected: number; converged: number }[];
+      return rows.length === replicaCount && rows.every((r) => r.snapshotVersion === String(version)) &&
+        rows.reduce((sum, r) => sum + r.connected, 0) === NODES.length * (WORKERS + 1) && rows;
+    }, `GET /v1/replicas to show ${replicaCount} replicas holding every VM`, 15_000);
+    const view = await meshWide(replicas[2], 3, first.snapshotVersion);
+    assert.equal(view.map((r) => r.replica.split(':').pop()).sort(), replicas.map((r) => String(r.grpcPort)).sort());
+
     // kill -9 replica 2: its VMs reconnect to replica 1 or 3 and ACK the same snapshot there.
     replicas[1].process.kill('SIGKILL');
     await until(async () => !alive(replicas[1]) || undefined, 'replica 2 to die');
     const after = await convergedOn(String(first.snapshotVersion));
     assert.not.ok([...after.values()].includes(1), 'no VM is counted on the dead replica');
+    // Its summary lapses with its lease (5 s): the view lists the two live replicas holding all six VMs.
+    await meshWide(replicas[0], 2, first.snapshotVersion);
     // Still enforced: the policy's breaker (minRequests 4) opens proxy 1's acme scope after 4 failures.
     const statuses: string[] = [];
     for (let i = 0; i < MIN_REQUESTS + 3 && !statuses.includes('open'); i++) {
@@ -160,12 +173,23 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     const last = await write(replicas[2], 'payments', 45_000);
     await convergedOn(String(last.snapshotVersion));
 
+    // Optimistic concurrency across replicas: a write expecting a version another replica already replaced is
+    // refused (409) and stores nothing; writes to different policies racing through two replicas both commit, each
+    // with its own snapshot version.
+    const stale = await api(replicas[2], 'PUT', '/v1/policies/orders', { expectedVersion: 1, policy: { target: { cluster: CLUSTER } } });
+    assert.is(stale.status, 409);
+    assert.match(stale.json.message, /^stale write: policy orders is at version 2, the request expected version 1$/);
+    const raced = await Promise.all([write(replicas[0], 'race-a', 1000), write(replicas[2], 'race-b', 2000)]);
+    assert.equal(raced.map((r) => r.snapshotVersion).sort(), [6, 7]);
+    const final = await write(replicas[0], 'orders', 15_000);
+    await convergedOn(String(final.snapshotVersion));
+
     // Replica 2 back on the same store; every acknowledged write read back from all three.
     startReplica(replicas[1]);
     await until(async () => (await readyz(replicas[1])).status === 200, 'replica 2 to be ready again');
     for (const r of replicas) {
       const listed = await api(r, 'GET', '/v1/policies');
-      assert.is(listed.json.snapshotVersion, last.snapshotVersion, `replica ${r.index + 1} serves the last snapshot`);
+      assert.is(listed.json.snapshotVersion, final.snapshotVersion, `replica ${r.index + 1} serves the last snapshot`);
       assert.equal(listed.json.policies.map((p: any) => p.id).sort(), [...acknowledged.keys()].sort());
       for (const [id, expected] of acknowledged) {
         const { json } = await api(r, 'GET', `/v1/policies/${id}`);
@@ -174,14 +198,30 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
         assert.equal(history.map((e: any) => e.version), Array.from({ length: expected.version }, (_, k) => expected.version - k), `${id} history on replica ${r.index + 1}`);
       }
     }
-    // Snapshot versions counted once per change across replicas: 5 writes, 5 versions.
+    // Snapshot versions counted once per change across replicas: 8 acknowledged writes, 8 versions.
     assert.is(last.snapshotVersion, 5);
+    assert.is(final.snapshotVersion, 8);
   } finally {
     for (const p of proxies) { await p.sidecar.close().catch(() => {}); await p.plugin.close().catch(() => {}); }
     for (const r of replicas) if (r.process && alive(r)) r.process.kill('SIGKILL');
     await upstream?.close();
     await etcd.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve refuses bad store flags with the rule, before starting anything', async () => {
+  ensureCliBuilt();
+  for (const [args, message] of [
+    [['--store', 'mysql'], 'invalid flag: --store must be sqlite or etcd'],
+    [['--store', 'etcd'], 'invalid flag: --etcd-endpoints must be given with --store etcd'],
+    [['--store', 'etcd', '--etcd-endpoints', 'http://127.0.0.1:2379'], 'invalid flag: --etcd-endpoints must be 1 to 16 comma-separated host:port endpoints'],
+    [['--store', 'etcd', '--etcd-endpoints', '127.0.0.1:2379', '--etcd-prefix', 'meshlens'], 'invalid flag: --etcd-prefix must be a path starting and ending with /'],
+    [['--etcd-endpoints', '127.0.0.1:2379'], 'invalid flag: --etcd-endpoints and --etcd-prefix must come with --store etcd'],
+  ] as const) {
+    const result = await runCli(['serve', ...args, '--data-dir', join(tmpdir(), 'meshlens-never-created')]);
+    assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.ok(result.stderr.includes(message), `${args.join(' ')}: ${result.stderr}`);
   }
 });
 
