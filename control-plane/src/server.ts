@@ -232,7 +232,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // evaluation at a time, as a rollback it makes is awaited.
     if (confirmations && !evaluating) {
       evaluating = true;
-      confirmations.evaluate(now()).finally(() => { evaluating = false; });
+      confirmations.evaluate(now())
+        .catch((error) => logger.error('commit-confirmed evaluation failed', { error: String(error) }))
+        .finally(() => { evaluating = false; });
     }
   }, 1000);
   maintenance.unref();
