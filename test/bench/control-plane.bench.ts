@@ -55,7 +55,8 @@ async function runWorker(): Promise<void> {
       const wait = () => {
         const acks = marked.map((i) => reconnecting!.lastAck(i));
         if (!acks.every((a) => a && a.atMs > command.t0! && a.address !== command.address && a.version === command.version)) return setTimeout(wait, 20);
-        send({ evt: 'failedOver', latencies: acks.map((a) => a!.atMs - command.t0!), attempts: marked.map((i) => reconnecting!.attempts.get(i)! - command.t0!) });
+        send({ evt: 'failedOver', latencies: acks.map((a) => a!.atMs - command.t0!), attempts: marked.map((i) => reconnecting!.attempts.get(i)! - command.t0!),
+          statuses: Object.fromEntries(reconnecting!.statuses) });
       };
       wait();
     } else if (command.cmd === 'acked') {
@@ -368,6 +369,9 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     const failed = await Promise.all(workers.map((worker) => request(worker, { cmd: 'failedOver', address: killed, version: String(version), t0: killAt }, 'failedOver')));
     const failover = failed.flatMap((f) => f.latencies as number[]).sort((a, b) => a - b);
     const attempts = failed.flatMap((f) => f.attempts as number[]).sort((a, b) => a - b);
+    // How streams ended over the whole run (gRPC status and details): why some needed more than one reconnect.
+    const endings: Record<string, number> = {};
+    for (const f of failed) for (const [k, v] of Object.entries(f.statuses as Record<string, number>)) endings[k] = (endings[k] ?? 0) + v;
     return {
       replicas: 3,
       etcdMembers: 3,
@@ -383,6 +387,7 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
         // When each moved stream's last (successful) connect attempt started: the filter's backoff share of it.
         lastAttemptP50: round1(percentile(attempts, 50)), lastAttemptP99: round1(percentile(attempts, 99)),
       },
+      streamEndings: endings,
     };
   } finally {
     for (const worker of workers) worker.send({ cmd: 'close' });
