@@ -25,6 +25,8 @@ import { request, startUpstream, type ScriptedUpstream } from '../sidecar/suppor
 import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
 import { freeLoopbackPort } from '../support/prometheus.ts';
 import { needs } from '../support/skip.ts';
+import { EtcdPolicyStore, HISTORY_PER_POLICY } from '../../control-plane/src/etcd-policy-store.ts';
+import type { PolicyJson } from '../../control-plane/src/policy-types.ts';
 import { CLI, ensureCliBuilt, runCli } from './cli-support.ts';
 import { http } from './helpers.ts';
 
@@ -207,6 +209,32 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     await upstream?.close();
     await etcd.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+needs(etcdMissing(), test)(`the etcd store keeps ${HISTORY_PER_POLICY} changes per policy and versions across delete and re-create`, async () => {
+  const etcd = await etcdCluster(1);
+  const store = new EtcdPolicyStore({ endpoints: etcd.endpoints });
+  try {
+    await etcd.start();
+    const policy = (openMs: number) => ({ target: { cluster: 'orders' }, breaker: { openMs } }) as unknown as PolicyJson;
+    const writes = HISTORY_PER_POLICY + 4;
+    for (let v = 0; v < writes; v++) await store.set('orders', v, policy(1000 + v), 'bench');
+    const history = await store.history('orders');
+    assert.is(history.length, HISTORY_PER_POLICY, 'the oldest changes went with the newest');
+    assert.equal([history[0].version, history[history.length - 1].version], [writes, writes - HISTORY_PER_POLICY + 1]);
+    assert.match(await store.contentAt('orders', 1).then(() => 'found', (e: Error) => e.message), /^policy orders has no version 1$/);
+    assert.equal(await store.contentAt('orders', writes - 1), policy(1000 + writes - 2));
+    // Delete, then create again: the new policy continues from the last version (as on SQLite), history says so.
+    await store.delete('orders', writes, 'bench');
+    assert.match(await store.get('orders').then(() => 'found', (e: Error) => e.message), /^policy orders not found$/);
+    const recreated = await store.set('orders', 0, policy(1), 'bench');
+    assert.is(recreated.record!.version, writes + 1);
+    assert.equal((await store.history('orders')).slice(0, 2).map((e) => e.kind), ['CREATE', 'DELETE']);
+    assert.is((await store.snapshot()).version, writes + 2);
+  } finally {
+    await store.close();
+    await etcd.stop();
   }
 });
 
