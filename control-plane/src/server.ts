@@ -117,7 +117,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     },
   });
   const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
-  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now });
+  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now, exporter });
   const operations = new AdminOperations({ store, cache, rollout, telemetry: telemetryStore, correlator, breakers, suspects, validate, logger: logger.child('admin'), now });
   const confirmations = new CommitConfirmed({ store, operations, telemetry: telemetryStore, logger: logger.child('commit-confirmed'), now });
   const updateSnapshotGauges = () => {
