@@ -33,8 +33,7 @@ export interface ConnectionRecord {
   localAddress: string;
   remoteAddress: string;
   addressKey: string;          // "local|remote", built once at ingest for the join's lookups
-  endpointKey: string;         // cluster \0 remote, the join's per-endpoint key, built once at ingest
-  endpointId: number;          // endpointKey's number in its window (ReportWindow.endpointIds)
+  endpointId: number;          // the number of (cluster, remote) in its window (ReportWindow.endpointIds)
   cluster: string;
   requests: number;
   errors: number;
@@ -75,7 +74,7 @@ export function routeNumber(numbers: RouteNumbers, cluster: string, pathTemplate
 }
 
 /** What a filter report contributes for one connection (ConnectionRecord before ingest). */
-export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey' | 'endpointKey' | 'endpointId'> & { routes: readonly RouteWeight[] };
+export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey' | 'endpointId'> & { routes: readonly RouteWeight[] };
 
 /** One upstream connection of one proxy in a window: its records (one per cluster; more than one would be a filter
  * bug) and its position among the window's connections, which the join uses to index per-window arrays instead of
@@ -193,8 +192,8 @@ export class CorrelationWindows {
     }
     window = {
       index, startMs: index * this.windowMs, endMs: (index + 1) * this.windowMs,
-      flows: [], flowsByNetns: new Map(), connections: new Map(), byProxy: new Map(), slots: 0, identities: new Map(), routeIds: { size: 0, byCluster: new Map() }, endpointIds: new Map(), weights: 0,
-      version: 0,
+      flows: [], flowsByNetns: new Map(), connections: new Map(), byProxy: new Map(), slots: 0, identities: new Map(),
+      routeIds: { size: 0, byCluster: new Map() }, endpointIds: new Map(), weights: 0, version: 0,
     };
     this.#windows.set(index, window);
     return window;
@@ -227,9 +226,9 @@ export class CorrelationWindows {
         this.dropped.connections++;
         continue;
       }
-      const endpointKey = `${entry.cluster}\u0000${entry.remoteAddress}`;
       const record: ConnectionRecord = {
-        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`, endpointKey, endpointId: numberOf(window.endpointIds, endpointKey),
+        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`,
+        endpointId: numberOf(window.endpointIds, `${entry.cluster}\u0000${entry.remoteAddress}`),
         buckets: [...entry.buckets], routes: addRoutes([], entry.routes, entry.cluster, window.routeIds),
       };
       window.connections.set(key, record);

@@ -121,8 +121,10 @@ export function sharesOf(connection: IndexedConnection): ConnectionShares {
  *
  * Cost: the join runs once per window over every flow (10,000 flows × 1,000 routes in bench:correlation), so the
  * window's own connections are visited once, in the outcome pass, which leaves per connection slot its endpoint and
- * its route entries with their request fractions in flat arrays; a flow then costs one map lookup (its connection)
- * and array reads. Map lookups with strings were most of the join's time on a loaded host.
+ * its route entries with their request fractions in flat arrays; a flow then costs one map lookup (its connection,
+ * with the address-key string whose hash ingest already computed) and array reads. Routes and endpoints are found by
+ * the numbers ingest gave their keys, not by building and hashing key strings per weight: what is left is mostly
+ * the first read of each record and flow after ingest (memory, not computation).
  */
 export function joinWindow(windows: readonly ReportWindow[], position: number, withConnections = true): WindowJoin {
   const window = windows[position]!;
