@@ -24,7 +24,7 @@ needs(missing, test)('B\'s loss opens no breaker with the option on and lowers t
   let exported: { series: Record<string, number>; store: number } | undefined;
   try {
     const result = await runNetworkAware({
-      reportIntervalMs: REPORT_INTERVAL_MS, requestsAfterOnset: 600, maxWaitMs: 120_000,
+      reportIntervalMs: REPORT_INTERVAL_MS, requestsAfterOnset: 600, maxWaitMs: 240_000,
       inspect: async (scenario, r) => {
         process.stdout.write(`${r.summary}\n`);
         prom = await Prometheus.start({ targets: [{ job: 'meshlens-control-plane', address: `127.0.0.1:${scenario.plane.httpPort}` }], scrapeIntervalMs: 500 });
