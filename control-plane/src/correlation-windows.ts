@@ -33,7 +33,7 @@ export interface ConnectionRecord {
   localAddress: string;
   remoteAddress: string;
   addressKey: string;          // "local|remote", built once at ingest for the join's lookups
-  endpointKey: string;         // cluster \0 remote, the join's per-endpoint key, built once at ingest
+  endpointId: number;          // the number of (cluster, remote) in its window (ReportWindow.endpointIds)
   cluster: string;
   requests: number;
   errors: number;
@@ -44,12 +44,37 @@ export interface ConnectionRecord {
 }
 
 export interface RouteWeight { pathTemplate: string; tenant: string; requests: number; errors: number }
-/** A route weight with its (cluster, path template, tenant) key, built once at ingest rather than on every join. */
-export interface KeyedRouteWeight extends RouteWeight { routeKey: string }
+/** A route weight with the cluster of its record and the number of its (cluster, path template, tenant) in its
+ * window (ReportWindow.routeIds), given at ingest rather than looked up on every join; -1 for a weight the join
+ * makes up. */
+export interface KeyedRouteWeight extends RouteWeight { cluster: string; routeId: number }
 export const routeKey = (cluster: string, pathTemplate: string, tenant: string) => `${cluster}\u0000${pathTemplate}\u0000${tenant}`;
 
+/** (cluster, path template, tenant) → number, nested so that no key string is built and hashed per route weight. */
+export interface RouteNumbers { size: number; byCluster: Map<string, Map<string, Map<string, number>>> }
+
+/** The number of (cluster, path template, tenant) in `numbers`; with `create`, the next one when new, else -1. */
+export function routeNumber(numbers: RouteNumbers, cluster: string, pathTemplate: string, tenant: string, create: boolean): number {
+  let byPath = numbers.byCluster.get(cluster);
+  if (!byPath) {
+    if (!create) return -1;
+    numbers.byCluster.set(cluster, (byPath = new Map()));
+  }
+  let byTenant = byPath.get(pathTemplate);
+  if (!byTenant) {
+    if (!create) return -1;
+    byPath.set(pathTemplate, (byTenant = new Map()));
+  }
+  let id = byTenant.get(tenant);
+  if (id === undefined) {
+    if (!create) return -1;
+    byTenant.set(tenant, (id = numbers.size++));
+  }
+  return id;
+}
+
 /** What a filter report contributes for one connection (ConnectionRecord before ingest). */
-export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey' | 'endpointKey'> & { routes: readonly RouteWeight[] };
+export type ConnectionInput = Omit<ConnectionRecord, 'proxyId' | 'routes' | 'addressKey' | 'endpointId'> & { routes: readonly RouteWeight[] };
 
 /** One upstream connection of one proxy in a window: its records (one per cluster; more than one would be a filter
  * bug) and its position among the window's connections, which the join uses to index per-window arrays instead of
@@ -71,13 +96,23 @@ export interface ReportWindow {
   index: number;               // floor(midpoint / windowMs)
   startMs: number;
   endMs: number;
-  flows: Map<string, KernelFlowRecord>;             // key: node \0 netns \0 local | remote
+  flows: KernelFlowRecord[];                        // in order of arrival
+  // node \0 netns → "local|remote" → the flow: the address key a flow is stored under is the string the join looks
+  // its connection up with, so its hash is computed once, here.
+  flowsByNetns: Map<string, Map<string, KernelFlowRecord>>;
   connections: Map<string, ConnectionRecord>;       // key: proxy \0 local | remote \0 cluster
   byProxy: ConnectionIndex;                         // the same records grouped by proxy and local|remote
   slots: number;                                    // connections in `index`
   // node \0 netns → proxy id, for every namespace the agent's collector covered in the window: a named namespace
   // without flows had no retransmit and no state change (the collector samples a flow only on those events).
   identities: Map<string, string>;
+  // Route keys and endpoint keys of the window's records numbered in order of arrival: the join keeps its per-route
+  // and per-endpoint totals in arrays indexed by them instead of maps looked up by string for every entry and flow
+  // (it runs once per window and again for every Admin view of the kept windows). At most one number per route weight
+  // and per record kept, so within the bounds above.
+  routeIds: RouteNumbers;
+  endpointIds: Map<string, number>;
+  weights: number;             // route weights of all records, so the join sizes its arrays once
   version: number;             // bumped on every change, so derived indexes know when to rebuild
 }
 
@@ -157,7 +192,8 @@ export class CorrelationWindows {
     }
     window = {
       index, startMs: index * this.windowMs, endMs: (index + 1) * this.windowMs,
-      flows: new Map(), connections: new Map(), byProxy: new Map(), slots: 0, identities: new Map(), version: 0,
+      flows: [], flowsByNetns: new Map(), connections: new Map(), byProxy: new Map(), slots: 0, identities: new Map(),
+      routeIds: { size: 0, byCluster: new Map() }, endpointIds: new Map(), weights: 0, version: 0,
     };
     this.#windows.set(index, window);
     return window;
@@ -181,7 +217,9 @@ export class CorrelationWindows {
         existing.slowCalls += entry.slowCalls;
         existing.durationMsSum += entry.durationMsSum;
         entry.buckets.forEach((count, i) => { existing.buckets[i] = (existing.buckets[i] ?? 0) + count; });
-        addRoutes(existing.routes, entry.routes, entry.cluster);
+        const before = existing.routes.length;
+        addRoutes(existing.routes, entry.routes, entry.cluster, window.routeIds);
+        window.weights += existing.routes.length - before;
         continue;
       }
       if (window.connections.size >= this.maxConnectionsPerWindow) {
@@ -189,10 +227,12 @@ export class CorrelationWindows {
         continue;
       }
       const record: ConnectionRecord = {
-        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`, endpointKey: `${entry.cluster}\u0000${entry.remoteAddress}`,
-        buckets: [...entry.buckets], routes: addRoutes([], entry.routes, entry.cluster),
+        ...entry, proxyId, addressKey: `${entry.localAddress}|${entry.remoteAddress}`,
+        endpointId: numberOf(window.endpointIds, `${entry.cluster}\u0000${entry.remoteAddress}`),
+        buckets: [...entry.buckets], routes: addRoutes([], entry.routes, entry.cluster, window.routeIds),
       };
       window.connections.set(key, record);
+      window.weights += record.routes.length;
       if (!byAddress) window.byProxy.set(proxyId, (byAddress = new Map()));
       const connection = byAddress.get(record.addressKey);
       if (connection) connection.records.push(record);
@@ -207,20 +247,31 @@ export class CorrelationWindows {
     const window = this.#window(startMs, endMs);
     if (!window) return;
     window.version++;
+    // An agent reports a namespace's flows together: its map is looked up once per run of them.
+    let netns = -1;
+    let byAddress: Map<string, KernelFlowRecord> | undefined;
     for (const flow of flows) {
-      const key = `${identityKey(nodeName, flow.netns)}\u0000${flow.localAddress}|${flow.remoteAddress}`;
-      const existing = window.flows.get(key);
+      if (!byAddress || flow.netns !== netns) {
+        netns = flow.netns;
+        const key = identityKey(nodeName, netns);
+        byAddress = window.flowsByNetns.get(key);
+        if (!byAddress) window.flowsByNetns.set(key, (byAddress = new Map()));
+      }
+      const addressKey = `${flow.localAddress}|${flow.remoteAddress}`;
+      const existing = byAddress.get(addressKey);
       if (existing) {
         existing.retransSegs += flow.retransSegs;
         existing.segsOut += flow.segsOut;
         if (flow.srttUs > 0) existing.srttUs = flow.srttUs;
         continue;
       }
-      if (window.flows.size >= this.maxFlowsPerWindow) {
+      if (window.flows.length >= this.maxFlowsPerWindow) {
         this.dropped.flows++;
         continue;
       }
-      window.flows.set(key, { ...flow, nodeName, addressKey: `${flow.localAddress}|${flow.remoteAddress}` });
+      const record: KernelFlowRecord = { ...flow, nodeName, addressKey };
+      byAddress.set(addressKey, record);
+      window.flows.push(record);
     }
     for (const identity of identities) {
       const key = identityKey(nodeName, identity.netns);
@@ -242,8 +293,15 @@ export class CorrelationWindows {
   }
 }
 
+/** The number of `key` in `ids`, given the next one when new. */
+function numberOf(ids: Map<string, number>, key: string): number {
+  let id = ids.get(key);
+  if (id === undefined) ids.set(key, (id = ids.size));
+  return id;
+}
+
 /** Adds route weights into `into`, merging equal (path, tenant) and folding pairs beyond the cap into "~other". */
-function addRoutes(into: KeyedRouteWeight[], routes: readonly RouteWeight[], cluster: string): KeyedRouteWeight[] {
+function addRoutes(into: KeyedRouteWeight[], routes: readonly RouteWeight[], cluster: string, ids: RouteNumbers): KeyedRouteWeight[] {
   for (const route of routes) {
     let target = into.find((r) => r.pathTemplate === route.pathTemplate && r.tenant === route.tenant);
     if (!target && into.length >= MAX_ROUTES_PER_CONNECTION) {
@@ -253,11 +311,14 @@ function addRoutes(into: KeyedRouteWeight[], routes: readonly RouteWeight[], clu
         target = into[into.length - 1]!;
         target.pathTemplate = '~other';
         target.tenant = '~other';
-        target.routeKey = routeKey(cluster, '~other', '~other');
+        target.routeId = routeNumber(ids, cluster, '~other', '~other', true);
       }
     }
     if (!target) {
-      target = { pathTemplate: route.pathTemplate, tenant: route.tenant, requests: 0, errors: 0, routeKey: routeKey(cluster, route.pathTemplate, route.tenant) };
+      target = {
+        pathTemplate: route.pathTemplate, tenant: route.tenant, requests: 0, errors: 0, cluster,
+        routeId: routeNumber(ids, cluster, route.pathTemplate, route.tenant, true),
+      };
       into.push(target);
     }
     target.requests += route.requests;

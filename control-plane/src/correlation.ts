@@ -11,7 +11,7 @@
 // segments stay unattributed (counted in `unattributedRetransSegs`).
 import type { FlowDirection__Output } from './generated/meshlens/v1/FlowDirection.ts';
 import {
-  routeKey, type ConnectionIndex, type ConnectionRecord, type IndexedConnection, type KeyedRouteWeight, type KernelFlowRecord,
+  routeKey, routeNumber, type ConnectionIndex, type ConnectionRecord, type IndexedConnection, type KeyedRouteWeight, type KernelFlowRecord,
   type ReportWindow,
 } from './correlation-windows.ts';
 
@@ -121,43 +121,79 @@ export function sharesOf(connection: IndexedConnection): ConnectionShares {
  *
  * Cost: the join runs once per window over every flow (10,000 flows × 1,000 routes in bench:correlation), so the
  * window's own connections are visited once, in the outcome pass, which leaves per connection slot its endpoint and
- * its route entries with their request fractions in flat arrays; a flow then costs one map lookup (its connection)
- * and array reads. Map lookups with strings were most of the join's time on a loaded host.
+ * its route entries with their request fractions in flat arrays; a flow then costs one map lookup (its connection,
+ * with the address-key string whose hash ingest already computed) and array reads. Routes and endpoints are found by
+ * the numbers ingest gave their keys, not by building and hashing key strings per weight: what is left is mostly
+ * the first read of each record and flow after ingest (memory, not computation).
  */
 export function joinWindow(windows: readonly ReportWindow[], position: number, withConnections = true): WindowJoin {
   const window = windows[position]!;
   const own = connectionIndex(window);
   const connections: JoinedConnection[] = [];
-  const routes = new Map<string, RouteAttribution>();
-  const endpoints = new Map<string, EndpointWindow>();
   let flowsWithoutIdentity = 0;
   let unattributedRetransSegs = 0;
 
-  const endpointOf = (key: string, cluster: string, endpoint: string): EndpointWindow => {
-    let stats = endpoints.get(key);
-    if (!stats) {
-      stats = {
-        cluster, endpoint, requests: 0, errors: 0, slowCalls: 0, durationMsSum: 0, buckets: [], flows: 0, covered: false, retransSegs: 0,
-        segsOut: 0, srttUs: 0, lossyRequests: 0, lossyDurationMsSum: 0,
-      };
-      endpoints.set(key, stats);
-    }
-    return stats;
+  // Routes and endpoints in order of first use, found by the numbers their keys got at ingest (window.routeIds,
+  // window.endpointIds); keys the window did not number (a neighbour window's connection, the weight weightsOf makes
+  // up) fall back to a map. Endpoints are referred to by their position in `endpoints`, where srttWeights keeps the
+  // sent segments their mean RTT is weighted by.
+  const routes: RouteAttribution[] = [];
+  const routeById: (RouteAttribution | undefined)[] = new Array(window.routeIds.size);
+  const otherRoutes = new Map<string, RouteAttribution>();
+  const endpoints: EndpointWindow[] = [];
+  const srttWeights: number[] = [];
+  const endpointById = new Int32Array(window.endpointIds.size).fill(-1);
+  const otherEndpoints = new Map<string, number>();
+  const newEndpoint = (cluster: string, endpoint: string): number => {
+    endpoints.push({
+      cluster, endpoint, requests: 0, errors: 0, slowCalls: 0, durationMsSum: 0, buckets: [], flows: 0, covered: false, retransSegs: 0,
+      segsOut: 0, srttUs: 0, lossyRequests: 0, lossyDurationMsSum: 0,
+    });
+    srttWeights.push(0);
+    return endpoints.length - 1;
   };
-  const route = (key: string, cluster: string, pathTemplate: string, tenant: string): RouteAttribution => {
-    let entry = routes.get(key);
-    if (!entry) routes.set(key, (entry = { cluster, pathTemplate, tenant, requests: 0, retransSegs: 0, segsOut: 0 }));
+  const endpointAt = (id: number, cluster: string, endpoint: string): number => {
+    let index = endpointById[id]!;
+    if (index < 0) endpointById[id] = index = newEndpoint(cluster, endpoint);
+    return index;
+  };
+  const endpointOf = (key: string, cluster: string, endpoint: string): number => {
+    const id = window.endpointIds.get(key);
+    if (id !== undefined) return endpointAt(id, cluster, endpoint);
+    let index = otherEndpoints.get(key);
+    if (index === undefined) otherEndpoints.set(key, (index = newEndpoint(cluster, endpoint)));
+    return index;
+  };
+  const routeAt = (id: number, cluster: string, pathTemplate: string, tenant: string): RouteAttribution => {
+    let entry = routeById[id];
+    if (!entry) routes.push((routeById[id] = entry = { cluster, pathTemplate, tenant, requests: 0, retransSegs: 0, segsOut: 0 }));
+    return entry;
+  };
+  /** The route of a weight (keyed by its record's cluster), shown under `cluster`. */
+  const route = (weight: KeyedRouteWeight, cluster: string): RouteAttribution => {
+    const { pathTemplate, tenant } = weight;
+    const id = routeNumber(window.routeIds, weight.cluster, pathTemplate, tenant, false);
+    if (id >= 0) return routeAt(id, cluster, pathTemplate, tenant);
+    const key = routeKey(weight.cluster, pathTemplate, tenant);
+    let entry = otherRoutes.get(key);
+    if (!entry) {
+      otherRoutes.set(key, (entry = { cluster, pathTemplate, tenant, requests: 0, retransSegs: 0, segsOut: 0 }));
+      routes.push(entry);
+    }
     return entry;
   };
 
   // Outcomes: every entry of the window counts for its endpoint and route, joined to a kernel flow or not. A proxy
   // whose namespace an agent covered and that has no flow on a connection had no traffic on it the collector saw.
   const covered = new Set(window.identities.values());
-  const endpointBySlot: EndpointWindow[] = new Array(window.slots);
+  const endpointBySlot = new Int32Array(window.slots);
   const routeStart = new Int32Array(window.slots);
   const routeEnd = new Int32Array(window.slots);
-  const routeRefs: RouteAttribution[] = [];
-  const routeFractions: number[] = [];
+  // At most each record's weights plus the one weightsOf may add.
+  const bound = window.weights + window.connections.size;
+  const routeRefs: RouteAttribution[] = new Array(bound);
+  const routeFractions = new Float64Array(bound);
+  let refs = 0;
   const slotRequests = new Float64Array(window.slots);
   const slotDurationMsSum = new Float64Array(window.slots);
   for (const [proxyId, byAddress] of own) {
@@ -167,7 +203,8 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
       let cluster = '';
       let requests = 0;
       for (const record of connection.records) {
-        const stats = endpointOf(record.endpointKey, record.cluster, record.remoteAddress);
+        const index = endpointAt(record.endpointId, record.cluster, record.remoteAddress);
+        const stats = endpoints[index]!;
         if (proxyCovered) stats.covered = true;
         stats.requests += record.requests;
         stats.errors += record.errors;
@@ -177,36 +214,36 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
         if (record.requests > busiest) {
           busiest = record.requests;
           cluster = record.cluster;
-          endpointBySlot[connection.slot] = stats;
+          endpointBySlot[connection.slot] = index;
         }
         requests += record.requests;
         slotDurationMsSum[connection.slot] += record.durationMsSum;
       }
       slotRequests[connection.slot] = requests;
-      const first = routeRefs.length;
+      const first = refs;
       for (const record of connection.records) {
         for (const weight of weightsOf(record)) {
-          const entry = route(weight.routeKey, cluster, weight.pathTemplate, weight.tenant);
+          const entry = weight.routeId >= 0 ? routeAt(weight.routeId, cluster, weight.pathTemplate, weight.tenant)
+            : route(weight, cluster);
           entry.requests += weight.requests;
-          routeRefs.push(entry);
-          routeFractions.push(weight.requests / requests);
+          routeRefs[refs] = entry;
+          routeFractions[refs++] = weight.requests / requests;
         }
       }
       // No request on it (routes reported without counts): its weights share equally.
-      if (!(requests > 0)) routeFractions.fill(1 / (routeRefs.length - first), first);
+      if (!(requests > 0)) routeFractions.fill(1 / (refs - first), first, refs);
       routeStart[connection.slot] = first;
-      routeEnd[connection.slot] = routeRefs.length;
+      routeEnd[connection.slot] = refs;
     }
   }
 
-  const srttWeight = new Map<EndpointWindow, number>();
-  const routeKeys: string[] = [];
+  const routeWeights: KeyedRouteWeight[] = [];
   const proxies = proxiesByNode(window);
   let lastNode: string | undefined;
   let lastNetns = -1;
   let proxyId = '';
   let byAddress: Map<string, IndexedConnection> | undefined;
-  for (const flow of window.flows.values()) {
+  for (const flow of window.flows) {
     // An agent reports a namespace's flows together: look its proxy up once per run of them.
     if (flow.nodeName !== lastNode || flow.netns !== lastNetns) {
       lastNode = flow.nodeName;
@@ -216,25 +253,25 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
     }
     if (!proxyId) flowsWithoutIdentity++;
     const current = byAddress?.get(flow.addressKey);
-    let stats: EndpointWindow | undefined;
+    let index = -1;
     if (withConnections) {
       const currentShares = current && sharesOf(current);
       const shares = currentShares ?? (proxyId ? nearestShares(windows, position, proxyId, flow.addressKey) : undefined);
-      routeKeys.length = 0;
-      const joined = toJoined(flow, proxyId, shares, shares !== undefined && shares === currentShares, routeKeys);
+      routeWeights.length = 0;
+      const joined = toJoined(flow, proxyId, shares, shares !== undefined && shares === currentShares, routeWeights);
       connections.push(joined);
       if (shares) {
         for (let i = 0; i < joined.routes.length; i++) {
           const share = joined.routes[i]!;
-          const entry = route(routeKeys[i]!, joined.cluster, share.pathTemplate, share.tenant);
+          const entry = route(routeWeights[i]!, joined.cluster);
           entry.retransSegs += share.retransSegs;
           entry.segsOut += share.segsOut;
         }
-        stats = endpointOf(`${shares.cluster}\u0000${flow.remoteAddress}`, shares.cluster, flow.remoteAddress);
+        index = endpointOf(`${shares.cluster}\u0000${flow.remoteAddress}`, shares.cluster, flow.remoteAddress);
       }
     } else if (current) {
       const slot = current.slot;
-      stats = endpointBySlot[slot];
+      index = endpointBySlot[slot]!;
       for (let k = routeStart[slot]!; k < routeEnd[slot]!; k++) {
         const entry = routeRefs[k]!;
         entry.retransSegs += flow.retransSegs * routeFractions[k]!;
@@ -247,17 +284,18 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
         const n = shares.weights.length;
         for (const weight of shares.weights) {
           const fraction = shares.requests > 0 ? weight.requests / shares.requests : 1 / n;
-          const entry = route(weight.routeKey, shares.cluster, weight.pathTemplate, weight.tenant);
+          const entry = route(weight, shares.cluster);
           entry.retransSegs += flow.retransSegs * fraction;
           entry.segsOut += flow.segsOut * fraction;
         }
-        stats = endpointOf(`${shares.cluster}\u0000${flow.remoteAddress}`, shares.cluster, flow.remoteAddress);
+        index = endpointOf(`${shares.cluster}\u0000${flow.remoteAddress}`, shares.cluster, flow.remoteAddress);
       }
     }
-    if (!stats) {
+    if (index < 0) {
       unattributedRetransSegs += flow.retransSegs;
       continue;
     }
+    const stats = endpoints[index]!;
     if (current && flow.retransSegs > 0) {
       stats.lossyRequests += slotRequests[current.slot]!;
       stats.lossyDurationMsSum += slotDurationMsSum[current.slot]!;
@@ -266,16 +304,16 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
     stats.retransSegs += flow.retransSegs;
     stats.segsOut += flow.segsOut;
     if (flow.srttUs > 0 && flow.segsOut > 0) {
-      const weight = srttWeight.get(stats) ?? 0;
+      const weight = srttWeights[index]!;
       stats.srttUs = (stats.srttUs * weight + flow.srttUs * flow.segsOut) / (weight + flow.segsOut);
-      srttWeight.set(stats, weight + flow.segsOut);
+      srttWeights[index] = weight + flow.segsOut;
     }
   }
 
   connections.sort((a, b) => b.retransSegs - a.retransSegs || b.segsOut - a.segsOut);
   return {
     index: window.index, startMs: window.startMs, endMs: window.endMs, connections,
-    routes: [...routes.values()], endpoints: [...endpoints.values()], flowsWithoutIdentity, unattributedRetransSegs,
+    routes, endpoints, flowsWithoutIdentity, unattributedRetransSegs,
   };
 }
 
@@ -318,13 +356,13 @@ function weightsOf(record: ConnectionRecord): KeyedRouteWeight[] {
   const errors = Math.max(0, record.errors - reportedErrors);
   return [...record.routes, {
     pathTemplate: '', tenant: '', requests: record.requests - reported, errors: Math.min(errors, record.requests - reported),
-    routeKey: routeKey(record.cluster, '', ''),
+    cluster: record.cluster, routeId: -1,
   }];
 }
 
-/** The joined connection; `routeKeys` receives the route key of each of its route shares, in order. */
+/** The joined connection; `routeWeights` receives the first weight of each of its route shares, in order. */
 function toJoined(flow: KernelFlowRecord, proxyId: string, shares: ConnectionShares | undefined, ownWindow: boolean,
-  routeKeys: string[]): JoinedConnection {
+  routeWeights: KeyedRouteWeight[]): JoinedConnection {
   const routes: RouteShare[] = [];
   if (shares) {
     const total = shares.requests;
@@ -338,7 +376,7 @@ function toJoined(flow: KernelFlowRecord, proxyId: string, shares: ConnectionSha
       if (!share) {
         share = { pathTemplate: weight.pathTemplate, tenant: weight.tenant, requests: 0, errors: 0, retransSegs: 0, segsOut: 0 };
         routes.push(share);
-        routeKeys.push(weight.routeKey);
+        routeWeights.push(weight);
         byRoute?.set(`${weight.pathTemplate}\u0000${weight.tenant}`, share);
       }
       share.retransSegs += flow.retransSegs * fraction;

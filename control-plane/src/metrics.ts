@@ -26,6 +26,7 @@ export interface ControlPlaneMetrics {
   endpointSrtt: Gauge<EndpointLabel>;
   routeRetransmittedSegments: Counter<RouteLabel>;
   routeSentSegments: Counter<RouteLabel>;
+  networkSuspectFailures: Counter<RouteLabel>;
   correlationWindows: Counter<string>;
   correlationDropped: Counter<'kind'>;
   correlationJoinCpu: Histogram<string>;
@@ -107,6 +108,14 @@ export function createMetrics(registry: Registry = new Registry(), options: { pr
       name: 'meshlens_cp_route_sent_segments_total', help: 'Sent segments attributed to (cluster, path template, tenant) likewise.',
       labelNames: ROUTE_LABELS, registers,
     }),
+    // From the route entries of filter telemetry (OutcomeCounters.network_suspect_failures), not the connection
+    // entries: a request that timed out or never got a connection has no upstream.local_address and so no connection
+    // entry, but it is one of the failures a network-aware breaker excuses. The breaker's scope is (cluster, tenant).
+    networkSuspectFailures: new Counter({
+      name: 'meshlens_cp_network_suspect_failures_total',
+      help: 'Requests that failed or were slow on an endpoint the control plane judged network-suspect and that a network-aware breaker therefore did not count, by (cluster, path template, tenant), as the filters report them.',
+      labelNames: ROUTE_LABELS, registers,
+    }),
     correlationWindows: new Counter({ name: 'meshlens_cp_correlation_windows_total', help: 'Report windows joined and evaluated.', registers }),
     correlationDropped: new Counter({
       name: 'meshlens_cp_correlation_dropped_total',
@@ -160,7 +169,7 @@ export interface ExportedRoute { cluster: string; pathTemplate: string; tenant: 
 /**
  * Bounded export of the correlation: the first `maxEndpoints` endpoints seen (per control plane) get their own
  * series, later ones are summed under endpoint="~other"; routes likewise beyond `maxRoutes` (path and tenant
- * "~other"). Admission is sticky so series do not churn; an endpoint the correlator no longer lists (it keeps a
+ * "~other"), for the retransmit counters and the network-suspect failures alike. Admission is sticky so series do not churn; an endpoint the correlator no longer lists (it keeps a
  * bounded set) releases its place.
  */
 export class CorrelationExporter {
@@ -204,13 +213,23 @@ export class CorrelationExporter {
     for (const other of others.values()) this.#setEndpoint({ ...serviceLabels(other.cluster), endpoint: OTHER }, other, other.verdicts);
     for (const r of routes) {
       if (r.retransSegs === 0 && r.segsOut === 0) continue;
-      const key = `${r.cluster}\u0000${r.pathTemplate}\u0000${r.tenant}`;
-      if (!this.#routes.has(key) && this.#routes.size < this.#maxRoutes) this.#routes.add(key);
-      const admitted = this.#routes.has(key);
-      const labels = { ...serviceLabels(r.cluster), path: admitted ? r.pathTemplate : OTHER, tenant: admitted ? r.tenant : OTHER };
+      const labels = this.#routeLabels(r.cluster, r.pathTemplate, r.tenant);
       if (r.retransSegs > 0) m.routeRetransmittedSegments.inc(labels, r.retransSegs);
       m.routeSentSegments.inc(labels, r.segsOut);
     }
+  }
+
+  /** `count` network-suspect failures a filter reported for (cluster, path template, tenant) in one window. */
+  countNetworkSuspectFailures(cluster: string, pathTemplate: string, tenant: string, count: number): void {
+    if (count > 0) this.#metrics.networkSuspectFailures.inc(this.#routeLabels(cluster, pathTemplate, tenant), count);
+  }
+
+  /** One admission for every per-route series, so the route cap bounds them together. */
+  #routeLabels(cluster: string, pathTemplate: string, tenant: string): Record<RouteLabel, string> {
+    const key = `${cluster}\u0000${pathTemplate}\u0000${tenant}`;
+    if (!this.#routes.has(key) && this.#routes.size < this.#maxRoutes) this.#routes.add(key);
+    const admitted = this.#routes.has(key);
+    return { ...serviceLabels(cluster), path: admitted ? pathTemplate : OTHER, tenant: admitted ? tenant : OTHER };
   }
 
   #setEndpoint(labels: Record<string, string>, e: ExportedEndpoint, verdicts: Map<string, number>): void {

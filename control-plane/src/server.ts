@@ -131,7 +131,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     },
   });
   const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
-  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now });
+  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now, exporter });
   const etcdStore = store instanceof EtcdPolicyStore ? store : undefined;
   const operations = new AdminOperations({
     store, cache, rollout, telemetry: telemetryStore, correlator, breakers, suspects, validate, logger: logger.child('admin'), now,

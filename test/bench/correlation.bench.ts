@@ -5,7 +5,9 @@
 //         sidecar, eBPF node agent, control plane; B loses LOSS_PERCENT % of its input packets, C answers 503 to 20 %),
 //         each with WARMUP_WINDOWS clean windows (false positives counted) then both faults; time from onset to
 //         B network-suspect and C app-failing.
-// The network-aware breaker (issue 10, deliverable 4) is being built apart: its four figures are null, marked pending.
+//   network-aware: one run of test/correlation/network-aware.ts (the same traffic to a cluster of B with
+//         breaker.networkAware on, one with it off, and C's cluster with it on; B losing NETWORK_AWARE_LOSS_PERCENT %):
+//         the client-visible error rate and the breaker scopes opened on each lossy cluster from onset on.
 // Prints one JSON object on the last line.
 import { existsSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
@@ -15,6 +17,7 @@ import { Correlator } from '../../control-plane/src/correlator.ts';
 import { joinWindow } from '../../control-plane/src/correlation.ts';
 import { kernelTestsMissing } from '../bpf/helpers/netns.ts';
 import { sleep, startScenario, WASM } from '../correlation/scenario.ts';
+import { LOSS_PERCENT as NETWORK_AWARE_LOSS_PERCENT, runNetworkAware, type NetworkAwareResult } from '../correlation/network-aware.ts';
 
 const REPORT_INTERVAL_MS = 1000;
 const TRIALS = Number(process.env.TRIALS ?? 5);
@@ -157,6 +160,11 @@ const missing = kernelTestsMissing() ?? (existsSync(WASM) ? null : 'the release 
 const trials = [];
 if (missing === null) for (let i = 0; i < TRIALS; i++) trials.push(await trial(i + 1));
 else process.stderr.write(`verdict trials skipped: this machine lacks ${missing}\n`);
+let networkAware: NetworkAwareResult | undefined;
+if (missing === null) {
+  networkAware = await runNetworkAware({ reportIntervalMs: REPORT_INTERVAL_MS, maxWaitMs: 120_000 });
+  process.stderr.write(`network-aware:\n${networkAware.summary}\n`);
+}
 const network = trials.map((t) => t.network).filter((v): v is number => v !== undefined);
 const app = trials.map((t) => t.app).filter((v): v is number => v !== undefined);
 console.log(JSON.stringify({
@@ -183,11 +191,15 @@ console.log(JSON.stringify({
   reference_cpu_ms: reference,
   join_cost_in_reference_workloads: join.join_cpu_ms_per_window === null ? null : Math.round((join.join_cpu_ms_per_window / reference) * 100) / 100,
   ingest_cpu_ms_per_window: join.ingest_cpu_ms_per_window,
-  client_error_rate_network_aware_on: null,
-  client_error_rate_network_aware_off: null,
-  breaker_opens_network_aware_on: null,
-  breaker_opens_network_aware_off: null,
-  network_aware: 'pending: the network-aware breaker option is not on this branch yet; its four figures are null',
+  client_error_rate_network_aware_on: networkAware?.arms.on.clientErrorRate ?? null,
+  client_error_rate_network_aware_off: networkAware?.arms.off.clientErrorRate ?? null,
+  breaker_opens_network_aware_on: networkAware?.arms.on.opens ?? null,
+  breaker_opens_network_aware_off: networkAware?.arms.off.opens ?? null,
+  network_aware_loss_percent: NETWORK_AWARE_LOSS_PERCENT,
+  network_aware_requests_per_cluster: networkAware ? Math.min(networkAware.arms.on.sent, networkAware.arms.off.sent) : null,
+  network_aware_suspect_acked_ms: networkAware?.suspectAckedMs ?? null,
+  network_aware_excused_requests: networkAware?.arms.on.networkSuspectFailures ?? null,
+  breaker_opens_app_failing_network_aware_on: networkAware?.arms.broken.opens ?? null,
   skipped: missing ?? undefined,
 }));
 process.exit(0);

@@ -41,7 +41,7 @@ Windows('memory bound: windows, flows and connection entries beyond their caps a
   assert.is(windows.size, 3, 'only the 3 most recent windows are kept');
   assert.equal(windows.windows().map((w) => w.index), [7, 8, 9]);
   for (const w of windows.windows()) {
-    assert.is(w.flows.size, 5);
+    assert.is(w.flows.length, 5);
     assert.is(w.connections.size, 4);
     assert.is(w.identities.size, 20);
   }
@@ -62,7 +62,8 @@ Windows('route weights of one connection are capped at 16, the rest summed under
   assert.is(record!.routes.length, 16);
   assert.is(record!.routes[0]!.requests, 3);
   assert.equal(record!.routes[15], {
-    pathTemplate: '~other', tenant: '~other', requests: 1 + 3, errors: 1, routeKey: 'outbound|8080||orders.shop.svc.cluster.local\u0000~other\u0000~other',
+    pathTemplate: '~other', tenant: '~other', requests: 1 + 3, errors: 1, cluster: 'outbound|8080||orders.shop.svc.cluster.local',
+    routeId: 16, // the window's 17th (cluster, path, tenant): the 16 kept, then ~other
   });
   assert.is(record!.requests, 16 + 5);
 });

@@ -82,14 +82,27 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   });
 }
 
-export interface ScenarioOptions { reportIntervalMs: number; lossPercent: number; twin: boolean; concurrency?: number; bodyBytes?: number }
+export interface ScenarioCluster { name: string; authority: string; endpoints: number[] }
+
+export interface ScenarioOptions {
+  reportIntervalMs: number;
+  lossPercent: number;
+  twin: boolean;
+  concurrency?: number;
+  bodyBytes?: number;
+  /** The sidecar's clusters, each routed by :authority, with endpoints by index (0 B, 1 C, 2 D); the driver sends the
+   * same traffic to each authority. Default: CLUSTER with B, C and D for any authority. */
+  clusters?: ScenarioCluster[];
+}
+
+export interface HostTraffic { sent: number; failed: number; breakerOpen: number }
 
 export interface Scenario {
   plane: TestPlane;
-  traffic: { sent: number; failed: number };
+  traffic: { sent: number; failed: number; hosts?: Record<string, HostTraffic> };
   twinNetns: number | undefined;
-  /** Verdicts of B, C and D now. */
-  verdicts(): Record<string, string>;
+  /** Verdicts of B, C and D in `cluster` now. */
+  verdicts(cluster?: string): Record<string, string>;
   endpoints(): (EndpointStatus & { name: string })[];
   /** Starts both faults; resolves with the onset time (Date.now() once both are in place). */
   faults(): Promise<number>;
@@ -105,7 +118,8 @@ export async function startScenario(options: ScenarioOptions): Promise<Scenario>
   let sidecar: ChildProcess | undefined;
   let driver: ChildProcess | undefined;
   let agent: NodeAgent | undefined;
-  const traffic = { sent: 0, failed: 0 };
+  const traffic: Scenario['traffic'] = { sent: 0, failed: 0 };
+  const clusters = options.clusters ?? [{ name: CLUSTER, authority: '*', endpoints: [0, 1, 2] }];
   const stop = async () => {
     await stopChild(driver);
     await stopChild(sidecar);
@@ -173,24 +187,26 @@ export async function startScenario(options: ScenarioOptions): Promise<Scenario>
       workers: 2,
       listener: { port: 0 },
       admin: { port: 0 },
-      clusters: { [CLUSTER]: { endpoints: [0, 1, 2].map((i) => `${endpointAddress(i)}:8080`) } },
-      routes: [{ prefix: '/', cluster: CLUSTER, timeoutMs: 15000 }],
+      clusters: Object.fromEntries(clusters.map((c) => [c.name, { endpoints: c.endpoints.map((i) => `${endpointAddress(i)}:8080`) }])),
+      routes: clusters.map((c) => ({ authority: c.authority, prefix: '/', cluster: c.name, timeoutMs: 15000 })),
       pluginOptions: {
         clusters: { 'meshlens-control-plane': { address: `127.0.0.1:${plane.grpcPort}` } },
         environment: { MESHLENS_PROXY_TOKEN: plane.proxyToken },
       },
     })], { stdio: ['ignore', 'pipe', 'pipe'] });
     const { listenerPort } = JSON.parse(await lines(sidecar, 'sidecar', () => {})) as { listenerPort: number };
-    driver = spawn(process.execPath, [DRIVER, String(listenerPort), String(options.concurrency ?? 6), String(options.bodyBytes ?? 0)],
+    const hosts = options.clusters ? clusters.map((c) => c.authority).join(',') : '';
+    driver = spawn(process.execPath, [DRIVER, String(listenerPort), String(options.concurrency ?? 6), String(options.bodyBytes ?? 0), hosts],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     await lines(driver, 'traffic driver', (line) => Object.assign(traffic, JSON.parse(line)));
     const started = plane;
     const nameOf = (endpoint: string) => NAMES[[0, 1, 2].find((i) => endpoint === `${endpointAddress(i)}:8080`) ?? -1];
-    const endpoints = () => started.correlator.endpoints().filter((e) => e.cluster === CLUSTER && nameOf(e.endpoint))
+    const names = new Set(clusters.map((c) => c.name));
+    const endpoints = () => started.correlator.endpoints().filter((e) => names.has(e.cluster) && nameOf(e.endpoint))
       .map((e) => ({ ...e, name: nameOf(e.endpoint)! }));
     return {
       plane: started, traffic, twinNetns, endpoints,
-      verdicts: () => Object.fromEntries(endpoints().map((e) => [e.name, e.verdict])),
+      verdicts: (cluster = CLUSTER) => Object.fromEntries(endpoints().filter((e) => e.cluster === cluster).map((e) => [e.name, e.verdict])),
       faults: async () => {
         // Asynchronously: a synchronous nft run stalls the control plane and the agent in this process for as long
         // as the loaded host takes to run it, right at the onset being timed. Onset is when the rule is in place.

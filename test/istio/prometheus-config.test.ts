@@ -152,6 +152,8 @@ needs(missing, check)('correlation alerts: verdicts held for 3 minutes and lossy
     ({ series: `meshlens_cp_endpoint_verdict{${service},endpoint="${endpoint}",verdict="${name}"}`, values });
   const route = (metric: string, path: string, tenant: string, values: string) =>
     ({ series: `meshlens_cp_route_${metric}_total{${service},path="${path}",tenant="${tenant}"}`, values });
+  const excused = (path: string, tenant: string, values: string) =>
+    ({ series: `meshlens_cp_network_suspect_failures_total{${service},path="${path}",tenant="${tenant}"}`, values });
   const testFile = join(scratch, 'meshlens.correlation.test.yml');
   writeFileSync(testFile, stringify({
     rule_files: [rulesFile],
@@ -173,6 +175,10 @@ needs(missing, check)('correlation alerts: verdicts held for 3 minutes and lossy
         route('sent_segments', '/api/orders/{id}', 'acme', '0+600x40'),
         route('retransmitted_segments', '/api/orders/{id}', 'globex', '0+1x40'),
         route('sent_segments', '/api/orders/{id}', 'globex', '0+600x40'),
+        // requests excused by a network-aware breaker: acme 1/s on two routes together, globex one every 30 s
+        excused('/api/orders/{id}', 'acme', '0+20x40'),
+        excused('/api/payments/{id}', 'acme', '0+10x40'),
+        excused('/api/orders/{id}', 'globex', '0+1x40'),
       ],
       promql_expr_test: [{
         expr: 'upstream_cluster_path_tenant:meshlens_cp_route_retransmitted_segments:ratio_rate5m{tenant="acme"}',
@@ -237,6 +243,19 @@ needs(missing, check)('correlation alerts: verdicts held for 3 minutes and lossy
         },
         // `for: 10m`
         { alertname: 'MeshlensRouteRetransmitsHigh', eval_time: '8m', exp_alerts: [] },
+        // `for: 5m`, per (cluster, tenant) over its routes; globex stays below 0.1/s
+        { alertname: 'MeshlensNetworkSuspectFailures', eval_time: '4m', exp_alerts: [] },
+        {
+          alertname: 'MeshlensNetworkSuspectFailures',
+          eval_time: '12m',
+          exp_alerts: [{
+            exp_labels: { severity: 'warning', ...grouped, tenant: 'acme' },
+            exp_annotations: {
+              summary: `1 req/s of tenant acme to ${cluster} fail or are slow on network-suspect endpoints`,
+              description: 'A network-aware breaker does not count them, so it stays Closed while the clients still see them: fix the network path or node (`meshlens endpoints` names the endpoints).',
+            },
+          }],
+        },
       ],
     }],
   }));
@@ -304,7 +323,7 @@ dashboard('correlation panels and rules use the control plane\'s series with the
     registered.set(metric.name, new Set([...metric.labelNames, 'le']));
   }
   const rules = parse(rulesText).groups.flatMap((g: { rules: { expr: string }[] }) => g.rules.map((r) => r.expr));
-  const correlation = [...expressions, ...rules].map(concrete).filter((e) => /meshlens_cp_(endpoint|route)_/.test(e));
+  const correlation = [...expressions, ...rules].map(concrete).filter((e) => /meshlens_cp_(endpoint_|route_|network_suspect_)/.test(e));
   assert.ok(correlation.length >= 8, `${correlation.length} correlation queries`);
   for (const expr of correlation) {
     const metrics = [...expr.matchAll(/\b(meshlens_cp_[a-z0-9_]+)\b/g)].map((m) => m[1]!);
@@ -320,12 +339,14 @@ dashboard('correlation panels and rules use the control plane\'s series with the
     }
   }
   const charted = dash.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr)).join('\n');
-  for (const series of ['meshlens_cp_endpoint_verdict', 'meshlens_cp_endpoint_retransmit_ratio', 'meshlens_cp_route_retransmitted_segments_total', 'meshlens_cp_route_sent_segments_total']) {
+  for (const series of ['meshlens_cp_endpoint_verdict', 'meshlens_cp_endpoint_retransmit_ratio', 'meshlens_cp_route_retransmitted_segments_total', 'meshlens_cp_route_sent_segments_total',
+    'meshlens_cp_network_suspect_failures_total']) {
     assert.ok(charted.includes(series), `${series} is charted`);
   }
   const alerts = parse(rulesText).groups.flatMap((g: { rules: { alert?: string; expr: string }[] }) => g.rules.filter((r) => r.alert));
   assert.match(alerts.find((a: { alert?: string }) => a.alert === 'MeshlensEndpointNetworkSuspect')!.expr, /meshlens_cp_endpoint_verdict/);
   assert.match(alerts.find((a: { alert?: string }) => a.alert === 'MeshlensRouteRetransmitsHigh')!.expr, /route_retransmitted_segments/);
+  assert.match(alerts.find((a: { alert?: string }) => a.alert === 'MeshlensNetworkSuspectFailures')!.expr, /meshlens_cp_network_suspect_failures_total/);
 });
 
 // uvu runs suites in order; this one is last.

@@ -6,7 +6,7 @@ import { authorizationOf, authorizeNode, type Authenticator } from '../auth.ts';
 import { checkNodeIdentity } from '../limits.ts';
 import { invalidArgument, toGrpcStatus, asControlPlaneError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
-import type { ControlPlaneMetrics } from '../metrics.ts';
+import type { ControlPlaneMetrics, CorrelationExporter } from '../metrics.ts';
 import { CONVERSION_OPTIONS, messageType, meshlensGrpc } from '../protos.ts';
 import type { TelemetryStore } from '../telemetry-store.ts';
 import type { BreakerStates } from '../breaker-states.ts';
@@ -19,6 +19,7 @@ export interface TelemetryServiceOptions {
   store: TelemetryStore;
   windows?: CorrelationWindows;          // per-window connection entries for the kernel join
   breakers?: BreakerStates;              // latest breaker state per (node, scope)
+  exporter?: Pick<CorrelationExporter, 'countNetworkSuspectFailures'>; // the bounded per-route series
   now?: () => number;                    // receive time of breaker states (their expiry)
   auth: Authenticator;
   metrics: ControlPlaneMetrics;
@@ -78,6 +79,12 @@ export class TelemetryService {
         requests: entry.counters?.requests ?? 0, errors: entry.counters?.errors ?? 0, slowCalls: entry.counters?.slowCalls ?? 0,
         durationMsSum: Number(entry.counters?.durationMsSum ?? 0), buckets: entry.counters?.durationBuckets ?? [],
       })), report.node!.worker);
+    const exporter = this.#options.exporter;
+    if (exporter) {
+      for (const route of report.routes) {
+        exporter.countNetworkSuspectFailures(route.cluster, route.pathTemplate, route.tenant, route.counters?.networkSuspectFailures ?? 0);
+      }
+    }
     this.#options.metrics.reportsReceived.inc({ source: 'filter' });
     this.#options.metrics.reportEntries.inc({ source: 'filter' }, entries);
     return entries;
