@@ -2,7 +2,8 @@
 // real control plane over real gRPC. The VMs elect one holder through shared data; the control plane counts one
 // stream and one rollout row; a write is ACKed only once every VM enforces it (checked at the instant the control
 // plane records the ACK); when the holder traps another VM holds the stream within the lease plus one tick, and the
-// policy in force on every worker never changes across the takeover. Filter time is a ManualClock; network events
+// policy in force on every worker never changes across the takeover; telemetry goes out as one report per interval
+// for the proxy. Filter time is a ManualClock; network events
 // are awaited.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -24,6 +25,7 @@ const TICK_MS = 100;
 // filter/assembly/control/lease.ts: the lease covers 5 ticks of its holder, at least 1000 ms.
 const LEASE_MS = Math.max(1000, 5 * TICK_MS);
 const RELOAD_BASE_MS = 1000;
+const REPORT_INTERVAL_MS = 1000;
 const PER_TRY = 'x-envoy-upstream-rq-per-try-timeout-ms';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
@@ -107,7 +109,7 @@ test.before(async (ctx) => {
   const plugin = await ProxyWasmPlugin.create({
     wasm: readFileSync(WASM),
     configuration: JSON.stringify({
-      tickMs: TICK_MS, reportIntervalMs: 1000,
+      tickMs: TICK_MS, reportIntervalMs: REPORT_INTERVAL_MS,
       controlPlane: { cluster: CP_CLUSTER, token: cp.tokens.proxy, timeoutMs: 2000 },
       node: { id: NODE_ID, workload: 'orders', namespace: 'default' },
     }),
@@ -157,6 +159,35 @@ test('a write is ACKed once every VM enforces it, without waiting for a tick (sh
   assert.equal(ack.enforcingVms, ['main', 'worker-0', 'worker-1', 'worker-2', 'worker-3'], 'all five VMs applied it first');
   assert.is(rows(w)[0].ackedVersion, version);
   assert.is(w.plugin.stats.counter('meshlens_control_plane_acks_total'), 2, 'the initial snapshot and this one, once each for the proxy, not once per VM');
+});
+
+test('telemetry: one report per interval for the proxy, carrying every worker’s window', async ({ world }) => {
+  const w = world!;
+  const stat = (name: string) => w.plugin.stats.counter(name) ?? 0;
+  const received = async () => (await w.cp.metrics.reportsReceived.get()).values.find((v) => v.labels.source === 'filter')?.value ?? 0;
+  for (let i = 0; i < WORKERS; i++) {
+    w.plugin.request(i, {
+      cluster: 'outbound|8080||telemetry', requestHeaders: [[':method', 'GET'], [':path', '/orders/7'], [':authority', 'orders'], [':scheme', 'http']],
+      response: { responseCode: 200, durationMs: 3, upstreamAddress: '10.0.0.9:8080', upstreamLocalAddress: `10.0.0.7:4100${i}`, attemptCount: 1 },
+    });
+  }
+  const sentBefore = stat('meshlens_control_plane_reports_sent_total');
+  const receivedBefore = await received();
+  // The workers hand their windows over at the end of an interval; the holder sends them with its next report.
+  const INTERVALS = 3;
+  for (let k = 0; k < INTERVALS; k++) {
+    const accepted = stat('meshlens_control_plane_reports_accepted_total');
+    for (let t = 0; t < REPORT_INTERVAL_MS; t += TICK_MS) advanceTick(w);
+    await until(() => stat('meshlens_control_plane_reports_accepted_total') > accepted, `report ${k + 1} to be accepted`);
+  }
+  assert.is(stat('meshlens_control_plane_reports_sent_total') - sentBefore, INTERVALS, 'one report per interval for the five VMs');
+  assert.is(await received() - receivedBefore, INTERVALS, 'counted server-side');
+  for (let i = 0; i < WORKERS; i++) {
+    const connection = w.cp.telemetry.connection(`10.0.0.7:4100${i}`, '10.0.0.9:8080');
+    assert.ok(connection, `worker ${i}'s window reached the control plane`);
+    assert.is(connection!.requests, 1);
+  }
+  assert.is(stat('meshlens_control_plane_report_windows_dropped_total'), 0);
 });
 
 /**

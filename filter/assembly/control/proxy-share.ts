@@ -25,7 +25,27 @@ const HEAD_KEY = "meshlens.control.v1|head";
 const SNAPSHOT_KEY = "meshlens.control.v1|snapshot";
 const SLOT_KEY_PREFIX = "meshlens.control.v1|slot|";
 const QUEUE_NAME_PREFIX = "meshlens.control.v1|wake|";
+const REPORT_KEY_PREFIX = "meshlens.control.v1|report|";
 const WAKE = new ArrayBuffer(1);
+const MAX_CAS_ATTEMPTS: i32 = 8;
+// Telemetry: a VM that does not hold the stream appends each closed window (an encoded TelemetryReport) to its
+// slot's report key, at most this many bytes (then its windows are dropped and counted until the holder takes them);
+// the holder takes every slot's windows once per report interval and sends one report for the proxy: the
+// concatenation of the encoded reports, which protobuf parses as one message whose repeated entries are all of them
+// (and whose scalar fields, the holder's own last, are the holder's). At most MAX_REPORT_BYTES per report, half the
+// control plane's 4 MiB receive limit (control-plane/src/limits.ts maxReceiveMessageBytes).
+export const MAX_STASH_BYTES: i32 = 512 * 1024;
+export const MAX_REPORT_BYTES: i32 = 2 * 1024 * 1024;
+// Stash header: u32 windows, u32 entries (both for drop counts), f64 start of the oldest window.
+const STASH_HEADER: i32 = 16;
+
+// What the holder took from the other VMs for one report.
+export class CollectedReports {
+  bytes: ArrayBuffer = new ArrayBuffer(0);
+  windows: i32 = 0;
+  entries: i32 = 0;
+  oldestStartMs: f64 = Infinity;
+}
 
 export class PublishedSnapshot {
   constructor(public seq: u32, public bytes: Uint8Array) {}
@@ -209,5 +229,73 @@ export class ProxyShare {
 
   owns(queueId: u32): bool {
     return queueId != 0 && queueId == this.queue;
+  }
+
+  // A VM that does not hold the stream hands a closed window to the holder; false when it must be dropped (no slot,
+  // or the windows already waiting fill the stash).
+  stashReport(report: ArrayBuffer, entries: i32, windowStartMs: f64): bool {
+    if (this.slot < 0) return false;
+    const key = REPORT_KEY_PREFIX + this.slot.toString();
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const current = getSharedData(key);
+      const data = current.data;
+      const held = current.status == HostStatus.Ok && data !== null && data.byteLength >= STASH_HEADER ? data.byteLength : 0;
+      const length = (held > 0 ? held : STASH_HEADER) + report.byteLength;
+      if (length > MAX_STASH_BYTES) return false;
+      const out = new ArrayBuffer(length);
+      const p = changetype<usize>(out);
+      if (held > 0) {
+        memory.copy(p, changetype<usize>(data), <usize>held);
+        store<u32>(p, load<u32>(p) + 1);
+        store<u32>(p + 4, load<u32>(p + 4) + <u32>entries);
+      } else {
+        store<u32>(p, 1);
+        store<u32>(p + 4, <u32>entries);
+        store<f64>(p + 8, windowStartMs);
+      }
+      memory.copy(p + <usize>(length - report.byteLength), changetype<usize>(report), <usize>report.byteLength);
+      // The key is only ever created here, by this slot's VM: creating it with cas 0 races with nobody.
+      const status = setSharedData(key, out, current.status == HostStatus.Ok ? current.cas : 0);
+      if (status == HostStatus.Ok) return true;
+      if (status != HostStatus.CasMismatch) return false;
+    }
+    return false;
+  }
+
+  // Holder: takes every VM's waiting windows (each slot's stash is emptied with a cas, so a window is taken once),
+  // up to `budget` bytes; what does not fit waits for the next report.
+  collectReports(budget: i32): CollectedReports {
+    const out = new CollectedReports();
+    const parts = new Array<ArrayBuffer>();
+    let total: i32 = 0;
+    for (let i = 0; i < MAX_VM_SLOTS; i++) {
+      const key = REPORT_KEY_PREFIX + i.toString();
+      const current = getSharedData(key);
+      if (current.status == HostStatus.NotFound) {
+        if (getSharedData(SLOT_KEY_PREFIX + i.toString()).status != HostStatus.Ok) break;
+        continue;
+      }
+      const data = current.data;
+      if (current.status != HostStatus.Ok || data === null || data.byteLength <= STASH_HEADER) continue;
+      if (total + data.byteLength - STASH_HEADER > budget) continue;
+      if (setSharedData(key, new ArrayBuffer(0), current.cas) != HostStatus.Ok) continue;
+      const p = changetype<usize>(data);
+      out.windows += <i32>load<u32>(p);
+      out.entries += <i32>load<u32>(p + 4);
+      const start = load<f64>(p + 8);
+      if (start < out.oldestStartMs) out.oldestStartMs = start;
+      parts.push(data);
+      total += data.byteLength - STASH_HEADER;
+    }
+    const bytes = new ArrayBuffer(total);
+    let at: usize = changetype<usize>(bytes);
+    for (let i = 0; i < parts.length; i++) {
+      const part = unchecked(parts[i]);
+      const length = <usize>(part.byteLength - STASH_HEADER);
+      memory.copy(at, changetype<usize>(part) + <usize>STASH_HEADER, length);
+      at += length;
+    }
+    out.bytes = bytes;
+    return out;
   }
 }

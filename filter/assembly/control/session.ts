@@ -172,7 +172,7 @@ export class ControlSession {
       discovery.stepDown();
     }
     const reporter = this.reporter;
-    if (reporter !== null) reporter.onTick(nowMs, this.appliedVersion, this.resilience);
+    if (reporter !== null) reporter.onTick(nowMs, this.appliedVersion, share, this.resilience);
   }
 
   // Applies a snapshot the holder published since this VM last looked; returns whether its slot was written.
