@@ -1,7 +1,7 @@
 // Sends meshlens.v1.Telemetry/Report with proxy_grpc_call once per report interval, carrying the window's outcomes
 // and the policy snapshot version in force: one report per proxy, sent by the VM that holds the proxy's discovery
 // stream, carrying its own window and the windows the other VMs handed over through shared data (proxy-share.ts
-// stashReport / collectReports) and the process-wide breaker states. At most one report is in flight per proxy: a
+// stashReport / collectReports), with every VM's breaker states. At most one report is in flight per proxy: a
 // window that closes while the previous call is still outstanding, or while the control plane is unreachable, is
 // dropped and counted (the other VMs' windows with it) rather than queued, so an absent control plane costs neither
 // memory nor a growing backlog of calls.
@@ -46,8 +46,11 @@ export class TelemetryReporter {
     this.counters.add(REPORT_ENTRIES_DROPPED_TOTAL, <i64>(refused - this.outcomesDroppedCounted));
     this.outcomesDroppedCounted = refused;
     if (!share.holding) {
-      const entries = this.window.entryCount;
       const report = this.window.take(this.node, policyVersion, nowMs);
+      // Each VM reports the scopes it has seen (a scope's state is process-wide, but a VM knows only the scopes its
+      // traffic touched); the control plane keeps the newest state per scope (control-plane/src/breaker-states.ts).
+      if (resilience !== null) report.breakers = breakerEntries(resilience, nowMs);
+      const entries = report.connections.length + report.routes.length + report.breakers.length;
       if (!share.stashReport(report.encode(), entries, <f64>report.windowStartUnixMs)) this.dropped(1, entries);
       return;
     }
