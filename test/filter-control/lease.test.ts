@@ -44,7 +44,7 @@ verdict('a VM whose heartbeat lapsed (trapped, replaced) or a free slot is not w
 });
 
 verdict('rejected as soon as one live VM refused it, with that VM and its reason', () => {
-  assert.is(of([[1, 0, 4, 0], [6, 10, 3, 4, 'invalid policy: breaker.windowMs must be > 0'], [2, 0, 3, 0]], 4),
+  assert.is(of([[1, 0, 4, 0], [6, 10, 3, 4, 'vm_5: invalid policy: breaker.windowMs must be > 0'], [2, 0, 3, 0]], 4),
     'rejected:vm_5: invalid policy: breaker.windowMs must be > 0');
   assert.is(of([[1, 0, 4, 0], [6, LEASE + 1, 3, 4, 'gone']], 4), 'applied', 'unless its heartbeat lapsed');
   assert.is(of([[1, 0, 5, 0], [6, 10, 5, 4, 'an older refusal']], 5), 'applied', 'a refusal of an older snapshot does not count');

@@ -22,7 +22,7 @@ export function leaseMsFor(tickMs: i32): f64 {
   return lease < LEASE_FLOOR_MS ? LEASE_FLOOR_MS : lease;
 }
 
-// Who holds the stream: `owner` is the holder's VM id (its process-wide sequence number + 1; 0 = nobody),
+// Who holds the stream: `owner` is the holder's random non-zero id (0 = nobody),
 // `queue` the shared queue that wakes it when a VM applied a snapshot.
 export class LeaseRecord {
   owner: u32 = 0;
@@ -54,7 +54,8 @@ export class LeaseRecord {
   }
 }
 
-// One VM's slot: its heartbeat and the last published snapshot (by sequence number) it applied or refused.
+// One VM's slot: its heartbeat and the last published snapshot (by sequence number) it applied or refused, with the
+// refusal's reason (already naming the VM).
 export class SlotRecord {
   owner: u32 = 0;
   queue: u32 = 0;
@@ -115,7 +116,7 @@ export function ackVerdict(slots: Array<SlotRecord>, seq: u32, nowMs: f64, lease
     const slot = unchecked(slots[i]);
     if (!slot.live(nowMs, leaseMs)) continue;
     if (slot.rejected == seq && slot.applied < seq) {
-      return new AckVerdict(VERDICT_REJECTED, "vm_" + (slot.owner - 1).toString() + ": " + slot.reason);
+      return new AckVerdict(VERDICT_REJECTED, slot.reason);
     }
     if (slot.applied < seq) waiting = true;
   }

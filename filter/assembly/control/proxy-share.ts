@@ -2,17 +2,18 @@
 // through shared data, the holder publishes every snapshot it accepts, the others apply it from there, and the holder
 // answers the control plane only once every live VM applied it (see lease.ts for the records and decisions).
 //
-// Envoy semantics this relies on (proxy-wasm-envoy.md §11, proxy-wasm-cpp-host 65bb78f src/shared_data.cc and
-// src/shared_queue.cc, reached from envoy v1.36.0 source/extensions/common/wasm/context.cc getSharedData /
-// setSharedData / registerSharedQueue / enqueueSharedQueue): one store per vm_id for the whole process behind one
+// Envoy semantics this relies on (proxy-wasm-envoy.md §11; Envoy leaves shared data and queues to proxy-wasm-cpp-host,
+// pinned at c4d7bb0 by envoy v1.33.0 and 65bb78f by v1.36.0, whose src/shared_data.cc and src/shared_queue.cc are the
+// same in both; src/context.cc ContextBase::getSharedData / setSharedData / registerSharedQueue key them by the VM's
+// vm_id and wake the registering root context): one store per vm_id for the whole process behind one
 // mutex; set with a non-zero cas fails with CAS_MISMATCH if the key changed since that get; set of an absent key
 // ignores the cas (so two VMs creating a key at once both succeed: every owner-only write below re-reads the key and
 // checks the owner, so a VM that lost such a race notices on its next write and steps back); a queue wakes the root
 // context that registered it last, on that VM's thread, through proxy_on_queue_ready; enqueue works from any thread.
 //
 // Keys (fixed set, see lease.ts): LEASE_KEY, HEAD_KEY (u32 sequence of the latest published snapshot), SNAPSHOT_KEY
-// (u32 sequence + the DiscoveryResponse bytes as received), SLOT_KEY_PREFIX<i> and QUEUE_NAME_PREFIX<i> for
-// i < MAX_VM_SLOTS.
+// (u32 sequence + the DiscoveryResponse bytes as received), SLOT_KEY_PREFIX<i>, QUEUE_NAME_PREFIX<i> and
+// REPORT_KEY_PREFIX<i> for i < MAX_VM_SLOTS.
 import {
   drainSharedQueue, enqueueSharedQueue, getSharedData, HostStatus, log, LogLevel, registerSharedQueue, setSharedData,
 } from "../abi/host";
@@ -63,9 +64,11 @@ export class ProxyShare {
   private reason: string = "";
   private noSlotLogged: bool = false;
 
-  // This VM's id: its process-wide sequence number + 1, set on its first tick (0 until then: a VM that has not
-  // ticked claims nothing).
+  // This VM's id in the lease and its slot: random and non-zero, drawn when its session starts (0 until then: such a
+  // VM claims nothing). Not the VM's sequence number: two VMs creating the sequence key at once may draw the same one.
   owner: u32 = 0;
+  // How logs and NACK reasons name this VM ("vm_<sequence>").
+  name: string = "";
 
   constructor(public readonly leaseMs: f64) {}
 
@@ -188,7 +191,7 @@ export class ProxyShare {
     if (error.length == 0) this.applied = seq;
     else {
       this.rejected = seq;
-      this.reason = clipReason(error);
+      this.reason = clipReason(this.name + ": " + error);
     }
   }
 

@@ -151,7 +151,9 @@ export class ControlSession {
   // replaced under FAIL_RELOAD serves requests before its first tick.
   private start(nowMs: f64): void {
     this.started = true;
-    this.share.owner = <u32>drawVmSequence() + 1;
+    const sequence = drawVmSequence();
+    this.share.name = "vm_" + sequence.toString();
+    this.share.owner = <u32>(new Prng(nowNanoseconds() ^ (<u64>sequence << 48)).nextU64() >> 33) + 1;
     const cp = this.controlPlane;
     this.reporter = new TelemetryReporter(cp.cluster, cp.token, <u32>cp.timeoutMs, <f64>this.reportIntervalMs, this.node,
       new TelemetryWindow(nowMs), this.counters);
@@ -165,10 +167,10 @@ export class ControlSession {
     if (!this.follow(nowMs)) share.heartbeat(nowMs);
     const held = share.holding;
     if (share.updateLease(nowMs)) {
-      if (!held) log(LogLevel.Info, "meshlens discovery: vm_" + (share.owner - 1).toString() + " holds the proxy's stream");
+      if (!held) log(LogLevel.Info, "meshlens discovery: " + share.name + " holds the proxy's stream");
       discovery.onTick(nowMs);
     } else if (held) {
-      log(LogLevel.Info, "meshlens discovery: vm_" + (share.owner - 1).toString() + " no longer holds the proxy's stream");
+      log(LogLevel.Info, "meshlens discovery: " + share.name + " no longer holds the proxy's stream");
       discovery.stepDown();
     }
     const reporter = this.reporter;
