@@ -348,7 +348,7 @@ async function measureStreamsPerProxy(proxies: number) {
   const adminToken = 'a'.repeat(32), proxyToken = 'p'.repeat(32);
   writeFileSync(join(dataDir, 'tokens.json'), JSON.stringify({ admin: { bench: adminToken }, proxy: proxyToken }), { mode: 0o600 });
   const plane = await startControlPlaneChild(dataDir);
-  const plugins: InstanceType<typeof ProxyWasmPlugin>[] = [];
+  const plugins: Awaited<ReturnType<typeof ProxyWasmPlugin.create>>[] = [];
   const get = async (path: string, token?: string) => {
     const response = await fetch(`http://127.0.0.1:${plane.httpPort}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     return response.text();
