@@ -44,7 +44,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { pr
   const registers = [registry];
   return {
     registry,
-    connectedProxies: new Gauge({ name: 'meshlens_cp_connected_proxies', help: 'Open PolicyDiscovery streams (one per filter VM).', registers }),
+    connectedProxies: new Gauge({ name: 'meshlens_cp_connected_proxies', help: 'Open PolicyDiscovery streams (one per proxy; one per VM from filters older than one-stream).', registers }),
     snapshotVersion: new Gauge({ name: 'meshlens_cp_snapshot_version', help: 'Current policy snapshot version.', registers }),
     policies: new Gauge({ name: 'meshlens_cp_policies', help: 'Live policies in the current snapshot.', registers }),
     pushToAck: new Histogram({

@@ -1,5 +1,7 @@
-// Rollout status per filter VM (Node.id × Node.worker): the version last sent and not yet answered, the last ACKed
-// version and the last NACK with its (truncated) reason. Knows nothing about gRPC; the discovery service reports
+// Rollout status per stream identity (Node.id × Node.worker): one row per proxy (worker "proxy"; its ACK means every
+// live VM of the proxy applies the version, discovery.proto), or per VM for filters from before one stream per proxy.
+// Each row holds the version last sent and not yet answered, the last ACKed version and the last NACK with its
+// (truncated) reason. Knows nothing about gRPC; the discovery service reports
 // events, the admin API reads pages of status(), and the server persists changed and expired rows periodically
 // through the policy store.
 //

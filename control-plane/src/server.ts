@@ -31,7 +31,7 @@ import { Correlator, type CorrelatorOptions } from './correlator.ts';
 import { CorrelationExporter } from './metrics.ts';
 import { AdminService } from './services/admin.ts';
 import { KernelTelemetryService } from './services/kernel-telemetry.ts';
-import { PolicyDiscoveryService } from './services/policy-discovery.ts';
+import { PolicyDiscoveryService, type PolicyDiscoveryOptions } from './services/policy-discovery.ts';
 import { TelemetryService } from './services/telemetry.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT } from './defaults.ts';
 
@@ -60,7 +60,7 @@ export interface ControlPlaneOptions {
   maxReceiveBytes?: number;              // gRPC message limit, default LIMITS.maxReceiveMessageBytes
   validate?: PolicyValidator;            // default validateAndLimit (policy model + admission limits)
   rollout?: { graceMs?: number; maxRows?: number };
-  discovery?: { firstRequestTimeoutMs?: number; maxUnflushedBytes?: number; slowStreamTimeoutMs?: number };
+  discovery?: { firstRequestTimeoutMs?: number; maxUnflushedBytes?: number; slowStreamTimeoutMs?: number } & Pick<PolicyDiscoveryOptions, 'onAck' | 'onNack'>;
   registry?: Registry;
   processMetrics?: boolean;              // default true
   logger?: Logger;

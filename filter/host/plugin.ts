@@ -403,6 +403,17 @@ export class ProxyWasmPlugin implements TimerSource, StreamHost {
   activeStreams(): number[] { return this.workers.map((vm) => vm.streams.size); }
   /** Labels of VMs that trapped (main, worker-N). */
   failedVms(): string[] { return this.allVms().filter((vm) => vm.failed).map((vm) => vm.label); }
+  /**
+   * The VM labelled `label` (main, worker-N) traps outside any stream, as a runtime error in its on_tick would:
+   * marked failed with cpp-host's RuntimeError state, its timer and call-outs stopped (vm.ts markFailed). Under
+   * FAIL_RELOAD a worker's VM is then replaced on the first new stream after the backoff (maybeReload); the main
+   * thread's VM serves no stream, so it stays failed, as in Envoy.
+   */
+  trapVm(label: string): void {
+    const vm = this.allVms().find((v) => v.label === label);
+    if (!vm) throw new Error(`invalid VM: label must be one of ${this.allVms().map((v) => v.label).join(', ')}`);
+    vm.markFailed('Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable', 'RuntimeError');
+  }
   /** Current tick period per VM (main first), 0 when disarmed. */
   tickPeriods(): number[] { return this.allVms().map((vm) => vm.root?.tickPeriodMs ?? 0); }
 

@@ -7,7 +7,10 @@
 // reconverge_after_restart_ms: at the largest scale, streams that reconnect as filter VMs do (the filter's own backoff,
 // test/control-plane/reconnecting-streams.ts) see the control plane restart (SIGTERM, 3 s down, same port and data);
 // per stream, the time from the new process announcing it listens to its ACK of a write made then; p99 over streams.
-// Env: MESHLENS_BENCH_ONLY=restart (only reconverge_after_restart_ms), MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
+// streams_per_proxy: K proxies of 5 VMs (the release filter in the Node host), server-side discovery streams / K
+// (measureStreamsPerProxy at the end of this file).
+// Env: MESHLENS_BENCH_ONLY=restart (only reconverge_after_restart_ms) or streams-per-proxy, MESHLENS_BENCH_PROXIES (K,
+// default 20), MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
 // MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import * as grpc from '@grpc/grpc-js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -406,6 +409,11 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({ bench: 'control-plane', ...replicaFields(replicated), replicated, targets: replicaTargets(replicated) }) + '\n');
     return;
   }
+  if (process.env.MESHLENS_BENCH_ONLY === 'streams-per-proxy') {
+    const perProxy = await measureStreamsPerProxy(Number(process.env.MESHLENS_BENCH_PROXIES ?? 20));
+    process.stdout.write(JSON.stringify({ bench: 'control-plane', streams_per_proxy: perProxy.streamsPerProxy, streamsPerProxy: perProxy }) + '\n');
+    return;
+  }
   if (process.env.MESHLENS_BENCH_ONLY === 'restart') {
     // Only the restart figure, at the largest scale (what reconverge_after_restart_ms is in the full run).
     const restart = await measureRestart(Math.max(...scales), workers);
@@ -425,6 +433,8 @@ async function main(): Promise<void> {
   process.stderr.write(`restart at ${largest.streams} streams: ${JSON.stringify(restart)}\n`);
   const replicated = await measureReplicas(largest.streams, workers, rounds);
   process.stderr.write(`replicas at ${largest.streams} streams: ${JSON.stringify(replicated)}\n`);
+  const perProxy = await measureStreamsPerProxy(Number(process.env.MESHLENS_BENCH_PROXIES ?? 20));
+  process.stderr.write(`streams per proxy: ${JSON.stringify(perProxy)}\n`);
   process.stdout.write(JSON.stringify({
     bench: 'control-plane',
     ...replicaFields(replicated),
@@ -434,12 +444,15 @@ async function main(): Promise<void> {
     scales: results,
     reconverge_after_restart_ms: restart.p99,
     reconvergeAfterRestart: restart,
+    streams_per_proxy: perProxy.streamsPerProxy,
+    streamsPerProxy: perProxy,
     targets: {
       reconvergeAfterRestartP99Ms: { target: 5000, measured: restart.p99, ok: restart.p99 <= 5000 },
       convergedP99Ms: { target: 1000, measured: largest.writeToAllAckMs.p99, ok: largest.writeToAllAckMs.p99 <= 1000 },
       restRssMiB: { target: 1024, measured: largest.restRssMiB, ok: largest.restRssMiB <= 1024 },
       ingestEntriesPerSecond: { target: 100000, measured: largest.ingestEntriesPerSecond, ok: largest.ingestEntriesPerSecond >= 100000 },
       ...replicaTargets(replicated),
+      streamsPerProxy: { target: 1, measured: perProxy.streamsPerProxy, ok: perProxy.streamsPerProxy === 1 },
     },
   }) + '\n');
 }
@@ -460,3 +473,71 @@ function replicaTargets(r: Awaited<ReturnType<typeof measureReplicas>>) {
 
 if (process.argv.includes('--worker')) await runWorker();
 else await main();
+
+// ---------------------------------------------------------------- streams_per_proxy
+// K proxies of 4 workers + main each: the release filter in the Node host on the wall clock (each proxy its own
+// shared data, as each Envoy process has), against the control plane child. Server-side discovery streams
+// (meshlens_cp_connected_proxies on its /metrics) are sampled while the proxies sit idle over several leases and
+// after a write every proxy ACKed; streams_per_proxy is the largest sample / K (1 when every proxy holds exactly one
+// stream, 5 with one stream per VM). Also: the write's time to an ACK from every proxy (each ACK means all 5 VMs
+// apply it), and the streams the filters opened per proxy (1: no VM took a stream over while nothing failed).
+async function measureStreamsPerProxy(proxies: number) {
+  const { ProxyWasmPlugin, SharedData } = await import('../../filter/host/index.ts');
+  const { readFilterModule } = await import('../support/release-filter.ts');
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshlens-bench-proxies-'));
+  const adminToken = 'a'.repeat(32), proxyToken = 'p'.repeat(32);
+  writeFileSync(join(dataDir, 'tokens.json'), JSON.stringify({ admin: { bench: adminToken }, proxy: proxyToken }), { mode: 0o600 });
+  const plane = await startControlPlaneChild(dataDir);
+  const plugins: Awaited<ReturnType<typeof ProxyWasmPlugin.create>>[] = [];
+  const get = async (path: string, token?: string) => {
+    const response = await fetch(`http://127.0.0.1:${plane.httpPort}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return response.text();
+  };
+  const streams = async () => Number(/^meshlens_cp_connected_proxies (\d+)$/m.exec(await get('/metrics'))?.[1] ?? NaN);
+  const rollout = async () => JSON.parse(await get('/v1/rollout?pageSize=1', adminToken)) as { snapshotVersion: string; converged: number; connected: number };
+  const untilAll = async (what: string) => {
+    const deadline = wallMs() + 60_000;
+    for (;;) {
+      const status = await rollout();
+      if (status.converged === proxies && status.connected === proxies) return status;
+      if (wallMs() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(status)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  try {
+    await adminPut(plane.httpPort, adminToken, 'orders', 0, 1000);
+    const wasm = readFilterModule('meshlens.wasm');
+    for (let k = 0; k < proxies; k++) {
+      plugins.push(await ProxyWasmPlugin.create({
+        wasm, workers: 4, sharedData: new SharedData(), logLevel: 'warn',
+        configuration: JSON.stringify({
+          tickMs: 200, reportIntervalMs: 5000, controlPlane: { cluster: 'cp', token: proxyToken, timeoutMs: 2000 },
+          node: { id: `sidecar~10.1.${k >> 8}.${k & 255}~bench-${k}.default~default.svc.cluster.local`, workload: 'bench', namespace: 'default' },
+        }),
+        clusters: { cp: { address: `127.0.0.1:${plane.grpcPort}` } },
+      }));
+    }
+    await untilAll('every proxy to subscribe');
+    const samples: number[] = [];
+    // Idle for three leases (1 s each at tickMs 200): renewals must keep one holder per proxy.
+    for (let i = 0; i < 6; i++) {
+      samples.push(await streams());
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const t0 = wallMs();
+    await adminPut(plane.httpPort, adminToken, 'orders', 1, 2000);
+    await untilAll('every proxy to ACK the write');
+    const writeToAllAckMs = Math.round(wallMs() - t0);
+    samples.push(await streams());
+    const opened = plugins.reduce((n, p) => n + (p.stats.counter('meshlens_control_plane_streams_opened_total') ?? 0), 0);
+    return {
+      proxies, vmsPerProxy: 5, streamsSamples: samples, streamsPerProxy: Math.max(...samples) / proxies,
+      streamsPerProxyMin: Math.min(...samples) / proxies, writeToAllAckMs, streamsOpenedPerProxy: opened / proxies,
+    };
+  } finally {
+    for (const plugin of plugins) await plugin.close();
+    plane.child.kill('SIGTERM');
+    await new Promise((resolve) => plane.child.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

@@ -27,7 +27,7 @@ const CP_CLUSTER = 'outbound|18000||meshlens-control-plane.meshlens.svc.cluster.
 const TOKEN_ENV = 'MESHLENS_PROXY_TOKEN';
 const TICK_MS = 100;
 const REPORT_MS = 1000;
-const VMS = 2;                       // one worker and the main thread, each with its own discovery stream
+const STREAMS = 1;                   // one worker and the main thread hold one discovery stream for the proxy
 const START_MS = 1_800_000_000_000;
 
 interface Mesh { clock: ManualClock; plane: TestPlane; upstream: ScriptedUpstream; sidecar: Sidecar; dir: string }
@@ -55,7 +55,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 30_000)
 
 function converged(m: Mesh): boolean {
   const status = m.plane.operations.rolloutStatus();
-  return status.converged === VMS && status.connected === VMS;
+  return status.converged === STREAMS && status.connected === STREAMS;
 }
 
 function reportedRequests(m: Mesh, fromMs: number): number {
@@ -95,7 +95,7 @@ async function startMesh(): Promise<Mesh> {
     },
   });
   mesh = { clock, plane, upstream, sidecar, dir: mkdtempSync(join(tmpdir(), 'meshlens-confirm-')) };
-  await tickUntil(mesh, () => converged(mesh!), 'both VMs to ACK the first policy');
+  await tickUntil(mesh, () => converged(mesh!), 'the proxy to ACK the first policy');
   return mesh;
 }
 
@@ -148,7 +148,7 @@ test('a change that makes a scope worse is rolled back by the control plane with
   const pending = await cli(m, 'policy', 'status');
   assert.match(pending.stdout, /^ID\s+POLICY\s+VERSION\s+STATE\s+APPLIED BY\s+APPLIED AT\s+DEADLINE\s+RESTORES\s+REASON\n1\s+orders\s+2\s+PENDING\s+admin\s+/);
   const pushedVersion = m.plane.operations.rolloutStatus().snapshotVersion;
-  await tickUntil(m, () => converged(m) && m.plane.operations.rolloutStatus().snapshotVersion === pushedVersion, 'both VMs to ACK version 2');
+  await tickUntil(m, () => converged(m) && m.plane.operations.rolloutStatus().snapshotVersion === pushedVersion, 'the proxy to ACK version 2');
 
   const worse = await traffic(m, 40);
   assert.is(worse.filter((s) => s === 503).length, 10, 'without retries every 4th request fails');
@@ -176,7 +176,7 @@ test('a change that makes a scope worse is rolled back by the control plane with
 
   // The filters get the restored version and retry again.
   const restored = m.plane.operations.rolloutStatus().snapshotVersion;
-  await tickUntil(m, () => converged(m) && m.plane.operations.rolloutStatus().snapshotVersion === restored, 'both VMs to ACK version 3');
+  await tickUntil(m, () => converged(m) && m.plane.operations.rolloutStatus().snapshotVersion === restored, 'the proxy to ACK version 3');
   assert.ok((await traffic(m, 12)).every((s) => s === 200), 'retries are back on');
 });
 
@@ -187,7 +187,7 @@ test('a harmless change is confirmed at the end of its window', async () => {
   m.clock.advance(2 * REPORT_MS);
   const appliedAt = m.clock.nowMs();
   await applyWithConfirm(m, (p) => { p.breaker.openMs = 45_000; });
-  await tickUntil(m, () => converged(m) && m.plane.operations.rolloutStatus().snapshotVersion === '2', 'both VMs to ACK version 2');
+  await tickUntil(m, () => converged(m) && m.plane.operations.rolloutStatus().snapshotVersion === '2', 'the proxy to ACK version 2');
   assert.ok((await traffic(m, 40)).every((s) => s === 200));
   await tickUntil(m, () => reportedRequests(m, appliedAt) >= 40, 'the traffic after the change reported');
   // Judged at least once with all of it in, and still pending: nothing got worse, and the window is open.

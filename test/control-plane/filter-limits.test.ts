@@ -17,7 +17,7 @@ import { releaseFilterPath } from '../support/release-filter.ts';
 const CP_CLUSTER = 'meshlens-control-plane';
 const NODE_ID = 'sidecar~10.0.0.7~cart-1.shop~shop.svc.cluster.local';
 const WORKERS = 4;
-const VMS = WORKERS + 1;
+const STREAMS = 1;   // the WORKERS + 1 VMs hold one stream and one rollout row for the proxy
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
@@ -37,7 +37,7 @@ const start = (dataDir: string, grpcPort = 0) => startControlPlane({
 function converged(cp: ControlPlane): boolean {
   const status = cp.operations.rolloutStatus();
   const mine = status.nodes.filter((n) => n.nodeId === NODE_ID && n.connected);
-  return mine.length === VMS && mine.every((n) => n.ackedVersion === status.snapshotVersion);
+  return mine.length === STREAMS && mine.every((n) => n.ackedVersion === status.snapshotVersion);
 }
 
 test.before(async (ctx) => {
@@ -63,21 +63,21 @@ test('after a control-plane restart every VM is back and ACKed within 5 s of it 
   await until(() => converged(ctx.cp), 'converged before the restart');
   const port = ctx.cp.grpcPort;
   await ctx.cp.close();
-  // Down for 3 s: each VM fails its reconnects meanwhile and climbs its backoff, as during a real rollout.
+  // Down for 3 s: the holder fails its reconnects meanwhile and climbs its backoff, as during a real rollout.
   await new Promise((resolve) => setTimeout(resolve, 3000));
   ctx.cp = await start(ctx.dataDir, port);
   const ready = performance.now();
   await ctx.cp.operations.set('test', 'after-restart', 0, { target: { cluster: CLUSTER } });
-  await until(() => ctx.cp.discovery.openStreams === VMS, `${VMS} streams after the restart`, 20_000);
+  await until(() => ctx.cp.discovery.openStreams === STREAMS, 'the proxy\'s stream after the restart', 20_000);
   const connectedMs = performance.now() - ready;
-  await until(() => converged(ctx.cp), `${VMS} VMs back after the restart`, 20_000);
+  await until(() => converged(ctx.cp), 'the proxy back after the restart', 20_000);
   const backMs = performance.now() - ready;
   process.stderr.write(`real filter VMs connected ${Math.round(connectedMs)} ms and ACKed ${Math.round(backMs)} ms after the restart\n`);
   assert.ok(backMs <= 5000, `back after ${Math.round(backMs)} ms`);
 });
 
 test('writes up to the snapshot limit reach every VM; the one past it is refused; later writes still converge', async (ctx) => {
-  await until(() => converged(ctx.cp), `${VMS} VMs on the initial snapshot`);
+  await until(() => converged(ctx.cp), 'the proxy on the initial snapshot');
   const big = (i: number) => ({ target: { cluster: CLUSTER, pathTemplate: `/${String(i).padStart(4, '0')}/${'x'.repeat(LIMITS.maxPathTemplateBytes - 6)}` } });
   let refused: ControlPlaneError | undefined;
   let i = 0;
@@ -92,14 +92,14 @@ test('writes up to the snapshot limit reach every VM; the one past it is refused
   assert.is(refused!.code, 'RESOURCE_EXHAUSTED');
   assert.match(refused!.message, /limit maxSnapshotBytes/);
   // The largest snapshot the control plane accepted is taken by every VM (no "larger than max", no NACK).
-  await until(() => converged(ctx.cp), `${VMS} VMs to ACK the largest accepted snapshot`);
+  await until(() => converged(ctx.cp), 'the proxy to ACK the largest accepted snapshot');
   const largest = ctx.cp.operations.rolloutStatus();
   assert.ok(largest.nodes.every((n) => n.nackReason === ''), 'no NACK');
-  assert.ok(ctx.cp.discovery.openStreams === VMS);
+  assert.ok(ctx.cp.discovery.openStreams === STREAMS);
   // And a later small change arrives too.
   const before = Number(largest.snapshotVersion);
   await ctx.cp.operations.set('test', 'p0', 1, { target: { cluster: CLUSTER } });
-  await until(() => converged(ctx.cp), `${VMS} VMs to ACK the write after the refusal`);
+  await until(() => converged(ctx.cp), 'the proxy to ACK the write after the refusal');
   assert.is(ctx.cp.operations.rolloutStatus().snapshotVersion, String(before + 1));
 });
 

@@ -90,9 +90,10 @@ test('first request, ACK, NACK, malformed response and server close, request by 
   const p = await plugin(server.port, TOKEN, clock);
   try {
     clock.advance(TICK_MS);
-    await until(() => server.streams.length === 2 && server.streams.every((s) => s.requests.length === 1), 'two VMs to subscribe');
-    const workers = server.streams.map((s) => s.requests[0].node.worker).sort();
-    assert.equal(workers, ['vm_0', 'vm_1']);
+    // The two VMs (main + one worker) hold one stream for the proxy (filter/assembly/control/proxy-share.ts).
+    await until(() => server.streams.length === 1 && server.streams[0].requests.length === 1, 'the proxy to subscribe');
+    const workers = server.streams.map((s) => s.requests[0].node.worker);
+    assert.equal(workers, ['proxy']);
     for (const s of server.streams) {
       assert.is(s.authorization, `Bearer ${TOKEN}`);
       assert.equal(s.requests[0], { node: { id: 'node-a', cluster: 'orders.default', worker: s.requests[0].node.worker } },
@@ -125,7 +126,7 @@ test('first request, ACK, NACK, malformed response and server close, request by 
     await until(() => server.streams.length === before + 1 && server.streams[before].requests.length === 1, 'the resubscription');
     const again = server.streams[before];
     assert.is(again.requests[0].versionInfo, '5', 'a new stream announces the version still enforced');
-    assert.is(again.requests[0].node.worker, a.requests[0].node.worker, 'the VM keeps its name across streams');
+    assert.is(again.requests[0].node.worker, a.requests[0].node.worker, 'the proxy keeps its name across streams');
 
     // The control plane ends the stream: the VM reconnects the same way.
     again.call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'going away' });
@@ -151,10 +152,10 @@ test('a wrong token is refused by the real control plane and nothing is applied'
   const p = await plugin(cp.grpcPort, 'not-the-proxy-token-at-all', clock);
   try {
     clock.advance(TICK_MS);
-    await until(() => p.logs.filter((l) => l.message.includes('stream closed with gRPC status 16')).length === 2, 'UNAUTHENTICATED on both VMs');
+    await until(() => p.logs.filter((l) => l.message.includes('stream closed with gRPC status 16')).length === 1, 'UNAUTHENTICATED on the proxy\'s stream');
     assert.is(cp.operations.rolloutStatus().nodes.length, 0);
     assert.is(p.stats.counter('meshlens_control_plane_acks_total') ?? 0, 0);
-    assert.is(p.stats.counter('meshlens_control_plane_stream_failures_total'), 2);
+    assert.is(p.stats.counter('meshlens_control_plane_stream_failures_total'), 1);
   } finally {
     await p.close();
     await cp.close();

@@ -1,4 +1,4 @@
-// Read-only views of the running mesh: rollout per filter VM, endpoint verdicts, kernel correlations, breaker states.
+// Read-only views of the running mesh: rollout per proxy, endpoint verdicts, kernel correlations, breaker states.
 import type { BreakersView } from '../breaker-states.ts';
 import { formatBreakers, formatOpenBreakers } from '../breaker-format.ts';
 import type { CorrelationView, EndpointStatus, RouteView } from '../correlator.ts';
@@ -18,7 +18,7 @@ const formatWithLegacy = (ctx: Context) => (ctx.flags.json ? 'json' : ctx.format
 
 export const observeCommands: Command[] = [
   {
-    path: ['rollout', 'status'], summary: 'every filter VM\'s acknowledged snapshot version and last rejection', output: 'json',
+    path: ['rollout', 'status'], summary: 'every proxy\'s acknowledged snapshot version (applied by all its VMs) and last rejection', output: 'json',
     async run(ctx) {
       const answer = await call<{ snapshotVersion: string; nodes: NodeRollout[]; converged: number; connected: number }>(ctx, 'GET', '/v1/rollout');
       ctx.io.stdout(await render(answer, ctx.format, () =>

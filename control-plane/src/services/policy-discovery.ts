@@ -1,6 +1,7 @@
-// PolicyDiscovery.StreamPolicies: one bidirectional state-of-the-world stream per filter VM, xDS-style. The
-// protocol (first request, ACK/NACK by nonce, backpressure: at most one unanswered response per stream, then the
-// LATEST snapshot) is specified in protos/meshlens/v1/discovery.proto; this class implements exactly that.
+// PolicyDiscovery.StreamPolicies: one bidirectional state-of-the-world stream per proxy (per VM for older filters),
+// xDS-style. The protocol (first request, ACK/NACK by nonce, backpressure: at most one unanswered response per
+// stream, then the LATEST snapshot) is specified in protos/meshlens/v1/discovery.proto; this class implements exactly
+// that.
 //
 // Bounds (control-plane/src/limits.ts): the first request must arrive within firstRequestTimeoutMs and name a
 // valid node the credential may speak for; NACK reasons are truncated and are not metric labels. The snapshot's

@@ -1,4 +1,4 @@
-// Telemetry.Report: per-tick outcome reports from filter VMs. Requests are decoded here (raw-buffer deserializer) so
+// Telemetry.Report: per-interval outcome reports from filters (one per proxy, every VM's window in it). Requests are decoded here (raw-buffer deserializer) so
 // that malformed bytes get INVALID_ARGUMENT rather than a generic INTERNAL, and a report is validated completely
 // before any of it is recorded (all or nothing).
 import * as grpc from '@grpc/grpc-js';

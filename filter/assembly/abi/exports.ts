@@ -15,7 +15,7 @@
 // here (test/bench/filter.bench.ts).
 import { FilterHeadersStatus } from "./host";
 import { createContext, deleteContext, httpContext, rootContext } from "../contexts/registry";
-import { onGrpcClose, onGrpcReceive } from "../control/callouts";
+import { onGrpcClose, onGrpcReceive, onQueueReady } from "../control/callouts";
 
 // Entry points running now (nested when a host calls in from inside a host call).
 let running: i32 = 0;
@@ -129,5 +129,12 @@ export function proxy_on_grpc_receive(rootId: u32, token: u32, messageSize: u32)
 export function proxy_on_grpc_close(rootId: u32, token: u32, grpcStatus: u32): void {
   enter();
   onGrpcClose(rootId, token, grpcStatus);
+  leave(false);
+}
+
+// Shared-queue wake-ups between the VMs of one proxy (control/proxy-share.ts).
+export function proxy_on_queue_ready(rootId: u32, queueId: u32): void {
+  enter();
+  onQueueReady(rootId, queueId);
   leave(false);
 }

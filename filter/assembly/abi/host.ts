@@ -533,6 +533,31 @@ export function setSharedData(key: string, data: ArrayBuffer, cas: u32): HostSta
     ptrOf(keyBytes), keyBytes.byteLength, ptrOf(data), data.byteLength, cas));
 }
 
+// Shared queues (proxy-wasm-envoy.md §11): the registering root context is the one woken by proxy_on_queue_ready.
+// Returns the queue id, 0 when the host refused.
+export function registerSharedQueue(name: string): u32 {
+  const nameBytes = utf8(name);
+  store<u32>(RESULT_U32_SLOT, 0);
+  const status = toHostStatus(imports.proxy_register_shared_queue(ptrOf(nameBytes), nameBytes.byteLength, RESULT_U32_SLOT));
+  return status == HostStatus.Ok ? load<u32>(RESULT_U32_SLOT) : 0;
+}
+
+export function enqueueSharedQueue(queueId: u32, data: ArrayBuffer): HostStatus {
+  return toHostStatus(imports.proxy_enqueue_shared_queue(queueId, ptrOf(data), data.byteLength));
+}
+
+// Drops every queued item (the items carry no data, only the wake-up); returns how many.
+export function drainSharedQueue(queueId: u32): i32 {
+  let drained = 0;
+  while (drained < 1024) {
+    resetResultSlots();
+    if (toHostStatus(imports.proxy_dequeue_shared_queue(queueId, RESULT_PTR_SLOT, RESULT_SIZE_SLOT)) != HostStatus.Ok) break;
+    freeResult();
+    drained++;
+  }
+  return drained;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Contexts and call-outs (responses arrive on the root context; see proxy-wasm-envoy.md §9)
 

@@ -51,6 +51,15 @@ export declare function proxy_get_shared_data(
 export declare function proxy_set_shared_data(
   keyPtr: usize, keySize: usize, valuePtr: usize, valueSize: usize, cas: u32): u32;
 
+@external("env", "proxy_register_shared_queue")
+export declare function proxy_register_shared_queue(namePtr: usize, nameSize: usize, resultIdPtr: usize): u32;
+
+@external("env", "proxy_enqueue_shared_queue")
+export declare function proxy_enqueue_shared_queue(queueId: u32, valuePtr: usize, valueSize: usize): u32;
+
+@external("env", "proxy_dequeue_shared_queue")
+export declare function proxy_dequeue_shared_queue(queueId: u32, resultPtrPtr: usize, resultSizePtr: usize): u32;
+
 @external("env", "proxy_define_metric")
 export declare function proxy_define_metric(metricType: u32, namePtr: usize, nameSize: usize, resultIdPtr: usize): u32;
 

@@ -1,16 +1,19 @@
-// One VM's connection to the control plane: its identity, the discovery stream and the telemetry reporter, driven
-// by the root context's on_tick and fed the gRPC call-out callbacks (which Envoy always delivers to the root).
+// One VM's part in its proxy's connection to the control plane: its identity, its share of the proxy's one
+// discovery stream (proxy-share.ts: hold it, or apply what the holder publishes) and the telemetry reporter, driven
+// by the root context's on_tick and fed the gRPC call-out and queue callbacks (which Envoy delivers to the root).
 // The stream opens on the first tick, not in on_configure: Envoy's canary VM runs on_configure and is destroyed
 // right after, and it must not show up in the control plane's rollout as a proxy that connected and vanished.
 import {
-  getPropertyString, getSharedData, HostStatus, nowNanoseconds, propertyPath, setSharedData,
+  drainSharedQueue, getPropertyString, getSharedData, HostStatus, log, LogLevel, nowNanoseconds, propertyPath, setSharedData,
 } from "../abi/host";
 import { ControlPlaneConfig, FilterConfig, MAX_NODE_ID_LENGTH, MAX_NODE_NAME_LENGTH, NodeConfig } from "../config";
 import { REPORTER_SOURCE, REPORTER_WAYPOINT } from "../policy/request-metrics";
 import { BreakerPolicy, parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
 import { AdmitResult, Resilience } from "../resilience/resilience";
-import { ResponseFacts, UPSTREAM_ADDRESS } from "../resilience/filter-glue";
+import { nowMs, ResponseFacts, UPSTREAM_ADDRESS } from "../resilience/filter-glue";
 import { JitteredBackoff, Prng } from "./backoff";
+import { leaseMsFor } from "./lease";
+import { ProxyShare } from "./proxy-share";
 import { DiscoveryClient, PolicySink } from "./discovery-client";
 import { ControlCounters } from "./metrics";
 import { NodeIdentity } from "./protobuf";
@@ -33,10 +36,12 @@ const WAYPOINT_NODE_PREFIX = "waypoint~";
 const UPSTREAM_LOCAL_ADDRESS = propertyPath(["upstream", "local_address"]);
 const DEFAULT_SLOW_CALL_MS: f64 = new BreakerPolicy().slowCallMs;
 const VM_SEQUENCE_KEY = "meshlens.control.v1|vm-sequence";
+// Node.worker of the proxy's one stream: rollout has one row per proxy, ACKed when every live VM applies a version.
+export const PROXY_WORKER = "proxy";
 const MAX_CAS_ATTEMPTS: i32 = 16;
 
 // Envoy tells a VM neither its thread nor whether it is the main thread's, so each VM draws a process-wide sequence
-// number from shared data once; it names the VM on its stream ("vm_0", "vm_1", ...; rollout is per name).
+// number from shared data once; it names the VM in logs and NACK reasons ("vm_0", "vm_1", ...) and owns its slot.
 let vmSequence: i32 = -1;
 
 function drawVmSequence(): i32 {
@@ -102,60 +107,112 @@ export function resolveNode(config: NodeConfig): ResolvedNode {
 }
 
 export class ControlSession {
-  discovery: DiscoveryClient | null = null;
+  readonly discovery: DiscoveryClient;
+  readonly share: ProxyShare;
   reporter: TelemetryReporter | null = null;
+  private readonly node: NodeIdentity;
+  private readonly counters: ControlCounters;
   private started: bool = false;
 
   constructor(
     private readonly controlPlane: ControlPlaneConfig,
-    private readonly nodeIdentity: ResolvedNode,
+    nodeIdentity: ResolvedNode,
     private readonly reportIntervalMs: i32,
-    private readonly sink: PolicySink,
+    tickMs: i32,
+    sink: PolicySink,
     private readonly resilience: Resilience | null = null,
-  ) {}
-
-  get appliedVersion(): string {
-    const discovery = this.discovery;
-    return discovery === null ? "" : discovery.appliedVersion;
+  ) {
+    const workload = nodeIdentity.workload.length > 0 && nodeIdentity.namespace.length > 0
+      ? nodeIdentity.workload + "." + nodeIdentity.namespace
+      : nodeIdentity.workload;
+    const node = new NodeIdentity(nodeIdentity.id, workload, PROXY_WORKER);
+    const share = new ProxyShare(leaseMsFor(tickMs));
+    const counters = new ControlCounters();
+    this.node = node;
+    this.share = share;
+    this.counters = counters;
+    this.discovery = new DiscoveryClient(controlPlane.cluster, controlPlane.token, node, sink,
+      new JitteredBackoff(new Prng(nowNanoseconds())), counters, share);
   }
 
+  get appliedVersion(): string {
+    return this.discovery.appliedVersion;
+  }
+
+  // on_configure: a VM that starts while the proxy already runs (a worker replaced under FAIL_RELOAD, a new
+  // worker) enforces the proxy's policy from its first request, not from its first tick. Nothing is written.
+  adoptPublished(): void {
+    const published = this.share.snapshot();
+    if (published !== null) this.share.noteFollowed(published.seq, this.discovery.adopt(published.bytes));
+  }
+
+  // The VM's first tick or first logged request, whichever comes first (never in the canary, which does neither):
+  // from here it has a slot, so the holder waits for it before answering and wakes it on every publish. A worker VM
+  // replaced under FAIL_RELOAD serves requests before its first tick.
   private start(nowMs: f64): void {
     this.started = true;
-    const identity = this.nodeIdentity;
-    const workload = identity.workload.length > 0 && identity.namespace.length > 0
-      ? identity.workload + "." + identity.namespace
-      : identity.workload;
     const sequence = drawVmSequence();
-    const node = new NodeIdentity(identity.id, workload, "vm_" + sequence.toString());
-    const rng = new Prng(nowNanoseconds() ^ (<u64>sequence << 48));
+    this.share.name = "vm_" + sequence.toString();
+    this.share.owner = <u32>(new Prng(nowNanoseconds() ^ (<u64>sequence << 48)).nextU64() >> 33) + 1;
     const cp = this.controlPlane;
-    const counters = new ControlCounters();
-    this.discovery = new DiscoveryClient(cp.cluster, cp.token, node, this.sink, new JitteredBackoff(rng), counters);
-    this.reporter = new TelemetryReporter(cp.cluster, cp.token, <u32>cp.timeoutMs, <f64>this.reportIntervalMs, node,
-      new TelemetryWindow(nowMs), counters);
+    this.reporter = new TelemetryReporter(cp.cluster, cp.token, <u32>cp.timeoutMs, <f64>this.reportIntervalMs, this.node,
+      new TelemetryWindow(nowMs), this.counters);
+    this.share.heartbeat(nowMs);
   }
 
   onTick(nowMs: f64): void {
     if (!this.started) this.start(nowMs);
     const discovery = this.discovery;
-    if (discovery !== null) discovery.onTick(nowMs);
+    const share = this.share;
+    if (!this.follow(nowMs)) share.heartbeat(nowMs);
+    const held = share.holding;
+    if (share.updateLease(nowMs)) {
+      if (!held) log(LogLevel.Info, "meshlens discovery: " + share.name + " holds the proxy's stream");
+      discovery.onTick(nowMs);
+    } else if (held) {
+      log(LogLevel.Info, "meshlens discovery: " + share.name + " no longer holds the proxy's stream");
+      discovery.stepDown();
+    }
     const reporter = this.reporter;
-    if (reporter !== null) reporter.onTick(nowMs, this.appliedVersion, this.resilience);
+    if (reporter !== null) reporter.onTick(nowMs, this.appliedVersion, share, this.resilience);
+  }
+
+  // Applies a snapshot the holder published since this VM last looked; returns whether its slot was written.
+  private follow(nowMs: f64): bool {
+    const share = this.share;
+    if (share.holding) return false;
+    const head = share.headSeq();
+    if (head == 0 || head == share.followedSeq) return false;
+    const published = share.snapshot();
+    if (published === null || published.seq == share.followedSeq) return false;
+    share.followed(published.seq, this.discovery.adopt(published.bytes), nowMs);
+    return true;
+  }
+
+  // proxy_on_queue_ready: a follower was told a snapshot was published, the holder that a VM applied one.
+  onQueueReady(queueId: u32, nowMs: f64): void {
+    const share = this.share;
+    if (!share.owns(queueId)) return;
+    drainSharedQueue(queueId);
+    if (share.holding) this.discovery.settle(nowMs);
+    else this.follow(nowMs);
   }
 
   record(outcome: RequestOutcome): void {
+    if (!this.started) this.start(nowMs());
     const reporter = this.reporter;
     if (reporter !== null) reporter.window.record(outcome);
   }
 
   recordRejection(cluster: string, pathTemplate: string, tenant: string): void {
+    if (!this.started) this.start(nowMs());
     const reporter = this.reporter;
     if (reporter !== null) reporter.window.recordRejection(cluster, pathTemplate, tenant);
   }
 
   onGrpcReceive(token: u32, size: u32, nowMs: f64): void {
     const discovery = this.discovery;
-    if (discovery !== null && discovery.owns(token)) {
+    if (discovery.owns(token)) {
       discovery.onReceive(token, size, nowMs);
       return;
     }
@@ -165,7 +222,7 @@ export class ControlSession {
 
   onGrpcClose(token: u32, grpcStatus: u32, nowMs: f64): void {
     const discovery = this.discovery;
-    if (discovery !== null && discovery.owns(token)) {
+    if (discovery.owns(token)) {
       discovery.onClose(token, grpcStatus, nowMs);
       return;
     }
@@ -185,8 +242,10 @@ export function createControlSession(config: FilterConfig, node: ResolvedNode, r
     const parsed = parsePolicy(defaultJson);
     if (parsed.value !== null) defaultPolicy = parsed.value!;
   }
-  return new ControlSession(controlPlane, node, config.reportIntervalMs,
+  const session = new ControlSession(controlPlane, node, config.reportIntervalMs, config.tickMs,
     new ResilienceSink(resilience, [defaultPolicy]), resilience);
+  session.adoptPublished();
+  return session;
 }
 
 // on_log: adds the stream's outcome to the report window, keyed by its route labels and its upstream connection.

@@ -1,7 +1,10 @@
 // Sends meshlens.v1.Telemetry/Report with proxy_grpc_call once per report interval, carrying the window's outcomes
-// and the policy snapshot version in force. At most one report is in flight per VM: a window that closes while
-// the previous call is still outstanding, or while the control plane is unreachable, is dropped and counted rather
-// than queued, so an absent control plane costs neither memory nor a growing backlog of calls.
+// and the policy snapshot version in force: one report per proxy, sent by the VM that holds the proxy's discovery
+// stream, carrying its own window and the windows the other VMs handed over through shared data (proxy-share.ts
+// stashReport / collectReports), with every VM's breaker states. At most one report is in flight per proxy: a
+// window that closes while the previous call is still outstanding, or while the control plane is unreachable, is
+// dropped and counted (the other VMs' windows with it) rather than queued, so an absent control plane costs neither
+// memory nor a growing backlog of calls.
 import { BufferType, getBufferBytes, getStatus, grpcCall, HostStatus, log, LogLevel } from "../abi/host";
 import {
   ControlCounters, REPORT_ENTRIES_DROPPED_TOTAL, REPORT_WINDOWS_DROPPED_TOTAL, REPORTS_ACCEPTED_TOTAL, REPORTS_FAILED_TOTAL,
@@ -11,6 +14,7 @@ import { decodeTelemetryReportAck, NodeIdentity } from "./protobuf";
 import { TelemetryWindow } from "./telemetry-window";
 import { Resilience } from "../resilience/resilience";
 import { breakerEntries } from "./breaker-report";
+import { MAX_REPORT_BYTES, ProxyShare } from "./proxy-share";
 
 export const TELEMETRY_SERVICE = "meshlens.v1.Telemetry";
 export const TELEMETRY_METHOD = "Report";
@@ -36,30 +40,51 @@ export class TelemetryReporter {
   }
 
   // `resilience` supplies the breaker states of the report (none without it).
-  onTick(nowMs: f64, policyVersion: string, resilience: Resilience | null = null): void {
+  onTick(nowMs: f64, policyVersion: string, share: ProxyShare, resilience: Resilience | null = null): void {
     if (nowMs - this.window.windowStartMs < this.intervalMs) return;
     const refused = this.window.droppedOutcomes;
     this.counters.add(REPORT_ENTRIES_DROPPED_TOTAL, <i64>(refused - this.outcomesDroppedCounted));
     this.outcomesDroppedCounted = refused;
+    if (!share.holding) {
+      const report = this.window.take(this.node, policyVersion, nowMs);
+      // Each VM reports the scopes it has seen (a scope's state is process-wide, but a VM knows only the scopes its
+      // traffic touched); the control plane keeps the newest state per scope (control-plane/src/breaker-states.ts).
+      if (resilience !== null) report.breakers = breakerEntries(resilience, nowMs);
+      const entries = report.connections.length + report.routes.length + report.breakers.length;
+      if (!share.stashReport(report.encode(), entries, <f64>report.windowStartUnixMs)) this.dropped(1, entries);
+      return;
+    }
+    // Taken even when they cannot be sent: a window is sent with the next report or dropped, never kept longer.
+    const others = share.collectReports(MAX_REPORT_BYTES / 2);
     if (this.inFlight != 0) {
+      this.dropped(others.windows, others.entries);
       this.drop(nowMs);
       return;
     }
     const report = this.window.take(this.node, policyVersion, nowMs);
+    if (others.oldestStartMs < <f64>report.windowStartUnixMs) report.windowStartUnixMs = <u64>others.oldestStartMs;
     if (resilience !== null) report.breakers = breakerEntries(resilience, nowMs);
+    const own = report.encode();
+    const message = new ArrayBuffer(others.bytes.byteLength + own.byteLength);
+    memory.copy(changetype<usize>(message), changetype<usize>(others.bytes), <usize>others.bytes.byteLength);
+    memory.copy(changetype<usize>(message) + <usize>others.bytes.byteLength, changetype<usize>(own), <usize>own.byteLength);
     const metadata = new Array<string>();
     if (this.bearerToken.length > 0) {
       metadata.push("authorization");
       metadata.push("Bearer " + this.bearerToken);
     }
-    const call = grpcCall(this.cluster, TELEMETRY_SERVICE, TELEMETRY_METHOD, metadata, report.encode(), this.timeoutMs);
+    const call = grpcCall(this.cluster, TELEMETRY_SERVICE, TELEMETRY_METHOD, metadata, message, this.timeoutMs);
     if (call.status != HostStatus.Ok) {
-      this.counters.add(REPORT_WINDOWS_DROPPED_TOTAL);
-      this.counters.add(REPORT_ENTRIES_DROPPED_TOTAL, <i64>(report.connections.length + report.routes.length + report.breakers.length));
+      this.dropped(others.windows + 1, others.entries + report.connections.length + report.routes.length + report.breakers.length);
       return;
     }
     this.inFlight = call.token;
     this.counters.add(REPORTS_SENT_TOTAL);
+  }
+
+  private dropped(windows: i32, entries: i32): void {
+    this.counters.add(REPORT_WINDOWS_DROPPED_TOTAL, <i64>windows);
+    this.counters.add(REPORT_ENTRIES_DROPPED_TOTAL, <i64>entries);
   }
 
   private drop(nowMs: f64): void {

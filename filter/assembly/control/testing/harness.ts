@@ -1,5 +1,5 @@
-// Test entry (never shipped): exposes the control-plane codec, snapshot validation, the telemetry window and the
-// reconnect backoff to uvu tests through `asc --bindings esm` (built by test/filter-control/load-harness.ts into
+// Test entry (never shipped): exposes the control-plane codec, snapshot validation, the telemetry window, the
+// reconnect backoff and the one-stream lease records and decisions to uvu tests through `asc --bindings esm` (built by test/filter-control/load-harness.ts into
 // filter/build/test/). Pure code only: no proxy-wasm imports are reachable from here.
 import { JsonKind, JsonValue, parseJson } from "../../json";
 import { JitteredBackoff, Prng } from "../backoff";
@@ -7,6 +7,7 @@ import {
   encodeBreakerEntry, ConnectionEntry, ConnectionRouteShare, decodeDiscoveryResponse, decodeTelemetryReportAck, DURATION_BUCKET_COUNT,
   encodeDiscoveryRequest, NodeIdentity, OutcomeCounters, RouteEntry, TelemetryReportMessage,
 } from "../protobuf";
+import { ackVerdict, LeaseRecord, leaseMsFor, SlotRecord, VERDICT_APPLIED, VERDICT_REJECTED } from "../lease";
 import { validateSnapshot } from "../snapshot";
 import { RequestOutcome, TelemetryWindow } from "../telemetry-window";
 
@@ -225,4 +226,48 @@ export function backoffDelays(seed: u64, count: i32): Float64Array {
   const out = new Float64Array(count);
   for (let i = 0; i < count; i++) out[i] = backoff.nextDelayMs();
   return out;
+}
+
+// ---- one stream per proxy: lease and slot records, the ACK verdict ---------------------------------------------------
+
+export function leaseMs(tickMs: i32): f64 {
+  return leaseMsFor(tickMs);
+}
+
+// Encodes and decodes a lease; returns [owner, queue, expiresMs, lapsed at nowMs ? 1 : 0].
+export function leaseRoundTrip(owner: u32, queue: u32, expiresMs: f64, nowMs: f64): Float64Array {
+  const lease = new LeaseRecord();
+  lease.owner = owner;
+  lease.queue = queue;
+  lease.expiresMs = expiresMs;
+  const back = LeaseRecord.decode(lease.encode());
+  const out = new Float64Array(4);
+  out[0] = <f64>back.owner;
+  out[1] = <f64>back.queue;
+  out[2] = back.expiresMs;
+  out[3] = back.lapsed(nowMs) ? 1 : 0;
+  return out;
+}
+
+// "applied", "waiting" or "rejected:<reason>" for snapshot `seq`, over slots given column by column (each slot
+// encoded and decoded on the way, as shared data carries it).
+export function verdictOf(
+  owners: Uint32Array, heartbeats: Float64Array, applied: Uint32Array, rejected: Uint32Array, reasons: string,
+  seq: u32, nowMs: f64, leaseMs: f64,
+): string {
+  const why = reasons.split("|");
+  const slots = new Array<SlotRecord>();
+  for (let i = 0; i < owners.length; i++) {
+    const slot = new SlotRecord();
+    slot.owner = owners[i];
+    slot.heartbeatMs = heartbeats[i];
+    slot.applied = applied[i];
+    slot.rejected = rejected[i];
+    slot.reason = i < why.length ? why[i] : "";
+    slots.push(SlotRecord.decode(slot.encode()));
+  }
+  const verdict = ackVerdict(slots, seq, nowMs, leaseMs);
+  if (verdict.state == VERDICT_APPLIED) return "applied";
+  if (verdict.state == VERDICT_REJECTED) return "rejected:" + verdict.reason;
+  return "waiting";
 }

@@ -90,14 +90,14 @@ export interface AdminClient extends grpc.Client {
   getPolicy(argument: _meshlens_v1_GetPolicyRequest, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Which snapshot version each filter VM has acknowledged or rejected.
+   * Which snapshot version each proxy has acknowledged or rejected.
    */
   GetRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
   GetRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
   GetRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
   GetRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
   /**
-   * Which snapshot version each filter VM has acknowledged or rejected.
+   * Which snapshot version each proxy has acknowledged or rejected.
    */
   getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
   getRolloutStatus(argument: _meshlens_v1_GetRolloutStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_RolloutStatus__Output>): grpc.ClientUnaryCall;
@@ -238,7 +238,7 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   GetPolicy: grpc.handleUnaryCall<_meshlens_v1_GetPolicyRequest__Output, _meshlens_v1_PolicyRecord>;
   
   /**
-   * Which snapshot version each filter VM has acknowledged or rejected.
+   * Which snapshot version each proxy has acknowledged or rejected.
    */
   GetRolloutStatus: grpc.handleUnaryCall<_meshlens_v1_GetRolloutStatusRequest__Output, _meshlens_v1_RolloutStatus>;
   

@@ -12,7 +12,7 @@ export interface DiscoveryRequest {
    */
   'versionInfo'?: (string);
   /**
-   * The filter VM; required on the first request of a stream, ignored afterwards.
+   * The proxy; required on the first request of a stream, ignored afterwards.
    */
   'node'?: (_meshlens_v1_Node | null);
   /**
@@ -25,7 +25,7 @@ export interface DiscoveryRequest {
   'errorDetail'?: (_meshlens_v1_ErrorDetail | null);
   /**
    * Version of the network-suspect set the filter applies after handling the response ("" if none yet); sent on
-   * every request, the first included (a VM keeps its set across reconnects). Rollout status shows it per VM.
+   * every request, the first included (a proxy keeps its set across reconnects). Rollout status shows it per row.
    */
   'networkSuspectsVersion'?: (string);
 }
@@ -39,7 +39,7 @@ export interface DiscoveryRequest__Output {
    */
   'versionInfo': (string);
   /**
-   * The filter VM; required on the first request of a stream, ignored afterwards.
+   * The proxy; required on the first request of a stream, ignored afterwards.
    */
   'node': (_meshlens_v1_Node__Output | null);
   /**
@@ -52,7 +52,7 @@ export interface DiscoveryRequest__Output {
   'errorDetail': (_meshlens_v1_ErrorDetail__Output | null);
   /**
    * Version of the network-suspect set the filter applies after handling the response ("" if none yet); sent on
-   * every request, the first included (a VM keeps its set across reconnects). Rollout status shows it per VM.
+   * every request, the first included (a proxy keeps its set across reconnects). Rollout status shows it per row.
    */
   'networkSuspectsVersion': (string);
 }

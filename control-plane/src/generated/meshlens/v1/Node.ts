@@ -2,7 +2,7 @@
 
 
 /**
- * Identity of one filter VM (one per Envoy worker thread, plus the main thread).
+ * Identity of one discovery stream: a proxy (worker "proxy"), or one filter VM of an older filter.
  */
 export interface Node {
   /**
@@ -14,13 +14,14 @@ export interface Node {
    */
   'cluster'?: (string);
   /**
-   * Which VM of the proxy opened the stream ("main", "worker_0", ...); rollout status is kept per (id, worker).
+   * "proxy" for the proxy's one stream; an older filter names the VM that opened it ("vm_0", ...). Rollout status is
+   * kept per (id, worker).
    */
   'worker'?: (string);
 }
 
 /**
- * Identity of one filter VM (one per Envoy worker thread, plus the main thread).
+ * Identity of one discovery stream: a proxy (worker "proxy"), or one filter VM of an older filter.
  */
 export interface Node__Output {
   /**
@@ -32,7 +33,8 @@ export interface Node__Output {
    */
   'cluster': (string);
   /**
-   * Which VM of the proxy opened the stream ("main", "worker_0", ...); rollout status is kept per (id, worker).
+   * "proxy" for the proxy's one stream; an older filter names the VM that opened it ("vm_0", ...). Rollout status is
+   * kept per (id, worker).
    */
   'worker': (string);
 }

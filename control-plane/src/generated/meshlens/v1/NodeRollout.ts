@@ -3,7 +3,7 @@
 import type { Long } from '@grpc/proto-loader';
 
 /**
- * Rollout state of one filter VM.
+ * Rollout state of one discovery stream's identity: a proxy (worker "proxy", all its VMs), or an older filter's VM.
  */
 export interface NodeRollout {
   /**
@@ -49,7 +49,7 @@ export interface NodeRollout {
 }
 
 /**
- * Rollout state of one filter VM.
+ * Rollout state of one discovery stream's identity: a proxy (worker "proxy", all its VMs), or an older filter's VM.
  */
 export interface NodeRollout__Output {
   /**

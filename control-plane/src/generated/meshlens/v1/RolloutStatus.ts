@@ -11,16 +11,16 @@ export interface RolloutStatus {
    */
   'snapshotVersion'?: (string);
   /**
-   * This page of the filter VMs connected or disconnected for less than the grace (10 min), sorted by node_id
+   * This page of the proxies (or VMs) connected or disconnected for less than the grace (10 min), sorted by node_id
    * then worker.
    */
   'nodes'?: (_meshlens_v1_NodeRollout)[];
   /**
-   * How many connected VMs have acknowledged the current snapshot.
+   * How many connected rows have acknowledged the current snapshot.
    */
   'converged'?: (number);
   /**
-   * How many VMs are connected.
+   * How many rows are connected.
    */
   'connected'?: (number);
   /**
@@ -46,16 +46,16 @@ export interface RolloutStatus__Output {
    */
   'snapshotVersion': (string);
   /**
-   * This page of the filter VMs connected or disconnected for less than the grace (10 min), sorted by node_id
+   * This page of the proxies (or VMs) connected or disconnected for less than the grace (10 min), sorted by node_id
    * then worker.
    */
   'nodes': (_meshlens_v1_NodeRollout__Output)[];
   /**
-   * How many connected VMs have acknowledged the current snapshot.
+   * How many connected rows have acknowledged the current snapshot.
    */
   'converged': (number);
   /**
-   * How many VMs are connected.
+   * How many rows are connected.
    */
   'connected': (number);
   /**

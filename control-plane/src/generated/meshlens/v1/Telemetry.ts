@@ -10,7 +10,8 @@ import type { TelemetryReportAck as _meshlens_v1_TelemetryReportAck, TelemetryRe
  */
 export interface TelemetryClient extends grpc.Client {
   /**
-   * One call per filter VM per report interval, with metadata `authorization: Bearer <telemetry token>`.
+   * One call per proxy per report interval (sent by the VM holding its discovery stream, carrying every VM's
+   * window; older filters: one per VM), with metadata `authorization: Bearer <telemetry token>`.
    * Rejected with UNAUTHENTICATED (bad token), INVALID_ARGUMENT (missing node.id, window end before start, more
    * entries than the server's limit, or a counter inconsistency such as errors > requests) or RESOURCE_EXHAUSTED
    * (message larger than the server's limit). A rejected report is not partially applied.
@@ -20,7 +21,8 @@ export interface TelemetryClient extends grpc.Client {
   Report(argument: _meshlens_v1_TelemetryReport, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_TelemetryReportAck__Output>): grpc.ClientUnaryCall;
   Report(argument: _meshlens_v1_TelemetryReport, callback: grpc.requestCallback<_meshlens_v1_TelemetryReportAck__Output>): grpc.ClientUnaryCall;
   /**
-   * One call per filter VM per report interval, with metadata `authorization: Bearer <telemetry token>`.
+   * One call per proxy per report interval (sent by the VM holding its discovery stream, carrying every VM's
+   * window; older filters: one per VM), with metadata `authorization: Bearer <telemetry token>`.
    * Rejected with UNAUTHENTICATED (bad token), INVALID_ARGUMENT (missing node.id, window end before start, more
    * entries than the server's limit, or a counter inconsistency such as errors > requests) or RESOURCE_EXHAUSTED
    * (message larger than the server's limit). A rejected report is not partially applied.
@@ -37,7 +39,8 @@ export interface TelemetryClient extends grpc.Client {
  */
 export interface TelemetryHandlers extends grpc.UntypedServiceImplementation {
   /**
-   * One call per filter VM per report interval, with metadata `authorization: Bearer <telemetry token>`.
+   * One call per proxy per report interval (sent by the VM holding its discovery stream, carrying every VM's
+   * window; older filters: one per VM), with metadata `authorization: Bearer <telemetry token>`.
    * Rejected with UNAUTHENTICATED (bad token), INVALID_ARGUMENT (missing node.id, window end before start, more
    * entries than the server's limit, or a counter inconsistency such as errors > requests) or RESOURCE_EXHAUSTED
    * (message larger than the server's limit). A rejected report is not partially applied.

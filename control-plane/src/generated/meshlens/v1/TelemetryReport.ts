@@ -7,11 +7,11 @@ import type { BreakerEntry as _meshlens_v1_BreakerEntry, BreakerEntry__Output as
 import type { Long } from '@grpc/proto-loader';
 
 /**
- * One report from one filter VM.
+ * One report from one proxy (its VMs' windows concatenated: repeated entries may repeat a key, and add up).
  */
 export interface TelemetryReport {
   /**
-   * The reporting VM (same identity as on its discovery stream).
+   * The reporting proxy (same identity as on its discovery stream).
    */
   'node'?: (_meshlens_v1_Node | null);
   /**
@@ -37,17 +37,18 @@ export interface TelemetryReport {
   /**
    * Breaker scopes known to the VM that are not Closed, changed state since the VM's previous report, or carried
    * traffic within their breaker window (at most the filter's scope cap, 2048). Breaker state is process-wide (shared
-   * by the proxy's VMs), so every VM of a proxy reports the same scopes; `transitions` counts each VM's own window.
+   * by the proxy's VMs), so a scope may repeat in one report, once per VM that saw it; `transitions` counts each
+   * VM's own window.
    */
   'breakers'?: (_meshlens_v1_BreakerEntry)[];
 }
 
 /**
- * One report from one filter VM.
+ * One report from one proxy (its VMs' windows concatenated: repeated entries may repeat a key, and add up).
  */
 export interface TelemetryReport__Output {
   /**
-   * The reporting VM (same identity as on its discovery stream).
+   * The reporting proxy (same identity as on its discovery stream).
    */
   'node': (_meshlens_v1_Node__Output | null);
   /**
@@ -73,7 +74,8 @@ export interface TelemetryReport__Output {
   /**
    * Breaker scopes known to the VM that are not Closed, changed state since the VM's previous report, or carried
    * traffic within their breaker window (at most the filter's scope cap, 2048). Breaker state is process-wide (shared
-   * by the proxy's VMs), so every VM of a proxy reports the same scopes; `transitions` counts each VM's own window.
+   * by the proxy's VMs), so a scope may repeat in one report, once per VM that saw it; `transitions` counts each
+   * VM's own window.
    */
   'breakers': (_meshlens_v1_BreakerEntry__Output)[];
 }
