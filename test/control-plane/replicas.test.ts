@@ -1,12 +1,13 @@
 // Control-plane replicas on etcd, all real: a 3-member etcd cluster (Debian's etcd-server) on loopback, three
-// `meshlens serve --store etcd` processes sharing it and one token file, and two proxies (the release filter in the
-// Node sidecar, 3 VMs each) whose control-plane cluster lists the three replicas (round robin, as Envoy's default
-// load balancer: each VM's stream lands on the next replica). It proves:
+// `meshlens serve --store etcd` processes sharing it and one token file, and three proxies (the release filter in the
+// Node sidecar, 3 VMs each, one discovery stream per proxy held by one of its VMs) whose control-plane cluster lists
+// the three replicas (round robin, as Envoy's default load balancer), each proxy's list starting at another replica
+// as a Service's pick of a pod would spread them. It proves:
 // - a replica started while etcd is down is not ready (/readyz 503 naming etcd, no gRPC listener), stays up, and
 //   becomes ready by itself once etcd answers;
-// - a write through replica 1 is ACKed by the VMs whose streams live on replicas 2 and 3, seen per replica and in
+// - a write through replica 1 is ACKed by the proxies whose streams live on replicas 2 and 3, seen per replica and in
 //   the mesh-wide GET /v1/replicas of any replica;
-// - kill -9 of replica 2: its VMs reconnect to the others and the policy stays in force (a breaker opening after the
+// - kill -9 of replica 2: its proxy reconnects to another and the policy stays in force (a breaker opening after the
 //   policy's own minRequests, 4, not the default 20, through real traffic);
 // - kill -9 of an etcd member: writes go on; every acknowledged write survives both kills, read back (policy and
 //   history) from every replica, replica 2 restarted on the same store.
@@ -18,7 +19,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateTokenFile } from '../../control-plane/src/auth.ts';
 import { defaultPolicy } from '../../control-plane/src/policy-model.ts';
-import { ProxyWasmPlugin } from '../../filter/host/index.ts';
+import { ProxyWasmPlugin, SharedData } from '../../filter/host/index.ts';
 import { startSidecarWith, type SidecarWith } from '../../filter/host/sidecar/index.ts';
 import { releaseFilter } from '../host/support.ts';
 import { request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
@@ -32,8 +33,8 @@ import { http } from './helpers.ts';
 
 const CP_CLUSTER = 'meshlens-control-plane';
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
-const NODES = ['sidecar~10.0.0.1~orders-1.default~default.svc.cluster.local', 'sidecar~10.0.0.2~orders-2.default~default.svc.cluster.local'];
-const WORKERS = 2;                       // + main = 3 VMs per proxy, one stream each
+const NODES = [1, 2, 3].map((n) => `sidecar~10.0.0.${n}~orders-${n}.default~default.svc.cluster.local`);
+const WORKERS = 2;                       // + main = 3 VMs per proxy, one stream per proxy
 const MIN_REQUESTS = 4;                  // the default policy's is 20: a breaker opening after 4 is this policy's doing
 
 interface Replica { index: number; grpcPort: number; httpPort: number; process: ChildProcess; stderr: string[] }
@@ -87,15 +88,15 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     acknowledged.set(id, { version: response.json.version, openMs });
     return response.json;
   };
-  // Every VM of both proxies connected to a live replica and ACKing `version`; answers where each VM's stream is.
+  // Every proxy connected to a live replica and ACKing `version` (for all its VMs); answers where each proxy's stream is.
   const convergedOn = (version: string) => until(async () => {
     const where = new Map<string, number>();
     for (const r of replicas.filter(alive)) {
       const { json } = await api(r, 'GET', '/v1/rollout?pageSize=1000');
       for (const row of json.nodes) if (row.connected && row.ackedVersion === version) where.set(`${row.nodeId}/${row.worker}`, r.index);
     }
-    return where.size === NODES.length * (WORKERS + 1) && where;
-  }, `all ${NODES.length * (WORKERS + 1)} VMs to ACK snapshot ${version}`);
+    return where.size === NODES.length && where;
+  }, `all ${NODES.length} proxies to ACK snapshot ${version}`);
 
   try {
     // Replica 1 first, with etcd not up yet: not ready, says why, keeps running, serves no discovery.
@@ -115,7 +116,8 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
 
     upstream = await startUpstream((_req, res) => { res.writeHead(503, { 'content-length': '4' }); res.end('down'); });
     const endpoints = replicas.map((r) => `127.0.0.1:${r.grpcPort}`);
-    for (const nodeId of NODES) {
+    for (const [k, nodeId] of NODES.entries()) {
+      const mine = [...endpoints.slice(k), ...endpoints.slice(0, k)];
       const plugin = await ProxyWasmPlugin.create({
         wasm: releaseFilter(),
         configuration: JSON.stringify({
@@ -123,7 +125,8 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
           controlPlane: { cluster: CP_CLUSTER, token: tokens.proxy, timeoutMs: 2000 },
           node: { id: nodeId, workload: 'orders', namespace: 'default' },
         }),
-        workers: WORKERS, clusters: { [CP_CLUSTER]: { address: endpoints[0], endpoints } },
+        // Each proxy its own shared data, as each Envoy process has: the VMs of one proxy elect its stream's holder there.
+        workers: WORKERS, sharedData: new SharedData(), clusters: { [CP_CLUSTER]: { address: mine[0], endpoints: mine } },
       });
       const sidecar = await startSidecarWith(plugin, {
         listener: { port: 0 }, admin: { port: 0 },
@@ -133,41 +136,42 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
       proxies.push({ plugin, sidecar });
     }
 
-    // A write through replica 1, ACKed by the VMs on replicas 2 and 3.
+    // A write through replica 1, ACKed by the proxies on replicas 2 and 3.
     const first = await write(replicas[0], 'orders', 120_000);
     const where = await convergedOn(String(first.snapshotVersion));
     const onReplica = (i: number) => [...where.values()].filter((r) => r === i).length;
-    process.stderr.write(`VM streams per replica: ${[0, 1, 2].map(onReplica).join(', ')}\n`);
-    assert.ok(onReplica(1) > 0 && onReplica(2) > 0, `VMs on replicas 2 and 3 ACKed the write made through replica 1 (${[0, 1, 2].map(onReplica)})`);
+    process.stderr.write(`proxy streams per replica: ${[0, 1, 2].map(onReplica).join(', ')}\n`);
+    assert.ok(onReplica(1) > 0 && onReplica(2) > 0, `proxies on replicas 2 and 3 ACKed the write made through replica 1 (${[0, 1, 2].map(onReplica)})`);
 
     // The mesh-wide view from any one replica: each replica's totals, published in etcd under a lease.
     const meshWide = (via: Replica, replicaCount: number, version: number) => until(async () => {
       const { json } = await api(via, 'GET', '/v1/replicas');
       const rows = json.replicas as { replica: string; snapshotVersion: string; connected: number; converged: number }[];
       return rows.length === replicaCount && rows.every((r) => r.snapshotVersion === String(version)) &&
-        rows.reduce((sum, r) => sum + r.connected, 0) === NODES.length * (WORKERS + 1) && rows;
-    }, `GET /v1/replicas to show ${replicaCount} replicas holding every VM`, 15_000);
+        rows.reduce((sum, r) => sum + r.connected, 0) === NODES.length && rows;
+    }, `GET /v1/replicas to show ${replicaCount} replicas holding every proxy`, 15_000);
     const view = await meshWide(replicas[2], 3, first.snapshotVersion);
     assert.equal(view.map((r) => r.replica.split(':').pop()).sort(), replicas.map((r) => String(r.grpcPort)).sort());
 
-    // kill -9 replica 2: its VMs reconnect to replica 1 or 3 and ACK the same snapshot there.
+    // kill -9 replica 2: its proxy reconnects to replica 1 or 3 and ACKs the same snapshot there.
     replicas[1].process.kill('SIGKILL');
     await until(async () => !alive(replicas[1]) || undefined, 'replica 2 to die');
+    const movedProxy = [...where].filter(([, r]) => r === 1).map(([key]) => NODES.indexOf(key.split('/')[0]))[0];
     const after = await convergedOn(String(first.snapshotVersion));
-    assert.not.ok([...after.values()].includes(1), 'no VM is counted on the dead replica');
-    // Its summary lapses with its lease (5 s): the view lists the two live replicas holding all six VMs.
+    assert.not.ok([...after.values()].includes(1), 'no proxy is counted on the dead replica');
+    // Its summary lapses with its lease (5 s): the view lists the two live replicas holding all three proxies.
     await meshWide(replicas[0], 2, first.snapshotVersion);
-    // Still enforced: the policy's breaker (minRequests 4) opens proxy 1's acme scope after 4 failures.
+    // Still enforced on the proxy that moved: the policy's breaker (minRequests 4) opens its acme scope after 4 failures.
     const statuses: string[] = [];
     for (let i = 0; i < MIN_REQUESTS + 3 && !statuses.includes('open'); i++) {
-      const response = await request(proxies[0].sidecar.listenerPort, '/api/orders/7', { host: 'orders', 'x-tenant-id': 'acme' });
+      const response = await request(proxies[movedProxy].sidecar.listenerPort, '/api/orders/7', { host: 'orders', 'x-tenant-id': 'acme' });
       statuses.push(response.headers['x-meshlens-breaker'] === 'open' ? 'open' : String(response.status));
       await sleep(250);                 // a tick merges each worker's outcomes into the shared breaker
     }
     assert.equal(statuses.slice(0, MIN_REQUESTS), Array(MIN_REQUESTS).fill('503'), 'the first 4 reach the failing upstream');
     assert.ok(statuses.includes('open'), `the breaker of the policy in force opened: ${statuses.join(' ')}`);
 
-    // kill -9 one etcd member: writes through the remaining replicas go on, and are pushed to every VM.
+    // kill -9 one etcd member: writes through the remaining replicas go on, and are pushed to every proxy.
     etcd.kill(0);
     await write(replicas[0], 'orders', 90_000);
     await write(replicas[2], 'payments', 60_000);

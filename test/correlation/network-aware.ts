@@ -114,9 +114,9 @@ export async function runNetworkAware(options: NetworkAwareOptions): Promise<Net
       Object.fromEntries(ARMS.map((arm) => [arm, { ...(traffic.hosts?.[NETWORK_AWARE[arm].authority] ?? { sent: 0, failed: 0, breakerOpen: 0 }) }])) as Record<Arm, HostTraffic>;
 
     // The policies, then a breaker window of clean traffic under them (and at least 300 requests per cluster).
-    plane.operations.set('test', 'lossy-on', 0, policy(NETWORK_AWARE.on.name, true));
-    plane.operations.set('test', 'lossy-off', 0, policy(NETWORK_AWARE.off.name, false));
-    plane.operations.set('test', 'broken-on', 0, policy(NETWORK_AWARE.broken.name, true));
+    await plane.operations.set('test', 'lossy-on', 0, policy(NETWORK_AWARE.on.name, true));
+    await plane.operations.set('test', 'lossy-off', 0, policy(NETWORK_AWARE.off.name, false));
+    await plane.operations.set('test', 'broken-on', 0, policy(NETWORK_AWARE.broken.name, true));
     const ackDeadline = Date.now() + 60_000;
     while (!policiesAcked(scenario)) {
       if (Date.now() > ackDeadline) throw new Error(`the policies were not ACKed: ${JSON.stringify(plane.operations.rolloutStatus())}`);

@@ -65,11 +65,11 @@ function policyWithPerTry(ms: number): PolicyJson {
   return p as unknown as PolicyJson;
 }
 
-function setPolicy(w: World, perTryMs: number): string {
+async function setPolicy(w: World, perTryMs: number): Promise<string> {
   let expected = 0;
-  try { expected = w.cp.operations.get('orders').version; } catch { expected = 0; }
-  w.cp.operations.set('test', 'orders', expected, policyWithPerTry(perTryMs));
-  return String(w.cp.operations.list().snapshotVersion);
+  try { expected = (await w.cp.operations.get('orders')).version; } catch { expected = 0; }
+  await w.cp.operations.set('test', 'orders', expected, policyWithPerTry(perTryMs));
+  return String((await w.cp.operations.list()).snapshotVersion);
 }
 
 function rows(w: World) {
@@ -150,7 +150,7 @@ test('the five VMs open one stream: one server-side stream, one rollout row, one
 test('a write is ACKed once every VM enforces it, without waiting for a tick (shared-queue wake-ups)', async ({ world }) => {
   const w = world!;
   const before = w.acks.length;
-  const version = setPolicy(w, 1111);
+  const version = await setPolicy(w, 1111);
   await until(() => w.acks.length > before, `the ACK of ${version}`);
   const ack = w.acks[w.acks.length - 1];
   assert.is(ack.version, version);
@@ -223,7 +223,7 @@ test('the holder traps: another VM holds the stream within lease + one tick; the
   for (let i = 0; i < WORKERS; i++) assert.is(perTry(w.plugin, i), '1111');
   // The new holder serves writes; the trapped main VM (no heartbeat) is not waited for.
   const before = w.acks.length;
-  const version = setPolicy(w, 2222);
+  const version = await setPolicy(w, 2222);
   await until(() => w.acks.length > before, `the ACK of ${version} after the takeover`);
   const ack = w.acks[w.acks.length - 1];
   assert.is(ack.version, version);
@@ -246,7 +246,7 @@ test('a worker holder traps: another takes over; FAIL_RELOAD’s fresh VM enforc
   assert.is(perTry(w.plugin, index), '2222', 'the replacement VM enforces the published snapshot before its first tick');
   assert.equal(w.plugin.failedVms(), ['main']);
   const before = w.acks.length;
-  const version = setPolicy(w, 3333);
+  const version = await setPolicy(w, 3333);
   await until(() => w.acks.length > before, `the ACK of ${version}`);
   assert.equal(w.acks[w.acks.length - 1].perTry, ['3333', '3333', '3333', '3333'], 'the replacement counts among the VMs ACKed for');
   assert.is(w.cp.discovery.openStreams, 1);
