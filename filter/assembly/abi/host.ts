@@ -58,6 +58,54 @@ const RESULT_SIZE_SLOT: usize = memory.data(4);
 const RESULT_U64_SLOT: usize = memory.data(8, 8);
 const RESULT_U32_SLOT: usize = memory.data(4);
 
+// Result blocks. Envoy copies every value it returns (a header map, a property, shared data) into a block it gets
+// from the module's malloc, and the module frees the block once read (proxy-wasm-cpp-host 65bb78f, the version
+// envoyproxy/envoy v1.36.0 pins in bazel/repository_locations.bzl: include/proxy-wasm/wasm.h WasmBase::allocMemory
+// and copyToPointerSize, src/exports.cc get_header_map_pairs; c4d7bb0 for v1.33.0 does the same). On the request
+// path that is a header map and five properties per stream, each a TLSF allocation and free. RESULT_BLOCKS blocks
+// are kept instead and handed out again: malloc takes a free one, releaseResult gives it back. At most one snapshot
+// and one value are held at once, so two would do; larger values than RESULT_BLOCK_LIMIT, and any request while all
+// are taken, go to the heap as before. Bounded: RESULT_BLOCKS × RESULT_BLOCK_LIMIT bytes stay reserved at most.
+const RESULT_BLOCKS: i32 = 4;
+const RESULT_BLOCK_LIMIT: usize = 4096;
+const RESULT_BLOCK_MIN: usize = 256;
+const resultBlocks = new StaticArray<usize>(RESULT_BLOCKS);
+const resultCapacities = new StaticArray<usize>(RESULT_BLOCKS);
+const resultTaken = new StaticArray<bool>(RESULT_BLOCKS);
+
+// The module's malloc (abi/exports.ts): what the host asks for to hand a value over.
+export function allocateResult(size: usize): usize {
+  if (size <= RESULT_BLOCK_LIMIT) {
+    for (let i = 0; i < RESULT_BLOCKS; i++) {
+      if (unchecked(resultTaken[i])) continue;
+      let block = unchecked(resultBlocks[i]);
+      if (size > unchecked(resultCapacities[i])) {
+        if (block != 0) heap.free(block);
+        // Powers of two from RESULT_BLOCK_MIN: a block grows a few times at most.
+        let capacity = RESULT_BLOCK_MIN;
+        while (capacity < size) capacity <<= 1;
+        block = heap.alloc(capacity);
+        unchecked(resultBlocks[i] = block);
+        unchecked(resultCapacities[i] = capacity);
+      }
+      unchecked(resultTaken[i] = true);
+      return block;
+    }
+  }
+  return heap.alloc(size);
+}
+
+// Gives back what allocateResult handed out (the module's free, and every reader of a host result here).
+export function releaseResult(ptr: usize): void {
+  for (let i = 0; i < RESULT_BLOCKS; i++) {
+    if (unchecked(resultBlocks[i]) == ptr) {
+      unchecked(resultTaken[i] = false);
+      return;
+    }
+  }
+  heap.free(ptr);
+}
+
 function resetResultSlots(): void {
   store<u32>(RESULT_PTR_SLOT, 0);
   store<u32>(RESULT_SIZE_SLOT, 0);
@@ -70,7 +118,7 @@ function takeResultBytes(): ArrayBuffer {
   if (ptr == 0 || size <= 0) return new ArrayBuffer(0);
   const buffer = new ArrayBuffer(size);
   memory.copy(changetype<usize>(buffer), ptr, <usize>size);
-  heap.free(ptr);
+  releaseResult(ptr);
   return buffer;
 }
 
@@ -79,13 +127,13 @@ function takeResultString(): string {
   const size = <usize>load<u32>(RESULT_SIZE_SLOT);
   if (ptr == 0 || size == 0) return "";
   const text = String.UTF8.decodeUnsafe(ptr, size);
-  heap.free(ptr);
+  releaseResult(ptr);
   return text;
 }
 
 function freeResult(): void {
   const ptr = <usize>load<u32>(RESULT_PTR_SLOT);
-  if (ptr != 0) heap.free(ptr);
+  if (ptr != 0) releaseResult(ptr);
 }
 
 // True when the `length` bytes at `ptr` spell `text` and `text` is ASCII (so byte i is code unit i).
@@ -126,6 +174,24 @@ function encodeTwo(first: string, second: string): usize {
   const firstLength = String.UTF8.encodeUnsafe(changetype<usize>(first), first.length, base);
   scratchSecondLength = String.UTF8.encodeUnsafe(changetype<usize>(second), second.length, base + firstLength);
   return firstLength;
+}
+
+// The UTF-8 of strings passed on every request (the retry header names and values, which are constants and
+// per-policy strings), kept by the identity of the string: a hit encodes nothing, and hands the host the same bytes
+// at the same address each time. A slot holds its string, so no other string takes its address while it does.
+const ENCODED_SLOT_BITS: u32 = 6;
+const ENCODED_SLOTS: i32 = 1 << ENCODED_SLOT_BITS;
+const encodedTexts = new StaticArray<string | null>(ENCODED_SLOTS);
+const encodedBytes = new StaticArray<ArrayBuffer | null>(ENCODED_SLOTS);
+
+function encodedOnce(text: string): ArrayBuffer {
+  // Fibonacci hashing: the top bits of the product are the well-mixed ones.
+  const slot = <i32>((<u32>changetype<usize>(text) * 0x9e3779b1) >> (32 - ENCODED_SLOT_BITS));
+  if (unchecked(encodedTexts[slot]) === text) return changetype<ArrayBuffer>(unchecked(encodedBytes[slot]));
+  const bytes = utf8(text);
+  unchecked(encodedTexts[slot] = text);
+  unchecked(encodedBytes[slot] = bytes);
+  return bytes;
 }
 
 function ptrOf(buffer: ArrayBuffer): usize {
@@ -270,6 +336,17 @@ export class HeaderMapSnapshot {
     return String.UTF8.decodeUnsafe(this.base + <usize>offset, <usize>this.foundLength);
   }
 
+  // Where the first value of `lowercaseName` is in the host block (valid while the snapshot is), 0 when absent or
+  // the map is malformed; its byte length is then valueLength.
+  valuePointer(lowercaseName: string): usize {
+    const offset = this.find(lowercaseName);
+    return offset < 0 ? 0 : this.base + <usize>offset;
+  }
+
+  get valueLength(): i32 {
+    return this.foundLength;
+  }
+
   // Like get(), interned through `known` (see internBytes).
   getInterned(lowercaseName: string, known: Array<string>, capacity: i32): string | null {
     const offset = this.find(lowercaseName);
@@ -326,7 +403,7 @@ const snapshot = new HeaderMapSnapshot(0, 0);
 
 export function getHeaderMap(mapType: MapType): HeaderMapSnapshot {
   if (snapshotBlock != 0) {
-    heap.free(snapshotBlock);
+    releaseResult(snapshotBlock);
     snapshotBlock = 0;
   }
   resetResultSlots();
@@ -358,10 +435,12 @@ export function addHeader(mapType: MapType, name: string, value: string): HostSt
     <u32>mapType, ptrOf(key), key.byteLength, ptrOf(bytes), bytes.byteLength));
 }
 
+// For names and values the filter sets again and again (see encodedOnce).
 export function replaceHeader(mapType: MapType, name: string, value: string): HostStatus {
-  const nameLength = encodeTwo(name, value);
+  const key = encodedOnce(name);
+  const bytes = encodedOnce(value);
   return toHostStatus(imports.proxy_replace_header_map_value(
-    <u32>mapType, scratch, nameLength, scratch + nameLength, scratchSecondLength));
+    <u32>mapType, ptrOf(key), key.byteLength, ptrOf(bytes), bytes.byteLength));
 }
 
 export function removeHeader(mapType: MapType, name: string): HostStatus {
@@ -453,9 +532,13 @@ export function getPropertyStringInterned(path: ArrayBuffer, known: Array<string
   if (status != <u32>HostStatus.Ok) return null;
   const ptr = <usize>load<u32>(RESULT_PTR_SLOT);
   const size = <i32>load<u32>(RESULT_SIZE_SLOT);
-  if (ptr == 0 || size <= 0) return "";
+  if (ptr == 0) return "";
+  if (size <= 0) {
+    releaseResult(ptr);
+    return "";
+  }
   const text = internBytes(ptr, size, known, capacity);
-  heap.free(ptr);
+  releaseResult(ptr);
   return text;
 }
 
@@ -468,7 +551,7 @@ export function getPropertyI64(path: ArrayBuffer, fallback: i64): i64 {
   const size = load<u32>(RESULT_SIZE_SLOT);
   if (ptr == 0) return fallback;
   const value = size == 8 ? load<i64>(ptr) : fallback;
-  heap.free(ptr);
+  releaseResult(ptr);
   return value;
 }
 

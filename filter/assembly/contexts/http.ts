@@ -29,6 +29,8 @@ export class HttpContext {
   method: i32 = OTHER_METHOD;
   tenant: string = UNKNOWN_LABEL;
   admission: AdmitResult | null = null;
+  // What admission points to once admitted: kept with the (pooled) context and refilled by every stream.
+  private admitted: AdmitResult = new AdmitResult();
 
   constructor(public id: u32, public root: RootContext) {}
 
@@ -52,7 +54,7 @@ export class HttpContext {
     // Breaker gate (an Open scope queues the local 503) and retry headers.
     const resilience = this.root.resilience;
     if (resilience !== null) {
-      const admitted = admitRequest(resilience, this.cluster, this.tenant, this.path, this.method, headers);
+      const admitted = admitRequest(resilience, this.cluster, this.tenant, this.path, this.method, headers, this.admitted);
       this.admission = admitted;
       // The local 503 is already queued; the host turns any return into a stop.
       if (admitted.reject) return FilterHeadersStatus.StopIteration;
@@ -95,8 +97,8 @@ export class HttpContext {
     for (let i = 0; i < tenantHeaders.length; i++) values[i] = headers.getInterned(tenantHeaders[i], recent[i], RECENT_TENANT_VALUES);
     this.tenant = root.tenants!.resolve(values);
 
-    const path = headers.get(":path");
-    this.path = path === null ? UNKNOWN_LABEL : root.paths!.bounded(this.cluster, path);
+    const path = headers.valuePointer(":path");
+    this.path = path == 0 ? UNKNOWN_LABEL : root.paths!.boundedUtf8(this.cluster, path, headers.valueLength);
     // Same rule as policy/request-metrics methodIndex, matched on the raw bytes to avoid decoding the method.
     const method = headers.matchValue(":method", KNOWN_METHODS);
     this.method = method < 0 ? OTHER_METHOD : method;

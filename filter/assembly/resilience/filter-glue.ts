@@ -85,13 +85,14 @@ export function policiesFrom(pushed: Array<JsonValue>, defaultPolicy: Resilience
 // retry headers. Returns the admission to hand to recordResponse in on_log; `reject` means the local reply is sent
 // and the callback must stop iteration.
 // `method` is the stream's method index (policy/request-metrics methodIndex): its label is the method itself for
-// registered methods, so no header is decoded again here.
+// registered methods, so no header is decoded again here. `out` is the stream context's own result, refilled.
 export function admitRequest(
   resilience: Resilience, cluster: string, tenant: string, pathTemplate: string, method: i32, headers: HeaderMapSnapshot,
+  out: AdmitResult,
 ): AdmitResult {
   const contentType = headers.get("content-type");
   const isGrpc = contentType !== null && isGrpcContentType(contentType);
-  const admitted = resilience.admit(cluster, tenant, pathTemplate, methodLabel(method), isGrpc, nowMs());
+  const admitted = resilience.admit(cluster, tenant, pathTemplate, methodLabel(method), isGrpc, nowMs(), out);
   const strip = admitted.headersToRemove;
   // Every stripped name is an x-envoy-* header (RETRY_HEADERS_TO_STRIP); most requests carry none.
   if (headers.hasNamePrefix(ENVOY_HEADER_PREFIX)) {
