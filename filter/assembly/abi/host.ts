@@ -336,53 +336,59 @@ export class HeaderMapSnapshot {
     return String.UTF8.decodeUnsafe(this.base + <usize>offset, <usize>this.foundLength);
   }
 
-  // Where the first value of `lowercaseName` is in the host block (valid while the snapshot is), 0 when absent or
-  // the map is malformed; its byte length is then valueLength.
-  valuePointer(lowercaseName: string): usize {
-    const offset = this.find(lowercaseName);
-    return offset < 0 ? 0 : this.base + <usize>offset;
-  }
-
-  get valueLength(): i32 {
-    return this.foundLength;
-  }
-
-  // Like get(), interned through `known` (see internBytes).
-  getInterned(lowercaseName: string, known: Array<string>, capacity: i32): string | null {
-    const offset = this.find(lowercaseName);
-    if (offset < 0) return null;
-    return internBytes(this.base + <usize>offset, this.foundLength, known, capacity);
-  }
-
-  // Index of the candidate (ASCII) equal to the value of `lowercaseName`; -1 when none matches or it is absent.
-  matchValue(lowercaseName: string, candidates: Array<string>): i32 {
-    const offset = this.find(lowercaseName);
-    if (offset < 0) return -1;
-    const ptr = this.base + <usize>offset;
-    for (let i = 0; i < candidates.length; i++) {
-      if (asciiEquals(ptr, this.foundLength, candidates[i])) return i;
-    }
-    return -1;
-  }
-
   has(lowercaseName: string): bool {
     return this.find(lowercaseName) >= 0;
   }
 
-  // Whether any name starts with `lowercasePrefix`: one pass that usually spares several has() calls.
-  hasNamePrefix(lowercasePrefix: string): bool {
+  // One pass over the map for every name a stream reads (each lower-case), instead of one pass per name: afterwards
+  // pointerAt(i) is where the first value of names[i] is in the host block (valid while the snapshot is; 0 when
+  // absent or the map is malformed) and lengthAt(i) its byte length. Returns whether any name starts with
+  // `lowercasePrefix`.
+  locate(names: Array<string>, lowercasePrefix: string): bool {
+    const wanted = names.length;
+    if (this.pointers.length < wanted) {
+      this.pointers = new StaticArray<usize>(wanted);
+      this.lengths = new StaticArray<i32>(wanted);
+    }
+    const pointers = this.pointers;
+    for (let j = 0; j < wanted; j++) unchecked(pointers[j] = 0);
     const base = this.base;
     const total = this.total;
+    const prefixLength = lowercasePrefix.length;
+    let prefixSeen = false;
+    let missing = wanted;
     let data: usize = 4 + <usize>this.count * 8;
     for (let i = 0; i < this.count; i++) {
       const keyLength = <usize>load<u32>(base + 4 + <usize>i * 8);
       const valueLength = <usize>load<u32>(base + 8 + <usize>i * 8);
-      const next = data + keyLength + 1 + valueLength + 1;
-      if (keyLength > total || valueLength > total || next > total) return false;
-      if (<i32>keyLength >= lowercasePrefix.length && this.keyEquals(base + data, lowercasePrefix)) return true;
+      const valueStart = data + keyLength + 1;
+      const next = valueStart + valueLength + 1;
+      if (keyLength > total || valueLength > total || next > total) break;
+      const key = base + data;
+      if (missing > 0) {
+        for (let j = 0; j < wanted; j++) {
+          const name = unchecked(names[j]);
+          if (unchecked(pointers[j]) != 0 || <i32>keyLength != name.length || !this.keyEquals(key, name)) continue;
+          unchecked(pointers[j] = base + valueStart);
+          unchecked(this.lengths[j] = <i32>valueLength);
+          missing--;
+        }
+      }
+      if (!prefixSeen && <i32>keyLength >= prefixLength && this.keyEquals(key, lowercasePrefix)) prefixSeen = true;
       data = next;
     }
-    return false;
+    return prefixSeen;
+  }
+
+  private pointers: StaticArray<usize> = new StaticArray<usize>(0);
+  private lengths: StaticArray<i32> = new StaticArray<i32>(0);
+
+  pointerAt(index: i32): usize {
+    return unchecked(this.pointers[index]);
+  }
+
+  lengthAt(index: i32): i32 {
+    return unchecked(this.lengths[index]);
   }
 
   // Header names are compared byte-wise and case-insensitively for ASCII letters.
@@ -508,25 +514,59 @@ export function getPropertyString(path: ArrayBuffer): string | null {
   return takeResultString();
 }
 
-// The string of the `size` bytes at `ptr` (UTF-8): when they equal one of `known` (the caller's small intern
-// table, most recent first) that very string, without decoding; otherwise the decoded string, which becomes the
-// table's first entry (at most `capacity`, the oldest dropped). Values that alternate among a few — cluster names,
-// tenant ids — so keep one identity per value, and identity-keyed caches downstream hit.
-function internBytes(ptr: usize, size: i32, known: Array<string>, capacity: i32): string {
-  for (let i = 0; i < known.length; i++) {
-    const candidate = unchecked(known[i]);
-    if (asciiEquals(ptr, size, candidate)) return candidate;
+// Index of the candidate (ASCII) spelled by the `size` bytes at `ptr`; -1 when none is.
+export function matchAscii(ptr: usize, size: i32, candidates: Array<string>): i32 {
+  for (let i = 0; i < candidates.length; i++) {
+    if (asciiEquals(ptr, size, unchecked(candidates[i]))) return i;
   }
-  const text = String.UTF8.decodeUnsafe(ptr, <usize>size);
-  if (capacity <= 0) return text;
-  if (known.length < capacity) known.push(text);
-  for (let i = known.length - 1; i > 0; i--) unchecked(known[i] = known[i - 1]);
-  unchecked(known[0] = text);
-  return text;
+  return -1;
 }
 
-// Like getPropertyString, interned through `known` (see internBytes).
-export function getPropertyStringInterned(path: ArrayBuffer, known: Array<string>, capacity: i32): string | null {
+export function decodeUtf8(ptr: usize, size: i32): string {
+  return String.UTF8.decodeUnsafe(ptr, <usize>size);
+}
+
+// Recent values of one kind (cluster names, a tenant header's values), most recent first, at most `capacity`, each
+// with the bytes it was decoded from. Values that alternate among a few so keep one string object per value, and
+// the identity-keyed caches downstream hit; a hit compares bytes (memory.compare, a word at a time) and decodes
+// nothing.
+export class InternTable {
+  private texts: Array<string> = new Array<string>();
+  private bytes: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+
+  constructor(public readonly capacity: i32) {}
+
+  // The string of the `size` bytes at `ptr` (UTF-8): the table's own when it holds those bytes, else the decoded
+  // string, which becomes the first entry (the oldest dropped when full).
+  of(ptr: usize, size: i32): string {
+    const bytes = this.bytes;
+    for (let i = 0; i < bytes.length; i++) {
+      const known = unchecked(bytes[i]);
+      if (known.byteLength == size && memory.compare(changetype<usize>(known), ptr, <usize>size) == 0) {
+        return unchecked(this.texts[i]);
+      }
+    }
+    const text = String.UTF8.decodeUnsafe(ptr, <usize>size);
+    if (this.capacity <= 0) return text;
+    const copy = new ArrayBuffer(size);
+    memory.copy(changetype<usize>(copy), ptr, <usize>size);
+    const texts = this.texts;
+    if (texts.length < this.capacity) {
+      texts.push(text);
+      bytes.push(copy);
+    }
+    for (let i = texts.length - 1; i > 0; i--) {
+      unchecked(texts[i] = texts[i - 1]);
+      unchecked(bytes[i] = bytes[i - 1]);
+    }
+    unchecked(texts[0] = text);
+    unchecked(bytes[0] = copy);
+    return text;
+  }
+}
+
+// Like getPropertyString, interned through `recent`.
+export function getPropertyStringInterned(path: ArrayBuffer, recent: InternTable): string | null {
   resetResultSlots();
   const status = imports.proxy_get_property(ptrOf(path), path.byteLength, RESULT_PTR_SLOT, RESULT_SIZE_SLOT);
   if (status != <u32>HostStatus.Ok) return null;
@@ -537,7 +577,7 @@ export function getPropertyStringInterned(path: ArrayBuffer, known: Array<string
     releaseResult(ptr);
     return "";
   }
-  const text = internBytes(ptr, size, known, capacity);
+  const text = recent.of(ptr, size);
   releaseResult(ptr);
   return text;
 }
