@@ -198,7 +198,7 @@ export class PathTemplater {
   private perCluster: Map<string, Map<string, string>> = new Map<string, Map<string, string>>();
   private segmentStarts: Array<i32> = new Array<i32>();
   private segmentEnds: Array<i32> = new Array<i32>();
-  // The template being built (UTF-16), grown to the longest seen: at most 4 units per path unit ("/1" → "/{id}").
+  // The template being built (UTF-16), grown to the longest seen: at most 2.5 units per path unit ("/1" → "/{id}").
   private units: StaticArray<u16> = new StaticArray<u16>(64);
   private recentTemplates: StaticArray<string | null> = new StaticArray<string | null>(TEMPLATE_SLOTS);
   // The table of the previous call's cluster: consecutive streams mostly share one (identity compare only).
@@ -292,7 +292,7 @@ export class PathTemplater {
     if (!this.options.collapseIds) return OVERFLOW_LABEL;
     // One pass: classify each segment while building the collapsed form (and its hash) in the reused unit buffer;
     // the template is then a recent one or the one string allocated.
-    const needed = end << 2;
+    const needed = end * 3;
     if (this.units.length < needed) this.units = new StaticArray<u16>(needed);
     const out = changetype<usize>(this.units);
     let length = 0;
