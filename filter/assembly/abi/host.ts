@@ -529,12 +529,13 @@ export function decodeUtf8(ptr: usize, size: i32): string {
 // Recent values of one kind (cluster names, a tenant header's values), most recent first, at most `capacity`, each
 // with the bytes it was decoded from. Values that alternate among a few so keep one string object per value, and
 // the identity-keyed caches downstream hit; a hit compares bytes (memory.compare, a word at a time) and decodes
-// nothing.
+// nothing. Values longer than maxBytes are decoded and not remembered, so a hostile header of tens of KiB is not
+// kept: what the table holds stays within capacity × maxBytes (and the strings decoded from them).
 export class InternTable {
   private texts: Array<string> = new Array<string>();
   private bytes: Array<ArrayBuffer> = new Array<ArrayBuffer>();
 
-  constructor(public readonly capacity: i32) {}
+  constructor(public readonly capacity: i32, public readonly maxBytes: i32) {}
 
   // The string of the `size` bytes at `ptr` (UTF-8): the table's own when it holds those bytes, else the decoded
   // string, which becomes the first entry (the oldest dropped when full).
@@ -547,7 +548,7 @@ export class InternTable {
       }
     }
     const text = String.UTF8.decodeUnsafe(ptr, <usize>size);
-    if (this.capacity <= 0) return text;
+    if (this.capacity <= 0 || size > this.maxBytes) return text;
     const copy = new ArrayBuffer(size);
     memory.copy(changetype<usize>(copy), ptr, <usize>size);
     const texts = this.texts;

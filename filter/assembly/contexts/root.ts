@@ -17,6 +17,8 @@ import { RESILIENCE_FOLD_SERIES } from "../resilience/host-bindings";
 
 // A sidecar's outbound traffic goes to a handful of clusters at a time; a miss only costs one decode.
 const RECENT_CLUSTERS: i32 = 8;
+// Istio's "outbound|<port>|<subset>|<host>" with a 253-byte DNS host fits; longer names are decoded each time.
+const CLUSTER_NAME_BYTES: i32 = 512;
 // Per tenant header; enough for the busy tenants of a moment, the rest cost one decode each.
 const RECENT_TENANT_VALUES: i32 = 16;
 
@@ -39,7 +41,7 @@ export class RootContext {
   // Recent values of each tenant header, so each stream gets the same string object for the same value.
   recentTenantValues: Array<InternTable> = new Array<InternTable>();
   // Cluster names seen lately, likewise (see getPropertyStringInterned).
-  recentClusters: InternTable = new InternTable(RECENT_CLUSTERS);
+  recentClusters: InternTable = new InternTable(RECENT_CLUSTERS, CLUSTER_NAME_BYTES);
   // See PATH_HEADER.
   headerNames: Array<string> = new Array<string>();
   // Scratch for on_log's upstream facts (streams of a VM never log concurrently).
@@ -79,7 +81,10 @@ export class RootContext {
     }
     this.tenantHeaderValues = new Array<string | null>(tenant.headers.length);
     this.recentTenantValues = new Array<InternTable>(tenant.headers.length);
-    for (let i = 0; i < tenant.headers.length; i++) this.recentTenantValues[i] = new InternTable(RECENT_TENANT_VALUES);
+    // A value longer than tenant.maxLength bytes is no valid tenant ("unknown"), so not worth remembering.
+    for (let i = 0; i < tenant.headers.length; i++) {
+      this.recentTenantValues[i] = new InternTable(RECENT_TENANT_VALUES, tenant.maxLength);
+    }
     const headerNames = [":path", ":method", "content-type"];
     for (let i = 0; i < tenant.headers.length; i++) headerNames.push(tenant.headers[i]);
     this.headerNames = headerNames;
