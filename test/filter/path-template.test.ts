@@ -7,6 +7,8 @@ const setup = (templates: string[], maxPerCluster = 200, maxLength = 2048, maxCl
   harness.call('pathSetup', templates.join('\n'), maxPerCluster, maxLength, maxClusters, collapse);
 const template = (path: string) => harness.str('pathTemplate', path);
 const bounded = (cluster: string, path: string) => harness.str('pathBounded', cluster, path);
+const templateUtf8 = (path: string) => harness.str('pathTemplateUtf8', path);
+const boundedUtf8 = (cluster: string, path: string) => harness.str('pathBoundedUtf8', cluster, path);
 
 const ids = suite('path-template: ID-like segments');
 const idLike = ['0', '42', '1234567890123', '3f2504e0-4f89-11d3-9a0c-0305e82c3301', '3F2504E0-4F89-11D3-9A0C-0305E82C3301',
@@ -102,3 +104,51 @@ caps('a 10 KB path is bounded work and ~other; a 10 KB path of short segments is
   assert.ok(perCallMs < 1, `10 KB path took ${perCallMs} ms per call`);
 });
 caps.run();
+
+// The filter templates the :path bytes of the header map without decoding them (PathTemplater.templateUtf8): it must
+// give what the string route gives for every path, ASCII or not, at every length around maxLength.
+const bytes = suite('path-template: the header bytes route');
+const corpus = [
+  '', '/', '?x', '#f', '/healthz?verbose=1', '/docs#section', '/a?b#c', '/api/orders/abc', '/api/orders/123/items/9',
+  '/files/report.pdf', '/api/orders/', '/api/orders/1/2', '/users/42/cart', '/static/app.js', '//double//slash/',
+  '/v1/accounts/3f2504e0-4f89-11d3-9a0c-0305e82c3301/events', '/api/products/sku-12345/reviews', '*',
+  'http://example.com/x', '/caf%C3%A9/1', '/café/menu', '/ünicode/42?q=ü', '/a/b?ü=1', '/emoji/😀/7', '/x/\u00e9t\u00e9',
+  '/' + 'x'.repeat(65) + '/y', '/p/' + '1'.repeat(40), '/a b/c', '/semi;colon/1',
+];
+bytes('every corpus path gets the same template and bounded label as its string', () => {
+  setup(['/api/orders/{id}', '/api/orders/{id}/items/{item}', '/files/{name}']);
+  for (const path of corpus) {
+    assert.is(templateUtf8(path), template(path), path);
+    assert.is(boundedUtf8('c1', path), bounded('c1', path), path);
+  }
+});
+bytes('non-ASCII around maxLength: byte and code-unit lengths differ, the template does not', () => {
+  setup([], 200, 16);
+  for (let n = 10; n <= 18; n++) {
+    for (const tail of ['', 'é', 'éé', '😀', '?é', 'é?q', '#😀']) {
+      const path = '/' + 'a'.repeat(n - 1) + tail;
+      assert.is(templateUtf8(path), template(path), path);
+    }
+  }
+});
+bytes('a generated mix of 5,000 paths agrees with the string route', () => {
+  setup(['/api/orders/{id}'], 200);
+  const parts = ['api', 'orders', '42', 'sku-12345', 'v2', 'é', 'ab12cd34ef', '', 'x'.repeat(70), '%20', 'item_0042', 'UPPER'];
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) % parts.length;
+  for (let i = 0; i < 5000; i++) {
+    let path = '';
+    const segments = 1 + (i % 6);
+    for (let s = 0; s < segments; s++) path += '/' + parts[next()];
+    if (i % 7 === 0) path += '?q=' + parts[next()];
+    assert.is(templateUtf8(path), template(path), path);
+  }
+});
+bytes('the same template comes back as the same string object, so identity caches downstream hit', () => {
+  setup(['/api/orders/{id}'], 200);
+  assert.ok(harness.call('pathSameTemplateObject', '/users/1/cart', '/users/2/cart'));
+  assert.ok(harness.call('pathSameTemplateObject', '/static/app.js?v=1', '/static/app.js?v=2'));
+  assert.ok(harness.call('pathSameTemplateObject', '/api/orders/1', '/api/orders/2'));
+  assert.not.ok(harness.call('pathSameTemplateObject', '/users/1/cart', '/users/1/wishlist'));
+});
+bytes.run();

@@ -13,7 +13,7 @@
 // The incremental runtime this replaces collected by itself, but spilled every managed local to a shadow stack and
 // ran a write barrier on every reference store: per request that cost more than the whole collection work does
 // here (test/bench/filter.bench.ts).
-import { FilterHeadersStatus } from "./host";
+import { allocateResult, FilterHeadersStatus, releaseResult } from "./host";
 import { createContext, deleteContext, httpContext, rootContext } from "../contexts/registry";
 import { onGrpcClose, onGrpcReceive, onQueueReady } from "../control/callouts";
 
@@ -47,10 +47,10 @@ function leave(collect: bool): void {
 
 export function proxy_abi_version_0_2_1(): void {}
 
-// The host copies results into blocks from here and hands ownership to the module (freed by abi/host.ts).
-// heap.alloc is the raw allocator: the GC never moves or collects these blocks.
+// The host copies results into blocks from here and hands ownership to the module (given back by abi/host.ts,
+// which reuses a few of them). The raw allocator underneath: the GC never moves or collects these blocks.
 export function malloc(size: usize): usize {
-  return heap.alloc(size);
+  return allocateResult(size);
 }
 
 // Never called by Envoy; exported so WAMR adds no heap of its own. WAMR reserves a host-managed app heap inside
@@ -60,7 +60,7 @@ export function malloc(size: usize): usize {
 // wasm_instance_new, which asks for a 32 KiB heap, rounded up to a whole 64 KiB page at the end of the initial
 // memory: the range this module's TLSF allocator also takes as its own at start-up.
 export function free(ptr: usize): void {
-  heap.free(ptr);
+  releaseResult(ptr);
 }
 
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {

@@ -58,6 +58,54 @@ const RESULT_SIZE_SLOT: usize = memory.data(4);
 const RESULT_U64_SLOT: usize = memory.data(8, 8);
 const RESULT_U32_SLOT: usize = memory.data(4);
 
+// Result blocks. Envoy copies every value it returns (a header map, a property, shared data) into a block it gets
+// from the module's malloc, and the module frees the block once read (proxy-wasm-cpp-host 65bb78f, the version
+// envoyproxy/envoy v1.36.0 pins in bazel/repository_locations.bzl: include/proxy-wasm/wasm.h WasmBase::allocMemory
+// and copyToPointerSize, src/exports.cc get_header_map_pairs; c4d7bb0 for v1.33.0 does the same). On the request
+// path that is a header map and five properties per stream, each a TLSF allocation and free. RESULT_BLOCKS blocks
+// are kept instead and handed out again: malloc takes a free one, releaseResult gives it back. At most one snapshot
+// and one value are held at once, so two would do; larger values than RESULT_BLOCK_LIMIT, and any request while all
+// are taken, go to the heap as before. Bounded: RESULT_BLOCKS × RESULT_BLOCK_LIMIT bytes stay reserved at most.
+const RESULT_BLOCKS: i32 = 4;
+const RESULT_BLOCK_LIMIT: usize = 4096;
+const RESULT_BLOCK_MIN: usize = 256;
+const resultBlocks = new StaticArray<usize>(RESULT_BLOCKS);
+const resultCapacities = new StaticArray<usize>(RESULT_BLOCKS);
+const resultTaken = new StaticArray<bool>(RESULT_BLOCKS);
+
+// The module's malloc (abi/exports.ts): what the host asks for to hand a value over.
+export function allocateResult(size: usize): usize {
+  if (size <= RESULT_BLOCK_LIMIT) {
+    for (let i = 0; i < RESULT_BLOCKS; i++) {
+      if (unchecked(resultTaken[i])) continue;
+      let block = unchecked(resultBlocks[i]);
+      if (size > unchecked(resultCapacities[i])) {
+        if (block != 0) heap.free(block);
+        // Powers of two from RESULT_BLOCK_MIN: a block grows a few times at most.
+        let capacity = RESULT_BLOCK_MIN;
+        while (capacity < size) capacity <<= 1;
+        block = heap.alloc(capacity);
+        unchecked(resultBlocks[i] = block);
+        unchecked(resultCapacities[i] = capacity);
+      }
+      unchecked(resultTaken[i] = true);
+      return block;
+    }
+  }
+  return heap.alloc(size);
+}
+
+// Gives back what allocateResult handed out (the module's free, and every reader of a host result here).
+export function releaseResult(ptr: usize): void {
+  for (let i = 0; i < RESULT_BLOCKS; i++) {
+    if (unchecked(resultBlocks[i]) == ptr) {
+      unchecked(resultTaken[i] = false);
+      return;
+    }
+  }
+  heap.free(ptr);
+}
+
 function resetResultSlots(): void {
   store<u32>(RESULT_PTR_SLOT, 0);
   store<u32>(RESULT_SIZE_SLOT, 0);
@@ -70,7 +118,7 @@ function takeResultBytes(): ArrayBuffer {
   if (ptr == 0 || size <= 0) return new ArrayBuffer(0);
   const buffer = new ArrayBuffer(size);
   memory.copy(changetype<usize>(buffer), ptr, <usize>size);
-  heap.free(ptr);
+  releaseResult(ptr);
   return buffer;
 }
 
@@ -79,13 +127,13 @@ function takeResultString(): string {
   const size = <usize>load<u32>(RESULT_SIZE_SLOT);
   if (ptr == 0 || size == 0) return "";
   const text = String.UTF8.decodeUnsafe(ptr, size);
-  heap.free(ptr);
+  releaseResult(ptr);
   return text;
 }
 
 function freeResult(): void {
   const ptr = <usize>load<u32>(RESULT_PTR_SLOT);
-  if (ptr != 0) heap.free(ptr);
+  if (ptr != 0) releaseResult(ptr);
 }
 
 // True when the `length` bytes at `ptr` spell `text` and `text` is ASCII (so byte i is code unit i).
@@ -126,6 +174,24 @@ function encodeTwo(first: string, second: string): usize {
   const firstLength = String.UTF8.encodeUnsafe(changetype<usize>(first), first.length, base);
   scratchSecondLength = String.UTF8.encodeUnsafe(changetype<usize>(second), second.length, base + firstLength);
   return firstLength;
+}
+
+// The UTF-8 of strings passed on every request (the retry header names and values, which are constants and
+// per-policy strings), kept by the identity of the string: a hit encodes nothing, and hands the host the same bytes
+// at the same address each time. A slot holds its string, so no other string takes its address while it does.
+const ENCODED_SLOT_BITS: u32 = 6;
+const ENCODED_SLOTS: i32 = 1 << ENCODED_SLOT_BITS;
+const encodedTexts = new StaticArray<string | null>(ENCODED_SLOTS);
+const encodedBytes = new StaticArray<ArrayBuffer | null>(ENCODED_SLOTS);
+
+function encodedOnce(text: string): ArrayBuffer {
+  // Fibonacci hashing: the top bits of the product are the well-mixed ones.
+  const slot = <i32>((<u32>changetype<usize>(text) * 0x9e3779b1) >> (32 - ENCODED_SLOT_BITS));
+  if (unchecked(encodedTexts[slot]) === text) return changetype<ArrayBuffer>(unchecked(encodedBytes[slot]));
+  const bytes = utf8(text);
+  unchecked(encodedTexts[slot] = text);
+  unchecked(encodedBytes[slot] = bytes);
+  return bytes;
 }
 
 function ptrOf(buffer: ArrayBuffer): usize {
@@ -270,42 +336,59 @@ export class HeaderMapSnapshot {
     return String.UTF8.decodeUnsafe(this.base + <usize>offset, <usize>this.foundLength);
   }
 
-  // Like get(), interned through `known` (see internBytes).
-  getInterned(lowercaseName: string, known: Array<string>, capacity: i32): string | null {
-    const offset = this.find(lowercaseName);
-    if (offset < 0) return null;
-    return internBytes(this.base + <usize>offset, this.foundLength, known, capacity);
-  }
-
-  // Index of the candidate (ASCII) equal to the value of `lowercaseName`; -1 when none matches or it is absent.
-  matchValue(lowercaseName: string, candidates: Array<string>): i32 {
-    const offset = this.find(lowercaseName);
-    if (offset < 0) return -1;
-    const ptr = this.base + <usize>offset;
-    for (let i = 0; i < candidates.length; i++) {
-      if (asciiEquals(ptr, this.foundLength, candidates[i])) return i;
-    }
-    return -1;
-  }
-
   has(lowercaseName: string): bool {
     return this.find(lowercaseName) >= 0;
   }
 
-  // Whether any name starts with `lowercasePrefix`: one pass that usually spares several has() calls.
-  hasNamePrefix(lowercasePrefix: string): bool {
+  // One pass over the map for every name a stream reads (each lower-case), instead of one pass per name: afterwards
+  // pointerAt(i) is where the first value of names[i] is in the host block (valid while the snapshot is; 0 when
+  // absent or the map is malformed) and lengthAt(i) its byte length. Returns whether any name starts with
+  // `lowercasePrefix`.
+  locate(names: Array<string>, lowercasePrefix: string): bool {
+    const wanted = names.length;
+    if (this.pointers.length < wanted) {
+      this.pointers = new StaticArray<usize>(wanted);
+      this.lengths = new StaticArray<i32>(wanted);
+    }
+    const pointers = this.pointers;
+    for (let j = 0; j < wanted; j++) unchecked(pointers[j] = 0);
     const base = this.base;
     const total = this.total;
+    const prefixLength = lowercasePrefix.length;
+    let prefixSeen = false;
+    let missing = wanted;
     let data: usize = 4 + <usize>this.count * 8;
     for (let i = 0; i < this.count; i++) {
       const keyLength = <usize>load<u32>(base + 4 + <usize>i * 8);
       const valueLength = <usize>load<u32>(base + 8 + <usize>i * 8);
-      const next = data + keyLength + 1 + valueLength + 1;
-      if (keyLength > total || valueLength > total || next > total) return false;
-      if (<i32>keyLength >= lowercasePrefix.length && this.keyEquals(base + data, lowercasePrefix)) return true;
+      const valueStart = data + keyLength + 1;
+      const next = valueStart + valueLength + 1;
+      if (keyLength > total || valueLength > total || next > total) break;
+      const key = base + data;
+      if (missing > 0) {
+        for (let j = 0; j < wanted; j++) {
+          const name = unchecked(names[j]);
+          if (unchecked(pointers[j]) != 0 || <i32>keyLength != name.length || !this.keyEquals(key, name)) continue;
+          unchecked(pointers[j] = base + valueStart);
+          unchecked(this.lengths[j] = <i32>valueLength);
+          missing--;
+        }
+      }
+      if (!prefixSeen && <i32>keyLength >= prefixLength && this.keyEquals(key, lowercasePrefix)) prefixSeen = true;
       data = next;
     }
-    return false;
+    return prefixSeen;
+  }
+
+  private pointers: StaticArray<usize> = new StaticArray<usize>(0);
+  private lengths: StaticArray<i32> = new StaticArray<i32>(0);
+
+  pointerAt(index: i32): usize {
+    return unchecked(this.pointers[index]);
+  }
+
+  lengthAt(index: i32): i32 {
+    return unchecked(this.lengths[index]);
   }
 
   // Header names are compared byte-wise and case-insensitively for ASCII letters.
@@ -326,7 +409,7 @@ const snapshot = new HeaderMapSnapshot(0, 0);
 
 export function getHeaderMap(mapType: MapType): HeaderMapSnapshot {
   if (snapshotBlock != 0) {
-    heap.free(snapshotBlock);
+    releaseResult(snapshotBlock);
     snapshotBlock = 0;
   }
   resetResultSlots();
@@ -358,10 +441,12 @@ export function addHeader(mapType: MapType, name: string, value: string): HostSt
     <u32>mapType, ptrOf(key), key.byteLength, ptrOf(bytes), bytes.byteLength));
 }
 
+// For names and values the filter sets again and again (see encodedOnce).
 export function replaceHeader(mapType: MapType, name: string, value: string): HostStatus {
-  const nameLength = encodeTwo(name, value);
+  const key = encodedOnce(name);
+  const bytes = encodedOnce(value);
   return toHostStatus(imports.proxy_replace_header_map_value(
-    <u32>mapType, scratch, nameLength, scratch + nameLength, scratchSecondLength));
+    <u32>mapType, ptrOf(key), key.byteLength, ptrOf(bytes), bytes.byteLength));
 }
 
 export function removeHeader(mapType: MapType, name: string): HostStatus {
@@ -429,33 +514,72 @@ export function getPropertyString(path: ArrayBuffer): string | null {
   return takeResultString();
 }
 
-// The string of the `size` bytes at `ptr` (UTF-8): when they equal one of `known` (the caller's small intern
-// table, most recent first) that very string, without decoding; otherwise the decoded string, which becomes the
-// table's first entry (at most `capacity`, the oldest dropped). Values that alternate among a few — cluster names,
-// tenant ids — so keep one identity per value, and identity-keyed caches downstream hit.
-function internBytes(ptr: usize, size: i32, known: Array<string>, capacity: i32): string {
-  for (let i = 0; i < known.length; i++) {
-    const candidate = unchecked(known[i]);
-    if (asciiEquals(ptr, size, candidate)) return candidate;
+// Index of the candidate (ASCII) spelled by the `size` bytes at `ptr`; -1 when none is.
+export function matchAscii(ptr: usize, size: i32, candidates: Array<string>): i32 {
+  for (let i = 0; i < candidates.length; i++) {
+    if (asciiEquals(ptr, size, unchecked(candidates[i]))) return i;
   }
-  const text = String.UTF8.decodeUnsafe(ptr, <usize>size);
-  if (capacity <= 0) return text;
-  if (known.length < capacity) known.push(text);
-  for (let i = known.length - 1; i > 0; i--) unchecked(known[i] = known[i - 1]);
-  unchecked(known[0] = text);
-  return text;
+  return -1;
 }
 
-// Like getPropertyString, interned through `known` (see internBytes).
-export function getPropertyStringInterned(path: ArrayBuffer, known: Array<string>, capacity: i32): string | null {
+export function decodeUtf8(ptr: usize, size: i32): string {
+  return String.UTF8.decodeUnsafe(ptr, <usize>size);
+}
+
+// Recent values of one kind (cluster names, a tenant header's values), most recent first, at most `capacity`, each
+// with the bytes it was decoded from. Values that alternate among a few so keep one string object per value, and
+// the identity-keyed caches downstream hit; a hit compares bytes (memory.compare, a word at a time) and decodes
+// nothing. Values longer than maxBytes are decoded and not remembered, so a hostile header of tens of KiB is not
+// kept: what the table holds stays within capacity × maxBytes (and the strings decoded from them).
+export class InternTable {
+  private texts: Array<string> = new Array<string>();
+  private bytes: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+
+  constructor(public readonly capacity: i32, public readonly maxBytes: i32) {}
+
+  // The string of the `size` bytes at `ptr` (UTF-8): the table's own when it holds those bytes, else the decoded
+  // string, which becomes the first entry (the oldest dropped when full).
+  of(ptr: usize, size: i32): string {
+    const bytes = this.bytes;
+    for (let i = 0; i < bytes.length; i++) {
+      const known = unchecked(bytes[i]);
+      if (known.byteLength == size && memory.compare(changetype<usize>(known), ptr, <usize>size) == 0) {
+        return unchecked(this.texts[i]);
+      }
+    }
+    const text = String.UTF8.decodeUnsafe(ptr, <usize>size);
+    if (this.capacity <= 0 || size > this.maxBytes) return text;
+    const copy = new ArrayBuffer(size);
+    memory.copy(changetype<usize>(copy), ptr, <usize>size);
+    const texts = this.texts;
+    if (texts.length < this.capacity) {
+      texts.push(text);
+      bytes.push(copy);
+    }
+    for (let i = texts.length - 1; i > 0; i--) {
+      unchecked(texts[i] = texts[i - 1]);
+      unchecked(bytes[i] = bytes[i - 1]);
+    }
+    unchecked(texts[0] = text);
+    unchecked(bytes[0] = copy);
+    return text;
+  }
+}
+
+// Like getPropertyString, interned through `recent`.
+export function getPropertyStringInterned(path: ArrayBuffer, recent: InternTable): string | null {
   resetResultSlots();
   const status = imports.proxy_get_property(ptrOf(path), path.byteLength, RESULT_PTR_SLOT, RESULT_SIZE_SLOT);
   if (status != <u32>HostStatus.Ok) return null;
   const ptr = <usize>load<u32>(RESULT_PTR_SLOT);
   const size = <i32>load<u32>(RESULT_SIZE_SLOT);
-  if (ptr == 0 || size <= 0) return "";
-  const text = internBytes(ptr, size, known, capacity);
-  heap.free(ptr);
+  if (ptr == 0) return "";
+  if (size <= 0) {
+    releaseResult(ptr);
+    return "";
+  }
+  const text = recent.of(ptr, size);
+  releaseResult(ptr);
   return text;
 }
 
@@ -468,7 +592,7 @@ export function getPropertyI64(path: ArrayBuffer, fallback: i64): i64 {
   const size = load<u32>(RESULT_SIZE_SLOT);
   if (ptr == 0) return fallback;
   const value = size == 8 ? load<i64>(ptr) : fallback;
-  heap.free(ptr);
+  releaseResult(ptr);
   return value;
 }
 

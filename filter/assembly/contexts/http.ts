@@ -1,12 +1,15 @@
 // One HTTP stream: resolves its labels at request headers and records them at log time.
 import {
-  FilterHeadersStatus, getHeaderMap, getPropertyI64, getPropertyStringInterned, HeaderMapSnapshot, MapType,
-  propertyPath,
+  decodeUtf8, FilterHeadersStatus, getHeaderMap, getPropertyI64, getPropertyStringInterned, HeaderMapSnapshot, MapType,
+  matchAscii, propertyPath,
 } from "../abi/host";
 import { UNKNOWN_LABEL } from "../policy/labels";
 import { KNOWN_METHODS, OTHER_METHOD, responseCodeIndex } from "../policy/request-metrics";
-import { RootContext } from "./root";
-import { admitRequest, readResponseFacts, recordResponse, recordsOutcome } from "../resilience/filter-glue";
+import { CONTENT_TYPE_HEADER, FIRST_TENANT_HEADER, METHOD_HEADER, PATH_HEADER, RootContext } from "./root";
+import {
+  admitRequest, ENVOY_HEADER_PREFIX, readResponseFacts, recordResponse, recordsOutcome,
+} from "../resilience/filter-glue";
+import { isGrpcContentType } from "../policy/retry-decision";
 import { AdmitResult } from "../resilience/resilience";
 import { recordRequestTelemetry } from "../control/session";
 
@@ -17,10 +20,6 @@ const RESPONSE_CODE = propertyPath(["response", "code"]);
 const REQUEST_DURATION = propertyPath(["request", "duration"]);
 
 const NANOSECONDS_PER_MILLISECOND: i64 = 1000000;
-// A sidecar's outbound traffic goes to a handful of clusters at a time; a miss only costs one decode.
-const RECENT_CLUSTERS: i32 = 8;
-// Per tenant header; enough for the busy tenants of a moment, the rest cost one decode each.
-const RECENT_TENANT_VALUES: i32 = 16;
 
 export class HttpContext {
   resolved: bool = false;
@@ -28,7 +27,13 @@ export class HttpContext {
   path: string = UNKNOWN_LABEL;
   method: i32 = OTHER_METHOD;
   tenant: string = UNKNOWN_LABEL;
+  // A gRPC content-type; only worked out when the resilience layer needs it.
+  isGrpc: bool = false;
+  // Some request header starts with x-envoy- (admitRequest strips caller retry headers then).
+  envoyHeaders: bool = false;
   admission: AdmitResult | null = null;
+  // What admission points to once admitted: kept with the (pooled) context and refilled by every stream.
+  private admitted: AdmitResult = new AdmitResult();
 
   constructor(public id: u32, public root: RootContext) {}
 
@@ -41,6 +46,8 @@ export class HttpContext {
     this.path = UNKNOWN_LABEL;
     this.method = OTHER_METHOD;
     this.tenant = UNKNOWN_LABEL;
+    this.isGrpc = false;
+    this.envoyHeaders = false;
     this.admission = null;
     return this;
   }
@@ -52,7 +59,8 @@ export class HttpContext {
     // Breaker gate (an Open scope queues the local 503) and retry headers.
     const resilience = this.root.resilience;
     if (resilience !== null) {
-      const admitted = admitRequest(resilience, this.cluster, this.tenant, this.path, this.method, headers);
+      const admitted = admitRequest(resilience, this.cluster, this.tenant, this.path, this.method, this.isGrpc,
+        this.envoyHeaders, headers, this.admitted);
       this.admission = admitted;
       // The local 503 is already queued; the host turns any return into a stop.
       if (admitted.reject) return FilterHeadersStatus.StopIteration;
@@ -86,20 +94,27 @@ export class HttpContext {
 
   private resolveLabels(headers: HeaderMapSnapshot): void {
     const root = this.root;
-    const cluster = getPropertyStringInterned(XDS_CLUSTER_NAME, root.recentClusters, RECENT_CLUSTERS);
+    const cluster = getPropertyStringInterned(XDS_CLUSTER_NAME, root.recentClusters);
     this.cluster = cluster === null || cluster.length == 0 ? UNKNOWN_LABEL : cluster;
 
-    const tenantHeaders = root.config!.tenant.headers;
+    this.envoyHeaders = headers.locate(root.headerNames, ENVOY_HEADER_PREFIX);
     const values = root.tenantHeaderValues;
     const recent = root.recentTenantValues;
-    for (let i = 0; i < tenantHeaders.length; i++) values[i] = headers.getInterned(tenantHeaders[i], recent[i], RECENT_TENANT_VALUES);
+    for (let i = 0; i < values.length; i++) {
+      const value = headers.pointerAt(FIRST_TENANT_HEADER + i);
+      unchecked(values[i] = value == 0 ? null : unchecked(recent[i]).of(value, headers.lengthAt(FIRST_TENANT_HEADER + i)));
+    }
     this.tenant = root.tenants!.resolve(values);
 
-    const path = headers.get(":path");
-    this.path = path === null ? UNKNOWN_LABEL : root.paths!.bounded(this.cluster, path);
+    const path = headers.pointerAt(PATH_HEADER);
+    this.path = path == 0 ? UNKNOWN_LABEL : root.paths!.boundedUtf8(this.cluster, path, headers.lengthAt(PATH_HEADER));
     // Same rule as policy/request-metrics methodIndex, matched on the raw bytes to avoid decoding the method.
-    const method = headers.matchValue(":method", KNOWN_METHODS);
+    const methodValue = headers.pointerAt(METHOD_HEADER);
+    const method = methodValue == 0 ? -1 : matchAscii(methodValue, headers.lengthAt(METHOD_HEADER), KNOWN_METHODS);
     this.method = method < 0 ? OTHER_METHOD : method;
+    const contentType = headers.pointerAt(CONTENT_TYPE_HEADER);
+    this.isGrpc = contentType != 0 && root.resilience !== null &&
+      isGrpcContentType(decodeUtf8(contentType, headers.lengthAt(CONTENT_TYPE_HEADER)));
     this.resolved = true;
   }
 }

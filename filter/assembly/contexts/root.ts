@@ -1,7 +1,7 @@
 // The root context of one VM: owns the parsed configuration and the bounding state (label caps are admitted
 // process-wide through shared data; see shared-admission.ts).
 import {
-  BufferType, getBufferString, getEnvironmentVariable, log, LogLevel, setTickPeriodMilliseconds,
+  BufferType, getBufferString, getEnvironmentVariable, InternTable, log, LogLevel, setTickPeriodMilliseconds,
 } from "../abi/host";
 import { FilterConfig, parseFilterConfig, resolveTokenEnv } from "../config";
 import { PathTemplater, PathTemplaterOptions } from "../policy/path-template";
@@ -15,6 +15,20 @@ import { reservedSeries, setProxyLabels } from "../policy/request-metrics";
 import { ExportedSeries } from "./series";
 import { RESILIENCE_FOLD_SERIES } from "../resilience/host-bindings";
 
+// A sidecar's outbound traffic goes to a handful of clusters at a time; a miss only costs one decode.
+const RECENT_CLUSTERS: i32 = 8;
+// Istio's "outbound|<port>|<subset>|<host>" with a 253-byte DNS host fits; longer names are decoded each time.
+const CLUSTER_NAME_BYTES: i32 = 512;
+// Per tenant header; enough for the busy tenants of a moment, the rest cost one decode each.
+const RECENT_TENANT_VALUES: i32 = 16;
+
+// The request headers every stream reads, located in one pass (HeaderMapSnapshot.locate): these, then the tenant
+// headers in configured order from FIRST_TENANT_HEADER.
+export const PATH_HEADER: i32 = 0;
+export const METHOD_HEADER: i32 = 1;
+export const CONTENT_TYPE_HEADER: i32 = 2;
+export const FIRST_TENANT_HEADER: i32 = 3;
+
 export class RootContext {
   config: FilterConfig | null = null;
   tenants: TenantResolver | null = null;
@@ -24,11 +38,12 @@ export class RootContext {
   control: ControlSession | null = null; // discovery stream and telemetry reports; null without controlPlane
   // Reused by every stream of this VM (callbacks never interleave within a VM), one slot per tenant header.
   tenantHeaderValues: Array<string | null> = new Array<string | null>();
-  // Recent values of each tenant header (see HeaderMapSnapshot.getInterned).
-  recentTenantValues: Array<Array<string>> = new Array<Array<string>>();
-  // Cluster names seen lately, so each stream gets the same string object for the same cluster
-  // (see getPropertyStringInterned).
-  recentClusters: Array<string> = new Array<string>();
+  // Recent values of each tenant header, so each stream gets the same string object for the same value.
+  recentTenantValues: Array<InternTable> = new Array<InternTable>();
+  // Cluster names seen lately, likewise (see getPropertyStringInterned).
+  recentClusters: InternTable = new InternTable(RECENT_CLUSTERS, CLUSTER_NAME_BYTES);
+  // See PATH_HEADER.
+  headerNames: Array<string> = new Array<string>();
   // Scratch for on_log's upstream facts (streams of a VM never log concurrently).
   responseFacts: ResponseFacts = new ResponseFacts();
 
@@ -65,8 +80,14 @@ export class RootContext {
       for (let i = 0; i < allowedList.length; i++) allowed.add(allowedList[i]);
     }
     this.tenantHeaderValues = new Array<string | null>(tenant.headers.length);
-    this.recentTenantValues = new Array<Array<string>>(tenant.headers.length);
-    for (let i = 0; i < tenant.headers.length; i++) this.recentTenantValues[i] = new Array<string>();
+    this.recentTenantValues = new Array<InternTable>(tenant.headers.length);
+    // A value longer than tenant.maxLength bytes is no valid tenant ("unknown"), so not worth remembering.
+    for (let i = 0; i < tenant.headers.length; i++) {
+      this.recentTenantValues[i] = new InternTable(RECENT_TENANT_VALUES, tenant.maxLength);
+    }
+    const headerNames = [":path", ":method", "content-type"];
+    for (let i = 0; i < tenant.headers.length; i++) headerNames.push(tenant.headers[i]);
+    this.headerNames = headerNames;
     const admission = new SharedAdmission();
     this.tenants = new TenantResolver(new TenantBounds(tenant.maxLength, tenant.maxTenants, allowed), admission);
     this.paths = new PathTemplater(new PathTemplaterOptions(

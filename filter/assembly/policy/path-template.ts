@@ -7,9 +7,22 @@
 // the whole process: admission goes through the injected LabelAdmission (shared data across Envoy's per-worker VMs),
 // so every VM gives a (cluster, template) the same label. Each VM remembers its answers, so only a pair new to that
 // VM reaches the registry. Work per call is O(min(path length, maxLength + 1)).
+//
+// The filter templates the :path value where the host put it (UTF-8 bytes in the header map block) and gets the
+// same string object back for the same template while it stays among the recent ones (TEMPLATE_SLOTS): a warm
+// request neither decodes its path nor allocates. The code is generic over the unit type: u16 for strings (UTF-16
+// code units), u8 for those bytes when they are ASCII; a path with any other byte before its query is decoded and
+// takes the string route, so both give the same template for the same path.
 import { Admission, CLUSTER_NAMESPACE, LabelAdmission, LocalAdmission, pathNamespace } from "./label-admission";
 import { OVERFLOW_LABEL } from "./labels";
 import { codeUnitAt } from "../text";
+
+// Unit `index` of the text of unit type T (u8: ASCII bytes, u16: a string's code units) at `base`.
+// @ts-ignore: decorator
+@inline
+function unitAt<T>(base: usize, index: i32): i32 {
+  return <i32>load<T>(base + (<usize>index << alignof<T>()));
+}
 
 export const ID_SEGMENT = "{id}";
 
@@ -36,10 +49,10 @@ function isPlainSegmentChar(c: i32): bool {
   return isDigit(c) || isLetter(c) || c == 0x2d || c == 0x2e || c == 0x5f || c == 0x7e;
 }
 
-function isUuid(path: string, start: i32, end: i32): bool {
+function isUuid<T>(base: usize, start: i32, end: i32): bool {
   if (end - start != 36) return false;
   for (let i = 0; i < 36; i++) {
-    const c = codeUnitAt(path, start + i);
+    const c = unitAt<T>(base, start + i);
     if (i == 8 || i == 13 || i == 18 || i == 23) {
       if (c != 0x2d) return false;
     } else if (!isDigit(c) && !isHexLetter(c)) {
@@ -55,6 +68,10 @@ function isUuid(path: string, start: i32, end: i32): bool {
 // after letters, as in sku12345: route literals such as v2, oauth2 or h264 end in fewer); opaque tokens of ≥20 chars with digits or mixed case and few separators; anything > 64 chars,
 // percent-encoded or non-ASCII.
 export function isIdLikeSegment(path: string, start: i32, end: i32): bool {
+  return isIdLike<u16>(changetype<usize>(path), start, end);
+}
+
+function isIdLike<T>(base: usize, start: i32, end: i32): bool {
   const length = end - start;
   if (length <= 0) return false;
   if (length > 64) return true;
@@ -64,7 +81,7 @@ export function isIdLikeSegment(path: string, start: i32, end: i32): bool {
   let uppers = 0;
   let others = 0;
   for (let i = start; i < end; i++) {
-    const c = codeUnitAt(path, i);
+    const c = unitAt<T>(base, i);
     if (isDigit(c)) digits++;
     else if (isLetter(c)) {
       letters++;
@@ -75,15 +92,15 @@ export function isIdLikeSegment(path: string, start: i32, end: i32): bool {
     else return true; // '%', non-ASCII, or any other character: data, not a route literal
   }
   if (digits == length) return true;
-  if (isUuid(path, start, end)) return true;
+  if (isUuid<T>(base, start, end)) return true;
   const allHex = digits + hexLetters == length;
   if (allHex && (length >= 16 || (length >= 8 && digits > 0))) return true;
   if (length >= 10 && digits >= 2 && letters > 0) return true;
   let suffixDigits = 0;
-  while (suffixDigits < length && isDigit(codeUnitAt(path, end - 1 - suffixDigits))) suffixDigits++;
+  while (suffixDigits < length && isDigit(unitAt<T>(base, end - 1 - suffixDigits))) suffixDigits++;
   if (suffixDigits >= 4) return true;
   if (suffixDigits >= 3 && suffixDigits < length) {
-    const separator = codeUnitAt(path, end - 1 - suffixDigits);
+    const separator = unitAt<T>(base, end - 1 - suffixDigits);
     if (separator == 0x2d || separator == 0x5f) return true;
   }
   const mixedCase = uppers > 0 && uppers < letters;
@@ -107,8 +124,8 @@ export class PathTemplate {
     }
   }
 
-  // `segmentStarts`/`segmentEnds` delimit the path's segments (without slashes).
-  matches(path: string, segmentStarts: Array<i32>, segmentEnds: Array<i32>, count: i32): bool {
+  // `segmentStarts`/`segmentEnds` delimit the segments (without slashes) of the path of unit type T at `base`.
+  matches<T>(base: usize, segmentStarts: Array<i32>, segmentEnds: Array<i32>, count: i32): bool {
     if (count != this.segments.length) return false;
     for (let i = 0; i < count; i++) {
       const start = unchecked(segmentStarts[i]);
@@ -120,7 +137,7 @@ export class PathTemplate {
       const literal = unchecked(this.segments[i]);
       if (literal.length != end - start) return false;
       for (let j = 0; j < literal.length; j++) {
-        if (codeUnitAt(literal, j) != codeUnitAt(path, start + j)) return false;
+        if (codeUnitAt(literal, j) != unitAt<T>(base, start + j)) return false;
       }
     }
     return true;
@@ -168,13 +185,22 @@ export class PathTemplaterOptions {
 
 const VERDICT_SLOTS: i32 = 64; // power of two
 const REFUSED_LIMIT: i32 = 256;
+// Recent templates, by a hash of their text: the same template comes back as the same string object, so the
+// identity memos downstream (verdicts here, label sets, breaker routes) hit without hashing it. Only templates of
+// up to TEMPLATE_SLOT_MAX_UNITS are kept, which bounds what the slots hold to TEMPLATE_SLOTS × 256 bytes.
+const TEMPLATE_SLOTS: i32 = 128; // power of two
+const TEMPLATE_SLOT_MAX_UNITS: i32 = 128;
+const FNV_OFFSET: u32 = 0x811c9dc5;
+const FNV_PRIME: u32 = 0x01000193;
 
 export class PathTemplater {
   private templates: Array<PathTemplate> = new Array<PathTemplate>();
   private perCluster: Map<string, Map<string, string>> = new Map<string, Map<string, string>>();
   private segmentStarts: Array<i32> = new Array<i32>();
   private segmentEnds: Array<i32> = new Array<i32>();
-  private codeUnits: Array<i32> = new Array<i32>();
+  // The template being built (UTF-16), grown to the longest seen: at most 2.5 units per path unit ("/1" → "/{id}").
+  private units: StaticArray<u16> = new StaticArray<u16>(64);
+  private recentTemplates: StaticArray<string | null> = new StaticArray<string | null>(TEMPLATE_SLOTS);
   // The table of the previous call's cluster: consecutive streams mostly share one (identity compare only).
   private lastCluster: string | null = null;
   private lastKnown: Map<string, string> | null = null;
@@ -185,7 +211,8 @@ export class PathTemplater {
   // Set by admit when the registry could not decide: that verdict must not be memoized.
   private deferred: bool = false;
   // Refused clusters, and refused templates of admitted clusters, as "<cluster>\n<template>": refusals are final,
-  // and collapsed templates are fresh strings that the identity memo cannot recognise. Cleared when full.
+  // and a collapsed template that left the recent ones is a fresh string the identity memo cannot recognise.
+  // Cleared when full.
   private refused: Set<string> = new Set<string>();
 
   constructor(private options: PathTemplaterOptions, private admission: LabelAdmission = new LocalAdmission()) {
@@ -211,16 +238,40 @@ export class PathTemplater {
         break;
       }
     }
-    if (end > maxLength) return OVERFLOW_LABEL;
+    return this.templateOf<u16>(changetype<usize>(path), end, path);
+  }
+
+  // template() of the `length` bytes of UTF-8 at `ptr`, without decoding them when they are ASCII up to the query.
+  templateUtf8(ptr: usize, length: i32): string {
+    const maxLength = this.options.maxLength;
+    const scanLimit = length < maxLength + 1 ? length : maxLength + 1;
+    let end = scanLimit;
+    for (let i = 0; i < scanLimit; i++) {
+      const c = <i32>load<u8>(ptr + <usize>i);
+      if (c == QUERY || c == FRAGMENT) {
+        end = i;
+        break;
+      }
+      // Past an ASCII prefix bytes and code units no longer line up (lengths, positions): decode.
+      if (c >= 0x80) return this.template(String.UTF8.decodeUnsafe(ptr, <usize>length));
+    }
+    return this.templateOf<u8>(ptr, end, null);
+  }
+
+  // The template of the path of unit type T at `base` whose query or fragment starts at `end` (or that is longer
+  // than maxLength when end > maxLength). `whole` is the path as a string when it is one, returned as it is when
+  // it is its own template.
+  private templateOf<T>(base: usize, end: i32, whole: string | null): string {
+    if (end > this.options.maxLength) return OVERFLOW_LABEL;
     if (end == 0) return "/";
-    if (path.charCodeAt(0) != SLASH) return OVERFLOW_LABEL;
+    if (unitAt<T>(base, 0) != SLASH) return OVERFLOW_LABEL;
 
     const starts = this.segmentStarts;
     const ends = this.segmentEnds;
     let count = 0;
     let segmentStart = 1;
     for (let i = 1; i <= end; i++) {
-      if (i == end || codeUnitAt(path, i) == SLASH) {
+      if (i == end || unitAt<T>(base, i) == SLASH) {
         if (count < starts.length) {
           starts[count] = segmentStart;
           ends[count] = i;
@@ -235,33 +286,70 @@ export class PathTemplater {
 
     for (let t = 0; t < this.templates.length; t++) {
       const candidate = this.templates[t];
-      if (candidate.matches(path, starts, ends, count)) return candidate.text;
+      if (candidate.matches<T>(base, starts, ends, count)) return candidate.text;
     }
 
     if (!this.options.collapseIds) return OVERFLOW_LABEL;
-    // One pass: classify each segment while building the collapsed form in a reused code-unit buffer, so the
-    // template string is the only allocation, and none at all when nothing collapses and there was no query.
-    const out = this.codeUnits;
-    out.length = 0;
+    // One pass: classify each segment while building the collapsed form (and its hash) in the reused unit buffer;
+    // the template is then a recent one or the one string allocated.
+    const needed = end * 3;
+    if (this.units.length < needed) this.units = new StaticArray<u16>(needed);
+    const out = changetype<usize>(this.units);
+    let length = 0;
+    let hash = FNV_OFFSET;
     let collapsed = false;
     for (let s = 0; s < count; s++) {
-      out.push(SLASH);
-      const start = starts[s];
-      const stop = ends[s];
-      if (isIdLikeSegment(path, start, stop)) {
+      store<u16>(out + (<usize>length << 1), <u16>SLASH);
+      length++;
+      hash = (hash ^ <u32>SLASH) * FNV_PRIME;
+      const start = unchecked(starts[s]);
+      const stop = unchecked(ends[s]);
+      if (isIdLike<T>(base, start, stop)) {
         collapsed = true;
-        for (let i = 0; i < ID_SEGMENT.length; i++) out.push(ID_SEGMENT.charCodeAt(i));
+        for (let i = 0; i < ID_SEGMENT.length; i++) {
+          const c = codeUnitAt(ID_SEGMENT, i);
+          store<u16>(out + (<usize>length << 1), <u16>c);
+          length++;
+          hash = (hash ^ <u32>c) * FNV_PRIME;
+        }
       } else {
-        for (let i = start; i < stop; i++) out.push(codeUnitAt(path, i));
+        for (let i = start; i < stop; i++) {
+          const c = unitAt<T>(base, i);
+          store<u16>(out + (<usize>length << 1), <u16>c);
+          length++;
+          hash = (hash ^ <u32>c) * FNV_PRIME;
+        }
       }
     }
-    if (!collapsed) return end == path.length ? path : path.substring(0, end);
-    return String.fromCharCodes(out);
+    if (!collapsed && whole !== null && end == whole.length) return whole;
+    return this.recentTemplate(out, length, hash);
+  }
+
+  // The string of the `length` UTF-16 units at `units`: the recent one with that text, or a new one remembered.
+  private recentTemplate(units: usize, length: i32, hash: u32): string {
+    if (length > TEMPLATE_SLOT_MAX_UNITS) return String.UTF16.decodeUnsafe(units, <usize>length << 1);
+    const slot = <i32>((hash ^ (hash >> 16)) & <u32>(TEMPLATE_SLOTS - 1));
+    const recent = unchecked(this.recentTemplates[slot]);
+    if (recent !== null && recent.length == length &&
+      memory.compare(changetype<usize>(recent), units, <usize>length << 1) == 0) {
+      return recent;
+    }
+    const text = String.UTF16.decodeUnsafe(units, <usize>length << 1);
+    unchecked(this.recentTemplates[slot] = text);
+    return text;
   }
 
   // Template with the per-cluster cap applied; clusters beyond maxClusters share the overflow template.
   bounded(cluster: string, path: string): string {
-    const templated = this.template(path);
+    return this.boundedTemplate(cluster, this.template(path));
+  }
+
+  // bounded() of the `length` bytes of UTF-8 at `ptr` (see templateUtf8).
+  boundedUtf8(cluster: string, ptr: usize, length: i32): string {
+    return this.boundedTemplate(cluster, this.templateUtf8(ptr, length));
+  }
+
+  private boundedTemplate(cluster: string, templated: string): string {
     if (templated == OVERFLOW_LABEL) return OVERFLOW_LABEL;
     // A configured template comes back as the same string object every time, and the verdict for a (cluster,
     // template) never changes once given (the tables only grow, the caps are fixed): memoized by identity. The slot

@@ -77,6 +77,8 @@ export class TenantResolver {
   private memoTenant: StaticArray<string> = new StaticArray<string>(TENANT_MEMO_SLOTS);
 
   bound(raw: string): string {
+    // Never a tenant (normalizeTenant), and not worth a memo slot: 64 slots of hostile 60 KB values held 7.5 MB.
+    if (raw.length > this.bounds.maxLength) return UNKNOWN_LABEL;
     const slot = <i32>(((<u32>changetype<usize>(raw) * 0x9e3779b1) >> 24) & <u32>(TENANT_MEMO_SLOTS - 1));
     if (unchecked(this.memoRaw[slot]) === raw) return unchecked(this.memoTenant[slot]);
     this.deferred = false;

@@ -7,7 +7,6 @@ import {
 import { JsonValue } from "../json";
 import { parsePolicy, ResiliencePolicy } from "../policy/resilience-policy";
 import { needsResponder } from "../policy/circuit-breaker";
-import { isGrpcContentType } from "../policy/retry-decision";
 import { methodLabel } from "../policy/request-metrics";
 import { HostResilienceMetrics, HostSharedStore } from "./host-bindings";
 import { AdmitResult, Resilience } from "./resilience";
@@ -27,7 +26,7 @@ export const BREAKER_OPEN_STATUS: u32 = 503;
 export const BREAKER_OPEN_DETAILS = "meshlens_breaker_open";
 export const BREAKER_HEADER = "x-meshlens-breaker";
 const GRPC_UNAVAILABLE: i32 = 14;
-const ENVOY_HEADER_PREFIX = "x-envoy-";
+export const ENVOY_HEADER_PREFIX = "x-envoy-";
 
 export function nowMs(): f64 {
   return <f64>(nowNanoseconds() / 1000000);
@@ -85,16 +84,17 @@ export function policiesFrom(pushed: Array<JsonValue>, defaultPolicy: Resilience
 // retry headers. Returns the admission to hand to recordResponse in on_log; `reject` means the local reply is sent
 // and the callback must stop iteration.
 // `method` is the stream's method index (policy/request-metrics methodIndex): its label is the method itself for
-// registered methods, so no header is decoded again here.
+// registered methods, so no header is decoded again here. `isGrpc` is the content-type's verdict, `envoyHeaders`
+// whether any request header starts with ENVOY_HEADER_PREFIX (both from the stream's one pass over the headers).
+// `out` is the stream context's own result, refilled.
 export function admitRequest(
-  resilience: Resilience, cluster: string, tenant: string, pathTemplate: string, method: i32, headers: HeaderMapSnapshot,
+  resilience: Resilience, cluster: string, tenant: string, pathTemplate: string, method: i32, isGrpc: bool,
+  envoyHeaders: bool, headers: HeaderMapSnapshot, out: AdmitResult,
 ): AdmitResult {
-  const contentType = headers.get("content-type");
-  const isGrpc = contentType !== null && isGrpcContentType(contentType);
-  const admitted = resilience.admit(cluster, tenant, pathTemplate, methodLabel(method), isGrpc, nowMs());
+  const admitted = resilience.admit(cluster, tenant, pathTemplate, methodLabel(method), isGrpc, nowMs(), out);
   const strip = admitted.headersToRemove;
   // Every stripped name is an x-envoy-* header (RETRY_HEADERS_TO_STRIP); most requests carry none.
-  if (headers.hasNamePrefix(ENVOY_HEADER_PREFIX)) {
+  if (envoyHeaders) {
     for (let i = 0; i < strip.length; i++) {
       if (headers.has(strip[i])) removeHeader(MapType.RequestHeaders, strip[i]);
     }

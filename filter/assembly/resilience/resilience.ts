@@ -126,6 +126,41 @@ export class AdmitResult {
   metricTenant: string = "";
   // Set by record(): the request failed (or was slow) on a network-suspect endpoint and its breaker did not count it.
   networkSuspect: bool = false;
+  // headersToSet when there are any: this result's own array, refilled when the result is reused.
+  private ownHeaders: Array<string> | null = null;
+
+  // As if new, for the next request of a stream context that keeps its result (no allocation per request).
+  reset(): AdmitResult {
+    this.reject = false;
+    this.decision = Decision.Disabled;
+    this.headersToSet = NO_HEADERS;
+    this.headersToRemove = RETRY_HEADERS_TO_STRIP;
+    this.scope = null;
+    this.probe = false;
+    this.isGrpc = false;
+    this.reservedRetries = 0;
+    this.reservedEpoch = -1;
+    this.metricTenant = "";
+    this.networkSuspect = false;
+    return this;
+  }
+
+  // headersToSet becomes a copy of `headers` (the decision's array is reused by the next decision).
+  setHeaders(headers: Array<string>): void {
+    if (headers.length == 0) {
+      this.headersToSet = NO_HEADERS;
+      return;
+    }
+    let own = this.ownHeaders;
+    if (own === null) {
+      own = new Array<string>(headers.length);
+      own.length = 0;
+      this.ownHeaders = own;
+    }
+    own.length = 0;
+    for (let i = 0; i < headers.length; i++) own.push(unchecked(headers[i]));
+    this.headersToSet = own;
+  }
 }
 
 // Requests with no identified tenant ("unknown") and those beyond the tenant cap ("~other") share one scope:
@@ -259,10 +294,12 @@ export class Resilience {
     return scope;
   }
 
+  // `out`, when given, is reset and filled instead of a new result (a stream context reuses its own).
   admit(
     cluster: string, tenant: string, pathTemplate: string, method: string, isGrpc: bool, nowMs: f64,
+    out: AdmitResult | null = null,
   ): AdmitResult {
-    const result = new AdmitResult();
+    const result = out !== null ? out.reset() : new AdmitResult();
     result.isGrpc = isGrpc;
     const slotIndex = identityHash(cluster, pathTemplate, tenant);
     let route = unchecked(this.routes[slotIndex]);
@@ -321,7 +358,7 @@ export class Resilience {
       result.reservedEpoch = scope.sliceEpoch;
     }
     result.decision = decision.decision;
-    result.headersToSet = decision.headers.slice();
+    result.setHeaders(decision.headers);
     this.metrics.retryDecision(cluster, tenant, decision.decision);
     return result;
   }

@@ -150,6 +150,22 @@ export function pathBounded(cluster: string, path: string): string {
   return paths.bounded(cluster, path);
 }
 
+// The filter's route: the path as the UTF-8 bytes of a header value.
+export function pathTemplateUtf8(path: string): string {
+  const bytes = String.UTF8.encode(path);
+  return paths.templateUtf8(changetype<usize>(bytes), bytes.byteLength);
+}
+
+export function pathBoundedUtf8(cluster: string, path: string): string {
+  const bytes = String.UTF8.encode(path);
+  return paths.boundedUtf8(cluster, changetype<usize>(bytes), bytes.byteLength);
+}
+
+// Whether two paths (each as UTF-8 bytes) get the very same template string object.
+export function pathSameTemplateObject(first: string, second: string): bool {
+  return pathTemplateUtf8(first) === pathTemplateUtf8(second);
+}
+
 export function pathTemplateCount(cluster: string): i32 {
   return paths.templateCount(cluster);
 }
