@@ -15,6 +15,7 @@ import { createHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics, type ControlPlaneMetrics } from './metrics.ts';
 import { LIMITS } from './limits.ts';
+import { listenGrpc } from './grpc-listener.ts';
 import { PolicyStore } from './policy-store.ts';
 import { packageDefinition } from './protos.ts';
 import { RolloutTracker } from './rollout.ts';
@@ -145,10 +146,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
-  const grpcPort = await new Promise<number>((done, fail) => {
-    server.bindAsync(`${options.grpcHost ?? DEFAULT_HOST}:${options.grpcPort ?? DEFAULT_GRPC_PORT}`, credentials,
-      (error, port) => (error ? fail(error) : done(port)));
-  });
+  const grpcListener = await listenGrpc(server, credentials, options.grpcHost ?? DEFAULT_HOST, options.grpcPort ?? DEFAULT_GRPC_PORT);
+  const grpcPort = grpcListener.port;
 
   let ready = true;
   const http: HttpServer = createHttpApi({ operations, confirmations, auth, metrics, logger: logger.child('http'), ready: () => ready, tls });
@@ -204,6 +203,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       clearInterval(maintenance);
       clearInterval(correlation);
       discovery.close();
+      await grpcListener.close();
       await new Promise<void>((done) => {
         const force = setTimeout(() => { server.forceShutdown(); done(); }, 5000);
         server.tryShutdown(() => { clearTimeout(force); done(); });
