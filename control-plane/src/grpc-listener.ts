@@ -11,8 +11,12 @@ import { LIMITS } from './limits.ts';
 
 export interface GrpcListener {
   port: number;
-  /** Stops accepting connections; open sessions are grpc-js's to end (Server.tryShutdown/forceShutdown). */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections and frees the port at once. Open sessions are grpc-js's to end
+   * (Server.tryShutdown/forceShutdown); net.Server.close's callback would wait for them, i.e. for the shutdown that
+   * follows this call.
+   */
+  close(): void;
 }
 
 export async function listenGrpc(server: grpc.Server, credentials: grpc.ServerCredentials, host: string, port: number,
@@ -26,6 +30,6 @@ export async function listenGrpc(server: grpc.Server, credentials: grpc.ServerCr
   const address = listener.address();
   return {
     port: typeof address === 'object' && address ? address.port : port,
-    close: () => new Promise<void>((done) => listener.close(() => done())),
+    close: () => { listener.close(); },
   };
 }

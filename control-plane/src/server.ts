@@ -203,7 +203,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       clearInterval(maintenance);
       clearInterval(correlation);
       discovery.close();
-      await grpcListener.close();
+      grpcListener.close();
       await new Promise<void>((done) => {
         const force = setTimeout(() => { server.forceShutdown(); done(); }, 5000);
         server.tryShutdown(() => { clearTimeout(force); done(); });
