@@ -82,7 +82,7 @@ export class ReconnectingStreams {
     stream.on('trailers', status);
     stream.on('error', () => {});
     stream.on('close', () => end(UNAVAILABLE, `stream closed (RST ${stream.rstCode})`));
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     stream.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       while (pending.length >= 5) {

@@ -231,7 +231,7 @@ workloads('control plane under STRICT mesh mTLS, and every client of it a mesh p
   const deployment = find(base, 'Deployment', 'meshlens-control-plane');
   const service = find(base, 'Service', 'meshlens-control-plane');
   // Injection is decided per namespace first: a namespace labelled `disabled` keeps every pod out of the mesh.
-  assert.is(namespace.metadata.labels['istio-injection'], 'enabled');
+  assert.is(namespace.metadata.labels?.['istio-injection'], 'enabled');
   for (const workload of [deployment, find(base, 'DaemonSet', 'meshlens-node-agent')]) {
     assert.is(workload.metadata.namespace, namespace.metadata.name);
     assert.is(workload.spec.template.metadata.annotations?.['sidecar.istio.io/inject'], undefined, `${workload.metadata.name} is injected`);
