@@ -46,6 +46,13 @@ export const LIMITS = {
   firstRequestTimeoutMs: 10_000,
   /** Encoded snapshot bytes queued on slow streams (not yet flushed to the socket) across all streams. */
   maxUnflushedBytes: 64 << 20,
+  /**
+   * Connections the kernel queues on the gRPC port before the control plane accepts them (the kernel caps it at
+   * net.core.somaxconn, 4096 by default since Linux 5.4). A restart brings every filter VM back within the backoff
+   * cap; Node's default of 511 overflowed there, and each dropped connection waited for TCP's 1 s / 3 s / 7 s
+   * handshake retransmissions.
+   */
+  grpcListenBacklog: 4096,
 } as const;
 
 const CONTROL = /[\u0000-\u001f\u007f]/;

@@ -16,6 +16,7 @@ import { createHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics, type ControlPlaneMetrics } from './metrics.ts';
 import { LIMITS } from './limits.ts';
+import { listenGrpc } from './grpc-listener.ts';
 import type { PolicyStore } from './policy-store.ts';
 import { SqlitePolicyStore } from './sqlite-policy-store.ts';
 import { EtcdPolicyStore } from './etcd-policy-store.ts';
@@ -187,10 +188,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       if (snapshot.version > cache.current().version) cache.set(snapshot);
     });
   }
-  const grpcPort = await new Promise<number>((done, fail) => {
-    server.bindAsync(`${options.grpcHost ?? DEFAULT_HOST}:${options.grpcPort ?? DEFAULT_GRPC_PORT}`, credentials,
-      (error, port) => (error ? fail(error) : done(port)));
-  });
+  const grpcListener = await listenGrpc(server, credentials, options.grpcHost ?? DEFAULT_HOST, options.grpcPort ?? DEFAULT_GRPC_PORT);
+  const grpcPort = grpcListener.port;
   ready = true;
   notReadyReason = '';
   // Each replica publishes its rollout totals every second under a lease (etcd-policy-store.ts), so GET /v1/replicas
@@ -259,6 +258,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       clearInterval(correlation);
       if (publisher) clearInterval(publisher);
       discovery.close();
+      grpcListener.close();
       await new Promise<void>((done) => {
         const force = setTimeout(() => { server.forceShutdown(); done(); }, 5000);
         server.tryShutdown(() => { clearTimeout(force); done(); });

@@ -180,6 +180,19 @@ shipped('the control-plane cluster is HTTP/2, and is the cluster the plugin conf
   assert.is(JSON.parse(envoyFilterPluginConfigText()).controlPlane.cluster, cluster.name);
 });
 
+shipped('the control-plane cluster\'s Istio mTLS transport socket is checked field by field (negative)', () => {
+  const filter = find(overlayResources('envoyfilter'), 'EnvoyFilter', 'meshlens-control-plane-cluster');
+  const [patch] = patchesOf(filter, 'CLUSTER');
+  const misspelt = structuredClone(patch.patch.value);
+  const validation = misspelt.transport_socket.typed_config.common_tls_context.combined_validation_context.default_validation_context;
+  validation.match_subject_alt_name = validation.match_subject_alt_names;
+  delete validation.match_subject_alt_names;
+  assert.match(checker.check(CLUSTER, misspelt).join('\n'), /match_subject_alt_name: unknown field in envoy\.extensions\.transport_sockets\.tls\.v3\.CertificateValidationContext/);
+  const badVersion = structuredClone(patch.patch.value);
+  badVersion.transport_socket.typed_config.common_tls_context.tls_params.tls_minimum_protocol_version = 'TLS1_2';
+  assert.match(checker.check(CLUSTER, badVersion).join('\n'), /"TLS1_2" is not a value of enum/);
+});
+
 /**
  * The ECDS resource istiod renders from a WasmPlugin (pilot/pkg/model/extensions.go buildPluginConfig and
  * buildVMConfig, Istio 1.28.10): remote code (istio-agent swaps in the downloaded file), StringValue(JSON) config,

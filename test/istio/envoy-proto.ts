@@ -26,6 +26,8 @@ export const ENVOY_PROTO_FILES = [
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   // ReloadConfig.backoff (added in addWasmFailurePolicy) is a BackoffStrategy.
   'envoy/config/core/v3/backoff.proto',
+  // The control-plane cluster's Istio mTLS transport socket (UpstreamTlsContext, SDS secret configs).
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
 ];
 
 export function envoyApiRoot(files: string[] = ENVOY_PROTO_FILES): protobuf.Root {

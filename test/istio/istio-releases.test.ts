@@ -29,6 +29,7 @@ t('each overlay is accepted by every release it supports', () => {
   for (const overlay of OVERLAYS) {
     const resources = withCrd(overlay);
     assert.ok(resources.some((r) => r.kind === 'EnvoyFilter'), `${overlay} ships EnvoyFilters`);
+    assert.ok(resources.some((r) => r.kind === 'PeerAuthentication'), `${overlay} ships the control plane's PeerAuthentication`);
     for (const tag of ISTIO_RELEASES.filter(SUPPORTED[overlay])) {
       for (const r of resources) {
         assert.equal(releaseErrors(tag, r), [], `${overlay} on Istio ${tag}: ${r.kind}/${r.metadata.name}`);
@@ -83,6 +84,28 @@ t('misspelt fields, bad patterns, missing required fields and broken CEL rules a
       const plugin = structuredClone(base);
       change(plugin);
       assert.match(releaseErrors(tag, plugin).join('\n'), expected, `${what} on ${tag}`);
+    }
+  }
+});
+
+t('the control plane\'s PeerAuthentication is checked on every release: mode enum, portLevelMtls CEL rules (negative)', () => {
+  const base = find(overlayResources('envoyfilter'), 'PeerAuthentication', 'meshlens-control-plane');
+  const variants: [string, (p: Resource) => void, RegExp][] = [
+    ['mode misspelt', (p) => { p.spec.mtls.mode = 'STRCT'; }, /\/spec\/mtls\/mode: must be one of UNSET, DISABLE, PERMISSIVE, STRICT, is "STRCT"/],
+    ['misspelt field', (p) => { p.spec.mtls.mdoe = 'STRICT'; }, /\/spec\/mtls\/mdoe: unknown field/],
+    ['portLevelMtls without selector (CEL)', (p) => { delete p.spec.selector; p.spec.portLevelMtls = { 18080: { mode: 'PERMISSIVE' } }; }, /portLevelMtls requires selector/],
+    ['port out of range (CEL)', (p) => { p.spec.portLevelMtls = { 70000: { mode: 'PERMISSIVE' } }; }, /port must be between 1-65535/],
+    ['wildcard label (CEL)', (p) => { p.spec.selector.matchLabels['app.kubernetes.io/name'] = 'meshlens-*'; }, /wildcard not allowed in label value match/],
+  ];
+  for (const tag of ISTIO_RELEASES) {
+    assert.equal(releaseErrors(tag, base), [], `unchanged resource passes on ${tag}`);
+    const portLevel = structuredClone(base);
+    portLevel.spec.portLevelMtls = { 18080: { mode: 'STRICT' } };
+    assert.equal(releaseErrors(tag, portLevel), [], `portLevelMtls with a selector passes on ${tag}`);
+    for (const [what, change, expected] of variants) {
+      const peer = structuredClone(base);
+      change(peer);
+      assert.match(releaseErrors(tag, peer).join('\n'), expected, `${what} on ${tag}`);
     }
   }
 });

@@ -8,6 +8,7 @@ import { EnvoyFilter } from '@kubernetes-models/istio/networking.istio.io/v1alph
 import { WasmPlugin } from '@kubernetes-models/istio/extensions.istio.io/v1alpha1/WasmPlugin';
 import { IstioOperator } from '@kubernetes-models/istio/install.istio.io/v1alpha1/IstioOperator';
 import { Telemetry } from '@kubernetes-models/istio/telemetry.istio.io/v1/Telemetry';
+import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication';
 import { REPO_ROOT, type Resource } from './manifests.ts';
 
 interface IstioKind {
@@ -38,6 +39,11 @@ const KINDS: Record<string, IstioKind> = {
     typeModule: '@kubernetes-models/istio/install.istio.io/v1alpha1/IstioOperator',
     typeName: 'IIstioOperator',
     schemaless: true,
+  },
+  'security.istio.io/v1/PeerAuthentication': {
+    model: PeerAuthentication,
+    typeModule: '@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication',
+    typeName: 'IPeerAuthentication',
   },
   'telemetry.istio.io/v1/Telemetry': {
     model: Telemetry,

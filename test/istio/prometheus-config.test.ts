@@ -263,6 +263,48 @@ needs(missing, check)('correlation alerts: verdicts held for 3 minutes and lossy
   assert.is(result.status, 0, result.output);
 });
 
+/**
+ * Prometheus' relabelling for the two actions the control-plane job uses (prometheus/prometheus
+ * model/relabel/relabel.go: source values joined by the separator, default ";"; the regex anchored at both ends;
+ * `replace` writes the expanded replacement, default "$1", only on a match; `keep` drops a target that does not
+ * match), so the in-mesh rewrite is checked on the labels Kubernetes discovery gives an injected pod.
+ */
+function relabel(labels: Record<string, string>, rules: Record<string, any>[]): Record<string, string> | null {
+  const out = { ...labels };
+  for (const rule of rules) {
+    const value = (rule.source_labels as string[]).map((l) => out[l] ?? '').join(rule.separator ?? ';');
+    const match = new RegExp(`^(?:${rule.regex ?? '(.*)'})$`).exec(value);
+    const action = rule.action ?? 'replace';
+    if (action === 'keep') { if (!match) return null; continue; }
+    if (action !== 'replace') throw new Error(`relabel action ${action} is not emulated`);
+    if (match) out[rule.target_label] = (rule.replacement ?? '$1').replace(/\$\{?(\d+)\}?/g, (_: string, i: string) => match[Number(i)] ?? '');
+  }
+  return out;
+}
+
+check('control plane scrape: an injected pod is read at istio-agent\'s merged endpoint, a pod without a sidecar at its own port', () => {
+  const job = (parse(scrapeText) as Record<string, any>[]).find((j) => j.job_name === 'meshlens-control-plane')!;
+  const endpoint = {
+    __address__: '10.0.0.5:18080', __metrics_path__: '/metrics', __meta_kubernetes_service_name: 'meshlens-control-plane',
+    __meta_kubernetes_endpoint_port_name: 'http', __meta_kubernetes_pod_name: 'meshlens-control-plane-7d9f',
+  };
+  // What the injector leaves on the pod: the tlsMode label and the prometheus.io annotations moved to :15020.
+  const injected = { ...endpoint, __meta_kubernetes_pod_label_security_istio_io_tlsMode: 'istio',
+    __meta_kubernetes_pod_annotation_prometheus_io_port: '15020', __meta_kubernetes_pod_annotation_prometheus_io_path: '/stats/prometheus' };
+  const inMesh = relabel(injected, job.relabel_configs)!;
+  assert.is(inMesh.__address__, '10.0.0.5:15020');
+  assert.is(inMesh.__metrics_path__, '/stats/prometheus');
+  assert.is(inMesh.pod, 'meshlens-control-plane-7d9f');
+  const plain = relabel({ ...endpoint, __meta_kubernetes_pod_annotation_prometheus_io_port: '18080', __meta_kubernetes_pod_annotation_prometheus_io_path: '/metrics' }, job.relabel_configs)!;
+  assert.is(plain.__address__, '10.0.0.5:18080');
+  assert.is(plain.__metrics_path__, '/metrics');
+  // The port of the Service's gRPC endpoint is still dropped, sidecar or not.
+  assert.is(relabel({ ...injected, __meta_kubernetes_endpoint_port_name: 'grpc', __address__: '10.0.0.5:18000' }, job.relabel_configs), null);
+  // The deployment's own annotations are what the injector moves (webhook.go applyPrometheusMerge needs scrape "true").
+  const annotations = find(resources, 'Deployment', 'meshlens-control-plane').spec.template.metadata.annotations;
+  assert.equal([annotations['prometheus.io/scrape'], annotations['prometheus.io/port'], annotations['prometheus.io/path']], ['true', '18080', '/metrics']);
+});
+
 check.run();
 
 const dashboard = suite('Grafana dashboard');

@@ -170,7 +170,7 @@ structure.run();
 const workloads = suite('workloads');
 const base = overlayResources('envoyfilter');
 
-workloads('control plane: gRPC 18000 and HTTP 18080 end to end, probes on the HTTP port, outside the mesh', () => {
+workloads('control plane: gRPC 18000 and HTTP 18080 end to end, probes on the HTTP port, in the mesh', () => {
   const deployment = find(base, 'Deployment', 'meshlens-control-plane');
   const service = find(base, 'Service', 'meshlens-control-plane');
   const pod = deployment.spec.template;
@@ -181,7 +181,7 @@ workloads('control plane: gRPC 18000 and HTTP 18080 end to end, probes on the HT
   for (const [k, v] of Object.entries(service.spec.selector)) assert.is(pod.metadata.labels[k], v, 'service selects the pods');
   assert.is(container.readinessProbe.httpGet.path, '/readyz');
   assert.is(container.livenessProbe.httpGet.path, '/healthz');
-  assert.is(pod.metadata.annotations['sidecar.istio.io/inject'], 'false');
+  assert.is(pod.metadata.annotations['sidecar.istio.io/inject'], undefined, 'injected as its namespace says');
   assert.is(container.securityContext.allowPrivilegeEscalation, false);
   // `meshlens serve` flags (control-plane/src/cli.ts) agree with the ports and put the store on the volume.
   const flag = (name: string) => container.args[container.args.indexOf(`--${name}`) + 1];
@@ -259,6 +259,47 @@ workloads('replicated: 3 control-plane replicas on the 3-member etcd StatefulSet
   assert.match(init.command.join(' '), new RegExp(`cp \\S+ ${flag('data-dir')}/tokens\\.json`));
   assert.is(pod.volumes.find((v: Resource) => v.name === 'tokens').secret.secretName, 'meshlens-control-plane-tokens');
   assert.not.ok(pod.volumes.some((v: Resource) => v.persistentVolumeClaim), 'no shared volume between replicas');
+});
+
+workloads('control plane under STRICT mesh mTLS, and every client of it a mesh peer that checks its identity', () => {
+  const namespace = find(base, 'Namespace', 'meshlens-system');
+  const deployment = find(base, 'Deployment', 'meshlens-control-plane');
+  const service = find(base, 'Service', 'meshlens-control-plane');
+  // Injection is decided per namespace first: a namespace labelled `disabled` keeps every pod out of the mesh.
+  assert.is(namespace.metadata.labels?.['istio-injection'], 'enabled');
+  for (const workload of [deployment, find(base, 'DaemonSet', 'meshlens-node-agent')]) {
+    assert.is(workload.metadata.namespace, namespace.metadata.name);
+    assert.is(workload.spec.template.metadata.annotations?.['sidecar.istio.io/inject'], undefined, `${workload.metadata.name} is injected`);
+    assert.is(workload.spec.template.metadata.labels?.['sidecar.istio.io/inject'], undefined, `${workload.metadata.name} is injected`);
+  }
+  // STRICT on every port of exactly the control plane's pods (no port-level exception, e.g. a plaintext admin port).
+  const peer = find(base, 'PeerAuthentication', 'meshlens-control-plane');
+  assert.is(peer.metadata.namespace, deployment.metadata.namespace);
+  assert.is(peer.spec.mtls.mode, 'STRICT');
+  assert.is(peer.spec.portLevelMtls, undefined);
+  const labels = deployment.spec.template.metadata.labels;
+  for (const [k, v] of Object.entries(peer.spec.selector.matchLabels)) assert.is(labels[k], v, `selector ${k} matches the control plane's pods`);
+  assert.not.ok(Object.entries(peer.spec.selector.matchLabels).every(([k, v]) => find(base, 'DaemonSet', 'meshlens-node-agent').spec.template.metadata.labels[k] === v), 'the node agent is not selected');
+  // The filters' cluster originates Istio mTLS and trusts only the control plane's SPIFFE identity (the identity
+  // Istio issues is spiffe://<trust domain>/ns/<namespace>/sa/<service account>).
+  const filter = find(base, 'EnvoyFilter', 'meshlens-control-plane-cluster');
+  const cluster = filter.spec.configPatches.find((p: Resource) => p.applyTo === 'CLUSTER').patch.value;
+  const tls = cluster.transport_socket.typed_config;
+  assert.is(tls['@type'], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext');
+  const common = tls.common_tls_context;
+  assert.equal(common.combined_validation_context.default_validation_context.match_subject_alt_names,
+    [{ exact: `spiffe://cluster.local/ns/${deployment.metadata.namespace}/sa/${deployment.spec.template.spec.serviceAccountName}` }]);
+  assert.equal(find(base, 'ServiceAccount', deployment.spec.template.spec.serviceAccountName).metadata.namespace, deployment.metadata.namespace);
+  // istio-agent's SDS resource names and cluster (istio/istio pkg/model/authentication.go, 1.24.6 and 1.28.10).
+  const sds = [common.tls_certificate_sds_secret_configs[0], common.combined_validation_context.validation_context_sds_secret_config];
+  assert.equal(sds.map((c: Resource) => c.name), ['default', 'ROOTCA']);
+  for (const c of sds) assert.equal(c.sds_config.api_config_source.grpc_services, [{ envoy_grpc: { cluster_name: 'sds-grpc' } }]);
+  assert.equal(common.alpn_protocols, ['istio', 'h2']);
+  const grpcPort = service.spec.ports.find((p: Resource) => p.name === 'grpc').port;
+  assert.is(tls.sni, `outbound_.${grpcPort}_._.${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`, 'SNI as Istio names the service');
+  // The filter names this cluster, whose name is a valid :authority (Envoy sends the bare cluster name as one).
+  assert.is(JSON.parse(envoyFilterPluginConfigText()).controlPlane.cluster, cluster.name);
+  assert.match(cluster.name, /^[A-Za-z0-9.\-_~]+$/);
 });
 
 workloads.run();
