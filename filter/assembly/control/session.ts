@@ -118,7 +118,7 @@ export class ControlSession {
     private readonly controlPlane: ControlPlaneConfig,
     nodeIdentity: ResolvedNode,
     private readonly reportIntervalMs: i32,
-    tickMs: i32,
+    private readonly tickMs: i32,
     sink: PolicySink,
     private readonly resilience: Resilience | null = null,
   ) {
@@ -155,8 +155,11 @@ export class ControlSession {
     this.share.name = "vm_" + sequence.toString();
     this.share.owner = <u32>(new Prng(nowNanoseconds() ^ (<u64>sequence << 48)).nextU64() >> 33) + 1;
     const cp = this.controlPlane;
+    // The holder closes its window two ticks after the shared boundary (at most a quarter of the interval), by when
+    // the other VMs, closing theirs on their first tick past it, have stashed them for this report.
+    const settleMs = min(<f64>2 * <f64>this.tickMs, <f64>this.reportIntervalMs / 4);
     this.reporter = new TelemetryReporter(cp.cluster, cp.token, <u32>cp.timeoutMs, <f64>this.reportIntervalMs, this.node,
-      new TelemetryWindow(nowMs), this.counters);
+      new TelemetryWindow(nowMs), this.counters, settleMs);
     this.share.heartbeat(nowMs);
   }
 

@@ -33,6 +33,7 @@ export class TelemetryReporter {
     private readonly node: NodeIdentity,
     readonly window: TelemetryWindow,
     private readonly counters: ControlCounters,
+    private readonly settleMs: f64 = 0,
   ) {}
 
   owns(token: u32): bool {
@@ -41,7 +42,11 @@ export class TelemetryReporter {
 
   // `resilience` supplies the breaker states of the report (none without it).
   onTick(nowMs: f64, policyVersion: string, share: ProxyShare, resilience: Resilience | null = null): void {
-    if (nowMs - this.window.windowStartMs < this.intervalMs) return;
+    // Every VM's windows end at the same wall-clock boundaries (multiples of the interval), so the windows the other
+    // VMs hand over are the holder's window's, not up to a whole interval older: the control plane judges a window
+    // when its report arrives, and a VM's failures landing one window late would delay the verdicts on them.
+    const settle = share.holding ? this.settleMs : 0;
+    if (Math.floor((nowMs - settle) / this.intervalMs) <= Math.floor((this.window.windowStartMs - settle) / this.intervalMs)) return;
     const refused = this.window.droppedOutcomes;
     this.counters.add(REPORT_ENTRIES_DROPPED_TOTAL, <i64>(refused - this.outcomesDroppedCounted));
     this.outcomesDroppedCounted = refused;
