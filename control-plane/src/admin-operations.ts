@@ -9,7 +9,7 @@ import type { PolicyJson } from './policy-types.ts';
 import type { HistoryEntry, PolicyRecord, PolicyStore, WriteResult } from './policy-store.ts';
 import type { RolloutSummary, RolloutTracker } from './rollout.ts';
 import type { ReplicaSummary } from './etcd-policy-store.ts';
-import { encodeSnapshotBody, type SnapshotCache } from './snapshot-cache.ts';
+import type { SnapshotCache } from './snapshot-cache.ts';
 import type { PolicyEntry } from './snapshot.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
 import type { NetworkSuspects } from './network-suspects.ts';
@@ -172,7 +172,7 @@ export class AdminOperations {
   #checkSnapshotAfter(id: string, policy: PolicyJson): void {
     const entries: PolicyEntry[] = this.#options.cache.current().entries.filter((entry) => entry.id !== id);
     entries.push({ id, version: Number.MAX_SAFE_INTEGER, policy });
-    checkSnapshotLimits(entries.length, encodeSnapshotBody(String(Number.MAX_SAFE_INTEGER), entries).length);
+    checkSnapshotLimits(entries.length, this.#options.cache.encodedLength(String(Number.MAX_SAFE_INTEGER), entries));
   }
 
   /** The write, and `alongside` in the same transaction when given; published only after both committed. */

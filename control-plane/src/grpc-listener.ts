@@ -6,7 +6,9 @@
 // socket listens with LIMITS.grpcListenBacklog and each connection is handed to grpc-js through its connection
 // injector, which serves it exactly as a port it bound itself (same credentials, TLS included, same sessions).
 import type * as grpc from '@grpc/grpc-js';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+
+const ACCEPTS_PER_TURN = 16;
 import { LIMITS } from './limits.ts';
 
 export interface GrpcListener {
@@ -22,7 +24,22 @@ export interface GrpcListener {
 export async function listenGrpc(server: grpc.Server, credentials: grpc.ServerCredentials, host: string, port: number,
   backlog: number = LIMITS.grpcListenBacklog): Promise<GrpcListener> {
   const injector = server.createConnectionInjector(credentials);
-  const listener: Server = createServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+  // Accepted connections are handed over ACCEPTS_PER_TURN per event-loop turn: a reconnect storm's HTTP/2 session
+  // set-ups (~0.5 ms each) would otherwise run back to back and hold admin requests behind them.
+  const accepted: Socket[] = [];
+  let scheduled = false;
+  const handOver = () => {
+    scheduled = false;
+    for (let i = 0; i < ACCEPTS_PER_TURN && accepted.length > 0; i++) {
+      const socket = accepted.shift()!;
+      if (!socket.destroyed) injector.injectConnection(socket);
+    }
+    if (accepted.length > 0 && !scheduled) { scheduled = true; setImmediate(handOver); }
+  };
+  const listener: Server = createServer({ noDelay: true }, (socket) => {
+    accepted.push(socket);
+    if (!scheduled) { scheduled = true; setImmediate(handOver); }
+  });
   await new Promise<void>((done, fail) => {
     listener.once('error', fail);
     listener.listen({ host, port, backlog }, () => { listener.off('error', fail); done(); });

@@ -60,12 +60,16 @@ interface StreamState {
 
 // At most this many NACK log lines per second; the rest are counted into one summary line.
 const NACK_LOG_PER_SECOND = 10;
+const DEFERRED_SLICE_BYTES = 8 << 20;
 
 export class PolicyDiscoveryService {
   readonly #options: PolicyDiscoveryOptions;
   readonly #now: () => number;
   readonly #streams = new Set<StreamState>();
   readonly #deferred = new Set<StreamState>();         // waiting for budget, oldest first
+  #deferredScheduled = false;
+  #sliceBytes = 0;                                      // sent in this event-loop turn
+  #closed = false;
   readonly #requestType = messageType('DiscoveryRequest');
   readonly #responseType = messageType('DiscoveryResponse');
   readonly #firstRequestTimeoutMs: number;
@@ -113,6 +117,7 @@ export class PolicyDiscoveryService {
 
   /** Ends every stream with UNAVAILABLE (graceful shutdown: filters reconnect elsewhere or later). */
   close(): void {
+    this.#closed = true;
     this.#unwatch();
     this.#unwatchSuspects();
     for (const stream of this.#streams) {
@@ -252,6 +257,13 @@ export class PolicyDiscoveryService {
       this.#deferred.add(stream);
       return;
     }
+    // Past this turn's slice the stream waits for the next turn (in line with the budget's waiters), so a burst of
+    // new streams or a push to many cannot hold the event loop, and the admin writes behind it, for long.
+    if (this.#sliceBytes >= DEFERRED_SLICE_BYTES) {
+      this.#deferred.add(stream);
+      this.#scheduleDeferred();
+      return;
+    }
     this.#deferred.delete(stream);
     const nonce = `${stream.id.toString(36)}.${(++stream.nonceCounter).toString(36)}`;
     stream.outstandingNonce = nonce;
@@ -264,6 +276,8 @@ export class PolicyDiscoveryService {
     const message = Buffer.concat([body, this.#suspectsBody(suspects), this.#responseType.encode({ nonce }).finish()]);
     stream.unflushed = message.length;
     this.#unflushed += message.length;
+    if (this.#sliceBytes === 0) setImmediate(() => { this.#sliceBytes = 0; });
+    this.#sliceBytes += message.length;
     this.#options.metrics.discoveryUnflushedBytes.set(this.#unflushed);
     stream.slowTimer = setTimeout(() => stream.fail(resourceExhausted(
       `resource exhausted: the discovery stream must read its snapshot within ${this.#slowStreamTimeoutMs} ms`), 'slow_reader'),
@@ -294,11 +308,25 @@ export class PolicyDiscoveryService {
     this.#unflushed -= stream.unflushed;
     stream.unflushed = 0;
     this.#options.metrics.discoveryUnflushedBytes.set(this.#unflushed);
-    const snapshot = this.#options.cache.current();
-    for (const waiting of this.#deferred) {
-      if (this.#unflushed > 0 && this.#unflushed + this.#options.cache.encoded().length > this.#maxUnflushed) break;
-      this.#maybeSend(waiting, snapshot);
-    }
+    this.#scheduleDeferred();
+  }
+
+  // Sends go out in slices of DEFERRED_SLICE_BYTES per event-loop turn: 64 new streams of a ~1 MB snapshot (or a
+  // budget freed at once) would otherwise copy and frame 64 MiB in one turn, and admin writes waited behind it
+  // (p99 ~200 ms during the slow-readers flood).
+  #scheduleDeferred(): void {
+    if (this.#deferredScheduled || this.#deferred.size === 0) return;
+    this.#deferredScheduled = true;
+    setImmediate(() => {
+      this.#deferredScheduled = false;
+      if (this.#closed) return;
+      const snapshot = this.#options.cache.current();
+      for (const waiting of this.#deferred) {
+        if (this.#unflushed > 0 && this.#unflushed + this.#options.cache.encoded().length > this.#maxUnflushed) return;
+        if (this.#sliceBytes >= DEFERRED_SLICE_BYTES) { this.#scheduleDeferred(); return; }
+        this.#maybeSend(waiting, snapshot);
+      }
+    });
   }
 }
 
