@@ -9,6 +9,9 @@
 //         breaker.networkAware on, one with it off, and C's cluster with it on; B losing NETWORK_AWARE_LOSS_PERCENT %):
 //         the client-visible error rate and the breaker scopes opened on each lossy cluster from onset on.
 // Prints one JSON object on the last line.
+// MESHLENS_BENCH_ONLY=join runs the join part alone (no kernel, no root, ~30 s): the last line is then the JSON object
+// with the join fields only (join_*, evaluate_cpu_ms_per_window, ingest_cpu_ms_per_window, reference_cpu_ms), e.g.
+//   MESHLENS_BENCH_ONLY=join npm run bench:correlation
 import { existsSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -153,9 +156,25 @@ async function trial(index: number) {
   }
 }
 
+const only = process.env.MESHLENS_BENCH_ONLY ?? '';
+if (only !== '' && only !== 'join') throw new Error(`invalid MESHLENS_BENCH_ONLY: ${only} must be "join" or unset`);
 const join = joinBench();
 const reference = referenceCpuMs();
 process.stderr.write(`join of ${FLOWS} flows over ${join.join_routes} routes: ${join.join_cpu_ms_per_window} ms CPU (join + verdicts ${join.evaluate_cpu_ms_per_window} ms; reference workload ${reference} ms)\n`);
+const joinFields = {
+  join_flows: FLOWS,
+  join_routes: join.join_routes,
+  join_cpu_ms_per_window: join.join_cpu_ms_per_window,
+  join_cpu_ms_per_window_min: join.join_cpu_ms_per_window_min,
+  evaluate_cpu_ms_per_window: join.evaluate_cpu_ms_per_window,
+  reference_cpu_ms: reference,
+  join_cost_in_reference_workloads: join.join_cpu_ms_per_window === null ? null : Math.round((join.join_cpu_ms_per_window / reference) * 100) / 100,
+  ingest_cpu_ms_per_window: join.ingest_cpu_ms_per_window,
+};
+if (only === 'join') {
+  console.log(JSON.stringify({ bench: 'correlation', only: 'join', ...joinFields }));
+  process.exit(0);
+}
 const missing = kernelTestsMissing() ?? (existsSync(WASM) ? null : 'the release filter (npm run build:filter)');
 const trials = [];
 if (missing === null) for (let i = 0; i < TRIALS; i++) trials.push(await trial(i + 1));
@@ -183,14 +202,7 @@ console.log(JSON.stringify({
   clean_endpoint_stayed_healthy: trials.filter((t) => t.dHealthy).length,
   false_positive_windows: trials.reduce((n, t) => n + t.falsePositives, 0),
   clean_windows_observed: trials.reduce((n, t) => n + t.clean, 0),
-  join_flows: FLOWS,
-  join_routes: join.join_routes,
-  join_cpu_ms_per_window: join.join_cpu_ms_per_window,
-  join_cpu_ms_per_window_min: join.join_cpu_ms_per_window_min,
-  evaluate_cpu_ms_per_window: join.evaluate_cpu_ms_per_window,
-  reference_cpu_ms: reference,
-  join_cost_in_reference_workloads: join.join_cpu_ms_per_window === null ? null : Math.round((join.join_cpu_ms_per_window / reference) * 100) / 100,
-  ingest_cpu_ms_per_window: join.ingest_cpu_ms_per_window,
+  ...joinFields,
   client_error_rate_network_aware_on: networkAware?.arms.on.clientErrorRate ?? null,
   client_error_rate_network_aware_off: networkAware?.arms.off.clientErrorRate ?? null,
   breaker_opens_network_aware_on: networkAware?.arms.on.opens ?? null,
