@@ -11,9 +11,10 @@
 // segments stay unattributed (counted in `unattributedRetransSegs`).
 import type { FlowDirection__Output } from './generated/meshlens/v1/FlowDirection.ts';
 import {
-  routeKey, routeNumber, type ConnectionIndex, type ConnectionRecord, type IndexedConnection, type KeyedRouteWeight, type KernelFlowRecord,
-  type ReportWindow,
+  addressNumber, connectionOf, connectionRecord, endpointNumber, flowRecord, routeKey, routeNumber, unreportedErrors, unreportedRequests,
+  type ConnectionRecord, type KernelFlowRecord, type KeyedRouteWeight, type ReportWindow,
 } from './correlation-windows.ts';
+import { DURATION_BUCKET_COUNT } from './telemetry-store.ts';
 
 export interface RouteShare {
   pathTemplate: string;
@@ -90,27 +91,25 @@ export interface ConnectionShares {
   weights: KeyedRouteWeight[];
 }
 
-/** A window's connections grouped by (proxy, local|remote), kept up to date at ingest (correlation-windows.ts). */
-export function connectionIndex(window: ReportWindow): ConnectionIndex {
-  return window.byProxy;
-}
-
-export function sharesOf(connection: IndexedConnection): ConnectionShares {
-  const records = connection.records;
-  if (records.length === 1) {
-    const record = records[0]!;
-    return { records, cluster: record.cluster, requests: record.requests, errors: record.errors, weights: weightsOf(record) };
-  }
-  const shares: ConnectionShares = { records, cluster: records[0]!.cluster, requests: 0, errors: 0, weights: [] };
+/** Connection `slot` of `window` with its entries summed for attribution. */
+export function sharesOf(window: ReportWindow, slot: number): ConnectionShares {
+  const records: ConnectionRecord[] = [];
+  const shares: ConnectionShares = { records, cluster: '', requests: 0, errors: 0, weights: [] };
   let busiest = -1;
-  for (const record of records) {
+  for (let r = window.connections.firstRecord[slot]!; r >= 0; r = window.records.nextOfConnection[r]!) {
+    const record = connectionRecord(window, r);
+    records.push(record);
     if (record.requests > busiest) {
       shares.cluster = record.cluster;
       busiest = record.requests;
     }
     shares.requests += record.requests;
     shares.errors += record.errors;
-    for (const w of weightsOf(record)) shares.weights.push(w);
+    for (const w of record.routes) shares.weights.push(w);
+    const rest = unreportedRequests(window, r);
+    if (rest > 0) {
+      shares.weights.push({ pathTemplate: '', tenant: '', requests: rest, errors: unreportedErrors(window, r), cluster: record.cluster, routeId: -1 });
+    }
   }
   return shares;
 }
@@ -119,30 +118,30 @@ export function sharesOf(connection: IndexedConnection): ConnectionShares {
  * Joins window `position` of `windows` (oldest first, as CorrelationWindows.windows() returns them). Neighbour
  * windows are looked into only when a flow's connection completed no request in this one.
  *
- * Cost: the join runs once per window over every flow (10,000 flows × 1,000 routes in bench:correlation), so the
- * window's own connections are visited once, in the outcome pass, which leaves per connection slot its endpoint and
- * its route entries with their request fractions in flat arrays; a flow then costs one map lookup (its connection,
- * with the address-key string whose hash ingest already computed) and array reads. Routes and endpoints are found by
- * the numbers ingest gave their keys, not by building and hashing key strings per weight: what is left is mostly
- * the first read of each record and flow after ingest (memory, not computation).
+ * Cost: the join runs once per window over every flow (10,000 flows × 1,000 routes in bench:correlation) and again
+ * for every Admin view, so it reads the window's columns (correlation-windows.ts) by the numbers ingest gave: the
+ * window's own entries are visited once, in the outcome pass, which leaves per connection its endpoint and its route
+ * totals with their request fractions in flat arrays; a flow then reaches its proxy through its namespace number and
+ * its connection through its address-pair number (a chain of one, but for equal pairs in two namespaces), with no
+ * string hashed and no object read. Only a flow whose connection completed nothing in this window (a neighbour
+ * window's shares) and the per-connection detail of the views (`withConnections`) build objects.
  */
 export function joinWindow(windows: readonly ReportWindow[], position: number, withConnections = true): WindowJoin {
   const window = windows[position]!;
-  const own = connectionIndex(window);
   const connections: JoinedConnection[] = [];
   let flowsWithoutIdentity = 0;
   let unattributedRetransSegs = 0;
 
-  // Routes and endpoints in order of first use, found by the numbers their keys got at ingest (window.routeIds,
-  // window.endpointIds); keys the window did not number (a neighbour window's connection, the weight weightsOf makes
-  // up) fall back to a map. Endpoints are referred to by their position in `endpoints`, where srttWeights keeps the
-  // sent segments their mean RTT is weighted by.
+  // Routes and endpoints in order of first use, found by the numbers ingest gave them; names the window did not
+  // number (a neighbour window's connection, the ("", "") weight of unsplit requests) fall back to a map. Endpoints
+  // are referred to by their position in `endpoints`, where srttWeights keeps the sent segments their mean RTT is
+  // weighted by.
   const routes: RouteAttribution[] = [];
-  const routeById: (RouteAttribution | undefined)[] = new Array(window.routeIds.size);
+  const routeById: (RouteAttribution | undefined)[] = new Array(window.routes.size);
   const otherRoutes = new Map<string, RouteAttribution>();
   const endpoints: EndpointWindow[] = [];
   const srttWeights: number[] = [];
-  const endpointById = new Int32Array(window.endpointIds.size).fill(-1);
+  const endpointById = new Int32Array(window.endpointCluster.length).fill(-1);
   const otherEndpoints = new Map<string, number>();
   const newEndpoint = (cluster: string, endpoint: string): number => {
     endpoints.push({
@@ -152,29 +151,33 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
     srttWeights.push(0);
     return endpoints.length - 1;
   };
-  const endpointAt = (id: number, cluster: string, endpoint: string): number => {
+  const endpointAt = (id: number): number => {
     let index = endpointById[id]!;
-    if (index < 0) endpointById[id] = index = newEndpoint(cluster, endpoint);
+    if (index < 0) endpointById[id] = index = newEndpoint(window.endpointCluster[id]!, window.endpointAddress[id]!);
     return index;
   };
-  const endpointOf = (key: string, cluster: string, endpoint: string): number => {
-    const id = window.endpointIds.get(key);
-    if (id !== undefined) return endpointAt(id, cluster, endpoint);
+  const endpointOf = (cluster: string, endpoint: string): number => {
+    const id = endpointNumber(window, cluster, endpoint);
+    if (id >= 0) return endpointAt(id);
+    const key = `${cluster}\u0000${endpoint}`;
     let index = otherEndpoints.get(key);
     if (index === undefined) otherEndpoints.set(key, (index = newEndpoint(cluster, endpoint)));
     return index;
   };
-  const routeAt = (id: number, cluster: string, pathTemplate: string, tenant: string): RouteAttribution => {
+  const routeAt = (id: number, cluster: string): RouteAttribution => {
     let entry = routeById[id];
-    if (!entry) routes.push((routeById[id] = entry = { cluster, pathTemplate, tenant, requests: 0, retransSegs: 0, segsOut: 0 }));
+    if (!entry) {
+      routes.push((routeById[id] = entry = {
+        cluster, pathTemplate: window.routes.pathTemplate[id]!, tenant: window.routes.tenant[id]!, requests: 0, retransSegs: 0, segsOut: 0,
+      }));
+    }
     return entry;
   };
-  /** The route of a weight (keyed by its record's cluster), shown under `cluster`. */
-  const route = (weight: KeyedRouteWeight, cluster: string): RouteAttribution => {
-    const { pathTemplate, tenant } = weight;
-    const id = routeNumber(window.routeIds, weight.cluster, pathTemplate, tenant, false);
-    if (id >= 0) return routeAt(id, cluster, pathTemplate, tenant);
-    const key = routeKey(weight.cluster, pathTemplate, tenant);
+  /** The route of (`keyCluster`, path template, tenant), shown under `cluster`. */
+  const route = (keyCluster: string, pathTemplate: string, tenant: string, cluster: string): RouteAttribution => {
+    const id = routeNumber(window.routes, keyCluster, pathTemplate, tenant, false);
+    if (id >= 0) return routeAt(id, cluster);
+    const key = routeKey(keyCluster, pathTemplate, tenant);
     let entry = otherRoutes.get(key);
     if (!entry) {
       otherRoutes.set(key, (entry = { cluster, pathTemplate, tenant, requests: 0, retransSegs: 0, segsOut: 0 }));
@@ -186,127 +189,149 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
   // Outcomes: every entry of the window counts for its endpoint and route, joined to a kernel flow or not. A proxy
   // whose namespace an agent covered and that has no flow on a connection had no traffic on it the collector saw.
   const covered = new Set(window.identities.values());
-  const endpointBySlot = new Int32Array(window.slots);
-  const routeStart = new Int32Array(window.slots);
-  const routeEnd = new Int32Array(window.slots);
-  // At most each record's weights plus the one weightsOf may add.
-  const bound = window.weights + window.connections.size;
+  const slots = window.connections.count;
+  const { firstRecord, nextOfProxy } = window.connections;
+  const records = window.records;
+  const { nextOfConnection, firstWeight } = records;
+  const weights = window.weights;
+  const endpointBySlot = new Int32Array(slots);
+  const routeStart = new Int32Array(slots);
+  const routeEnd = new Int32Array(slots);
+  // At most each record's weights plus the one for its unsplit requests.
+  const bound = weights.count + records.count;
   const routeRefs: RouteAttribution[] = new Array(bound);
   const routeFractions = new Float64Array(bound);
   let refs = 0;
-  const slotRequests = new Float64Array(window.slots);
-  const slotDurationMsSum = new Float64Array(window.slots);
-  for (const [proxyId, byAddress] of own) {
-    const proxyCovered = covered.has(proxyId);
-    for (const connection of byAddress.values()) {
+  const slotRequests = new Float64Array(slots);
+  const slotDurationMsSum = new Float64Array(slots);
+  for (let proxy = 0; proxy < window.proxies.names.length; proxy++) {
+    const proxyCovered = covered.has(window.proxies.names[proxy]!);
+    for (let slot = window.proxyFirst[proxy]!; slot >= 0; slot = nextOfProxy[slot]!) {
       let busiest = -1;
       let cluster = '';
       let requests = 0;
-      for (const record of connection.records) {
-        const index = endpointAt(record.endpointId, record.cluster, record.remoteAddress);
+      for (let r = firstRecord[slot]!; r >= 0; r = nextOfConnection[r]!) {
+        const index = endpointAt(records.endpoint[r]!);
         const stats = endpoints[index]!;
         if (proxyCovered) stats.covered = true;
-        stats.requests += record.requests;
-        stats.errors += record.errors;
-        stats.slowCalls += record.slowCalls;
-        stats.durationMsSum += record.durationMsSum;
-        for (let i = 0; i < record.buckets.length; i++) stats.buckets[i] = (stats.buckets[i] ?? 0) + record.buckets[i]!;
-        if (record.requests > busiest) {
-          busiest = record.requests;
-          cluster = record.cluster;
-          endpointBySlot[connection.slot] = index;
+        const recordRequests = records.requests[r]!;
+        stats.requests += recordRequests;
+        stats.errors += records.errors[r]!;
+        stats.slowCalls += records.slowCalls[r]!;
+        stats.durationMsSum += records.durationMsSum[r]!;
+        const buckets = stats.buckets;
+        for (let i = 0, b = r * DURATION_BUCKET_COUNT; i < records.bucketCount[r]!; i++, b++) buckets[i] = (buckets[i] ?? 0) + records.buckets[b]!;
+        if (recordRequests > busiest) {
+          busiest = recordRequests;
+          cluster = window.clusters.names[records.cluster[r]!]!;
+          endpointBySlot[slot] = index;
         }
-        requests += record.requests;
-        slotDurationMsSum[connection.slot] += record.durationMsSum;
+        requests += recordRequests;
+        slotDurationMsSum[slot] += records.durationMsSum[r]!;
       }
-      slotRequests[connection.slot] = requests;
+      slotRequests[slot] = requests;
       const first = refs;
-      for (const record of connection.records) {
-        for (const weight of weightsOf(record)) {
-          const entry = weight.routeId >= 0 ? routeAt(weight.routeId, cluster, weight.pathTemplate, weight.tenant)
-            : route(weight, cluster);
-          entry.requests += weight.requests;
+      for (let r = firstRecord[slot]!; r >= 0; r = nextOfConnection[r]!) {
+        for (let w = firstWeight[r]!; w >= 0; w = weights.next[w]!) {
+          const entry = routeAt(weights.route[w]!, cluster);
+          entry.requests += weights.requests[w]!;
           routeRefs[refs] = entry;
-          routeFractions[refs++] = weight.requests / requests;
+          routeFractions[refs++] = weights.requests[w]! / requests;
+        }
+        const rest = unreportedRequests(window, r);
+        if (rest > 0) {
+          const entry = route(window.clusters.names[records.cluster[r]!]!, '', '', cluster);
+          entry.requests += rest;
+          routeRefs[refs] = entry;
+          routeFractions[refs++] = rest / requests;
         }
       }
       // No request on it (routes reported without counts): its weights share equally.
       if (!(requests > 0)) routeFractions.fill(1 / (refs - first), first, refs);
-      routeStart[connection.slot] = first;
-      routeEnd[connection.slot] = refs;
+      routeStart[slot] = first;
+      routeEnd[slot] = refs;
     }
   }
 
+  // The proxy of each flow namespace: its number among the window's connections' proxies, -2 when it has none in
+  // this window (a neighbour window may), -1 when the agent named no proxy.
+  const namespaces = window.namespaces.names.length;
+  const proxyOf = new Int32Array(namespaces).fill(-1);
+  const proxyIdOf: string[] = new Array(namespaces).fill('');
+  for (const [key, proxyId] of window.identities) {
+    const namespace = window.namespaces.ids.get(key);
+    if (namespace === undefined || !proxyId) continue;
+    proxyOf[namespace] = window.proxies.ids.get(proxyId) ?? -2;
+    proxyIdOf[namespace] = proxyId;
+  }
+  const { namespace: flowNamespace, address: flowAddress, retransSegs: flowRetransSegs, segsOut: flowSegsOut, srttUs: flowSrttUs } = window.flows;
+  const { proxy: slotProxy, nextAtAddress: slotNextAtAddress } = window.connections;
+  const firstAtAddress = window.addressFirst.connection;
   const routeWeights: KeyedRouteWeight[] = [];
-  const proxies = proxiesByNode(window);
-  let lastNode: string | undefined;
-  let lastNetns = -1;
-  let proxyId = '';
-  let byAddress: Map<string, IndexedConnection> | undefined;
-  for (const flow of window.flows) {
-    // An agent reports a namespace's flows together: look its proxy up once per run of them.
-    if (flow.nodeName !== lastNode || flow.netns !== lastNetns) {
-      lastNode = flow.nodeName;
-      lastNetns = flow.netns;
-      proxyId = proxies.get(flow.nodeName)?.get(flow.netns) ?? '';
-      byAddress = proxyId ? own.get(proxyId) : undefined;
+  for (let f = 0; f < window.flows.count; f++) {
+    const namespace = flowNamespace[f]!;
+    const proxy = proxyOf[namespace]!;
+    if (proxy === -1) flowsWithoutIdentity++;
+    let slot = -1;
+    if (proxy >= 0) {
+      for (slot = firstAtAddress[flowAddress[f]!]!; slot >= 0; slot = slotNextAtAddress[slot]!) if (slotProxy[slot] === proxy) break;
     }
-    if (!proxyId) flowsWithoutIdentity++;
-    const current = byAddress?.get(flow.addressKey);
+    const retransSegs = flowRetransSegs[f]!;
+    const segsOut = flowSegsOut[f]!;
     let index = -1;
-    if (withConnections) {
-      const currentShares = current && sharesOf(current);
-      const shares = currentShares ?? (proxyId ? nearestShares(windows, position, proxyId, flow.addressKey) : undefined);
-      routeWeights.length = 0;
-      const joined = toJoined(flow, proxyId, shares, shares !== undefined && shares === currentShares, routeWeights);
-      connections.push(joined);
-      if (shares) {
-        for (let i = 0; i < joined.routes.length; i++) {
-          const share = joined.routes[i]!;
-          const entry = route(routeWeights[i]!, joined.cluster);
-          entry.retransSegs += share.retransSegs;
-          entry.segsOut += share.segsOut;
+    if (withConnections || slot < 0) {
+      const flow = flowRecord(window, f);
+      const currentShares = slot >= 0 ? sharesOf(window, slot) : undefined;
+      const shares = currentShares ?? (proxy !== -1 ? nearestShares(windows, position, proxyIdOf[namespace]!, flowAddress[f]!) : undefined);
+      if (withConnections) {
+        routeWeights.length = 0;
+        const joined = toJoined(flow, proxyIdOf[namespace]!, shares, shares !== undefined && shares === currentShares, routeWeights);
+        connections.push(joined);
+        if (shares) {
+          for (let i = 0; i < joined.routes.length; i++) {
+            const share = joined.routes[i]!;
+            const weight = routeWeights[i]!;
+            const entry = route(weight.cluster, weight.pathTemplate, weight.tenant, joined.cluster);
+            entry.retransSegs += share.retransSegs;
+            entry.segsOut += share.segsOut;
+          }
         }
-        index = endpointOf(`${shares.cluster}\u0000${flow.remoteAddress}`, shares.cluster, flow.remoteAddress);
-      }
-    } else if (current) {
-      const slot = current.slot;
-      index = endpointBySlot[slot]!;
-      for (let k = routeStart[slot]!; k < routeEnd[slot]!; k++) {
-        const entry = routeRefs[k]!;
-        entry.retransSegs += flow.retransSegs * routeFractions[k]!;
-        entry.segsOut += flow.segsOut * routeFractions[k]!;
-      }
-    } else {
-      const shares = proxyId ? nearestShares(windows, position, proxyId, flow.addressKey) : undefined;
-      if (shares) {
+      } else if (shares) {
         // The same split as toJoined's, straight into the route totals (evaluation needs no per-connection objects).
         const n = shares.weights.length;
         for (const weight of shares.weights) {
           const fraction = shares.requests > 0 ? weight.requests / shares.requests : 1 / n;
-          const entry = route(weight, shares.cluster);
-          entry.retransSegs += flow.retransSegs * fraction;
-          entry.segsOut += flow.segsOut * fraction;
+          const entry = route(weight.cluster, weight.pathTemplate, weight.tenant, shares.cluster);
+          entry.retransSegs += retransSegs * fraction;
+          entry.segsOut += segsOut * fraction;
         }
-        index = endpointOf(`${shares.cluster}\u0000${flow.remoteAddress}`, shares.cluster, flow.remoteAddress);
+      }
+      if (shares) index = endpointOf(shares.cluster, flow.remoteAddress);
+    } else {
+      index = endpointBySlot[slot]!;
+      for (let k = routeStart[slot]!; k < routeEnd[slot]!; k++) {
+        const entry = routeRefs[k]!;
+        entry.retransSegs += retransSegs * routeFractions[k]!;
+        entry.segsOut += segsOut * routeFractions[k]!;
       }
     }
     if (index < 0) {
-      unattributedRetransSegs += flow.retransSegs;
+      unattributedRetransSegs += retransSegs;
       continue;
     }
     const stats = endpoints[index]!;
-    if (current && flow.retransSegs > 0) {
-      stats.lossyRequests += slotRequests[current.slot]!;
-      stats.lossyDurationMsSum += slotDurationMsSum[current.slot]!;
+    if (slot >= 0 && retransSegs > 0) {
+      stats.lossyRequests += slotRequests[slot]!;
+      stats.lossyDurationMsSum += slotDurationMsSum[slot]!;
     }
     stats.flows++;
-    stats.retransSegs += flow.retransSegs;
-    stats.segsOut += flow.segsOut;
-    if (flow.srttUs > 0 && flow.segsOut > 0) {
+    stats.retransSegs += retransSegs;
+    stats.segsOut += segsOut;
+    const srttUs = flowSrttUs[f]!;
+    if (srttUs > 0 && segsOut > 0) {
       const weight = srttWeights[index]!;
-      stats.srttUs = (stats.srttUs * weight + flow.srttUs * flow.segsOut) / (weight + flow.segsOut);
-      srttWeights[index] = weight + flow.segsOut;
+      stats.srttUs = (stats.srttUs * weight + srttUs * segsOut) / (weight + segsOut);
+      srttWeights[index] = weight + segsOut;
     }
   }
 
@@ -317,47 +342,17 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
   };
 }
 
-/** The window's identities as node → netns → proxy, so a flow's lookup builds no key string. */
-function proxiesByNode(window: ReportWindow): Map<string, Map<number, string>> {
-  const out = new Map<string, Map<number, string>>();
-  for (const [key, proxyId] of window.identities) {
-    const cut = key.lastIndexOf('\u0000');
-    const node = key.slice(0, cut);
-    let byNetns = out.get(node);
-    if (!byNetns) out.set(node, (byNetns = new Map()));
-    byNetns.set(Number(key.slice(cut + 1)), proxyId);
-  }
-  return out;
-}
-
 /** The connection's entries in the closest kept window (later first on a tie: a slowed request completes later). */
-function nearestShares(windows: readonly ReportWindow[], position: number, proxyId: string, addressKey: string): ConnectionShares | undefined {
+function nearestShares(windows: readonly ReportWindow[], position: number, proxyId: string, address: number): ConnectionShares | undefined {
+  const window = windows[position]!;
+  const key = window.addresses.names[address]!;
   for (let distance = 1; distance < windows.length; distance++) {
     for (const neighbour of [windows[position + distance], windows[position - distance]]) {
-      const found = neighbour && connectionIndex(neighbour).get(proxyId)?.get(addressKey);
-      if (found) return sharesOf(found);
+      const slot = neighbour ? connectionOf(neighbour, proxyId, key) : -1;
+      if (slot >= 0) return sharesOf(neighbour!, slot);
     }
   }
   return undefined;
-}
-
-/**
- * A record's requests by (path template, tenant). A filter that does not report them, or reports fewer requests
- * in them than in its totals, leaves the rest under ("", ""), so the weights always add up to the record's requests.
- */
-function weightsOf(record: ConnectionRecord): KeyedRouteWeight[] {
-  let reported = 0;
-  let reportedErrors = 0;
-  for (const r of record.routes) {
-    reported += r.requests;
-    reportedErrors += r.errors;
-  }
-  if (reported >= record.requests) return record.routes;
-  const errors = Math.max(0, record.errors - reportedErrors);
-  return [...record.routes, {
-    pathTemplate: '', tenant: '', requests: record.requests - reported, errors: Math.min(errors, record.requests - reported),
-    cluster: record.cluster, routeId: -1,
-  }];
 }
 
 /** The joined connection; `routeWeights` receives the first weight of each of its route shares, in order. */

@@ -2,7 +2,7 @@
 // (netns identity, 4-tuple), and the attribution of segments to routes and tenants, with hand-derived figures.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CorrelationWindows, type ConnectionInput } from '../../control-plane/src/correlation-windows.ts';
+import { connectionRecords, CorrelationWindows, type ConnectionInput } from '../../control-plane/src/correlation-windows.ts';
 import { joinWindow } from '../../control-plane/src/correlation.ts';
 
 type Entry = ConnectionInput;
@@ -41,8 +41,8 @@ Windows('memory bound: windows, flows and connection entries beyond their caps a
   assert.is(windows.size, 3, 'only the 3 most recent windows are kept');
   assert.equal(windows.windows().map((w) => w.index), [7, 8, 9]);
   for (const w of windows.windows()) {
-    assert.is(w.flows.length, 5);
-    assert.is(w.connections.size, 4);
+    assert.is(w.flows.count, 5);
+    assert.is(w.records.count, 4);
     assert.is(w.identities.size, 20);
   }
   assert.equal(windows.dropped, { flows: 10 * 3, connections: 10 * 2, identities: 10 * 31, lateReports: 0, sources: 0 });
@@ -51,14 +51,14 @@ Windows('memory bound: windows, flows and connection entries beyond their caps a
   assert.is(windows.size, 3);
   // Reports for an existing window still add up when its caps are reached for new keys.
   windows.addFilterReport('p', 9000, 10_000, [entry('l:0', 'r:1', [['/a', 't', 5, 0]])]);
-  assert.is([...windows.windows()[2]!.connections.values()].find((c) => c.localAddress === 'l:0')!.requests, 6);
+  assert.is(connectionRecords(windows.windows()[2]!).find((c) => c.localAddress === 'l:0')!.requests, 6);
 });
 
 Windows('route weights of one connection are capped at 16, the rest summed under ~other', () => {
   const windows = new CorrelationWindows();
   windows.addFilterReport('p', 0, 1000, [entry('l:1', 'r:1', Array.from({ length: 16 }, (_, i) => [`/p${i}`, 't', 1, 0] as [string, string, number, number]))]);
   windows.addFilterReport('p', 0, 1000, [entry('l:1', 'r:1', [['/p0', 't', 2, 0], ['/new', 't', 3, 1]])]);
-  const [record] = windows.windows()[0]!.connections.values();
+  const [record] = connectionRecords(windows.windows()[0]!);
   assert.is(record!.routes.length, 16);
   assert.is(record!.routes[0]!.requests, 3);
   assert.equal(record!.routes[15], {
