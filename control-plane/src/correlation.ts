@@ -128,218 +128,282 @@ export function sharesOf(window: ReportWindow, slot: number): ConnectionShares {
  */
 export function joinWindow(windows: readonly ReportWindow[], position: number, withConnections = true): WindowJoin {
   const window = windows[position]!;
+  const join = new Join(window);
+  join.outcomes();
   const connections: JoinedConnection[] = [];
-  let flowsWithoutIdentity = 0;
-  let unattributedRetransSegs = 0;
+  const proxies = join.flowProxies();
+  const flows = window.flows;
+  const firstAtAddress = window.addressFirst.connection;
+  const { proxy: slotProxy, nextAtAddress } = window.connections;
+  for (let f = 0; f < flows.count; f++) {
+    const namespace = flows.namespace[f]!;
+    const proxy = proxies.number[namespace]!;
+    if (proxy === -1) join.flowsWithoutIdentity++;
+    let slot = -1;
+    if (proxy >= 0) {
+      for (slot = firstAtAddress[flows.address[f]!]!; slot >= 0; slot = nextAtAddress[slot]!) if (slotProxy[slot] === proxy) break;
+    }
+    if (withConnections || slot < 0) join.flowWithShares(windows, position, f, slot, proxy === -1 ? '' : proxies.id[namespace]!, withConnections ? connections : undefined);
+    else join.flow(f, slot);
+  }
+  connections.sort((a, b) => b.retransSegs - a.retransSegs || b.segsOut - a.segsOut);
+  return {
+    index: window.index, startMs: window.startMs, endMs: window.endMs, connections,
+    routes: join.routes, endpoints: join.endpoints, flowsWithoutIdentity: join.flowsWithoutIdentity,
+    unattributedRetransSegs: join.unattributedRetransSegs,
+  };
+}
 
+/** One window's join in progress: its route and endpoint totals, and per connection what its flows add to them. */
+class Join {
+  readonly window: ReportWindow;
+  flowsWithoutIdentity = 0;
+  unattributedRetransSegs = 0;
   // Routes and endpoints in order of first use, found by the numbers ingest gave them; names the window did not
   // number (a neighbour window's connection, the ("", "") weight of unsplit requests) fall back to a map. Endpoints
   // are referred to by their position in `endpoints`, where srttWeights keeps the sent segments their mean RTT is
   // weighted by.
-  const routes: RouteAttribution[] = [];
-  const routeById: (RouteAttribution | undefined)[] = new Array(window.routes.size);
-  const otherRoutes = new Map<string, RouteAttribution>();
-  const endpoints: EndpointWindow[] = [];
-  const srttWeights: number[] = [];
-  const endpointById = new Int32Array(window.endpointCluster.length).fill(-1);
-  const otherEndpoints = new Map<string, number>();
-  const newEndpoint = (cluster: string, endpoint: string): number => {
-    endpoints.push({
+  readonly routes: RouteAttribution[] = [];
+  readonly routeById: (RouteAttribution | undefined)[];
+  readonly otherRoutes = new Map<string, RouteAttribution>();
+  readonly endpoints: EndpointWindow[] = [];
+  readonly srttWeights: number[] = [];
+  readonly endpointById: Int32Array;
+  readonly otherEndpoints = new Map<string, number>();
+  // Per connection: the endpoint of its busiest entry, its route totals with their request fractions
+  // (routeRefs/routeFractions from routeStart to routeEnd), its requests and their summed duration.
+  readonly endpointBySlot: Int32Array;
+  readonly routeStart: Int32Array;
+  readonly routeEnd: Int32Array;
+  readonly routeRefs: RouteAttribution[];
+  readonly routeFractions: Float64Array;
+  readonly slotRequests: Float64Array;
+  readonly slotDurationMsSum: Float64Array;
+
+  constructor(window: ReportWindow) {
+    this.window = window;
+    this.routeById = new Array(window.routes.size);
+    this.endpointById = new Int32Array(window.endpointCluster.length).fill(-1);
+    const slots = window.connections.count;
+    this.endpointBySlot = new Int32Array(slots);
+    this.routeStart = new Int32Array(slots);
+    this.routeEnd = new Int32Array(slots);
+    // At most each record's weights plus the one for its unsplit requests.
+    const bound = window.weights.count + window.records.count;
+    this.routeRefs = new Array(bound);
+    this.routeFractions = new Float64Array(bound);
+    this.slotRequests = new Float64Array(slots);
+    this.slotDurationMsSum = new Float64Array(slots);
+  }
+
+  #newEndpoint(cluster: string, endpoint: string): number {
+    this.endpoints.push({
       cluster, endpoint, requests: 0, errors: 0, slowCalls: 0, durationMsSum: 0, buckets: [], flows: 0, covered: false, retransSegs: 0,
       segsOut: 0, srttUs: 0, lossyRequests: 0, lossyDurationMsSum: 0,
     });
-    srttWeights.push(0);
-    return endpoints.length - 1;
-  };
-  const endpointAt = (id: number): number => {
-    let index = endpointById[id]!;
-    if (index < 0) endpointById[id] = index = newEndpoint(window.endpointCluster[id]!, window.endpointAddress[id]!);
+    this.srttWeights.push(0);
+    return this.endpoints.length - 1;
+  }
+
+  #endpointAt(id: number): number {
+    let index = this.endpointById[id]!;
+    if (index < 0) this.endpointById[id] = index = this.#newEndpoint(this.window.endpointCluster[id]!, this.window.endpointAddress[id]!);
     return index;
-  };
-  const endpointOf = (cluster: string, endpoint: string): number => {
-    const id = endpointNumber(window, cluster, endpoint);
-    if (id >= 0) return endpointAt(id);
+  }
+
+  #endpointOf(cluster: string, endpoint: string): number {
+    const id = endpointNumber(this.window, cluster, endpoint);
+    if (id >= 0) return this.#endpointAt(id);
     const key = `${cluster}\u0000${endpoint}`;
-    let index = otherEndpoints.get(key);
-    if (index === undefined) otherEndpoints.set(key, (index = newEndpoint(cluster, endpoint)));
+    let index = this.otherEndpoints.get(key);
+    if (index === undefined) this.otherEndpoints.set(key, (index = this.#newEndpoint(cluster, endpoint)));
     return index;
-  };
-  const routeAt = (id: number, cluster: string): RouteAttribution => {
-    let entry = routeById[id];
+  }
+
+  #routeAt(id: number, cluster: string): RouteAttribution {
+    let entry = this.routeById[id];
     if (!entry) {
-      routes.push((routeById[id] = entry = {
-        cluster, pathTemplate: window.routes.pathTemplate[id]!, tenant: window.routes.tenant[id]!, requests: 0, retransSegs: 0, segsOut: 0,
+      const names = this.window.routes;
+      this.routes.push((this.routeById[id] = entry = {
+        cluster, pathTemplate: names.pathTemplate[id]!, tenant: names.tenant[id]!, requests: 0, retransSegs: 0, segsOut: 0,
       }));
     }
     return entry;
-  };
+  }
+
   /** The route of (`keyCluster`, path template, tenant), shown under `cluster`. */
-  const route = (keyCluster: string, pathTemplate: string, tenant: string, cluster: string): RouteAttribution => {
-    const id = routeNumber(window.routes, keyCluster, pathTemplate, tenant, false);
-    if (id >= 0) return routeAt(id, cluster);
+  #route(keyCluster: string, pathTemplate: string, tenant: string, cluster: string): RouteAttribution {
+    const id = routeNumber(this.window.routes, keyCluster, pathTemplate, tenant, false);
+    if (id >= 0) return this.#routeAt(id, cluster);
     const key = routeKey(keyCluster, pathTemplate, tenant);
-    let entry = otherRoutes.get(key);
+    let entry = this.otherRoutes.get(key);
     if (!entry) {
-      otherRoutes.set(key, (entry = { cluster, pathTemplate, tenant, requests: 0, retransSegs: 0, segsOut: 0 }));
-      routes.push(entry);
+      this.otherRoutes.set(key, (entry = { cluster, pathTemplate, tenant, requests: 0, retransSegs: 0, segsOut: 0 }));
+      this.routes.push(entry);
     }
     return entry;
-  };
+  }
 
-  // Outcomes: every entry of the window counts for its endpoint and route, joined to a kernel flow or not. A proxy
-  // whose namespace an agent covered and that has no flow on a connection had no traffic on it the collector saw.
-  const covered = new Set(window.identities.values());
-  const slots = window.connections.count;
-  const { firstRecord, nextOfProxy } = window.connections;
-  const records = window.records;
-  const { nextOfConnection, firstWeight } = records;
-  const weights = window.weights;
-  const endpointBySlot = new Int32Array(slots);
-  const routeStart = new Int32Array(slots);
-  const routeEnd = new Int32Array(slots);
-  // At most each record's weights plus the one for its unsplit requests.
-  const bound = weights.count + records.count;
-  const routeRefs: RouteAttribution[] = new Array(bound);
-  const routeFractions = new Float64Array(bound);
-  let refs = 0;
-  const slotRequests = new Float64Array(slots);
-  const slotDurationMsSum = new Float64Array(slots);
-  for (let proxy = 0; proxy < window.proxies.names.length; proxy++) {
-    const proxyCovered = covered.has(window.proxies.names[proxy]!);
-    for (let slot = window.proxyFirst[proxy]!; slot >= 0; slot = nextOfProxy[slot]!) {
-      let busiest = -1;
-      let cluster = '';
-      let requests = 0;
-      for (let r = firstRecord[slot]!; r >= 0; r = nextOfConnection[r]!) {
-        const index = endpointAt(records.endpoint[r]!);
-        const stats = endpoints[index]!;
-        if (proxyCovered) stats.covered = true;
-        const recordRequests = records.requests[r]!;
-        stats.requests += recordRequests;
-        stats.errors += records.errors[r]!;
-        stats.slowCalls += records.slowCalls[r]!;
-        stats.durationMsSum += records.durationMsSum[r]!;
-        const buckets = stats.buckets;
-        for (let i = 0, b = r * DURATION_BUCKET_COUNT; i < records.bucketCount[r]!; i++, b++) buckets[i] = (buckets[i] ?? 0) + records.buckets[b]!;
-        if (recordRequests > busiest) {
-          busiest = recordRequests;
-          cluster = window.clusters.names[records.cluster[r]!]!;
-          endpointBySlot[slot] = index;
-        }
-        requests += recordRequests;
-        slotDurationMsSum[slot] += records.durationMsSum[r]!;
-      }
-      slotRequests[slot] = requests;
-      const first = refs;
-      for (let r = firstRecord[slot]!; r >= 0; r = nextOfConnection[r]!) {
-        for (let w = firstWeight[r]!; w >= 0; w = weights.next[w]!) {
-          const entry = routeAt(weights.route[w]!, cluster);
-          entry.requests += weights.requests[w]!;
-          routeRefs[refs] = entry;
-          routeFractions[refs++] = weights.requests[w]! / requests;
-        }
-        const rest = unreportedRequests(window, r);
-        if (rest > 0) {
-          const entry = route(window.clusters.names[records.cluster[r]!]!, '', '', cluster);
-          entry.requests += rest;
-          routeRefs[refs] = entry;
-          routeFractions[refs++] = rest / requests;
-        }
-      }
-      // No request on it (routes reported without counts): its weights share equally.
-      if (!(requests > 0)) routeFractions.fill(1 / (refs - first), first, refs);
-      routeStart[slot] = first;
-      routeEnd[slot] = refs;
+  /**
+   * Every entry of the window counts for its endpoint and route, joined to a kernel flow or not. A proxy whose
+   * namespace an agent covered and that has no flow on a connection had no traffic on it the collector saw.
+   */
+  outcomes(): void {
+    const window = this.window;
+    const covered = new Set(window.identities.values());
+    const { firstRecord, nextOfProxy } = window.connections;
+    for (let proxy = 0; proxy < window.proxies.names.length; proxy++) {
+      const proxyCovered = covered.has(window.proxies.names[proxy]!);
+      for (let slot = window.proxyFirst[proxy]!; slot >= 0; slot = nextOfProxy[slot]!) this.#connection(slot, firstRecord[slot]!, proxyCovered);
     }
   }
 
-  // The proxy of each flow namespace: its number among the window's connections' proxies, -2 when it has none in
-  // this window (a neighbour window may), -1 when the agent named no proxy.
-  const namespaces = window.namespaces.names.length;
-  const proxyOf = new Int32Array(namespaces).fill(-1);
-  const proxyIdOf: string[] = new Array(namespaces).fill('');
-  for (const [key, proxyId] of window.identities) {
-    const namespace = window.namespaces.ids.get(key);
-    if (namespace === undefined || !proxyId) continue;
-    proxyOf[namespace] = window.proxies.ids.get(proxyId) ?? -2;
-    proxyIdOf[namespace] = proxyId;
+  #connection(slot: number, first: number, covered: boolean): void {
+    const window = this.window;
+    const records = window.records;
+    const { nextOfConnection, firstWeight } = records;
+    const weights = window.weights;
+    let busiest = -1;
+    let cluster = '';
+    let requests = 0;
+    for (let r = first; r >= 0; r = nextOfConnection[r]!) {
+      const index = this.#endpointAt(records.endpoint[r]!);
+      const stats = this.endpoints[index]!;
+      if (covered) stats.covered = true;
+      const recordRequests = records.requests[r]!;
+      stats.requests += recordRequests;
+      stats.errors += records.errors[r]!;
+      stats.slowCalls += records.slowCalls[r]!;
+      stats.durationMsSum += records.durationMsSum[r]!;
+      const buckets = stats.buckets;
+      for (let i = 0, b = r * DURATION_BUCKET_COUNT; i < records.bucketCount[r]!; i++, b++) buckets[i] = (buckets[i] ?? 0) + records.buckets[b]!;
+      if (recordRequests > busiest) {
+        busiest = recordRequests;
+        cluster = window.clusters.names[records.cluster[r]!]!;
+        this.endpointBySlot[slot] = index;
+      }
+      requests += recordRequests;
+      this.slotDurationMsSum[slot] += records.durationMsSum[r]!;
+    }
+    this.slotRequests[slot] = requests;
+    const start = this.#refs;
+    let refs = start;
+    for (let r = first; r >= 0; r = nextOfConnection[r]!) {
+      for (let w = firstWeight[r]!; w >= 0; w = weights.next[w]!) {
+        const entry = this.#routeAt(weights.route[w]!, cluster);
+        entry.requests += weights.requests[w]!;
+        this.routeRefs[refs] = entry;
+        this.routeFractions[refs++] = weights.requests[w]! / requests;
+      }
+      const rest = unreportedRequests(window, r);
+      if (rest > 0) {
+        const entry = this.#route(window.clusters.names[records.cluster[r]!]!, '', '', cluster);
+        entry.requests += rest;
+        this.routeRefs[refs] = entry;
+        this.routeFractions[refs++] = rest / requests;
+      }
+    }
+    // No request on it (routes reported without counts): its weights share equally.
+    if (!(requests > 0)) this.routeFractions.fill(1 / (refs - start), start, refs);
+    this.routeStart[slot] = start;
+    this.routeEnd[slot] = refs;
+    this.#refs = refs;
   }
-  const { namespace: flowNamespace, address: flowAddress, retransSegs: flowRetransSegs, segsOut: flowSegsOut, srttUs: flowSrttUs } = window.flows;
-  const { proxy: slotProxy, nextAtAddress: slotNextAtAddress } = window.connections;
-  const firstAtAddress = window.addressFirst.connection;
-  const routeWeights: KeyedRouteWeight[] = [];
-  for (let f = 0; f < window.flows.count; f++) {
-    const namespace = flowNamespace[f]!;
-    const proxy = proxyOf[namespace]!;
-    if (proxy === -1) flowsWithoutIdentity++;
-    let slot = -1;
-    if (proxy >= 0) {
-      for (slot = firstAtAddress[flowAddress[f]!]!; slot >= 0; slot = slotNextAtAddress[slot]!) if (slotProxy[slot] === proxy) break;
+
+  #refs = 0;
+
+  /**
+   * The proxy of each flow namespace as the agent named it (`id`, "" for none) and its number among the window's
+   * connections' proxies (`number`: -2 when it has none in this window, where a neighbour window may, -1 unnamed).
+   */
+  flowProxies(): { number: Int32Array; id: string[] } {
+    const window = this.window;
+    const namespaces = window.namespaces.names.length;
+    const number = new Int32Array(namespaces).fill(-1);
+    const id: string[] = new Array(namespaces).fill('');
+    for (const [key, proxyId] of window.identities) {
+      const namespace = window.namespaces.ids.get(key);
+      if (namespace === undefined || !proxyId) continue;
+      number[namespace] = window.proxies.ids.get(proxyId) ?? -2;
+      id[namespace] = proxyId;
     }
-    const retransSegs = flowRetransSegs[f]!;
-    const segsOut = flowSegsOut[f]!;
-    let index = -1;
-    if (withConnections || slot < 0) {
-      const flow = flowRecord(window, f);
-      const currentShares = slot >= 0 ? sharesOf(window, slot) : undefined;
-      const shares = currentShares ?? (proxy !== -1 ? nearestShares(windows, position, proxyIdOf[namespace]!, flowAddress[f]!) : undefined);
-      if (withConnections) {
-        routeWeights.length = 0;
-        const joined = toJoined(flow, proxyIdOf[namespace]!, shares, shares !== undefined && shares === currentShares, routeWeights);
-        connections.push(joined);
-        if (shares) {
-          for (let i = 0; i < joined.routes.length; i++) {
-            const share = joined.routes[i]!;
-            const weight = routeWeights[i]!;
-            const entry = route(weight.cluster, weight.pathTemplate, weight.tenant, joined.cluster);
-            entry.retransSegs += share.retransSegs;
-            entry.segsOut += share.segsOut;
-          }
-        }
-      } else if (shares) {
-        // The same split as toJoined's, straight into the route totals (evaluation needs no per-connection objects).
-        const n = shares.weights.length;
-        for (const weight of shares.weights) {
-          const fraction = shares.requests > 0 ? weight.requests / shares.requests : 1 / n;
-          const entry = route(weight.cluster, weight.pathTemplate, weight.tenant, shares.cluster);
-          entry.retransSegs += retransSegs * fraction;
-          entry.segsOut += segsOut * fraction;
+    return { number, id };
+  }
+
+  /** Flow `f` on connection `slot` of its own window: its segments split by the fractions outcomes() left. */
+  flow(f: number, slot: number): void {
+    const flows = this.window.flows;
+    const retransSegs = flows.retransSegs[f]!;
+    const segsOut = flows.segsOut[f]!;
+    const end = this.routeEnd[slot]!;
+    for (let k = this.routeStart[slot]!; k < end; k++) {
+      const entry = this.routeRefs[k]!;
+      entry.retransSegs += retransSegs * this.routeFractions[k]!;
+      entry.segsOut += segsOut * this.routeFractions[k]!;
+    }
+    this.#endpointFlow(this.endpointBySlot[slot]!, f, slot);
+  }
+
+  /**
+   * Flow `f` through its connection's shares as objects: for the per-connection detail (`connections`), or when its
+   * connection completed nothing in this window (`slot` -1) and a neighbour window's shares split its segments.
+   */
+  flowWithShares(windows: readonly ReportWindow[], position: number, f: number, slot: number, proxyId: string,
+    connections: JoinedConnection[] | undefined): void {
+    const window = this.window;
+    const flow = flowRecord(window, f);
+    const currentShares = slot >= 0 ? sharesOf(window, slot) : undefined;
+    const shares = currentShares ?? (proxyId ? nearestShares(windows, position, proxyId, window.flows.address[f]!) : undefined);
+    if (connections) {
+      const routeWeights: KeyedRouteWeight[] = [];
+      const joined = toJoined(flow, proxyId, shares, shares !== undefined && shares === currentShares, routeWeights);
+      connections.push(joined);
+      if (shares) {
+        for (let i = 0; i < joined.routes.length; i++) {
+          const share = joined.routes[i]!;
+          const weight = routeWeights[i]!;
+          const entry = this.#route(weight.cluster, weight.pathTemplate, weight.tenant, joined.cluster);
+          entry.retransSegs += share.retransSegs;
+          entry.segsOut += share.segsOut;
         }
       }
-      if (shares) index = endpointOf(shares.cluster, flow.remoteAddress);
-    } else {
-      index = endpointBySlot[slot]!;
-      for (let k = routeStart[slot]!; k < routeEnd[slot]!; k++) {
-        const entry = routeRefs[k]!;
-        entry.retransSegs += retransSegs * routeFractions[k]!;
-        entry.segsOut += segsOut * routeFractions[k]!;
+    } else if (shares) {
+      // The same split as toJoined's, straight into the route totals (evaluation needs no per-connection objects).
+      const n = shares.weights.length;
+      for (const weight of shares.weights) {
+        const fraction = shares.requests > 0 ? weight.requests / shares.requests : 1 / n;
+        const entry = this.#route(weight.cluster, weight.pathTemplate, weight.tenant, shares.cluster);
+        entry.retransSegs += flow.retransSegs * fraction;
+        entry.segsOut += flow.segsOut * fraction;
       }
     }
+    this.#endpointFlow(shares ? this.#endpointOf(shares.cluster, flow.remoteAddress) : -1, f, slot);
+  }
+
+  /** Flow `f`'s kernel figures into endpoint `index` (-1: none, the segments stay unattributed). */
+  #endpointFlow(index: number, f: number, slot: number): void {
+    const flows = this.window.flows;
+    const retransSegs = flows.retransSegs[f]!;
     if (index < 0) {
-      unattributedRetransSegs += retransSegs;
-      continue;
+      this.unattributedRetransSegs += retransSegs;
+      return;
     }
-    const stats = endpoints[index]!;
+    const segsOut = flows.segsOut[f]!;
+    const stats = this.endpoints[index]!;
     if (slot >= 0 && retransSegs > 0) {
-      stats.lossyRequests += slotRequests[slot]!;
-      stats.lossyDurationMsSum += slotDurationMsSum[slot]!;
+      stats.lossyRequests += this.slotRequests[slot]!;
+      stats.lossyDurationMsSum += this.slotDurationMsSum[slot]!;
     }
     stats.flows++;
     stats.retransSegs += retransSegs;
     stats.segsOut += segsOut;
-    const srttUs = flowSrttUs[f]!;
+    const srttUs = flows.srttUs[f]!;
     if (srttUs > 0 && segsOut > 0) {
-      const weight = srttWeights[index]!;
+      const weight = this.srttWeights[index]!;
       stats.srttUs = (stats.srttUs * weight + srttUs * segsOut) / (weight + segsOut);
-      srttWeights[index] = weight + segsOut;
+      this.srttWeights[index] = weight + segsOut;
     }
   }
-
-  connections.sort((a, b) => b.retransSegs - a.retransSegs || b.segsOut - a.segsOut);
-  return {
-    index: window.index, startMs: window.startMs, endMs: window.endMs, connections,
-    routes, endpoints, flowsWithoutIdentity, unattributedRetransSegs,
-  };
 }
 
 /** The connection's entries in the closest kept window (later first on a tie: a slowed request completes later). */
