@@ -9,17 +9,20 @@
 // Memory bound (everything a hostile proxy or agent can make us keep is capped):
 //   at most `maxWindows` windows (default 10); each holds at most `maxFlowsPerWindow` kernel flows (default 20,000),
 //   `maxConnectionsPerWindow` filter connection entries (default 20,000) with at most MAX_ROUTES_PER_CONNECTION route
-//   weights each, and `maxIdentitiesPerWindow` namespace identities (default 10,000); at most `maxSources` reporting
+//   weights each, `maxRoutesPerWindow` route names (default 10,000; a new name beyond counts under its cluster's
+//   "~other") and `maxIdentitiesPerWindow` namespace identities (default 10,000); at most `maxSources` reporting
 //   sources are followed for early window closing (default 10,000, forgotten with the windows they reported into).
 //   Beyond a cap an entry is dropped and counted in `dropped`; a report for a window older than the oldest kept is
-//   dropped whole. Names (proxies, clusters, namespaces, address pairs, endpoints, routes) get a number only with an
-//   entry or weight kept, so they are bounded by the same caps. Entries are kept as columns of typed arrays (below),
-//   grown by doubling up to their cap: a flow ~50 bytes plus its address pair (~130 bytes with its strings, shared
-//   with the connection entry on the same pair), a connection entry ~250 bytes (20 duration buckets of 8 bytes)
-//   plus 24 bytes per route weight and ~150 per new route name. With the defaults, worst case (every entry on its
-//   own address pair, 16 distinct routes each): 10 × (20,000 × 180 + 20,000 × (380 + 16 × 174)) B ≈ 700 MB of
-//   which route names are most; with route names shared (1,000 routes) ≈ 110 MB; ~2 MB at 1,000 flows.
-//
+//   dropped whole. Other names (proxies, clusters, endpoints, namespaces, address pairs) get a number only with an
+//   entry or flow kept. Columns grow by doubling up to their cap.
+//   Measured (heap + array buffers, full windows at the defaults): ~16 MB per window shaped as bench:correlation's
+//   (3 weights per entry, flows and entries sharing address pairs and 1,000 route names); ≤ ~55 MB in the worst
+//   shape (every flow in its own namespace on its own address pair, every entry of its own cluster with 16 weights,
+//   route names up to the cap), so ≤ ~550 MB for the 10 windows; ~1 MB per window at 1,000 flows. (The object
+//   layout before this one took 56 MB per window in the first shape and ~210 MB in the second with route names
+//   uncapped: its stated 80 MB for all windows was wrong.)
+//   test/control-plane/correlation.test.ts fills 10 windows in the worst shape at a tenth of the caps against this.
+
 // Layout. The join (correlation.ts) runs over every flow and entry of a window once per window, and again for every
 // Admin view: it reads these columns by the numbers ingest gave (address pair, namespace, proxy, connection, entry,
 // route, endpoint), so that after ingest it follows no object pointers and hashes no strings but the few names it
@@ -195,10 +198,11 @@ export interface CorrelationWindowsOptions {
   maxFlowsPerWindow?: number;
   maxConnectionsPerWindow?: number;
   maxIdentitiesPerWindow?: number;
+  maxRoutesPerWindow?: number;
   maxSources?: number;
 }
 
-export interface DroppedCounts { flows: number; connections: number; identities: number; lateReports: number; sources: number }
+export interface DroppedCounts { flows: number; connections: number; identities: number; lateReports: number; sources: number; routes: number }
 
 export const identityKey = (nodeName: string, netns: number) => `${nodeName}\u0000${netns}`;
 export const addressKey = (localAddress: string, remoteAddress: string) => `${localAddress}|${remoteAddress}`;
@@ -343,8 +347,9 @@ export class CorrelationWindows {
   readonly maxFlowsPerWindow: number;
   readonly maxConnectionsPerWindow: number;
   readonly maxIdentitiesPerWindow: number;
+  readonly maxRoutesPerWindow: number;
   readonly maxSources: number;
-  readonly dropped: DroppedCounts = { flows: 0, connections: 0, identities: 0, lateReports: 0, sources: 0 };
+  readonly dropped: DroppedCounts = { flows: 0, connections: 0, identities: 0, lateReports: 0, sources: 0, routes: 0 };
   readonly #windows = new Map<number, ReportWindow>();
   // Reporting sources (a filter VM, a node agent) → the latest window they reported into. A source reports each
   // window once, with intervals of at least windowMs (filters report on the first tick after their interval, agents
@@ -357,6 +362,7 @@ export class CorrelationWindows {
     this.maxFlowsPerWindow = options.maxFlowsPerWindow ?? 20_000;
     this.maxConnectionsPerWindow = options.maxConnectionsPerWindow ?? 20_000;
     this.maxIdentitiesPerWindow = options.maxIdentitiesPerWindow ?? 10_000;
+    this.maxRoutesPerWindow = options.maxRoutesPerWindow ?? 10_000;
     this.maxSources = options.maxSources ?? 10_000;
   }
 
@@ -516,8 +522,16 @@ export class CorrelationWindows {
     const records = window.records;
     const clusterName = window.clusters.names[records.cluster[r]!]!;
     for (const route of routes) {
+      let { pathTemplate, tenant } = route;
+      let id = routeNumber(window.routes, clusterName, pathTemplate, tenant, false);
+      if (id < 0 && window.routes.size >= this.maxRoutesPerWindow) {
+        // A new name beyond the window's cap counts under its cluster's "~other" (one name per cluster, past the cap).
+        this.dropped.routes++;
+        pathTemplate = tenant = '~other';
+        id = routeNumber(window.routes, clusterName, pathTemplate, tenant, false);
+      }
       // Every weight of an entry has the entry's cluster, so equal (path, tenant) is equal route number.
-      let target = findWeight(window, r, routeNumber(window.routes, clusterName, route.pathTemplate, route.tenant, false));
+      let target = findWeight(window, r, id);
       if (target < 0 && records.weights[r]! >= MAX_ROUTES_PER_CONNECTION) {
         target = findWeight(window, r, routeNumber(window.routes, clusterName, '~other', '~other', false));
         // Else the last slot becomes the overflow share, keeping what it held.
@@ -527,7 +541,7 @@ export class CorrelationWindows {
         reserve(window.weights, this.maxConnectionsPerWindow * MAX_ROUTES_PER_CONNECTION);
         const w = window.weights;
         target = w.count++;
-        w.route[target] = routeNumber(window.routes, clusterName, route.pathTemplate, route.tenant, true);
+        w.route[target] = routeNumber(window.routes, clusterName, pathTemplate, tenant, true);
         w.next[target] = -1;
         if (records.lastWeight[r]! < 0) records.firstWeight[r] = target;
         else w.next[records.lastWeight[r]!] = target;

@@ -1,5 +1,7 @@
 // Correlation windows and the per-window join: bucketing, the memory bound (pushed past every cap), the join on
 // (netns identity, 4-tuple), and the attribution of segments to routes and tenants, with hand-derived figures.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connectionRecords, CorrelationWindows, type ConnectionInput } from '../../control-plane/src/correlation-windows.ts';
@@ -45,13 +47,56 @@ Windows('memory bound: windows, flows and connection entries beyond their caps a
     assert.is(w.records.count, 4);
     assert.is(w.identities.size, 20);
   }
-  assert.equal(windows.dropped, { flows: 10 * 3, connections: 10 * 2, identities: 10 * 31, lateReports: 0, sources: 0 });
+  assert.equal(windows.dropped, { flows: 10 * 3, connections: 10 * 2, identities: 10 * 31, lateReports: 0, sources: 0, routes: 0 });
   windows.addFilterReport('p', 0, 1000, [entry('l:0', 'r:1', [['/a', 't', 1, 0]])]);
   assert.is(windows.dropped.lateReports, 1, 'a report older than every kept window is dropped whole');
   assert.is(windows.size, 3);
   // Reports for an existing window still add up when its caps are reached for new keys.
   windows.addFilterReport('p', 9000, 10_000, [entry('l:0', 'r:1', [['/a', 't', 5, 0]])]);
   assert.is(connectionRecords(windows.windows()[2]!).find((c) => c.localAddress === 'l:0')!.requests, 6);
+});
+
+Windows('memory bound: entries dropped at a cap leave no name behind, route names are capped, columns stay within their caps', () => {
+  const windows = new CorrelationWindows({ maxFlowsPerWindow: 100, maxConnectionsPerWindow: 100, maxRoutesPerWindow: 50 });
+  // 1,000 entries from 1,000 proxies on 1,000 address pairs to 1,000 endpoints of 1,000 clusters, 3 new route names each.
+  windows.addFilterReport('p', 0, 1000, Array.from({ length: 1000 }, (_, i) => entry(`l:${i}`, `r:${i}`,
+    [[`/a${i}`, 't', 1, 0], [`/b${i}`, 't', 1, 0], [`/c${i}`, 't', 1, 0]], { cluster: `c${i}` })));
+  for (let i = 0; i < 1000; i++) windows.addFilterReport(`proxy-${i}`, 0, 1000, [entry(`l:${i}`, 'r:0', [['/a0', 't', 1, 0]], { cluster: 'c0' })]);
+  windows.addKernelReport('node', 0, 1000, Array.from({ length: 1000 }, (_, i) => flow(i, `k:${i}`, `r:${i}`, 1, 1)), []);
+  const [w] = windows.windows();
+  assert.equal([w!.records.count, w!.flows.count], [100, 100]);
+  assert.equal(windows.dropped, { flows: 900, connections: 1900, identities: 0, lateReports: 0, sources: 0, routes: 100 * 3 - 50 });
+  assert.ok(w!.proxies.names.length <= 100 && w!.clusters.names.length <= 100 && w!.endpointCluster.length <= 100, 'names of kept entries only');
+  assert.ok(w!.namespaces.names.length <= 100 && w!.addresses.names.length <= 200, 'namespaces and address pairs of kept entries and flows only');
+  // 50 names (the first 16 entries' 48 and 2 of the 17th), then one "~other" for each cluster of entries 17 to 100.
+  assert.is(w!.routes.size, 50 + (100 - 16));
+  const other = connectionRecords(w!).at(-1)!;
+  assert.equal(other.routes.map((r) => [r.pathTemplate, r.tenant, r.requests]), [['~other', '~other', 3]]);
+  for (const table of [w!.flows, w!.connections, w!.records]) assert.ok(table.capacity <= 100, `capacity ${table.capacity}`);
+  assert.ok(w!.weights.capacity <= 100 * 16 && w!.addressFirst.capacity <= 200);
+});
+
+Windows('memory bound: kept windows full in the worst shape take what correlation-windows.ts states', () => {
+  // At a tenth of the default caps (memory grows linearly with them): every flow in its own namespace on its own
+  // address pair, every entry of its own cluster and endpoint with 16 weights of new route names up to the cap.
+  const caps = 2000;
+  const windows = new CorrelationWindows({ maxFlowsPerWindow: caps, maxConnectionsPerWindow: caps, maxRoutesPerWindow: caps / 2 });
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage();
+  for (let w = 0; w < windows.maxWindows; w++) {
+    windows.addFilterReport('p', w * 1000, w * 1000 + 1000, Array.from({ length: caps }, (_, i) => entry(`10.1.${i >> 8}.${i & 255}:${w}`, `10.2.${i >> 8}.${i & 255}:8080`,
+      Array.from({ length: 16 }, (_, k) => [`/api/v1/resource-${w}-${i}-${k}/{id}`, `tenant-${w}-${i}-${k}`, 3, 0] as [string, string, number, number]),
+      { cluster: `outbound|8080||svc-${i}.ns.svc.cluster.local`, buckets: Array(20).fill(1) })));
+    windows.addKernelReport('node', w * 1000, w * 1000 + 1000, Array.from({ length: caps }, (_, i) => flow(4026532000 + i, `10.3.${i >> 8}.${i & 255}:${w}`, `10.4.${i >> 8}.${i & 255}:1`, 1, 40)), []);
+  }
+  gc();
+  const after = process.memoryUsage();
+  const perWindowMb = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / windows.maxWindows / 1e6;
+  // Stated: ≤ ~55 MB per window at the defaults, so ~5.5 MB here (4 to 5 measured; the object layout before took ~20).
+  assert.ok(perWindowMb < 5.5 * 1.3, `${perWindowMb.toFixed(2)} MB per window`);
+  assert.is(windows.size, windows.maxWindows);
 });
 
 Windows('route weights of one connection are capped at 16, the rest summed under ~other', () => {
