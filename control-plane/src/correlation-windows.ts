@@ -266,7 +266,7 @@ function newWindow(index: number, windowMs: number): ReportWindow {
 }
 
 /** The number of an address pair in `window`, or -1 when no entry or flow of the window is on it. */
-export function addressNumber(window: ReportWindow, key: string): number {
+function addressNumber(window: ReportWindow, key: string): number {
   return window.addresses.ids.get(key) ?? -1;
 }
 

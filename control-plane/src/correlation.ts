@@ -11,7 +11,7 @@
 // segments stay unattributed (counted in `unattributedRetransSegs`).
 import type { FlowDirection__Output } from './generated/meshlens/v1/FlowDirection.ts';
 import {
-  addressNumber, connectionOf, connectionRecord, endpointNumber, flowRecord, routeKey, routeNumber, unreportedErrors, unreportedRequests,
+  connectionAt, connectionOf, connectionRecord, endpointNumber, flowRecord, routeKey, routeNumber, unreportedErrors, unreportedRequests,
   type ConnectionRecord, type KernelFlowRecord, type KeyedRouteWeight, type ReportWindow,
 } from './correlation-windows.ts';
 import { DURATION_BUCKET_COUNT } from './telemetry-store.ts';
@@ -133,16 +133,11 @@ export function joinWindow(windows: readonly ReportWindow[], position: number, w
   const connections: JoinedConnection[] = [];
   const proxies = join.flowProxies();
   const flows = window.flows;
-  const firstAtAddress = window.addressFirst.connection;
-  const { proxy: slotProxy, nextAtAddress } = window.connections;
   for (let f = 0; f < flows.count; f++) {
     const namespace = flows.namespace[f]!;
     const proxy = proxies.number[namespace]!;
     if (proxy === -1) join.flowsWithoutIdentity++;
-    let slot = -1;
-    if (proxy >= 0) {
-      for (slot = firstAtAddress[flows.address[f]!]!; slot >= 0; slot = nextAtAddress[slot]!) if (slotProxy[slot] === proxy) break;
-    }
+    const slot = connectionAt(window, proxy, flows.address[f]!);
     if (withConnections || slot < 0) join.flowWithShares(windows, position, f, slot, proxy === -1 ? '' : proxies.id[namespace]!, withConnections ? connections : undefined);
     else join.flow(f, slot);
   }
@@ -310,6 +305,9 @@ class Join {
     this.#refs = refs;
   }
 
+  // routeRefs used. Declared after the other fields: declared among them, bench:correlation's first join in a fresh
+  // process (join_cpu_ms_per_window) measured 10 -> 30 ms, though the warm join 4.7 -> 2.5 ms (V8's layout of the
+  // object; measured back to back, not explained).
   #refs = 0;
 
   /**
