@@ -31,6 +31,15 @@ export class ReconnectingStreams {
   readonly attempts = new Map<number, number>();
   /** Wall-clock time each stream's latest connection was up (TCP and the HTTP/2 preface done). */
   readonly connected = new Map<number, number>();
+  /** Wall-clock time each stream's latest attempt ended (seen here: the drop, refusal or close). */
+  readonly ended = new Map<number, number>();
+  /**
+   * Wall-clock time each stream's next attempt was due (end + the backoff's delay): an attempt that starts later
+   * than this waited for this process's event loop, not for the filter's backoff or the control plane.
+   */
+  readonly due = new Map<number, number>();
+  /** Wall-clock time of the first response on each stream's latest attempt. */
+  readonly responded = new Map<number, number>();
   /** The address each stream's latest good response came from (several addresses: the replica it is on). */
   readonly connectedTo = new Map<number, string>();
   /** How streams ended, by gRPC status: what a restart looked like from the VMs' side. */
@@ -61,20 +70,23 @@ export class ReconnectingStreams {
     const pick = this.#picks.get(i) ?? i;
     this.#picks.set(i, pick + 1);
     const address = this.addresses[pick % this.addresses.length];
+    this.attempts.set(i, performance.timeOrigin + performance.now());
     const session = http2.connect(`http://${address}`);
     this.#sessions.set(i, session);
-    this.attempts.set(i, performance.timeOrigin + performance.now());
     let failures = attempt;
     let ended = false;
     // Once per attempt, whichever way it ends: the status it ended with is counted and the next attempt scheduled.
     const end = (code: number, details: string) => {
       if (ended) return;
       ended = true;
+      const endedAt = performance.timeOrigin + performance.now();
+      this.ended.set(i, endedAt);
       const key = `${code} ${details.slice(0, 60)}`;
       this.statuses.set(key, (this.statuses.get(key) ?? 0) + 1);
       session.destroy();
       if (this.#closed) return;
       const delay = this.delays[i][Math.min(failures, this.delays[i].length - 1)];
+      this.due.set(i, endedAt + delay);
       setTimeout(() => this.#connect(i, failures + 1), delay);
     };
     session.once('connect', () => this.connected.set(i, performance.timeOrigin + performance.now()));
@@ -90,6 +102,7 @@ export class ReconnectingStreams {
     stream.on('error', () => {});
     stream.on('close', () => end(UNAVAILABLE, `stream closed (RST ${stream.rstCode})`));
     let pending: Buffer = Buffer.alloc(0);
+    let responded = false;
     stream.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       while (pending.length >= 5) {
@@ -97,6 +110,7 @@ export class ReconnectingStreams {
         if (pending.length < 5 + length) break;
         const response = this.#responseType.decode(pending.subarray(5, 5 + length)) as unknown as { versionInfo: string; nonce: string };
         pending = pending.subarray(5 + length);
+        if (!responded) { responded = true; this.responded.set(i, performance.timeOrigin + performance.now()); }
         failures = 0;                                    // a good response resets the backoff, as in the filter
         stream.write(frame(this.#requestType.encode({ versionInfo: response.versionInfo, responseNonce: response.nonce }).finish()));
         this.#acked.set(i, { version: response.versionInfo, atMs: performance.timeOrigin + performance.now() });
