@@ -11,7 +11,8 @@
 // (measureStreamsPerProxy at the end of this file).
 // Env: MESHLENS_BENCH_ONLY=restart (only reconverge_after_restart_ms) or streams-per-proxy, MESHLENS_BENCH_PROXIES (K,
 // default 20), MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
-// MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+// MESHLENS_BENCH_PICK (how the replicas' simulated proxies pick a replica: round-robin, the default, or random;
+// test/control-plane/reconnecting-streams.ts Pick), MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import * as grpc from '@grpc/grpc-js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,7 @@ interface WorkerCommand {
   cmd: 'connect' | 'collect' | 'report' | 'close' | 'reconnecting' | 'acked' | 'mark' | 'failedOver';
   port?: number; token?: string; streams?: number; perConnection?: number; prefix?: string;
   version?: string; t0?: number; durationMs?: number; concurrency?: number; routes?: number;
-  addresses?: string[]; address?: string;
+  addresses?: string[]; address?: string; pick?: import('../control-plane/reconnecting-streams.ts').Pick;
 }
 
 async function runWorker(): Promise<void> {
@@ -51,7 +52,8 @@ async function runWorker(): Promise<void> {
   process.on('message', async (command: WorkerCommand) => {
     if (command.cmd === 'reconnecting') {
       const { ReconnectingStreams } = await import('../control-plane/reconnecting-streams.ts');
-      reconnecting = await ReconnectingStreams.open(command.addresses ?? `127.0.0.1:${command.port}`, command.token!, command.streams!, command.prefix!, Number(command.t0 ?? 1));
+      reconnecting = await ReconnectingStreams.open(command.addresses ?? `127.0.0.1:${command.port}`, command.token!, command.streams!, command.prefix!, Number(command.t0 ?? 1),
+        command.pick);
       send({ evt: 'opened' });
     } else if (command.cmd === 'mark') {
       // The streams whose latest ACK came through `address` (the replica about to be killed).
@@ -332,6 +334,8 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
   const etcd = await etcdCluster(3);
   const children: ChildProcess[] = [];
   const workers: ChildProcess[] = [];
+  const pick = (process.env.MESHLENS_BENCH_PICK ?? 'round-robin') as import('../control-plane/reconnecting-streams.ts').Pick;
+  if (pick !== 'round-robin' && pick !== 'random') throw new Error('invalid MESHLENS_BENCH_PICK: must be round-robin or random');
   try {
     await etcd.start();
     const replicas: { child: ChildProcess; grpcPort: number; httpPort: number }[] = [];
@@ -362,7 +366,7 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     }
     const startMs = wallMs() - startStart;
     const connectStart = wallMs();
-    await Promise.all(workers.map((worker, w) => request(worker, { cmd: 'reconnecting', addresses, token: proxyToken,
+    await Promise.all(workers.map((worker, w) => request(worker, { cmd: 'reconnecting', addresses, token: proxyToken, pick,
       streams: Math.min(perWorker, streams - w * perWorker), prefix: `x${w}`, t0: 1 + w * perWorker }, 'opened')));
     await Promise.all(workers.map((worker) => request(worker, { cmd: 'acked', version: '1', t0: 0 }, 'acked')));
     const connectMs = wallMs() - connectStart;
@@ -405,6 +409,7 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     return {
       replicas: 3,
       etcdMembers: 3,
+      pick,
       streams,
       workersStartSeconds: round1(startMs / 1000),
       connectSeconds: round1(connectMs / 1000),
@@ -417,9 +422,10 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
         p50: round1(percentile(failover, 50)), p99: round1(percentile(failover, 99)), max: round1(failover[failover.length - 1]),
         // When each moved stream's last (successful) connect attempt started: the filter's backoff share of it.
         lastAttemptP50: round1(percentile(attempts, 50)), lastAttemptP99: round1(percentile(attempts, 99)),
-        // Per moved stream, from the kill: the drop seen, the reconnect started (and how late its timer fired against
+        // Per moved stream, from the kill: its latest failed attempt's end seen (the drop, or a refused reconnect), the
+        // reconnect that worked started (and how late its timer fired against
         // the backoff's delay: the harness's own event loop), TCP + HTTP/2 preface done, the first response.
-        phases: { dropSeen: phase('ended'), attemptLate: phase('late'), connected: phase('connected'), firstResponse: phase('responded') },
+        phases: { lastFailureSeen: phase('ended'), attemptLate: phase('late'), connected: phase('connected'), firstResponse: phase('responded') },
         // CPU spent from the kill until every moved stream ACKed: the two surviving replicas, the etcd members, and
         // the simulated proxies (which on a real mesh run elsewhere); wall time of that window for scale.
         cpuMs: { windowWallMs: Math.round(failoverWallMs), replicas: [cpuMs(0), cpuMs(1)], etcd: etcdPids.map((_, k) => cpuMs(2 + k)),

@@ -24,6 +24,18 @@ function frame(message: Uint8Array): Buffer {
   return out;
 }
 
+/**
+ * How a (re)connect chooses among several addresses (control-plane replicas):
+ * - 'round-robin': the next address after the previous pick, starting at the stream's index, as Envoy's ROUND_ROBIN
+ *   picks for a cluster that lists the replicas (envoy v1.36.0 source/extensions/load_balancing_policies/round_robin/
+ *   round_robin_lb.h: hosts[rr_index++ % size], rr_index seeded at random). Every stream of a killed replica then
+ *   moves to the same next replica.
+ * - 'random': uniform per connection, as the shipped deployment gets it: istio/base's cluster is STRICT_DNS on the
+ *   Service name, i.e. one ClusterIP, and kube-proxy's iptables rules send each new connection to a random endpoint
+ *   of the Service. A killed replica stays pickable (its port refuses) as it does until its endpoint is removed.
+ */
+export type Pick = 'round-robin' | 'random';
+
 export class ReconnectingStreams {
   readonly #sessions = new Map<number, http2.ClientHttp2Session>();
   readonly #acked = new Map<number, { version: string; atMs: number }>();
@@ -49,16 +61,17 @@ export class ReconnectingStreams {
   #closed = false;
   readonly #picks = new Map<number, number>();
 
-  private constructor(private readonly addresses: readonly string[], private readonly token: string, private readonly delays: Float64Array[], private readonly prefix: string) {}
+  private constructor(private readonly addresses: readonly string[], private readonly token: string, private readonly delays: Float64Array[],
+    private readonly prefix: string, private readonly pick: Pick) {}
 
   /**
    * Opens `count` streams, each on its own HTTP/2 connection as each Envoy worker's VM has, and each reconnect on a
    * fresh connection, as Envoy connects to the cluster when the stream starts.
    */
-  static async open(address: string | readonly string[], token: string, count: number, prefix: string, seedBase = 1): Promise<ReconnectingStreams> {
+  static async open(address: string | readonly string[], token: string, count: number, prefix: string, seedBase = 1, pick: Pick = 'round-robin'): Promise<ReconnectingStreams> {
     const h = await loadControlHarness();
     const delays = Array.from({ length: count }, (_, i) => h.backoffDelays(BigInt(seedBase + i), 64) as Float64Array);
-    const streams = new ReconnectingStreams(typeof address === 'string' ? [address] : address, token, delays, prefix);
+    const streams = new ReconnectingStreams(typeof address === 'string' ? [address] : address, token, delays, prefix, pick);
     for (let i = 0; i < count; i++) streams.#connect(i, 0);
     return streams;
   }
@@ -66,10 +79,18 @@ export class ReconnectingStreams {
   #connect(i: number, attempt: number): void {
     if (this.#closed) return;
     this.#sessions.get(i)?.destroy();
-    // Several addresses (control-plane replicas): each (re)connect takes the next, as Envoy's round robin does.
-    const pick = this.#picks.get(i) ?? i;
-    this.#picks.set(i, pick + 1);
-    const address = this.addresses[pick % this.addresses.length];
+    // Several addresses (control-plane replicas): see Pick.
+    let address: string;
+    if (this.pick === 'round-robin') {
+      const pick = this.#picks.get(i) ?? i;
+      this.#picks.set(i, pick + 1);
+      address = this.addresses[pick % this.addresses.length];
+    } else {
+      // A per-stream LCG (Numerical Recipes constants) seeded by the stream: deterministic runs, independent streams.
+      const state = (Math.imul(this.#picks.get(i) ?? (i * 2654435761) >>> 0, 1664525) + 1013904223) >>> 0;
+      this.#picks.set(i, state);
+      address = this.addresses[Math.floor((state / 2 ** 32) * this.addresses.length)];
+    }
     this.attempts.set(i, performance.timeOrigin + performance.now());
     const session = http2.connect(`http://${address}`);
     this.#sessions.set(i, session);
@@ -89,9 +110,11 @@ export class ReconnectingStreams {
       this.due.set(i, endedAt + delay);
       setTimeout(() => this.#connect(i, failures + 1), delay);
     };
-    session.once('connect', () => this.connected.set(i, performance.timeOrigin + performance.now()));
-    session.on('error', (error: NodeJS.ErrnoException) => end(UNAVAILABLE, `${error.code ?? ''} ${error.message}`));
-    session.on('close', () => end(UNAVAILABLE, 'connection closed'));
+    // Endings say whether the connection was ever up: a refused connect (a dead replica's port) is not a drop.
+    let up = false;
+    session.once('connect', () => { up = true; this.connected.set(i, performance.timeOrigin + performance.now()); });
+    session.on('error', (error: NodeJS.ErrnoException) => end(UNAVAILABLE, `${up ? 'connection error' : 'connect failed'}: ${error.code ?? error.message}`));
+    session.on('close', () => end(UNAVAILABLE, up ? 'connection closed' : 'connect failed'));
     const stream = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${this.token}` });
     const status = (headers: http2.IncomingHttpHeaders) => {
       if (headers['grpc-status'] === undefined) return;
@@ -100,7 +123,11 @@ export class ReconnectingStreams {
     stream.on('response', status);                      // a trailers-only answer (refused before any message)
     stream.on('trailers', status);
     stream.on('error', () => {});
-    stream.on('close', () => end(UNAVAILABLE, `stream closed (RST ${stream.rstCode})`));
+    // The stream's close comes before its session's error: a connect that failed is labelled once that error is in.
+    stream.on('close', () => {
+      if (up) end(UNAVAILABLE, `connection dropped (RST ${stream.rstCode})`);
+      else setImmediate(() => end(UNAVAILABLE, 'connect failed'));
+    });
     let pending: Buffer = Buffer.alloc(0);
     let responded = false;
     stream.on('data', (chunk: Buffer) => {
