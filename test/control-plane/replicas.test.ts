@@ -6,11 +6,12 @@
 // - a replica started while etcd is down is not ready (/readyz 503 naming etcd, no gRPC listener), stays up, and
 //   becomes ready by itself once etcd answers;
 // - a write through replica 1 is ACKed by the proxies whose streams live on replicas 2 and 3, seen per replica and in
-//   the mesh-wide GET /v1/replicas of any replica;
+//   the mesh-wide GET /v1/replicas of any replica, and the same answer from Admin.ListReplicas over gRPC;
 // - kill -9 of replica 2: its proxy reconnects to another and the policy stays in force (a breaker opening after the
 //   policy's own minRequests, 4, not the default 20, through real traffic);
 // - kill -9 of an etcd member: writes go on; every acknowledged write survives both kills, read back (policy and
 //   history) from every replica, replica 2 restarted on the same store.
+import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +31,8 @@ import { EtcdPolicyStore, HISTORY_PER_POLICY } from '../../control-plane/src/etc
 import type { PolicyJson } from '../../control-plane/src/policy-types.ts';
 import type { Snapshot } from '../../control-plane/src/snapshot.ts';
 import { CLI, ensureCliBuilt, runCli } from './cli-support.ts';
-import { http } from './helpers.ts';
+import { meshlensGrpc } from '../../control-plane/src/protos.ts';
+import { bearer, http } from './helpers.ts';
 
 const CP_CLUSTER = 'meshlens-control-plane';
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
@@ -153,6 +155,24 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     }, `GET /v1/replicas to show ${replicaCount} replicas holding every proxy`, 15_000);
     const view = await meshWide(replicas[2], 3, first.snapshotVersion);
     assert.equal(view.map((r) => r.replica.split(':').pop()).sort(), replicas.map((r) => String(r.grpcPort)).sort());
+    // The same view over gRPC (Admin.ListReplicas): the answer GET /v1/replicas gives, field for field (summaries are
+    // republished every second, so the two are read until both fall within one publication).
+    const adminClient = new (meshlensGrpc().Admin)(`127.0.0.1:${replicas[0].grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      const listReplicas = () => new Promise<any>((resolve, reject) =>
+        (adminClient as any).ListReplicas({}, bearer(admin), (error: Error | null, value: unknown) => (error ? reject(error) : resolve(value))));
+      const [overGrpc, overHttp] = await until(async () => {
+        const both = [await listReplicas(), (await api(replicas[0], 'GET', '/v1/replicas')).json];
+        const grpcRows = both[0].replicas.map((r: any) => ({ ...r, updatedAtUnixMs: Number(r.updatedAtUnixMs) }));
+        return JSON.stringify(grpcRows) === JSON.stringify(both[1].replicas) && [grpcRows, both[1].replicas];
+      }, 'Admin.ListReplicas and GET /v1/replicas to give the same answer', 15_000);
+      assert.equal(overGrpc, overHttp);
+      assert.is(overGrpc.length, 3);
+      const unauthenticated = await new Promise<grpc.ServiceError>((resolve) => (adminClient as any).ListReplicas({}, new grpc.Metadata(), (error: grpc.ServiceError) => resolve(error)));
+      assert.is(unauthenticated.code, grpc.status.UNAUTHENTICATED);
+    } finally {
+      adminClient.close();
+    }
 
     // kill -9 replica 2: its proxy reconnects to replica 1 or 3 and ACKs the same snapshot there.
     replicas[1].process.kill('SIGKILL');
