@@ -26,6 +26,7 @@ import { releaseFilter } from '../host/support.ts';
 import { request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
 import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
 import { freeLoopbackPort } from '../support/prometheus.ts';
+import { makePki, opensslMissing } from '../support/pki.ts';
 import { needs } from '../support/skip.ts';
 import { EtcdPolicyStore, HISTORY_PER_POLICY } from '../../control-plane/src/etcd-policy-store.ts';
 import type { PolicyJson } from '../../control-plane/src/policy-types.ts';
@@ -306,6 +307,46 @@ needs(etcdMissing(), test)('a replica reads each change through another as a del
   }
 });
 
+needs(etcdMissing() ?? opensslMissing(), test)('TLS to etcd: a replica with the CA and a client certificate serves; without the certificate it is not ready', async () => {
+  ensureCliBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'meshlens-etcd-tls-'));
+  makePki(dir);
+  const etcd = await etcdCluster(1, { tls: dir });
+  const tokens = generateTokenFile();
+  const tokenFile = join(dir, 'tokens.json');
+  writeFileSync(tokenFile, JSON.stringify(tokens), { mode: 0o600 });
+  const admin = Object.values(tokens.admin)[0];
+  const children: ChildProcess[] = [];
+  const serve = async (...tlsFlags: string[]) => {
+    const httpPort = await freeLoopbackPort();
+    const child = spawn(process.execPath, [CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), ...tlsFlags,
+      '--grpc-port', '0', '--http-port', String(httpPort), '--data-dir', join(dir, `replica-${children.length}`), '--token-file', tokenFile],
+    { stdio: 'ignore', env: { ...process.env, MESHLENS_LOG_LEVEL: 'warn' } });
+    children.push(child);
+    return httpPort;
+  };
+  const store = new EtcdPolicyStore({ endpoints: etcd.endpoints, tls: { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') } });
+  try {
+    await etcd.start();
+    const withCert = await serve('--etcd-ca', join(dir, 'ca.crt'), '--etcd-cert', join(dir, 'client.crt'), '--etcd-key', join(dir, 'client.key'));
+    const withoutCert = await serve('--etcd-ca', join(dir, 'ca.crt'));
+    await until(async () => (await http(withCert, 'GET', '/readyz', { token: null })).status === 200, 'the replica with a client certificate to be ready');
+    const written = await http(withCert, 'PUT', '/v1/policies/orders', { token: admin, body: { expectedVersion: 0, policy: { target: { cluster: CLUSTER } } } });
+    assert.is(written.status, 200, JSON.stringify(written.json));
+    // What it wrote is in etcd, read back over TLS by a client of our own.
+    assert.equal([(await store.get('orders')).version, (await store.snapshot()).version], [1, 1]);
+    // etcd refuses the handshake without a client certificate: that replica says why and serves nothing.
+    const refused = await until(async () => { const r = await http(withoutCert, 'GET', '/readyz', { token: null }); return r.status === 503 && r.json.reason?.includes('etcd') && r; },
+      'the replica without a client certificate to answer /readyz 503');
+    assert.match(refused.json.reason, /^store not ready: store unavailable: etcd unreachable at 127\.0\.0\.1:\d+/);
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await store.close();
+    await etcd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('serve refuses bad store flags with the rule, before starting anything', async () => {
   ensureCliBuilt();
   for (const [args, message] of [
@@ -313,7 +354,9 @@ test('serve refuses bad store flags with the rule, before starting anything', as
     [['--store', 'etcd'], 'invalid flag: --etcd-endpoints must be given with --store etcd'],
     [['--store', 'etcd', '--etcd-endpoints', 'http://127.0.0.1:2379'], 'invalid flag: --etcd-endpoints must be 1 to 16 comma-separated host:port endpoints'],
     [['--store', 'etcd', '--etcd-endpoints', '127.0.0.1:2379', '--etcd-prefix', 'meshlens'], 'invalid flag: --etcd-prefix must be a path starting and ending with /'],
-    [['--etcd-endpoints', '127.0.0.1:2379'], 'invalid flag: --etcd-endpoints and --etcd-prefix must come with --store etcd'],
+    [['--etcd-endpoints', '127.0.0.1:2379'], 'invalid flag: --etcd-endpoints, --etcd-prefix and --etcd-ca/--etcd-cert/--etcd-key must come with --store etcd'],
+    [['--etcd-ca', '/etc/ssl/certs/ca-certificates.crt'], 'invalid flag: --etcd-endpoints, --etcd-prefix and --etcd-ca/--etcd-cert/--etcd-key must come with --store etcd'],
+    [['--store', 'etcd', '--etcd-endpoints', '127.0.0.1:2379', '--etcd-cert', 'client.crt'], 'invalid flag: --etcd-cert and --etcd-key must be given together'],
   ] as const) {
     const result = await runCli(['serve', ...args, '--data-dir', join(tmpdir(), 'meshlens-never-created')]);
     assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
