@@ -1,6 +1,7 @@
 // A minimal etcd v3 client over etcd's own gRPC API (protos/etcd/, transcribed from etcd v3.4.23): unary KV and
 // Lease calls with fail-over across the member endpoints, and a Watch stream. No npm etcd client: node_modules is
-// shared and @grpc/grpc-js already speaks everything needed. Plaintext only (etcd's client TLS is not wired yet).
+// shared and @grpc/grpc-js already speaks everything needed. Plaintext, or TLS (server certificate checked against a
+// CA, and a client certificate when etcd runs with --client-cert-auth).
 //
 // Fail-over: one channel per member. A call that ends UNAVAILABLE (connection refused or dropped, or etcd's own
 // "no leader" / "leader changed" / "request timed out", which etcd v3.4 maps to codes.Unavailable:
@@ -62,7 +63,11 @@ interface Member { endpoint: string; kv: KVClient; lease: LeaseClient; watch: Wa
 export interface EtcdClientOptions {
   timeoutMs?: number;          // per call, fail-overs included; default 5 s
   retryPauseMs?: number;       // between attempts; default 100 ms
+  tls?: EtcdTls;
 }
+
+/** TLS to etcd: the CA its server certificates are checked against (absent: the system's), and our client certificate. */
+export interface EtcdTls { ca?: Buffer; cert?: Buffer; key?: Buffer }
 
 export class EtcdError extends Error {
   constructor(readonly code: number, message: string) {
@@ -84,7 +89,8 @@ export class EtcdClient {
     this.endpoints = endpoints;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#retryPauseMs = options.retryPauseMs ?? 100;
-    const credentials = grpc.credentials.createInsecure();
+    const tls = options.tls;
+    const credentials = tls ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure();
     // Keepalive pings find a member that vanished without closing its connections (a lost node) within seconds.
     const channelOptions = { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5000 };
     this.#members = endpoints.map((endpoint) => ({

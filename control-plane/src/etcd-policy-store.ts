@@ -10,9 +10,13 @@
 // stale write; a concurrent change of another policy only moved seq, and the write is tried again on top of it.
 // Acknowledged = the Txn succeeded = applied by a quorum of members (etcd answers a Txn after its raft commit).
 // History is kept per policy up to HISTORY_PER_POLICY entries (the oldest dropped in the same Txn as a new one).
-// Every replica watches the seq key: a change committed through any replica is read back as a whole snapshot at
-// one revision and handed to subscribe()'s listener, which sets the replica's snapshot cache (pushed to its streams).
+// Every replica watches the seq key: a change committed through any replica is read back and handed to subscribe()'s
+// listener, which sets the replica's snapshot cache (pushed to its streams). The next change after a snapshot this
+// replica holds is read as a delta (only the policies the change's revision wrote, at that revision), not as a
+// re-read of every policy: at 1,000 policies of ~1.3 KB a whole read cost each replica ~40 ms and 14 ms of CPU per
+// write, and etcd served the 1.3 MB to every replica. Anything else (a gap, a delete) is read whole.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlaneError, failedPrecondition, notFound } from './errors.ts';
 import { EtcdClient, EtcdError, prefixEnd, type KeyValue, type RequestOp, type Compare } from './etcd-client.ts';
@@ -25,6 +29,7 @@ export const HISTORY_PER_POLICY = 256;
 export const DEFAULT_ETCD_PREFIX = '/meshlens/';
 // Writes that lost only the race on seq (another policy changed meanwhile) are tried again this often.
 const MAX_WRITE_ATTEMPTS = 20;
+const MAX_RACE_PAUSE_MS = 100;
 
 interface StoredChange extends HistoryEntry { writeId: string }
 
@@ -42,6 +47,8 @@ export const REPLICA_TTL_SECONDS = 5;
 
 export interface EtcdPolicyStoreOptions {
   endpoints: readonly string[];
+  /** TLS to etcd, as PEM files (read once, at start). */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   prefix?: string;
   now?: () => number;
   logger?: Logger;
@@ -60,9 +67,16 @@ export class EtcdPolicyStore implements PolicyStore {
   #watch: { close(): void } | undefined;
   #lease: string | undefined;
   #closed = false;
+  #writing: Promise<unknown> = Promise.resolve();
+  /** How subscribe() read the changes it was told of: whole snapshots, or deltas of one change. */
+  readonly snapshotReads = { whole: 0, delta: 0 };
 
   constructor(options: EtcdPolicyStoreOptions) {
-    this.client = new EtcdClient(options.endpoints, { timeoutMs: options.timeoutMs });
+    const tls = options.tls;
+    const read = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file));
+    this.client = new EtcdClient(options.endpoints, {
+      timeoutMs: options.timeoutMs, tls: tls && { ca: read(tls.caFile), cert: read(tls.certFile), key: read(tls.keyFile) },
+    });
     this.#prefix = options.prefix ?? DEFAULT_ETCD_PREFIX;
     this.#now = options.now ?? Date.now;
     this.#logger = options.logger;
@@ -151,19 +165,33 @@ export class EtcdPolicyStore implements PolicyStore {
   subscribe(listener: (snapshot: Snapshot) => void): void {
     let refreshing: Promise<void> | undefined;
     let again = false;
+    // The latest change the watch announced (seq and the revision that wrote it); undefined: read whole.
+    let announced: { seq: number; revision: string } | undefined;
+    let held: Snapshot | undefined;
     const refresh = (): void => {
       if (refreshing) { again = true; return; }
       refreshing = (async () => {
         do {
           again = false;
-          try { listener(await this.snapshot()); } catch (error) { this.#logger?.warn('etcd snapshot read failed', { error: String(error) }); again = !this.#closed; if (again) await sleep(200); }
+          const change = announced;
+          announced = undefined;
+          try {
+            const delta = held && change && change.seq === held.version + 1 ? await this.#delta(held, change.revision) : undefined;
+            const next = delta ?? await this.snapshot();
+            this.snapshotReads[delta ? 'delta' : 'whole']++;
+            held = next;
+            listener(next);
+          } catch (error) { this.#logger?.warn('etcd snapshot read failed', { error: String(error) }); again = !this.#closed; if (again) await sleep(200); }
         } while (again && !this.#closed);
       })().finally(() => { refreshing = undefined; });
     };
     const start = () => {
       if (this.#closed) return;
       this.#watch = this.client.watch(this.#key('seq'), Buffer.alloc(0), '0', (response) => {
-        if (response.created || response.events.length > 0) refresh();   // created: re-read whatever changed while no watch ran
+        // created: re-read whatever changed while no watch ran. Several changes in one response: read whole.
+        const events = response.events;
+        announced = events.length === 1 && events[0].kv ? { seq: Number(text(events[0].kv)), revision: events[0].kv.modRevision } : undefined;
+        if (response.created || events.length > 0) refresh();
       }, (error) => {
         if (this.#closed) return;
         this.#logger?.warn('etcd watch ended; watching again', { error: String(error.message) });
@@ -171,6 +199,31 @@ export class EtcdPolicyStore implements PolicyStore {
       });
     };
     start();
+  }
+
+  /**
+   * `held` plus the one change committed at `revision` (seq = held.version + 1): the policies that revision wrote,
+   * read at it. Undefined when that is not the whole story (a policy deleted, or the store no longer has that
+   * revision): the caller reads the snapshot whole.
+   */
+  async #delta(held: Snapshot, revision: string): Promise<Snapshot | undefined> {
+    const prefix = this.#key('policies', '');
+    const end = prefixEnd(prefix.toString());
+    const response = await this.client.txn({ success: [
+      this.#range(this.#key('seq'), undefined, { revision }),
+      this.#range(prefix, end, { revision, minModRevision: revision, maxModRevision: revision }),
+      this.#range(prefix, end, { revision, countOnly: true }),
+    ] }).catch(() => undefined);
+    if (!response) return undefined;
+    const seq = Number(text(response.responses[0].responseRange!.kvs[0]) ?? 0);
+    if (seq !== held.version + 1) return undefined;
+    const entries = new Map(held.entries.map((e) => [e.id, e]));
+    for (const kv of response.responses[1].responseRange!.kvs) {
+      const r = JSON.parse(text(kv)!) as PolicyRecord;
+      entries.set(r.id, { id: r.id, version: r.version, policy: r.policy });
+    }
+    if (entries.size !== Number(response.responses[2].responseRange!.count)) return undefined;
+    return new Snapshot(seq, entries.values());
   }
 
   /** Publishes (or refreshes) this replica's summary under its lease; a lapsed lease is replaced by a new one. */
@@ -216,7 +269,9 @@ export class EtcdPolicyStore implements PolicyStore {
     checkExpectedVersion(expectedVersion);
     const seqKey = this.#key('seq'), policyKey = this.#key('policies', id), lastKey = this.#key('last', id);
     const historyPrefix = this.#key('history', id, '');
-    return this.#guard(async () => {
+    // One write at a time per replica: writes through one replica would otherwise race each other on seq (8 at
+    // once lost 20 races in a row); across replicas at most one writer per replica contends.
+    const turn = this.#writing.then(() => this.#guard(async () => {
       for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
         const read = await this.client.txn({ success: [
           this.#range(seqKey), this.#range(policyKey), this.#range(lastKey),
@@ -267,9 +322,15 @@ export class EtcdPolicyStore implements PolicyStore {
           succeeded = true;
         }
         if (succeeded) return { record, snapshotVersion: seq };
+        // Lost the race on seq to another policy's write: writers that keep retrying in step keep colliding (8
+        // writers of different policies through one store lost 20 races in a row), so the next try waits a random
+        // pause that grows with the losses.
+        await sleep(Math.random() * Math.min(MAX_RACE_PAUSE_MS, 2 ** attempt));
       }
       throw new ControlPlaneError('UNAVAILABLE', `store busy: policy ${id} lost ${MAX_WRITE_ATTEMPTS} races for the snapshot version; try again`);
-    });
+    }));
+    this.#writing = turn.catch(() => {});
+    return turn;
   }
 
   /** etcd failures as the control plane's errors: unreachable or leaderless etcd is UNAVAILABLE, never INTERNAL. */

@@ -66,7 +66,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
       method: 'POST', pattern: /^\/v1\/dry-run$/, operation: 'DryRun', bodyFields: ['policy', 'windowMinutes'],
       handler: ({ body }) => ops.dryRun(body.policy, body.windowMinutes),
     },
-    // HTTP only for now (no Admin RPC yet): rollout totals per control-plane replica.
+    // Rollout totals per control-plane replica (Admin.ListReplicas over gRPC).
     { method: 'GET', pattern: /^\/v1\/replicas$/, operation: 'ListReplicas', handler: () => ops.replicas() },
     { method: 'GET', pattern: /^\/v1\/correlations$/, operation: 'ListCorrelations', handler: () => ops.correlationReport() },
     { method: 'GET', pattern: /^\/v1\/endpoints$/, operation: 'ListEndpoints', handler: () => ops.endpoints() },

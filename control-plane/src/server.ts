@@ -19,7 +19,7 @@ import { LIMITS } from './limits.ts';
 import { listenGrpc } from './grpc-listener.ts';
 import type { PolicyStore } from './policy-store.ts';
 import { SqlitePolicyStore } from './sqlite-policy-store.ts';
-import { EtcdPolicyStore } from './etcd-policy-store.ts';
+import { EtcdPolicyStore, type EtcdPolicyStoreOptions } from './etcd-policy-store.ts';
 import type { Snapshot } from './snapshot.ts';
 import { packageDefinition } from './protos.ts';
 import { RolloutTracker } from './rollout.ts';
@@ -47,7 +47,7 @@ function readTls(tls: TlsFiles): { cert: Buffer; key: Buffer; ca: Buffer | undef
 }
 
 /** Where policies live: the embedded SQLite file in the data directory (default), or etcd shared by replicas. */
-export type StoreOptions = { kind: 'sqlite' } | { kind: 'etcd'; endpoints: readonly string[]; prefix?: string; timeoutMs?: number };
+export type StoreOptions = { kind: 'sqlite' } | { kind: 'etcd'; endpoints: readonly string[]; prefix?: string; timeoutMs?: number; tls?: EtcdPolicyStoreOptions['tls'] };
 
 export interface ControlPlaneOptions {
   dataDir?: string;                      // default ./.meshlens (tokens; the SQLite store)

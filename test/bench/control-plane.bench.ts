@@ -11,7 +11,8 @@
 // (measureStreamsPerProxy at the end of this file).
 // Env: MESHLENS_BENCH_ONLY=restart (only reconverge_after_restart_ms) or streams-per-proxy, MESHLENS_BENCH_PROXIES (K,
 // default 20), MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
-// MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+// MESHLENS_BENCH_PICK (how the replicas' simulated proxies pick a replica: round-robin, the default, or random;
+// test/control-plane/reconnecting-streams.ts Pick), MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import * as grpc from '@grpc/grpc-js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,7 @@ interface WorkerCommand {
   cmd: 'connect' | 'collect' | 'report' | 'close' | 'reconnecting' | 'acked' | 'mark' | 'failedOver';
   port?: number; token?: string; streams?: number; perConnection?: number; prefix?: string;
   version?: string; t0?: number; durationMs?: number; concurrency?: number; routes?: number;
-  addresses?: string[]; address?: string;
+  addresses?: string[]; address?: string; pick?: import('../control-plane/reconnecting-streams.ts').Pick;
 }
 
 async function runWorker(): Promise<void> {
@@ -45,21 +46,36 @@ async function runWorker(): Promise<void> {
 
   let reconnecting: import('../control-plane/reconnecting-streams.ts').ReconnectingStreams | undefined;
   let marked: number[] = [];
+  // From the kill on: this process's own CPU and event-loop delay (it stands for Envoys on other machines, so what it
+  // spends here on the shared cores, and how late its timers fire, is reported beside the figure it inflates).
+  let markedAt: { cpu: NodeJS.CpuUsage; statuses: Map<string, number>; loop: import('node:perf_hooks').IntervalHistogram } | undefined;
   process.on('message', async (command: WorkerCommand) => {
     if (command.cmd === 'reconnecting') {
       const { ReconnectingStreams } = await import('../control-plane/reconnecting-streams.ts');
-      reconnecting = await ReconnectingStreams.open(command.addresses ?? `127.0.0.1:${command.port}`, command.token!, command.streams!, command.prefix!, Number(command.t0 ?? 1));
+      reconnecting = await ReconnectingStreams.open(command.addresses ?? `127.0.0.1:${command.port}`, command.token!, command.streams!, command.prefix!, Number(command.t0 ?? 1),
+        command.pick);
       send({ evt: 'opened' });
     } else if (command.cmd === 'mark') {
       // The streams whose latest ACK came through `address` (the replica about to be killed).
       marked = Array.from({ length: reconnecting!.size }, (_, i) => i).filter((i) => reconnecting!.lastAck(i)?.address === command.address);
+      const { monitorEventLoopDelay } = await import('node:perf_hooks');
+      markedAt = { cpu: process.cpuUsage(), statuses: new Map(reconnecting!.statuses), loop: monitorEventLoopDelay({ resolution: 10 }) };
+      markedAt.loop.enable();
       send({ evt: 'marked', count: marked.length });
     } else if (command.cmd === 'failedOver') {
       const wait = () => {
         const acks = marked.map((i) => reconnecting!.lastAck(i));
         if (!acks.every((a) => a && a.atMs > command.t0! && a.address !== command.address && a.version === command.version)) return setTimeout(wait, 20);
-        send({ evt: 'failedOver', latencies: acks.map((a) => a!.atMs - command.t0!), attempts: marked.map((i) => reconnecting!.attempts.get(i)! - command.t0!),
-          statuses: Object.fromEntries(reconnecting!.statuses) });
+        const cpu = process.cpuUsage(markedAt!.cpu);
+        markedAt!.loop.disable();
+        const since = (times: Map<number, number>) => marked.map((i) => (times.get(i) ?? NaN) - command.t0!);
+        // How the moved streams' attempts ended since the kill (gRPC status and details): the drop, and any refusal.
+        const endings: Record<string, number> = {};
+        for (const [k, v] of reconnecting!.statuses) if (v > (markedAt!.statuses.get(k) ?? 0)) endings[k] = v - (markedAt!.statuses.get(k) ?? 0);
+        send({ evt: 'failedOver', latencies: acks.map((a) => a!.atMs - command.t0!), attempts: since(reconnecting!.attempts),
+          ended: since(reconnecting!.ended), late: marked.map((i) => reconnecting!.attempts.get(i)! - reconnecting!.due.get(i)!),
+          connected: since(reconnecting!.connected), responded: since(reconnecting!.responded), endings,
+          cpuMs: (cpu.user + cpu.system) / 1000, loopDelayP99Ms: markedAt!.loop.percentile(99) / 1e6, loopDelayMaxMs: markedAt!.loop.max / 1e6 });
       };
       wait();
     } else if (command.cmd === 'acked') {
@@ -303,7 +319,8 @@ async function measureRestart(streams: number, workerCount: number) {
 // etcd` replicas on a 3-member etcd, all on this machine. write_to_all_ack_ms: an admin write through one replica
 // (each round the next) until every stream, whichever replica holds it, ACKed it. failover_ms: kill -9 of the
 // replica holding a third of the streams until each of those ACKed, through another replica, a write made right
-// after the kill.
+// after the kill, with where that time went (phases), the CPU each party spent meanwhile, and how the moved streams'
+// attempts ended (a refused or failed attempt shows there as an extra ending).
 async function measureReplicas(streams: number, workerCount: number, rounds: number) {
   const { etcdCluster, etcdMissing } = await import('../support/etcd.ts');
   const missing = etcdMissing();
@@ -317,6 +334,8 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
   const etcd = await etcdCluster(3);
   const children: ChildProcess[] = [];
   const workers: ChildProcess[] = [];
+  const pick = (process.env.MESHLENS_BENCH_PICK ?? 'round-robin') as import('../control-plane/reconnecting-streams.ts').Pick;
+  if (pick !== 'round-robin' && pick !== 'random') throw new Error('invalid MESHLENS_BENCH_PICK: must be round-robin or random');
   try {
     await etcd.start();
     const replicas: { child: ChildProcess; grpcPort: number; httpPort: number }[] = [];
@@ -338,14 +357,17 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     await adminPut(replicas[0].httpPort, adminToken, 'orders', 0, 1000);
     let version = 1;
     const perWorker = Math.ceil(streams / workerCount);
-    const connectStart = wallMs();
+    // Workers are started (tsx, the harness) before the clock runs: connecting is what the figure is about.
+    const startStart = wallMs();
     for (let w = 0; w < workerCount; w++) {
       const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       await new Promise((resolve) => worker.once('message', resolve));
       workers.push(worker);
-      await request(worker, { cmd: 'reconnecting', addresses, token: proxyToken, streams: Math.min(perWorker, streams - w * perWorker),
-        prefix: `x${w}`, t0: 1 + w * perWorker }, 'opened');
     }
+    const startMs = wallMs() - startStart;
+    const connectStart = wallMs();
+    await Promise.all(workers.map((worker, w) => request(worker, { cmd: 'reconnecting', addresses, token: proxyToken, pick,
+      streams: Math.min(perWorker, streams - w * perWorker), prefix: `x${w}`, t0: 1 + w * perWorker }, 'opened')));
     await Promise.all(workers.map((worker) => request(worker, { cmd: 'acked', version: '1', t0: 0 }, 'acked')));
     const connectMs = wallMs() - connectStart;
     const roundStats: { p50: number; p99: number; max: number; via: number }[] = [];
@@ -362,6 +384,9 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     // kill -9 the replica holding the streams of addresses[1]; they come back ACKed through 1 and 3.
     const killed = addresses[1];
     const marked = await Promise.all(workers.map((worker) => request(worker, { cmd: 'mark', address: killed }, 'marked')));
+    const survivors = [replicas[0].child.pid!, replicas[2].child.pid!];
+    const etcdPids = etcd.members.map((m) => m.process!.pid!);
+    const cpuBefore = [...survivors, ...etcdPids].map((pid) => procStats(pid).cpuSeconds);
     const killAt = wallMs();
     replicas[1].child.kill('SIGKILL');
     // A stream reconnecting with the version it holds is counted ACKed by the new replica without a response to
@@ -370,16 +395,24 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     await adminPut(replicas[0].httpPort, adminToken, 'orders', version, 9999);
     version++;
     const failed = await Promise.all(workers.map((worker) => request(worker, { cmd: 'failedOver', address: killed, version: String(version), t0: killAt }, 'failedOver')));
-    const failover = failed.flatMap((f) => f.latencies as number[]).sort((a, b) => a - b);
-    const attempts = failed.flatMap((f) => f.attempts as number[]).sort((a, b) => a - b);
-    // How streams ended over the whole run (gRPC status and details): why some needed more than one reconnect.
+    const failoverWallMs = wallMs() - killAt;
+    const cpuAfter = [...survivors, ...etcdPids].map((pid) => procStats(pid).cpuSeconds);
+    const cpuMs = (k: number) => Math.round((cpuAfter[k] - cpuBefore[k]) * 1000);
+    const sorted = (key: string) => failed.flatMap((f) => f[key] as number[]).sort((a, b) => a - b);
+    const failover = sorted('latencies');
+    const attempts = sorted('attempts');
+    const phase = (key: string) => { const xs = sorted(key); return { p50: round1(percentile(xs, 50)), p99: round1(percentile(xs, 99)) }; };
+    // How the moved streams' attempts ended after the kill (gRPC status and details): more than one ending per
+    // stream = refused or failed attempts before the one that worked.
     const endings: Record<string, number> = {};
-    for (const f of failed) for (const [k, v] of Object.entries(f.statuses as Record<string, number>)) endings[k] = (endings[k] ?? 0) + v;
+    for (const f of failed) for (const [k, v] of Object.entries(f.endings as Record<string, number>)) endings[k] = (endings[k] ?? 0) + v;
     return {
       replicas: 3,
       etcdMembers: 3,
+      pick,
       streams,
-      workersStartAndConnectSeconds: round1(connectMs / 1000),
+      workersStartSeconds: round1(startMs / 1000),
+      connectSeconds: round1(connectMs / 1000),
       writeToAllAckMs: {
         p50: round1(median(roundStats.map((s) => s.p50))), p99: round1(median(roundStats.map((s) => s.p99))),
         max: round1(median(roundStats.map((s) => s.max))), rounds: roundStats.map((s) => ({ via: s.via, p50: round1(s.p50), p99: round1(s.p99), max: round1(s.max) })),
@@ -389,6 +422,15 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
         p50: round1(percentile(failover, 50)), p99: round1(percentile(failover, 99)), max: round1(failover[failover.length - 1]),
         // When each moved stream's last (successful) connect attempt started: the filter's backoff share of it.
         lastAttemptP50: round1(percentile(attempts, 50)), lastAttemptP99: round1(percentile(attempts, 99)),
+        // Per moved stream, from the kill: its latest failed attempt's end seen (the drop, or a refused reconnect), the
+        // reconnect that worked started (and how late its timer fired against
+        // the backoff's delay: the harness's own event loop), TCP + HTTP/2 preface done, the first response.
+        phases: { lastFailureSeen: phase('ended'), attemptLate: phase('late'), connected: phase('connected'), firstResponse: phase('responded') },
+        // CPU spent from the kill until every moved stream ACKed: the two surviving replicas, the etcd members, and
+        // the simulated proxies (which on a real mesh run elsewhere); wall time of that window for scale.
+        cpuMs: { windowWallMs: Math.round(failoverWallMs), replicas: [cpuMs(0), cpuMs(1)], etcd: etcdPids.map((_, k) => cpuMs(2 + k)),
+          harness: Math.round(failed.reduce((sum, f) => sum + f.cpuMs, 0)) },
+        harnessLoopDelayMs: { p99: round1(Math.max(...failed.map((f) => f.loopDelayP99Ms))), max: round1(Math.max(...failed.map((f) => f.loopDelayMaxMs))) },
       },
       streamEndings: endings,
     };

@@ -6,11 +6,12 @@
 // - a replica started while etcd is down is not ready (/readyz 503 naming etcd, no gRPC listener), stays up, and
 //   becomes ready by itself once etcd answers;
 // - a write through replica 1 is ACKed by the proxies whose streams live on replicas 2 and 3, seen per replica and in
-//   the mesh-wide GET /v1/replicas of any replica;
+//   the mesh-wide GET /v1/replicas of any replica, and the same answer from Admin.ListReplicas over gRPC;
 // - kill -9 of replica 2: its proxy reconnects to another and the policy stays in force (a breaker opening after the
 //   policy's own minRequests, 4, not the default 20, through real traffic);
 // - kill -9 of an etcd member: writes go on; every acknowledged write survives both kills, read back (policy and
 //   history) from every replica, replica 2 restarted on the same store.
+import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,11 +26,14 @@ import { releaseFilter } from '../host/support.ts';
 import { request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
 import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
 import { freeLoopbackPort } from '../support/prometheus.ts';
+import { makePki, opensslMissing } from '../support/pki.ts';
 import { needs } from '../support/skip.ts';
 import { EtcdPolicyStore, HISTORY_PER_POLICY } from '../../control-plane/src/etcd-policy-store.ts';
 import type { PolicyJson } from '../../control-plane/src/policy-types.ts';
+import type { Snapshot } from '../../control-plane/src/snapshot.ts';
 import { CLI, ensureCliBuilt, runCli } from './cli-support.ts';
-import { http } from './helpers.ts';
+import { meshlensGrpc } from '../../control-plane/src/protos.ts';
+import { bearer, http } from './helpers.ts';
 
 const CP_CLUSTER = 'meshlens-control-plane';
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
@@ -152,6 +156,24 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     }, `GET /v1/replicas to show ${replicaCount} replicas holding every proxy`, 15_000);
     const view = await meshWide(replicas[2], 3, first.snapshotVersion);
     assert.equal(view.map((r) => r.replica.split(':').pop()).sort(), replicas.map((r) => String(r.grpcPort)).sort());
+    // The same view over gRPC (Admin.ListReplicas): the answer GET /v1/replicas gives, field for field (summaries are
+    // republished every second, so the two are read until both fall within one publication).
+    const adminClient = new (meshlensGrpc().Admin)(`127.0.0.1:${replicas[0].grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      const listReplicas = () => new Promise<any>((resolve, reject) =>
+        (adminClient as any).ListReplicas({}, bearer(admin), (error: Error | null, value: unknown) => (error ? reject(error) : resolve(value))));
+      const [overGrpc, overHttp] = await until(async () => {
+        const both = [await listReplicas(), (await api(replicas[0], 'GET', '/v1/replicas')).json];
+        const grpcRows = both[0].replicas.map((r: any) => ({ ...r, updatedAtUnixMs: Number(r.updatedAtUnixMs) }));
+        return JSON.stringify(grpcRows) === JSON.stringify(both[1].replicas) && [grpcRows, both[1].replicas];
+      }, 'Admin.ListReplicas and GET /v1/replicas to give the same answer', 15_000);
+      assert.equal(overGrpc, overHttp);
+      assert.is(overGrpc.length, 3);
+      const unauthenticated = await new Promise<grpc.ServiceError>((resolve) => (adminClient as any).ListReplicas({}, new grpc.Metadata(), (error: grpc.ServiceError) => resolve(error)));
+      assert.is(unauthenticated.code, grpc.status.UNAUTHENTICATED);
+    } finally {
+      adminClient.close();
+    }
 
     // kill -9 replica 2: its proxy reconnects to replica 1 or 3 and ACKs the same snapshot there.
     replicas[1].process.kill('SIGKILL');
@@ -242,6 +264,89 @@ needs(etcdMissing(), test)(`the etcd store keeps ${HISTORY_PER_POLICY} changes p
   }
 });
 
+needs(etcdMissing(), test)('a replica reads each change through another as a delta and ends up with the same snapshot; concurrent writes all commit', async () => {
+  const etcd = await etcdCluster(1);
+  const writer = new EtcdPolicyStore({ endpoints: etcd.endpoints });
+  const other = new EtcdPolicyStore({ endpoints: etcd.endpoints });
+  const watcher = new EtcdPolicyStore({ endpoints: etcd.endpoints });
+  try {
+    await etcd.start();
+    const policy = (cluster: string, openMs: number) => ({ target: { cluster }, breaker: { openMs } }) as unknown as PolicyJson;
+    let seen: Snapshot | undefined;
+    watcher.subscribe((snapshot) => { seen = snapshot; });
+    await until(async () => watcher.snapshotReads.whole > 0, 'the watch to read its first snapshot');
+    // Each change as the watching replica sees it must be exactly what a whole read of the store gives.
+    const sameAsStore = async (version: number, what: string) => {
+      await until(async () => (seen?.version ?? -1) >= version || undefined, `the watcher to see snapshot ${version} (${what})`, 10_000);
+      assert.is(seen!.version, version, what);
+      assert.equal(seen!.entries, (await writer.snapshot()).entries, what);
+    };
+    let v = (await writer.set('a', 0, policy('a', 1000), 'test')).snapshotVersion;
+    await sameAsStore(v, 'create a');
+    const before = { ...watcher.snapshotReads };
+    v = (await writer.set('b', 0, policy('b', 1000), 'test')).snapshotVersion;
+    await sameAsStore(v, 'create b');
+    v = (await writer.set('a', 1, policy('a', 2000), 'test')).snapshotVersion;
+    await sameAsStore(v, 'update a');
+    v = (await writer.rollback('a', 1, 2, policy('a', 1000), 'test')).snapshotVersion;
+    await sameAsStore(v, 'roll a back');
+    assert.equal([watcher.snapshotReads.delta - before.delta, watcher.snapshotReads.whole - before.whole], [3, 0], 'one change at a time is read as a delta');
+    v = (await writer.delete('b', 1, 'test')).snapshotVersion;
+    await sameAsStore(v, 'delete b');
+    assert.is(watcher.snapshotReads.whole - before.whole, 1, 'a delete is read whole');
+
+    // 16 writers of different policies at once through two replicas: every write commits, each with its own
+    // snapshot version (through one store they used to lose 20 races on seq in a row and fail "store busy").
+    const results = await Promise.all(Array.from({ length: 16 }, (_, k) => (k % 2 ? other : writer).set(`c-${k}`, 0, policy(`c-${k}`, 1000), 'test')));
+    const versions = results.map((r) => r.snapshotVersion).sort((x, y) => x - y);
+    assert.equal(versions, Array.from({ length: 16 }, (_, k) => v + 1 + k));
+    await sameAsStore(v + 16, 'after the concurrent writes');
+  } finally {
+    await Promise.all([writer.close(), other.close(), watcher.close()]);
+    await etcd.stop();
+  }
+});
+
+needs(etcdMissing() ?? opensslMissing(), test)('TLS to etcd: a replica with the CA and a client certificate serves; without the certificate it is not ready', async () => {
+  ensureCliBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'meshlens-etcd-tls-'));
+  makePki(dir);
+  const etcd = await etcdCluster(1, { tls: dir });
+  const tokens = generateTokenFile();
+  const tokenFile = join(dir, 'tokens.json');
+  writeFileSync(tokenFile, JSON.stringify(tokens), { mode: 0o600 });
+  const admin = Object.values(tokens.admin)[0];
+  const children: ChildProcess[] = [];
+  const serve = async (...tlsFlags: string[]) => {
+    const httpPort = await freeLoopbackPort();
+    const child = spawn(process.execPath, [CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), ...tlsFlags,
+      '--grpc-port', '0', '--http-port', String(httpPort), '--data-dir', join(dir, `replica-${children.length}`), '--token-file', tokenFile],
+    { stdio: 'ignore', env: { ...process.env, MESHLENS_LOG_LEVEL: 'warn' } });
+    children.push(child);
+    return httpPort;
+  };
+  const store = new EtcdPolicyStore({ endpoints: etcd.endpoints, tls: { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') } });
+  try {
+    await etcd.start();
+    const withCert = await serve('--etcd-ca', join(dir, 'ca.crt'), '--etcd-cert', join(dir, 'client.crt'), '--etcd-key', join(dir, 'client.key'));
+    const withoutCert = await serve('--etcd-ca', join(dir, 'ca.crt'));
+    await until(async () => (await http(withCert, 'GET', '/readyz', { token: null })).status === 200, 'the replica with a client certificate to be ready');
+    const written = await http(withCert, 'PUT', '/v1/policies/orders', { token: admin, body: { expectedVersion: 0, policy: { target: { cluster: CLUSTER } } } });
+    assert.is(written.status, 200, JSON.stringify(written.json));
+    // What it wrote is in etcd, read back over TLS by a client of our own.
+    assert.equal([(await store.get('orders')).version, (await store.snapshot()).version], [1, 1]);
+    // etcd refuses the handshake without a client certificate: that replica says why and serves nothing.
+    const refused = await until(async () => { const r = await http(withoutCert, 'GET', '/readyz', { token: null }); return r.status === 503 && r.json.reason?.includes('etcd') && r; },
+      'the replica without a client certificate to answer /readyz 503');
+    assert.match(refused.json.reason, /^store not ready: store unavailable: etcd unreachable at 127\.0\.0\.1:\d+/);
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await store.close();
+    await etcd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('serve refuses bad store flags with the rule, before starting anything', async () => {
   ensureCliBuilt();
   for (const [args, message] of [
@@ -249,7 +354,9 @@ test('serve refuses bad store flags with the rule, before starting anything', as
     [['--store', 'etcd'], 'invalid flag: --etcd-endpoints must be given with --store etcd'],
     [['--store', 'etcd', '--etcd-endpoints', 'http://127.0.0.1:2379'], 'invalid flag: --etcd-endpoints must be 1 to 16 comma-separated host:port endpoints'],
     [['--store', 'etcd', '--etcd-endpoints', '127.0.0.1:2379', '--etcd-prefix', 'meshlens'], 'invalid flag: --etcd-prefix must be a path starting and ending with /'],
-    [['--etcd-endpoints', '127.0.0.1:2379'], 'invalid flag: --etcd-endpoints and --etcd-prefix must come with --store etcd'],
+    [['--etcd-endpoints', '127.0.0.1:2379'], 'invalid flag: --etcd-endpoints, --etcd-prefix and --etcd-ca/--etcd-cert/--etcd-key must come with --store etcd'],
+    [['--etcd-ca', '/etc/ssl/certs/ca-certificates.crt'], 'invalid flag: --etcd-endpoints, --etcd-prefix and --etcd-ca/--etcd-cert/--etcd-key must come with --store etcd'],
+    [['--store', 'etcd', '--etcd-endpoints', '127.0.0.1:2379', '--etcd-cert', 'client.crt'], 'invalid flag: --etcd-cert and --etcd-key must be given together'],
   ] as const) {
     const result = await runCli(['serve', ...args, '--data-dir', join(tmpdir(), 'meshlens-never-created')]);
     assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);

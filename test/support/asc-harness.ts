@@ -2,7 +2,6 @@
 // is newer than the build, then imports the generated bindings. Pure filter code is exercised through such
 // harnesses; the shipped module is exercised through the host.
 // Building into a scratch directory and renaming keeps a concurrent run from importing a half-written module.
-import asc from 'assemblyscript/asc';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +36,9 @@ export async function loadAscHarness(spec: AscHarnessSpec): Promise<AscHarness> 
   const outputs = ['.wasm', '.js', '.d.ts'].map((ext) => spec.name + ext);
   const sources = spec.sources.map((p) => join(root, 'filter', 'assembly', p));
   if (builtAt(outputs.slice(0, 2)) <= Math.max(...sources.map(newestSource))) {
+    // Imported only to build: loading the compiler (binaryen) takes ~20 s of CPU, and every bench worker that only
+    // needs an up-to-date harness (test/control-plane/reconnecting-streams.ts) paid it before opening a stream.
+    const { default: asc } = await import('assemblyscript/asc');
     const scratch = mkdtempSync(join(tmpdir(), `meshlens-${spec.name}-`));
     let stderr = '';
     const { error } = await asc.main([

@@ -1,8 +1,10 @@
 // A real etcd cluster for tests: N members of Debian's etcd-server (`etcd`, 3.4) on loopback ports, each with its own
 // temporary data directory, formed with --initial-cluster. Members are killed with SIGKILL (as a lost node would
-// vanish) and everything is removed by stop(), which tests call in a finally.
+// vanish) and everything is removed by stop(), which tests call in a finally. With `tls` (a directory made by
+// test/support/pki.ts) the client URLs are https and every client must present a certificate signed by its CA
+// (etcd's --client-cert-auth); peers stay plaintext on loopback.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdClient } from '../../control-plane/src/etcd-client.ts';
@@ -28,7 +30,11 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-export async function etcdCluster(size: number): Promise<EtcdCluster> {
+export async function etcdCluster(size: number, options: { tls?: string } = {}): Promise<EtcdCluster> {
+  const pki = options.tls;
+  const scheme = pki ? 'https' : 'http';
+  const clientTls = pki ? ['--cert-file', join(pki, 'server.crt'), '--key-file', join(pki, 'server.key'),
+    '--trusted-ca-file', join(pki, 'ca.crt'), '--client-cert-auth'] : [];
   const dir = mkdtempSync(join(tmpdir(), 'meshlens-etcd-'));
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
@@ -44,7 +50,8 @@ export async function etcdCluster(size: number): Promise<EtcdCluster> {
       for (const m of members) {
         const child = spawn(ETCD_BIN, [
           '--name', m.name, '--data-dir', join(dir, m.name),
-          '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`, '--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`,
+          '--listen-client-urls', `${scheme}://127.0.0.1:${m.clientPort}`, '--advertise-client-urls', `${scheme}://127.0.0.1:${m.clientPort}`,
+          ...clientTls,
           '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
           '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `meshlens-test-${process.pid}`,
           // No metrics or pprof listeners beyond the client URL; loopback only.
@@ -56,7 +63,8 @@ export async function etcdCluster(size: number): Promise<EtcdCluster> {
         m.process = child;
       }
       // Ready = a quorum answers a linearizable read (a Range goes through raft's ReadIndex).
-      const client = new EtcdClient(endpoints, { timeoutMs: 30_000, retryPauseMs: 100 });
+      const tls = pki ? { ca: readFileSync(join(pki, 'ca.crt')), cert: readFileSync(join(pki, 'client.crt')), key: readFileSync(join(pki, 'client.key')) } : undefined;
+      const client = new EtcdClient(endpoints, { timeoutMs: 30_000, retryPauseMs: 100, tls });
       try {
         await client.range({ key: Buffer.from('/meshlens-test/ready') });
       } catch (error) {

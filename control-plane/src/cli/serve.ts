@@ -27,6 +27,9 @@ export const serveCommand: Command = {
     store: { type: 'string', value: 'sqlite|etcd', description: 'policy store (env MESHLENS_STORE; default sqlite, in the data directory)' },
     'etcd-endpoints': { type: 'string', value: 'HOST:PORT,...', description: 'etcd members for --store etcd (env MESHLENS_ETCD_ENDPOINTS)' },
     'etcd-prefix': { type: 'string', value: 'PREFIX', description: 'key prefix in etcd (env MESHLENS_ETCD_PREFIX; default /meshlens/)' },
+    'etcd-ca': { type: 'string', value: 'FILE', description: 'TLS to etcd: CA its certificates are checked against (env MESHLENS_ETCD_CA; default: the system\'s)' },
+    'etcd-cert': { type: 'string', value: 'FILE', description: 'TLS to etcd: client certificate (PEM), with --etcd-key (env MESHLENS_ETCD_CERT)' },
+    'etcd-key': { type: 'string', value: 'FILE', description: 'TLS to etcd: client private key (PEM) (env MESHLENS_ETCD_KEY)' },
   },
   async run({ flags, io }) {
     if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) throw new UsageError('invalid flag: --tls-cert and --tls-key must be given together');
@@ -58,15 +61,22 @@ function storeOf(flags: Record<string, string | boolean | undefined>, env: NodeJ
   const kind = (flags.store as string | undefined) ?? env.MESHLENS_STORE ?? 'sqlite';
   const endpoints = (flags['etcd-endpoints'] as string | undefined) ?? env.MESHLENS_ETCD_ENDPOINTS;
   const prefix = (flags['etcd-prefix'] as string | undefined) ?? env.MESHLENS_ETCD_PREFIX;
+  const caFile = (flags['etcd-ca'] as string | undefined) ?? env.MESHLENS_ETCD_CA;
+  const certFile = (flags['etcd-cert'] as string | undefined) ?? env.MESHLENS_ETCD_CERT;
+  const keyFile = (flags['etcd-key'] as string | undefined) ?? env.MESHLENS_ETCD_KEY;
+  const tls = caFile !== undefined || certFile !== undefined || keyFile !== undefined;
   if (kind === 'sqlite') {
-    if (endpoints !== undefined || prefix !== undefined) throw new UsageError('invalid flag: --etcd-endpoints and --etcd-prefix must come with --store etcd');
+    if (endpoints !== undefined || prefix !== undefined || tls) {
+      throw new UsageError('invalid flag: --etcd-endpoints, --etcd-prefix and --etcd-ca/--etcd-cert/--etcd-key must come with --store etcd');
+    }
     return { kind: 'sqlite' as const };
   }
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('invalid flag: --etcd-cert and --etcd-key must be given together');
   if (kind !== 'etcd') throw new UsageError('invalid flag: --store must be sqlite or etcd');
   if (endpoints === undefined) throw new UsageError('invalid flag: --etcd-endpoints must be given with --store etcd');
   if (prefix !== undefined && !/^\/[A-Za-z0-9._/-]{0,126}\/$/.test(prefix)) throw new UsageError('invalid flag: --etcd-prefix must be a path starting and ending with /');
   try {
-    return { kind: 'etcd' as const, endpoints: parseEndpoints(endpoints), prefix };
+    return { kind: 'etcd' as const, endpoints: parseEndpoints(endpoints), prefix, tls: tls ? { caFile, certFile, keyFile } : undefined };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -36,6 +36,8 @@ import type { ListEndpointsRequest as _meshlens_v1_ListEndpointsRequest, ListEnd
 import type { ListEndpointsResponse as _meshlens_v1_ListEndpointsResponse, ListEndpointsResponse__Output as _meshlens_v1_ListEndpointsResponse__Output } from './meshlens/v1/ListEndpointsResponse.ts';
 import type { ListPoliciesRequest as _meshlens_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _meshlens_v1_ListPoliciesRequest__Output } from './meshlens/v1/ListPoliciesRequest.ts';
 import type { ListPoliciesResponse as _meshlens_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _meshlens_v1_ListPoliciesResponse__Output } from './meshlens/v1/ListPoliciesResponse.ts';
+import type { ListReplicasRequest as _meshlens_v1_ListReplicasRequest, ListReplicasRequest__Output as _meshlens_v1_ListReplicasRequest__Output } from './meshlens/v1/ListReplicasRequest.ts';
+import type { ListReplicasResponse as _meshlens_v1_ListReplicasResponse, ListReplicasResponse__Output as _meshlens_v1_ListReplicasResponse__Output } from './meshlens/v1/ListReplicasResponse.ts';
 import type { NetnsIdentity as _meshlens_v1_NetnsIdentity, NetnsIdentity__Output as _meshlens_v1_NetnsIdentity__Output } from './meshlens/v1/NetnsIdentity.ts';
 import type { NodeIdentity as _meshlens_v1_NodeIdentity, NodeIdentity__Output as _meshlens_v1_NodeIdentity__Output } from './meshlens/v1/NodeIdentity.ts';
 import type { NodeRollout as _meshlens_v1_NodeRollout, NodeRollout__Output as _meshlens_v1_NodeRollout__Output } from './meshlens/v1/NodeRollout.ts';
@@ -43,6 +45,7 @@ import type { Policy as _meshlens_v1_Policy, Policy__Output as _meshlens_v1_Poli
 import type { PolicyRecord as _meshlens_v1_PolicyRecord, PolicyRecord__Output as _meshlens_v1_PolicyRecord__Output } from './meshlens/v1/PolicyRecord.ts';
 import type { PolicyResource as _meshlens_v1_PolicyResource, PolicyResource__Output as _meshlens_v1_PolicyResource__Output } from './meshlens/v1/PolicyResource.ts';
 import type { PolicyTarget as _meshlens_v1_PolicyTarget, PolicyTarget__Output as _meshlens_v1_PolicyTarget__Output } from './meshlens/v1/PolicyTarget.ts';
+import type { ReplicaSummary as _meshlens_v1_ReplicaSummary, ReplicaSummary__Output as _meshlens_v1_ReplicaSummary__Output } from './meshlens/v1/ReplicaSummary.ts';
 import type { RetransmitEventsByCause as _meshlens_v1_RetransmitEventsByCause, RetransmitEventsByCause__Output as _meshlens_v1_RetransmitEventsByCause__Output } from './meshlens/v1/RetransmitEventsByCause.ts';
 import type { RetryPolicy as _meshlens_v1_RetryPolicy, RetryPolicy__Output as _meshlens_v1_RetryPolicy__Output } from './meshlens/v1/RetryPolicy.ts';
 import type { RetryRule as _meshlens_v1_RetryRule, RetryRule__Output as _meshlens_v1_RetryRule__Output } from './meshlens/v1/RetryRule.ts';
@@ -113,6 +116,8 @@ export interface ProtoGrpcType {
       ListEndpointsResponse: MessageTypeDefinition<_meshlens_v1_ListEndpointsResponse, _meshlens_v1_ListEndpointsResponse__Output>
       ListPoliciesRequest: MessageTypeDefinition<_meshlens_v1_ListPoliciesRequest, _meshlens_v1_ListPoliciesRequest__Output>
       ListPoliciesResponse: MessageTypeDefinition<_meshlens_v1_ListPoliciesResponse, _meshlens_v1_ListPoliciesResponse__Output>
+      ListReplicasRequest: MessageTypeDefinition<_meshlens_v1_ListReplicasRequest, _meshlens_v1_ListReplicasRequest__Output>
+      ListReplicasResponse: MessageTypeDefinition<_meshlens_v1_ListReplicasResponse, _meshlens_v1_ListReplicasResponse__Output>
       NetnsIdentity: MessageTypeDefinition<_meshlens_v1_NetnsIdentity, _meshlens_v1_NetnsIdentity__Output>
       NodeIdentity: MessageTypeDefinition<_meshlens_v1_NodeIdentity, _meshlens_v1_NodeIdentity__Output>
       NodeRollout: MessageTypeDefinition<_meshlens_v1_NodeRollout, _meshlens_v1_NodeRollout__Output>
@@ -120,6 +125,7 @@ export interface ProtoGrpcType {
       PolicyRecord: MessageTypeDefinition<_meshlens_v1_PolicyRecord, _meshlens_v1_PolicyRecord__Output>
       PolicyResource: MessageTypeDefinition<_meshlens_v1_PolicyResource, _meshlens_v1_PolicyResource__Output>
       PolicyTarget: MessageTypeDefinition<_meshlens_v1_PolicyTarget, _meshlens_v1_PolicyTarget__Output>
+      ReplicaSummary: MessageTypeDefinition<_meshlens_v1_ReplicaSummary, _meshlens_v1_ReplicaSummary__Output>
       RetransmitEventsByCause: MessageTypeDefinition<_meshlens_v1_RetransmitEventsByCause, _meshlens_v1_RetransmitEventsByCause__Output>
       RetryDecision: EnumTypeDefinition
       RetryPolicy: MessageTypeDefinition<_meshlens_v1_RetryPolicy, _meshlens_v1_RetryPolicy__Output>

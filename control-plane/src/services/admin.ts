@@ -143,6 +143,7 @@ export class AdminService {
         };
       }),
       ListConfirmations: this.#unary('ListConfirmations', (req: Req) => ({ confirmations: this.#confirmations().list(req.all).map(confirmationToProto) })),
+      ListReplicas: this.#unary('ListReplicas', () => ops.replicas()),
     });
   }
 

@@ -20,6 +20,8 @@ import type { ListEndpointsRequest as _meshlens_v1_ListEndpointsRequest, ListEnd
 import type { ListEndpointsResponse as _meshlens_v1_ListEndpointsResponse, ListEndpointsResponse__Output as _meshlens_v1_ListEndpointsResponse__Output } from '../../meshlens/v1/ListEndpointsResponse.ts';
 import type { ListPoliciesRequest as _meshlens_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _meshlens_v1_ListPoliciesRequest__Output } from '../../meshlens/v1/ListPoliciesRequest.ts';
 import type { ListPoliciesResponse as _meshlens_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _meshlens_v1_ListPoliciesResponse__Output } from '../../meshlens/v1/ListPoliciesResponse.ts';
+import type { ListReplicasRequest as _meshlens_v1_ListReplicasRequest, ListReplicasRequest__Output as _meshlens_v1_ListReplicasRequest__Output } from '../../meshlens/v1/ListReplicasRequest.ts';
+import type { ListReplicasResponse as _meshlens_v1_ListReplicasResponse, ListReplicasResponse__Output as _meshlens_v1_ListReplicasResponse__Output } from '../../meshlens/v1/ListReplicasResponse.ts';
 import type { PolicyRecord as _meshlens_v1_PolicyRecord, PolicyRecord__Output as _meshlens_v1_PolicyRecord__Output } from '../../meshlens/v1/PolicyRecord.ts';
 import type { RollbackRequest as _meshlens_v1_RollbackRequest, RollbackRequest__Output as _meshlens_v1_RollbackRequest__Output } from '../../meshlens/v1/RollbackRequest.ts';
 import type { RolloutStatus as _meshlens_v1_RolloutStatus, RolloutStatus__Output as _meshlens_v1_RolloutStatus__Output } from '../../meshlens/v1/RolloutStatus.ts';
@@ -182,6 +184,23 @@ export interface AdminClient extends grpc.Client {
   listPolicies(argument: _meshlens_v1_ListPoliciesRequest, callback: grpc.requestCallback<_meshlens_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Rollout totals of every live control-plane replica (GET /v1/replicas): with --store etcd each replica holds the
+   * streams of its own proxies, and this shows all of them from any one; on SQLite, this control plane's own.
+   */
+  ListReplicas(argument: _meshlens_v1_ListReplicasRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListReplicasResponse__Output>): grpc.ClientUnaryCall;
+  ListReplicas(argument: _meshlens_v1_ListReplicasRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListReplicasResponse__Output>): grpc.ClientUnaryCall;
+  ListReplicas(argument: _meshlens_v1_ListReplicasRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListReplicasResponse__Output>): grpc.ClientUnaryCall;
+  ListReplicas(argument: _meshlens_v1_ListReplicasRequest, callback: grpc.requestCallback<_meshlens_v1_ListReplicasResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Rollout totals of every live control-plane replica (GET /v1/replicas): with --store etcd each replica holds the
+   * streams of its own proxies, and this shows all of them from any one; on SQLite, this control plane's own.
+   */
+  listReplicas(argument: _meshlens_v1_ListReplicasRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListReplicasResponse__Output>): grpc.ClientUnaryCall;
+  listReplicas(argument: _meshlens_v1_ListReplicasRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_ListReplicasResponse__Output>): grpc.ClientUnaryCall;
+  listReplicas(argument: _meshlens_v1_ListReplicasRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_ListReplicasResponse__Output>): grpc.ClientUnaryCall;
+  listReplicas(argument: _meshlens_v1_ListReplicasRequest, callback: grpc.requestCallback<_meshlens_v1_ListReplicasResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Make an earlier version's content current again, as a new version.
    */
   Rollback(argument: _meshlens_v1_RollbackRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_PolicyRecord__Output>): grpc.ClientUnaryCall;
@@ -269,6 +288,12 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   ListPolicies: grpc.handleUnaryCall<_meshlens_v1_ListPoliciesRequest__Output, _meshlens_v1_ListPoliciesResponse>;
   
   /**
+   * Rollout totals of every live control-plane replica (GET /v1/replicas): with --store etcd each replica holds the
+   * streams of its own proxies, and this shows all of them from any one; on SQLite, this control plane's own.
+   */
+  ListReplicas: grpc.handleUnaryCall<_meshlens_v1_ListReplicasRequest__Output, _meshlens_v1_ListReplicasResponse>;
+  
+  /**
    * Make an earlier version's content current again, as a new version.
    */
   Rollback: grpc.handleUnaryCall<_meshlens_v1_RollbackRequest__Output, _meshlens_v1_PolicyRecord>;
@@ -291,6 +316,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   ListCorrelations: MethodDefinition<_meshlens_v1_ListCorrelationsRequest, _meshlens_v1_ListCorrelationsResponse, _meshlens_v1_ListCorrelationsRequest__Output, _meshlens_v1_ListCorrelationsResponse__Output>
   ListEndpoints: MethodDefinition<_meshlens_v1_ListEndpointsRequest, _meshlens_v1_ListEndpointsResponse, _meshlens_v1_ListEndpointsRequest__Output, _meshlens_v1_ListEndpointsResponse__Output>
   ListPolicies: MethodDefinition<_meshlens_v1_ListPoliciesRequest, _meshlens_v1_ListPoliciesResponse, _meshlens_v1_ListPoliciesRequest__Output, _meshlens_v1_ListPoliciesResponse__Output>
+  ListReplicas: MethodDefinition<_meshlens_v1_ListReplicasRequest, _meshlens_v1_ListReplicasResponse, _meshlens_v1_ListReplicasRequest__Output, _meshlens_v1_ListReplicasResponse__Output>
   Rollback: MethodDefinition<_meshlens_v1_RollbackRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_RollbackRequest__Output, _meshlens_v1_PolicyRecord__Output>
   SetPolicy: MethodDefinition<_meshlens_v1_SetPolicyRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_SetPolicyRequest__Output, _meshlens_v1_PolicyRecord__Output>
 }
