@@ -29,7 +29,7 @@ import { silentLogger } from '../../control-plane/src/logging.ts';
 import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
 import { freeLoopbackPort } from '../support/prometheus.ts';
 import { needs } from '../support/skip.ts';
-import { CLI, ensureCliBuilt } from './cli-support.ts';
+import { CLI, ensureCliBuilt, runCli } from './cli-support.ts';
 import { bearer, http, rawClient, unaryRaw } from './helpers.ts';
 
 const test = suite('telemetry shared by control-plane replicas');
@@ -285,6 +285,22 @@ test('suspect-set versions name the content: equal sets have equal versions on a
   assert.match(first.current().version, /^[0-9a-f]{16}$/);
   assert.is.not(first.current().version, onlyB);
   assert.equal(first.current().addresses, []);
+});
+
+test('serve refuses bad peer flags with the rule, before starting anything', async () => {
+  ensureCliBuilt();
+  const etcd = ['--store', 'etcd', '--etcd-endpoints', '127.0.0.1:2379'];
+  for (const [args, message] of [
+    [['--advertise-address', '10.0.0.1:18000'], 'invalid flag: --advertise-address and --peer-authority must come with --store etcd'],
+    [[...etcd, '--advertise-address', '10.0.0.1'], 'invalid flag: --advertise-address must be one host:port (port 1-65535)'],
+    [[...etcd, '--advertise-address', '10.0.0.1:18000,10.0.0.2:18000'], 'invalid flag: --advertise-address must be one host:port (port 1-65535)'],
+    [[...etcd, '--advertise-address', '10.0.0.1:70000'], 'invalid flag: --advertise-address must be one host:port (port 1-65535)'],
+    [[...etcd, '--peer-authority', 'http://peers'], 'invalid flag: --peer-authority must be a host name, optionally with :port'],
+  ] as const) {
+    const result = await runCli(['serve', ...args, '--data-dir', join(tmpdir(), 'meshlens-never-created')]);
+    assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.ok(result.stderr.includes(message), `${args.join(' ')}: ${result.stderr}`);
+  }
 });
 
 test.run();
