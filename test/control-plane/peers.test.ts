@@ -14,6 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -26,6 +27,8 @@ import { TelemetryPeers, FORWARDED_HEADER } from '../../control-plane/src/teleme
 import { NetworkSuspects, suspectSetVersion } from '../../control-plane/src/network-suspects.ts';
 import type { EndpointStatus } from '../../control-plane/src/correlator.ts';
 import { silentLogger } from '../../control-plane/src/logging.ts';
+import { startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
+import { hasOpenssl, makePki } from '../support/pki.ts';
 import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
 import { freeLoopbackPort } from '../support/prometheus.ts';
 import { needs } from '../support/skip.ts';
@@ -216,6 +219,45 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
   } finally {
     for (const c of clients) c.close();
     for (const r of replicas) if (r.process && alive(r)) r.process.kill('SIGKILL');
+    await etcd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+needs(etcdMissing() ?? (hasOpenssl ? null : 'openssl CLI to create test certificates'), test)('with mTLS, replicas forward to each other over mTLS with their own certificate', async () => {
+  // In process: two replicas on one etcd serving gRPC with a CA-signed certificate and client certificates required.
+  const dir = mkdtempSync(join(tmpdir(), 'meshlens-peers-tls-'));
+  makePki(dir);
+  const file = (name: string) => join(dir, name);
+  const tokens = generateTokenFile();
+  writeFileSync(file('tokens.json'), JSON.stringify(tokens), { mode: 0o600 });
+  const etcd = await etcdCluster(1);
+  const planes: ControlPlane[] = [];
+  const received = async (plane: ControlPlane) =>
+    (await plane.metrics.registry.getSingleMetric('meshlens_cp_peer_reports_received_total')!.get()).values.find((v) => v.labels.source === 'filter')?.value ?? 0;
+  try {
+    await etcd.start();
+    for (let i = 0; i < 2; i++) {
+      planes.push(await startControlPlane({
+        store: { kind: 'etcd', endpoints: etcd.endpoints }, dataDir: join(dir, `replica-${i}`), tokenFile: file('tokens.json'),
+        grpcHost: '127.0.0.1', httpHost: '127.0.0.1', grpcPort: 0, httpPort: 0, logger: silentLogger, registry: new Registry(), processMetrics: false,
+        tls: { certFile: file('server.crt'), keyFile: file('server.key'), caFile: file('ca.crt') },
+      }));
+    }
+    const [first, second] = planes as [ControlPlane, ControlPlane];
+    await until(async () => (await first.metrics.registry.getSingleMetric('meshlens_cp_peers')!.get()).values[0]?.value === 1, 'replica 1 to see its peer');
+    const client = new grpc.Client(`127.0.0.1:${first.grpcPort}`,
+      grpc.credentials.createSsl(readFileSync(file('ca.crt')), readFileSync(file('client.key')), readFileSync(file('client.crt'))));
+    try {
+      const start = Math.floor(Date.now() / 1000) * 1000;
+      assert.is((await unaryRaw(client, REPORT, filterReport(start, ONSET), tokens.proxy)).error, null);
+    } finally {
+      client.close();
+    }
+    await until(async () => (await received(second)) === 1 || undefined, 'replica 2 to receive the forwarded report over mTLS', 15_000);
+    assert.ok([...second.telemetry.connections()].some((c) => c.remoteAddress === '10.0.1.2:8080'), 'and to record it');
+  } finally {
+    for (const plane of planes) await plane.close();
     await etcd.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,30 +1,18 @@
 // Optional mTLS on the gRPC port: with --tls-cert/--tls-key/--tls-ca a filter must present a client certificate
 // signed by the CA (and still the proxy bearer token); without one the handshake fails.
 import * as grpc from '@grpc/grpc-js';
-import { execFileSync, spawnSync } from 'node:child_process';
 import https from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { needs } from '../support/skip.ts';
+import { hasOpenssl, makePki } from '../support/pki.ts';
 import { DiscoveryStream, startTestPlane, within } from './helpers.ts';
 
 const test = suite('mtls');
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
-
-function makePki(dir: string): void {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=meshlens-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const name of ['server', 'client']) {
-    run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-out', `${name}.crt`,
-      ...(name === 'server' ? ['-extfile', 'server.ext'] : []));
-  }
-}
 
 needs(hasOpenssl ? null : 'openssl CLI to create test certificates', test)('client certificate required and accepted', async () => {
   const pki = mkdtempSync(join(tmpdir(), 'meshlens-pki-'));
