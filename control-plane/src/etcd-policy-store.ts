@@ -41,6 +41,7 @@ export interface ReplicaSummary {
   converged: number;
   total: number;
   updatedAtUnixMs: number;
+  advertiseAddress?: string;   // host:port peers forward telemetry to (telemetry-peers.ts); absent from older replicas
 }
 // A replica's summary outlives it by at most this (the lease's TTL; refreshed every second while it runs).
 export const REPLICA_TTL_SECONDS = 5;

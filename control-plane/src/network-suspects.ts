@@ -1,8 +1,16 @@
 // The network-suspect set pushed to the filters (discovery.proto NetworkSuspects): the upstream addresses whose
 // correlator verdict is network-suspect or both, updated after every evaluated correlation window. It has its own
 // version, which changes only when the set does, so an unchanged set causes no push. Bounded: at most maxAddresses
-// (default 1024, the filter's cap), the highest retransmit ratios first. Versions are max(previous + 1, now) so they
-// keep increasing across control-plane restarts (a VM reconnecting with an older version is sent the current set).
+// (default 1024, the filter's cap), the highest retransmit ratios first.
+//
+// The version is a digest of the (sorted) content, not a counter or a clock: with several replicas (each computing
+// the set from every report, telemetry-peers.ts) a filter that moves to another replica reports the version it
+// applied, and the new replica must resend whenever its set differs. A per-replica counter or timestamp could name
+// two different sets alike on two replicas (the filter would keep the stale one) and names equal sets differently
+// (a needless push); a content digest is equal exactly when the sets are (up to a 64-bit collision), on every
+// replica and across restarts. The filter applies any set it is sent (filter/assembly/control/discovery-client.ts),
+// so versions need no order.
+import { createHash } from 'node:crypto';
 import type { EndpointStatus } from './correlator.ts';
 
 export const MAX_SUSPECT_ADDRESSES = 1024;
@@ -16,11 +24,9 @@ export class NetworkSuspects {
   #current: SuspectSet = { version: '', addresses: [] };
   readonly #watchers = new Set<(set: SuspectSet) => void>();
   readonly #max: number;
-  readonly #now: () => number;
 
-  constructor(options: { maxAddresses?: number; now?: () => number } = {}) {
+  constructor(options: { maxAddresses?: number } = {}) {
     this.#max = options.maxAddresses ?? MAX_SUSPECT_ADDRESSES;
-    this.#now = options.now ?? Date.now;
   }
 
   current(): SuspectSet {
@@ -34,8 +40,7 @@ export class NetworkSuspects {
     const addresses = [...new Set(suspects.map((e) => e.endpoint))].slice(0, this.#max).sort();
     const previous = this.#current;
     if (addresses.length === previous.addresses.length && addresses.every((a, i) => a === previous.addresses[i])) return false;
-    const last = previous.version === '' ? 0 : Number(previous.version);
-    this.#current = Object.freeze({ version: String(Math.max(last + 1, this.#now())), addresses: Object.freeze(addresses) });
+    this.#current = Object.freeze({ version: suspectSetVersion(addresses), addresses: Object.freeze(addresses) });
     for (const watcher of [...this.#watchers]) watcher(this.#current);
     return true;
   }
@@ -44,4 +49,9 @@ export class NetworkSuspects {
     this.#watchers.add(watcher);
     return () => this.#watchers.delete(watcher);
   }
+}
+
+/** The version of a sorted address set: 16 hex digits of its SHA-256 (the same set has the same version everywhere). */
+export function suspectSetVersion(sortedAddresses: readonly string[]): string {
+  return createHash('sha256').update(JSON.stringify(sortedAddresses)).digest('hex').slice(0, 16);
 }

@@ -25,6 +25,7 @@ import { packageDefinition } from './protos.ts';
 import { RolloutTracker } from './rollout.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { TelemetryStore } from './telemetry-store.ts';
+import { TelemetryPeers } from './telemetry-peers.ts';
 import { BreakerStates, type BreakerStatesOptions } from './breaker-states.ts';
 import { NetworkSuspects } from './network-suspects.ts';
 import { CorrelationWindows, type CorrelationWindowsOptions } from './correlation-windows.ts';
@@ -69,6 +70,9 @@ export interface ControlPlaneOptions {
   onTokensCreated?: (tokens: TokenFile, path: string) => void;
   breakers?: BreakerStatesOptions;       // bounds and expiry of the reported breaker states
   correlation?: CorrelationWindowsOptions & Omit<CorrelatorOptions, 'onWindow'> & { maxEndpointSeries?: number; maxRouteSeries?: number };
+  advertiseAddress?: string;             // etcd store: host:port other replicas forward telemetry to (default the bound host:grpc port)
+  peerAuthority?: string;                // :authority of those calls (Istio: the peers' headless Service)
+  peers?: { maxQueueBytes?: number; maxInFlight?: number; deadlineMs?: number };
 }
 
 export interface ControlPlane {
@@ -100,7 +104,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   });
   if (created) options.onTokensCreated?.(tokens, tokenPath);
   const auth = new Authenticator(tokens);
-  const metrics = createMetrics(options.registry ?? new Registry(), { processMetrics: options.processMetrics });
+  const registry = options.registry ?? new Registry();
+  const metrics = createMetrics(registry, { processMetrics: options.processMetrics });
   // etcd's snapshot arrives once the store answers (below); until then nothing is served from this empty one.
   const cache = new SnapshotCache(sqlite?.snapshot());
   const rollout = new RolloutTracker(store.loadRollout(), { now, ...options.rollout });
@@ -108,7 +113,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const breakers = new BreakerStates(options.breakers);
   rollout.onNodeGone((nodeId) => breakers.nodeGone(nodeId));
 
-  const suspects = new NetworkSuspects({ now });
+  const suspects = new NetworkSuspects();
   const discovery = new PolicyDiscoveryService({ cache, rollout, auth, metrics, logger: logger.child('discovery'), now, suspects, ...options.discovery });
   const windows = new CorrelationWindows(options.correlation);
   const exporter = new CorrelationExporter(metrics, { maxEndpoints: options.correlation?.maxEndpointSeries, maxRoutes: options.correlation?.maxRouteSeries });
@@ -131,8 +136,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       })), join.routes);
     },
   });
-  const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows });
-  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now, exporter });
+  // With etcd, reports accepted here are forwarded to the other replicas (telemetry-peers.ts; set up once bound).
+  let peers: TelemetryPeers | undefined;
+  const kernel = new KernelTelemetryService({ auth, metrics, logger: logger.child('kernel'), windows,
+    onAccepted: (bytes, metadata) => peers?.accepted('kernel', bytes, metadata) });
+  const telemetry = new TelemetryService({ store: telemetryStore, auth, metrics, logger: logger.child('telemetry'), windows, breakers, now, exporter,
+    onAccepted: (bytes, metadata) => peers?.accepted('filter', bytes, metadata) });
   const etcdStore = store instanceof EtcdPolicyStore ? store : undefined;
   const operations = new AdminOperations({
     store, cache, rollout, telemetry: telemetryStore, correlator, breakers, suspects, validate, logger: logger.child('admin'), now,
@@ -196,12 +205,22 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   // on any replica shows all of them; a failed publish is logged at most once a minute.
   let publishing = false, lastPublishError = 0;
   const replicaId = `${hostname()}:${grpcPort}`;
+  const advertiseAddress = options.advertiseAddress ?? defaultAdvertiseAddress(options.grpcHost ?? DEFAULT_HOST, grpcPort);
+  peers = etcdStore && new TelemetryPeers({
+    self: advertiseAddress, authority: options.peerAuthority, registry, logger: logger.child('peers'), ...options.peers,
+    // Peers dial with the transport this replica serves: its CA and certificate when mTLS is on.
+    credentials: tls ? grpc.credentials.createSsl(tls.ca ?? tls.cert, tls.ca ? tls.key : null, tls.ca ? tls.cert : null) : grpc.credentials.createInsecure(),
+  });
+  // The registry read after each publish is the peer list: a replica whose lease lapsed (5 s) stops being a peer.
   const publisher = etcdStore && setInterval(() => {
     if (publishing) return;
     publishing = true;
-    etcdStore.publishReplica(operations.replicaSummary(replicaId)).catch((error) => {
-      if (now() - lastPublishError >= 60_000) { lastPublishError = now(); logger.warn('replica summary not published', { error: String(error) }); }
-    }).finally(() => { publishing = false; });
+    etcdStore.publishReplica({ ...operations.replicaSummary(replicaId), advertiseAddress })
+      .then(() => etcdStore.replicas())
+      .then((rows) => { if (!closed) peers!.setPeers(rows.map((row) => row.advertiseAddress ?? '')); })
+      .catch((error) => {
+        if (now() - lastPublishError >= 60_000) { lastPublishError = now(); logger.warn('replica summary not published', { error: String(error) }); }
+      }).finally(() => { publishing = false; });
   }, 1000);
   publisher?.unref();
 
@@ -257,6 +276,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       clearInterval(maintenance);
       clearInterval(correlation);
       if (publisher) clearInterval(publisher);
+      peers?.close();
       discovery.close();
       grpcListener.close();
       await new Promise<void>((done) => {
@@ -275,6 +295,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   };
 
   return { grpcPort, httpPort, tokens, metrics, operations, confirmations, store, discovery, telemetry: telemetryStore, correlator, close };
+}
+
+/** host:port other replicas dial: the bound host, or this machine's name when bound to every interface. */
+function defaultAdvertiseAddress(host: string, port: number): string {
+  const name = host === '0.0.0.0' || host === '::' || host === '' ? hostname() : host;
+  return name.includes(':') ? `[${name}]:${port}` : `${name}:${port}`;
 }
 
 /** Reads the store's snapshot until it answers, saying why not (in /readyz and a log line every 5 s) meanwhile. */

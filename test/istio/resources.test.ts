@@ -259,6 +259,16 @@ workloads('replicated: 3 control-plane replicas on the 3-member etcd StatefulSet
   assert.match(init.command.join(' '), new RegExp(`cp \\S+ ${flag('data-dir')}/tokens\\.json`));
   assert.is(pod.volumes.find((v: Resource) => v.name === 'tokens').secret.secretName, 'meshlens-control-plane-tokens');
   assert.not.ok(pod.volumes.some((v: Resource) => v.persistentVolumeClaim), 'no shared volume between replicas');
+  // Telemetry forwarding: each replica advertises its pod IP (downward API) on the gRPC port, and dials its peers with
+  // the headless peers Service as :authority, whose ORIGINAL_DST cluster Istio gives ISTIO_MUTUAL (STRICT admits it).
+  const grpcPort = container.ports.find((p: Resource) => p.name === 'grpc').containerPort;
+  assert.is(flag('advertise-address'), `$(POD_IP):${grpcPort}`);
+  assert.equal(container.env.find((e: Resource) => e.name === 'POD_IP').valueFrom, { fieldRef: { fieldPath: 'status.podIP' } });
+  const peers = find(replicated, 'Service', 'meshlens-control-plane-peers');
+  assert.is(peers.spec.clusterIP, 'None');
+  assert.equal(peers.spec.selector, deployment.spec.selector.matchLabels);
+  assert.equal(peers.spec.ports.map((p: Resource) => [p.port, p.targetPort, p.appProtocol]), [[grpcPort, 'grpc', 'grpc']]);
+  assert.is(flag('peer-authority'), `${peers.metadata.name}.${peers.metadata.namespace}.svc.cluster.local:${grpcPort}`);
 });
 
 workloads('control plane under STRICT mesh mTLS, and every client of it a mesh peer that checks its identity', () => {

@@ -30,17 +30,20 @@ export const serveCommand: Command = {
     'etcd-ca': { type: 'string', value: 'FILE', description: 'TLS to etcd: CA its certificates are checked against (env MESHLENS_ETCD_CA; default: the system\'s)' },
     'etcd-cert': { type: 'string', value: 'FILE', description: 'TLS to etcd: client certificate (PEM), with --etcd-key (env MESHLENS_ETCD_CERT)' },
     'etcd-key': { type: 'string', value: 'FILE', description: 'TLS to etcd: client private key (PEM) (env MESHLENS_ETCD_KEY)' },
+    'advertise-address': { type: 'string', value: 'HOST:PORT', description: 'with --store etcd: where the other replicas reach this one\'s gRPC port to share telemetry (env MESHLENS_ADVERTISE_ADDRESS; default the bound host:grpc port)' },
+    'peer-authority': { type: 'string', value: 'HOST[:PORT]', description: 'with --store etcd: :authority of calls to the other replicas (env MESHLENS_PEER_AUTHORITY; Istio: their headless Service)' },
   },
   async run({ flags, io }) {
     if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) throw new UsageError('invalid flag: --tls-cert and --tls-key must be given together');
     const grpcPort = port(flags['grpc-port'], DEFAULT_GRPC_PORT, 'grpc-port');
     const httpPort = port(flags['http-port'], DEFAULT_HTTP_PORT, 'http-port');
     const store = storeOf(flags, io.env);
+    const { advertiseAddress, peerAuthority } = peersOf(flags, io.env, store.kind);
     const { startControlPlane } = await import('../server.ts');
     const plane = await startControlPlane({
       dataDir: (flags['data-dir'] as string | undefined) ?? DEFAULT_DATA_DIR,
       grpcHost: flags.host as string | undefined, httpHost: flags.host as string | undefined, grpcPort, httpPort,
-      tokenFile: flags['token-file'] as string | undefined, store,
+      tokenFile: flags['token-file'] as string | undefined, store, advertiseAddress, peerAuthority,
       tls: flags['tls-cert'] ? { certFile: flags['tls-cert'] as string, keyFile: flags['tls-key'] as string, caFile: flags['tls-ca'] as string | undefined } : undefined,
       onTokensCreated: (_tokens, path) => {
         // Where, never what: stdout ends up in pod logs, and a token there is readable by whoever reads logs.
@@ -55,6 +58,25 @@ export const serveCommand: Command = {
     return new Promise<number>(() => {});
   },
 };
+
+/** Where the other replicas reach this one (etcd store only: SQLite has no peers). */
+function peersOf(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, store: 'sqlite' | 'etcd') {
+  const advertiseAddress = (flags['advertise-address'] as string | undefined) ?? env.MESHLENS_ADVERTISE_ADDRESS;
+  const peerAuthority = (flags['peer-authority'] as string | undefined) ?? env.MESHLENS_PEER_AUTHORITY;
+  if (store !== 'etcd') {
+    if (advertiseAddress !== undefined || peerAuthority !== undefined) throw new UsageError('invalid flag: --advertise-address and --peer-authority must come with --store etcd');
+    return {};
+  }
+  // A pod IP may be IPv6: [addr]:port as gRPC targets take it.
+  const hostPort = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(advertiseAddress ?? '');
+  if (advertiseAddress !== undefined && (!hostPort || Number(hostPort[1]) > 65535 || Number(hostPort[1]) === 0)) {
+    throw new UsageError('invalid flag: --advertise-address must be one host:port (port 1-65535)');
+  }
+  if (peerAuthority !== undefined && !/^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(peerAuthority)) {
+    throw new UsageError('invalid flag: --peer-authority must be a host name, optionally with :port');
+  }
+  return { advertiseAddress, peerAuthority };
+}
 
 /** --store and its etcd settings (flags over MESHLENS_* variables); a bad value is a usage error naming the rule. */
 function storeOf(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv) {

@@ -18,6 +18,7 @@ export interface KernelTelemetryOptions {
   windows: CorrelationWindows;
   maxFlowsPerReport?: number;      // default 100,000
   maxAgents?: number;              // agents whose last sequence is remembered, default 10,000
+  onAccepted?: (bytes: Buffer, metadata: grpc.Metadata) => void; // after the answer, new intervals only: peer replicas
 }
 
 export const formatEndpoint = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
@@ -40,8 +41,9 @@ export class KernelTelemetryService {
     server.addService(definition, {
       Report: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         try {
-          const { sequence, accepted } = this.ingest(call.request, authorizationOf(call.metadata));
+          const { sequence, accepted, duplicate } = this.ingest(call.request, authorizationOf(call.metadata));
           callback(null, Buffer.from(this.#ackType.encode({ sequence, acceptedFlows: accepted, reportIntervalMs: 0 }).finish()));
+          if (!duplicate) this.#options.onAccepted?.(call.request, call.metadata);
         } catch (error) {
           const normalised = asControlPlaneError(error);
           this.#options.metrics.reportsRejected.inc({ source: 'kernel', code: normalised.code });
@@ -51,7 +53,7 @@ export class KernelTelemetryService {
     });
   }
 
-  ingest(bytes: Uint8Array, authorization: string | undefined): { sequence: string; accepted: number } {
+  ingest(bytes: Uint8Array, authorization: string | undefined): { sequence: string; accepted: number; duplicate?: true } {
     // Kernel reports describe whole hosts: only the unscoped proxy token (the node agent's) may send them.
     if (this.#options.auth.proxy(authorization).scope !== '*') {
       throw permissionDenied('permission denied: kernel reports must be sent with the unscoped proxy token');
@@ -83,7 +85,7 @@ export class KernelTelemetryService {
     const agentKey = `${nodeName}\u0000${report.node?.agentId ?? ''}`;
     const sequence = Number(report.sequence);
     const last = this.#lastSequence.get(agentKey) ?? 0;
-    if (sequence !== 0 && sequence <= last) return { sequence: report.sequence, accepted: 0 };
+    if (sequence !== 0 && sequence <= last) return { sequence: report.sequence, accepted: 0, duplicate: true };
     this.#lastSequence.delete(agentKey);
     if (this.#lastSequence.size >= (this.#options.maxAgents ?? 10_000)) this.#lastSequence.delete(this.#lastSequence.keys().next().value!);
     this.#lastSequence.set(agentKey, sequence);

@@ -25,6 +25,7 @@ export interface TelemetryServiceOptions {
   metrics: ControlPlaneMetrics;
   logger: Logger;
   maxEntriesPerReport?: number;          // default 100,000
+  onAccepted?: (bytes: Buffer, metadata: grpc.Metadata) => void; // after the answer: forwarding to peer replicas
 }
 
 export class TelemetryService {
@@ -48,6 +49,7 @@ export class TelemetryService {
         try {
           const accepted = this.ingest(call.request, authorizationOf(call.metadata));
           callback(null, Buffer.from(this.#ackType.encode({ acceptedEntries: accepted }).finish()));
+          this.#options.onAccepted?.(call.request, call.metadata);
         } catch (error) {
           const normalised = asControlPlaneError(error);
           this.#options.metrics.reportsRejected.inc({ source: 'filter', code: normalised.code });

@@ -1,0 +1,348 @@
+// Telemetry shared by control-plane replicas (telemetry-peers.ts), all real: one etcd member (Debian's etcd-server),
+// three `meshlens serve --store etcd` processes on one token file, reports sent over real gRPC. A client's filter
+// reports go to replica 1 and the node agent's kernel reports of the same connections to replica 2, as a Service
+// may spread them; the test proves:
+// - replica 3, which received nothing from a proxy, joins them: the same per-endpoint verdicts, history, joined flows
+//   and route attribution as replicas 1 and 2 (HTTP JSON and gRPC Admin), the same breaker view, the same
+//   network-suspect set version;
+// - every report is ingested exactly once per replica and forwarded once per peer: a forwarded report is not
+//   forwarded again, a kernel report repeated by its agent is not forwarded (counts exact);
+// - kill -9 of replica 2: the report forwarded to it is counted as failed, its lease lapses and it stops being a
+//   peer (gauge 2 → 1), and forwarding to replica 3 goes on, every report counted.
+// And, in process, the bound: a peer that never answers holds at most maxInFlight calls and maxQueueBytes of reports,
+// the oldest dropped and counted, and the proxy's call is never held.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateTokenFile } from '../../control-plane/src/auth.ts';
+import { messageType, meshlensGrpc } from '../../control-plane/src/protos.ts';
+import { TelemetryPeers, FORWARDED_HEADER } from '../../control-plane/src/telemetry-peers.ts';
+import { NetworkSuspects, suspectSetVersion } from '../../control-plane/src/network-suspects.ts';
+import type { EndpointStatus } from '../../control-plane/src/correlator.ts';
+import { silentLogger } from '../../control-plane/src/logging.ts';
+import { startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
+import { makePki, opensslMissing } from '../support/pki.ts';
+import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
+import { freeLoopbackPort } from '../support/prometheus.ts';
+import { needs } from '../support/skip.ts';
+import { CLI, ensureCliBuilt, runCli } from './cli-support.ts';
+import { bearer, http, rawClient, unaryRaw } from './helpers.ts';
+
+const test = suite('telemetry shared by control-plane replicas');
+const REPORT = '/meshlens.v1.Telemetry/Report';
+const KERNEL = '/meshlens.v1.KernelTelemetry/Report';
+const reportType = messageType('TelemetryReport');
+const kernelType = messageType('KernelReport');
+const CLUSTER = 'outbound|8080||orders.shop.svc.cluster.local';
+const ENDPOINTS = ['10.0.0.2', '10.0.1.2', '10.0.2.2'];      // A clean, B lossy from ONSET, C 20 % errors from ONSET
+const ONSET = 6;
+const WINDOWS = 12;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Replica { index: number; grpcPort: number; httpPort: number; process: ChildProcess; stderr: string[] }
+
+async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** One window's filter report (client-1's connections to A, B, C, with its breaker states) as correlation-api.test.ts builds it. */
+function filterReport(start: number, w: number): Uint8Array {
+  const faulty = w >= ONSET;
+  const connections = ENDPOINTS.map((ip, i) => {
+    const lossy = faulty && i === 1;
+    const errors = faulty && i === 2 ? 20 : 0;
+    return {
+      localAddress: `10.0.9.1:${40000 + i}`, remoteAddress: `${ip}:8080`, cluster: CLUSTER,
+      counters: { requests: 100, errors, durationMsSum: lossy ? 94 * 2 + 6 * 220 : 200, durationBuckets: lossy ? [0, 0, 94, 0, 0, 0, 0, 6] : [0, 0, 100] },
+      routes: [{ pathTemplate: '/orders/{id}', tenant: 'acme', requests: 75, errors: errors / 2 }, { pathTemplate: '/pay', tenant: 'beta', requests: 25, errors: errors / 2 }],
+    };
+  });
+  const breakers = [faulty
+    ? { cluster: CLUSTER, tenant: 'acme', state: 'BREAKER_STATE_OPEN', policyId: 'orders', pathTemplate: '*', sinceUnixMs: 0, openUntilUnixMs: 0,
+      openCause: 'BREAKER_OPEN_CAUSE_ERROR_RATE', tripRequests: 40, tripFailures: 24, transitions: w === ONSET ? 1 : 0 }
+    : { cluster: CLUSTER, tenant: 'acme', state: 'BREAKER_STATE_CLOSED', policyId: 'orders', pathTemplate: '*' }];
+  if (faulty) Object.assign(breakers[0]!, { sinceUnixMs: start + 500, openUntilUnixMs: start + 600_000 });
+  return reportType.encode(reportType.fromObject({ node: { id: 'client-1' }, windowStartUnixMs: start, windowEndUnixMs: start + 1000, connections, breakers })).finish();
+}
+
+function kernelReport(start: number, w: number): Uint8Array {
+  const faulty = w >= ONSET;
+  const flows = ENDPOINTS.map((ip, i) => ({
+    netns: 4026532100, family: 'ADDRESS_FAMILY_IPV4', localAddress: '10.0.9.1', localPort: 40000 + i, remoteAddress: ip, remotePort: 8080,
+    retransSegs: faulty && i === 1 ? 8 : 0, segsOut: 200, srttUs: 300, direction: 'FLOW_DIRECTION_OUTBOUND',
+  }));
+  return kernelType.encode(kernelType.fromObject({
+    node: { nodeName: 'node-a', agentId: 'agent-1' }, sequence: w + 1, intervalStartUnixMs: start + 200, intervalEndUnixMs: start + 1200, flows,
+    netnsIdentities: [{ netns: 4026532100, proxyId: 'client-1', source: 'IDENTITY_SOURCE_ENV_NODE_ID' }],
+  })).finish();
+}
+
+/** A counter or gauge sample from a replica's /metrics (0 when the series is absent). */
+async function sample(r: Replica, name: string, labels = ''): Promise<number> {
+  const text = (await http(r.httpPort, 'GET', '/metrics')).text;
+  const escaped = `${name}${labels ? `{${labels}}` : ''}`.replace(/[{}|.*+?()[\]\\^$]/g, '\\$&');
+  const match = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on replica 2 are joined on replica 3; forwarding counts exact across a kill -9', async () => {
+  ensureCliBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'meshlens-peers-'));
+  const tokens = generateTokenFile();
+  const tokenFile = join(dir, 'tokens.json');
+  writeFileSync(tokenFile, JSON.stringify(tokens), { mode: 0o600 });
+  const admin = Object.values(tokens.admin)[0];
+  const etcd: EtcdCluster = await etcdCluster(1);
+  const replicas: Replica[] = [];
+  const clients: grpc.Client[] = [];
+  for (let i = 0; i < 3; i++) replicas.push({ index: i, grpcPort: await freeLoopbackPort(), httpPort: await freeLoopbackPort(), process: undefined!, stderr: [] });
+  const alive = (r: Replica) => r.process.exitCode === null && r.process.signalCode === null;
+  const api = (r: Replica, path: string) => http(r.httpPort, 'GET', path, { token: admin });
+  try {
+    await etcd.start();
+    for (const r of replicas) {
+      r.process = spawn(process.execPath, [CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','),
+        '--grpc-port', String(r.grpcPort), '--http-port', String(r.httpPort), '--data-dir', join(dir, `replica-${r.index}`),
+        '--token-file', tokenFile, '--advertise-address', `127.0.0.1:${r.grpcPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      r.process.stderr!.on('data', (chunk: Buffer) => { r.stderr.push(chunk.toString('utf8')); if (r.stderr.length > 200) r.stderr.shift(); });
+    }
+    // Each replica finds the two others in the etcd registry (published every second under a lease).
+    for (const r of replicas) await until(async () => (await sample(r, 'meshlens_cp_peers')) === 2, `replica ${r.index + 1} to see 2 peers`);
+    const [one, two, three] = replicas as [Replica, Replica, Replica];
+    const toOne = rawClient(one.grpcPort), toTwo = rawClient(two.grpcPort);
+    clients.push(toOne, toTwo);
+
+    // Windows in real time (the replicas run on the wall clock): each window's reports are sent 1.5 s before it
+    // starts, so every replica holds both halves well before the window can be judged (at its end at the earliest).
+    const t0 = Math.ceil(Date.now() / 1000) * 1000 + 2000;
+    for (let w = 0; w < WINDOWS; w++) {
+      const start = t0 + w * 1000;
+      await sleep(Math.max(0, start - 1500 - Date.now()));
+      assert.is((await unaryRaw(toOne, REPORT, filterReport(start, w), tokens.proxy)).error, null);
+      assert.is((await unaryRaw(toTwo, KERNEL, kernelReport(start, w), tokens.proxy)).error, null);
+    }
+    // An agent's retried delivery of an interval is accepted (ACKed) but neither counted nor forwarded again.
+    const repeated = await unaryRaw(toTwo, KERNEL, kernelReport(t0 + (WINDOWS - 1) * 1000, WINDOWS - 1), tokens.proxy);
+    assert.is(repeated.error, null);
+    const lastEnd = t0 + WINDOWS * 1000;
+    const judged = async (r: Replica) => {
+      const { json } = await api(r, '/v1/endpoints');
+      return json.endpoints.length === 3 && json.endpoints.every((e: any) => e.windowEndUnixMs === lastEnd) && json;
+    };
+    const views = [];
+    for (const r of replicas) views.push(await until(() => judged(r), `replica ${r.index + 1} to judge the last window`, 15_000));
+
+    // The same verdicts, signals and history everywhere; replica 3 saw neither report from a proxy.
+    const shape = (view: any) => view.endpoints.map((e: any) => ({ endpoint: e.endpoint, verdict: e.verdict, signals: e.signals, baseline: e.baseline,
+      history: e.history.map((h: any) => [h.from, h.to, h.windowEndUnixMs, h.reason]) }));
+    const byEndpoint = Object.fromEntries(views[2].endpoints.map((e: any) => [e.endpoint, e]));
+    assert.equal(Object.keys(byEndpoint), ['10.0.0.2:8080', '10.0.1.2:8080', '10.0.2.2:8080']);
+    assert.equal(ENDPOINTS.map((ip) => byEndpoint[`${ip}:8080`].verdict), ['healthy', 'network-suspect', 'app-failing']);
+    assert.is(byEndpoint['10.0.1.2:8080'].signals.retransRatio, 0.04, 'B: 8 of 200 segments, the kernel report that went to replica 2');
+    assert.equal(byEndpoint['10.0.1.2:8080'].history.map((h: any) => [h.to, h.windowEndUnixMs]), [['healthy', t0 + 1000], ['network-suspect', t0 + (ONSET + 1) * 1000]]);
+    assert.equal(shape(views[2]), shape(views[0]), 'replica 3 = replica 1');
+    assert.equal(shape(views[2]), shape(views[1]), 'replica 3 = replica 2');
+
+    // Joined flows and their attribution on replica 3, over HTTP and the gRPC Admin API.
+    const correlations = (await api(three, '/v1/correlations')).json;
+    const newestB = correlations.correlations.find((c: any) => c.remoteAddress === '10.0.1.2:8080');
+    assert.equal([newestB.proxyId, newestB.netns, newestB.retransSegs, newestB.requests], ['client-1', 4026532100, 8, 100]);
+    assert.equal(correlations.routes, (await api(one, '/v1/correlations')).json.routes, 'route attribution as on replica 1');
+    const Admin = meshlensGrpc().Admin;
+    const adminThree = new Admin(`127.0.0.1:${three.grpcPort}`, grpc.credentials.createInsecure());
+    clients.push(adminThree);
+    const call = (method: string) => new Promise<any>((resolve, reject) =>
+      (adminThree as any)[method]({}, bearer(admin), (error: Error | null, value: unknown) => (error ? reject(error) : resolve(value))));
+    const grpcB = (await call('ListEndpoints')).endpoints.find((e: any) => e.endpoint === '10.0.1.2:8080');
+    assert.is(grpcB.verdict, 'ENDPOINT_VERDICT_NETWORK_SUSPECT');
+    const grpcCorrelation = (await call('ListCorrelations')).correlations.find((c: any) => c.remoteAddress === '10.0.1.2:8080');
+    assert.equal([grpcCorrelation.proxyId, grpcCorrelation.retransSegs], ['client-1', '8']);
+
+    // Breaker states reported to replica 1 only, seen from replica 3 as from replica 1.
+    const breakersThree = (await api(three, '/v1/breakers')).json;
+    assert.equal(breakersThree.breakers.map((b: any) => [b.cluster, b.tenant, b.state, b.nodes.Open]), [[CLUSTER, 'acme', 'Open', 1]]);
+    assert.equal(breakersThree, (await api(one, '/v1/breakers')).json);
+
+    // One network-suspect set (B) and one version of it on every replica: a filter moving between them is not resent it.
+    const suspectVersions = await Promise.all(replicas.map(async (r) => (await api(r, '/v1/rollout')).json.suspectsVersion));
+    assert.equal(suspectVersions, Array(3).fill(suspectSetVersion(['10.0.1.2:8080'])));
+
+    // Counts: each report ingested once per replica, forwarded once per peer by the replica it was sent to only.
+    const counts = async () => Promise.all(replicas.map(async (r) => [
+      await sample(r, 'meshlens_cp_reports_received_total', 'source="filter"'), await sample(r, 'meshlens_cp_reports_received_total', 'source="kernel"'),
+      await sample(r, 'meshlens_cp_peer_forwarded_total', 'source="filter"'), await sample(r, 'meshlens_cp_peer_forwarded_total', 'source="kernel"'),
+      await sample(r, 'meshlens_cp_peer_reports_received_total', 'source="filter"'), await sample(r, 'meshlens_cp_peer_reports_received_total', 'source="kernel"'),
+    ]));
+    const W = WINDOWS;
+    assert.equal(await counts(), [
+      [W, W, 2 * W, 0, 0, W],        // replica 1: filter reports from the proxy, forwarded to 2 and 3
+      [W, W, 0, 2 * W, W, 0],        // replica 2: kernel reports from the agent (the repeat not counted), forwarded
+      [W, W, 0, 0, W, W],            // replica 3: everything from peers, nothing forwarded again
+    ]);
+    for (const r of replicas) {
+      for (const reason of ['queue_full', 'peer_gone', 'send_failed']) {
+        assert.is(await sample(r, 'meshlens_cp_peer_forward_dropped_total', `reason="${reason}"`), 0, `replica ${r.index + 1} ${reason}`);
+      }
+    }
+
+    // kill -9 replica 2. Its registry entry outlives it by up to its lease (5 s): a report meanwhile is forwarded to
+    // replica 3 and fails to replica 2 (counted, not retried). Then replica 2 stops being a peer.
+    two.process.kill('SIGKILL');
+    await until(async () => !alive(two) || undefined, 'replica 2 to die');
+    const later = Math.ceil(Date.now() / 1000) * 1000 + 20_000;
+    assert.is((await unaryRaw(toOne, REPORT, filterReport(later, 0), tokens.proxy)).error, null);
+    await until(async () => (await sample(one, 'meshlens_cp_peer_forward_dropped_total', 'reason="send_failed"')) === 1, 'the forward to the dead replica to fail');
+    await until(async () => (await sample(one, 'meshlens_cp_peers')) === 1, 'replica 1 to drop the dead peer', 15_000);
+    await until(async () => (await sample(three, 'meshlens_cp_peers')) === 1, 'replica 3 to drop the dead peer', 15_000);
+    const K = 5;
+    for (let k = 1; k <= K; k++) assert.is((await unaryRaw(toOne, REPORT, filterReport(later + k * 1000, k), tokens.proxy)).error, null);
+    await until(async () => (await sample(three, 'meshlens_cp_peer_reports_received_total', 'source="filter"')) === W + 1 + K, 'replica 3 to receive every later report');
+    assert.is(await sample(one, 'meshlens_cp_peer_forwarded_total', 'source="filter"'), 2 * W + 1 + K, 'one to replica 3 per later report, none to the dead one');
+    assert.is(await sample(one, 'meshlens_cp_peer_forward_dropped_total', 'reason="send_failed"'), 1);
+    assert.is(await sample(three, 'meshlens_cp_reports_received_total', 'source="filter"'), W + 1 + K);
+  } catch (error) {
+    for (const r of replicas) process.stderr.write(`--- replica ${r.index + 1}\n${r.stderr.join('').slice(-3000)}\n`);
+    throw error;
+  } finally {
+    for (const c of clients) c.close();
+    for (const r of replicas) if (r.process && alive(r)) r.process.kill('SIGKILL');
+    await etcd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+needs(etcdMissing() ?? opensslMissing(), test)('with mTLS, replicas forward to each other over mTLS with their own certificate', async () => {
+  // In process: two replicas on one etcd serving gRPC with a CA-signed certificate and client certificates required.
+  const dir = mkdtempSync(join(tmpdir(), 'meshlens-peers-tls-'));
+  makePki(dir);
+  const file = (name: string) => join(dir, name);
+  const tokens = generateTokenFile();
+  writeFileSync(file('tokens.json'), JSON.stringify(tokens), { mode: 0o600 });
+  const etcd = await etcdCluster(1);
+  const planes: ControlPlane[] = [];
+  const received = async (plane: ControlPlane) =>
+    (await plane.metrics.registry.getSingleMetric('meshlens_cp_peer_reports_received_total')!.get()).values.find((v) => v.labels.source === 'filter')?.value ?? 0;
+  try {
+    await etcd.start();
+    for (let i = 0; i < 2; i++) {
+      planes.push(await startControlPlane({
+        store: { kind: 'etcd', endpoints: etcd.endpoints }, dataDir: join(dir, `replica-${i}`), tokenFile: file('tokens.json'),
+        grpcHost: '127.0.0.1', httpHost: '127.0.0.1', grpcPort: 0, httpPort: 0, logger: silentLogger, registry: new Registry(), processMetrics: false,
+        tls: { certFile: file('server.crt'), keyFile: file('server.key'), caFile: file('ca.crt') },
+      }));
+    }
+    const [first, second] = planes as [ControlPlane, ControlPlane];
+    await until(async () => (await first.metrics.registry.getSingleMetric('meshlens_cp_peers')!.get()).values[0]?.value === 1, 'replica 1 to see its peer');
+    const client = new grpc.Client(`127.0.0.1:${first.grpcPort}`,
+      grpc.credentials.createSsl(readFileSync(file('ca.crt')), readFileSync(file('client.key')), readFileSync(file('client.crt'))));
+    try {
+      const start = Math.floor(Date.now() / 1000) * 1000;
+      assert.is((await unaryRaw(client, REPORT, filterReport(start, ONSET), tokens.proxy)).error, null);
+    } finally {
+      client.close();
+    }
+    await until(async () => (await received(second)) === 1 || undefined, 'replica 2 to receive the forwarded report over mTLS', 15_000);
+    assert.ok([...second.telemetry.connections()].some((c) => c.remoteAddress === '10.0.1.2:8080'), 'and to record it');
+  } finally {
+    for (const plane of planes) await plane.close();
+    await etcd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the per-peer queue is bounded: a peer that never answers holds maxInFlight calls and maxQueueBytes, oldest dropped', async () => {
+  // A TCP peer that accepts and never speaks HTTP/2: forwarded calls hang until their deadline (far away here).
+  const sockets = new Set<Socket>();
+  const blackHole = createServer((socket) => { sockets.add(socket); socket.on('error', () => {}); });
+  await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(blackHole.address() as { port: number }).port}`;
+  const registry = new Registry();
+  const peers = new TelemetryPeers({
+    self: '127.0.0.1:1', credentials: grpc.credentials.createInsecure(), registry, logger: silentLogger,
+    maxQueueBytes: 10_000, maxInFlight: 2, deadlineMs: 600_000,
+  });
+  const value = async (name: string, labels: Record<string, string> = {}) =>
+    (await registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
+  try {
+    peers.setPeers([address, '127.0.0.1:1']);
+    assert.equal(peers.peers(), [address], 'its own address is never a peer');
+    assert.is(await value('meshlens_cp_peers'), 1);
+    const metadata = bearer('proxy-token');
+    const started = performance.now();
+    for (let i = 0; i < 50; i++) peers.accepted('filter', Buffer.alloc(1000, i), metadata);
+    const elapsedMs = performance.now() - started;
+    assert.ok(elapsedMs < 1000, `50 reports queued without waiting for the peer (${elapsedMs.toFixed(1)} ms)`);
+    // 2 in flight, 10 × 1,000 bytes queued, the 38 oldest of the rest dropped.
+    assert.is(await value('meshlens_cp_peer_forward_dropped_total', { reason: 'queue_full' }), 38);
+    assert.is(await value('meshlens_cp_peer_queue_bytes'), 10_000);
+    // A forwarded report is counted as received and queued for nobody.
+    const forwarded = bearer('proxy-token');
+    forwarded.set(FORWARDED_HEADER, '127.0.0.1:9');
+    peers.accepted('kernel', Buffer.alloc(1000), forwarded);
+    assert.is(await value('meshlens_cp_peer_reports_received_total', { source: 'kernel' }), 1);
+    assert.is(await value('meshlens_cp_peer_forward_dropped_total', { reason: 'queue_full' }), 38);
+    // A peer gone from the registry takes its queue along, counted.
+    peers.setPeers([]);
+    assert.is(await value('meshlens_cp_peer_forward_dropped_total', { reason: 'peer_gone' }), 10);
+    assert.is(await value('meshlens_cp_peer_queue_bytes'), 0);
+    assert.is(await value('meshlens_cp_peers'), 0);
+  } finally {
+    peers.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => blackHole.close(resolve));
+  }
+});
+
+test('suspect-set versions name the content: equal sets have equal versions on any replica, different sets never share one', () => {
+  const endpoint = (address: string, verdict: string, retransRatio: number) =>
+    ({ endpoint: address, verdict, signals: { retransRatio } }) as unknown as EndpointStatus;
+  const first = new NetworkSuspects();
+  const second = new NetworkSuspects();
+  // Replica 1 saw B suspect first, then B and C; replica 2 (started later) only the latter: same set, same version.
+  assert.ok(first.update([endpoint('10.0.1.2:8080', 'network-suspect', 0.04)]));
+  const onlyB = first.current().version;
+  assert.ok(first.update([endpoint('10.0.1.2:8080', 'network-suspect', 0.04), endpoint('10.0.2.2:8080', 'both', 0.09), endpoint('10.0.0.2:8080', 'healthy', 0)]));
+  assert.ok(second.update([endpoint('10.0.2.2:8080', 'both', 0.09), endpoint('10.0.1.2:8080', 'network-suspect', 0.04)]));
+  assert.is(second.current().version, first.current().version);
+  assert.equal(second.current().addresses, ['10.0.1.2:8080', '10.0.2.2:8080']);
+  assert.is.not(first.current().version, onlyB);
+  // Back to B alone: its earlier version again (a filter still holding it needs nothing); emptied: a version of its own.
+  assert.ok(first.update([endpoint('10.0.1.2:8080', 'network-suspect', 0.04)]));
+  assert.is(first.current().version, onlyB);
+  assert.not.ok(first.update([endpoint('10.0.1.2:8080', 'network-suspect', 0.05)]), 'an unchanged set is not pushed again');
+  assert.ok(first.update([]));
+  assert.match(first.current().version, /^[0-9a-f]{16}$/);
+  assert.is.not(first.current().version, onlyB);
+  assert.equal(first.current().addresses, []);
+});
+
+test('serve refuses bad peer flags with the rule, before starting anything', async () => {
+  ensureCliBuilt();
+  const etcd = ['--store', 'etcd', '--etcd-endpoints', '127.0.0.1:2379'];
+  for (const [args, message] of [
+    [['--advertise-address', '10.0.0.1:18000'], 'invalid flag: --advertise-address and --peer-authority must come with --store etcd'],
+    [[...etcd, '--advertise-address', '10.0.0.1'], 'invalid flag: --advertise-address must be one host:port (port 1-65535)'],
+    [[...etcd, '--advertise-address', '10.0.0.1:18000,10.0.0.2:18000'], 'invalid flag: --advertise-address must be one host:port (port 1-65535)'],
+    [[...etcd, '--advertise-address', '10.0.0.1:70000'], 'invalid flag: --advertise-address must be one host:port (port 1-65535)'],
+    [[...etcd, '--peer-authority', 'http://peers'], 'invalid flag: --peer-authority must be a host name, optionally with :port'],
+  ] as const) {
+    const result = await runCli(['serve', ...args, '--data-dir', join(tmpdir(), 'meshlens-never-created')]);
+    assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.ok(result.stderr.includes(message), `${args.join(' ')}: ${result.stderr}`);
+  }
+});
+
+test.run();
