@@ -30,6 +30,10 @@ export interface ReplicaSummary {
    * When it published these totals.
    */
   'updatedAtUnixMs'?: (number | string | Long);
+  /**
+   * Where the other replicas forward telemetry to it ("host:port", --advertise-address); empty from older replicas.
+   */
+  'advertiseAddress'?: (string);
 }
 
 /**
@@ -60,4 +64,8 @@ export interface ReplicaSummary__Output {
    * When it published these totals.
    */
   'updatedAtUnixMs': (string);
+  /**
+   * Where the other replicas forward telemetry to it ("host:port", --advertise-address); empty from older replicas.
+   */
+  'advertiseAddress': (string);
 }
