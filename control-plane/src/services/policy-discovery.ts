@@ -54,56 +54,8 @@ interface StreamState {
   sentAtMs: number;             // performance.now() of the outstanding send
   nonceCounter: number;
   unflushed: number;            // bytes of the outstanding write not yet flushed (0 once flushed)
+  slowTimer: NodeJS.Timeout | undefined;
   fail: (error: unknown, reason: string) => void;
-}
-
-/**
- * Items that each expire a fixed delay after they were added, on one timer for all of them. The discovery bounds
- * (first request, unflushed write) used a Node timer per stream and per send, each a Timeout object and a
- * timer-list insertion and removal: work per reconnect and per pushed message that a reconnect storm or a fan-out
- * to 10,000 streams repeats. With one fixed delay and a monotonic clock, insertion order is deadline order, so the
- * one timer is armed for the oldest item; a removed item costs nothing until that timer finds it gone and re-arms.
- */
-class ExpiryQueue<T> {
-  readonly #deadlines = new Map<T, number>();
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly delayMs: number, private readonly expired: (item: T) => void) {}
-
-  /** (Re)starts the item's delay. */
-  add(item: T): void {
-    this.#deadlines.delete(item);
-    this.#deadlines.set(item, performance.now() + this.delayMs);
-    this.#arm();
-  }
-
-  delete(item: T): void {
-    this.#deadlines.delete(item);
-  }
-
-  clear(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#deadlines.clear();
-  }
-
-  #arm(): void {
-    if (this.#timer !== undefined) return;
-    const oldest = this.#deadlines.values().next();
-    if (oldest.done) return;
-    this.#timer = setTimeout(() => this.#expire(), Math.max(1, Math.ceil(oldest.value - performance.now())));
-  }
-
-  #expire(): void {
-    this.#timer = undefined;
-    const now = performance.now();
-    for (const [item, deadline] of this.#deadlines) {
-      if (deadline > now) break;
-      this.#deadlines.delete(item);
-      this.expired(item);
-    }
-    this.#arm();
-  }
 }
 
 // At most this many NACK log lines per second; the rest are counted into one summary line.
@@ -124,8 +76,6 @@ export class PolicyDiscoveryService {
   readonly #maxUnflushed: number;
   readonly #slowStreamTimeoutMs: number;
   #unflushed = 0;
-  readonly #awaitingFirst: ExpiryQueue<() => void>;    // each stream's first-request timeout
-  readonly #slowWrites: ExpiryQueue<StreamState>;      // streams with an outstanding write not yet flushed
   #encodedSuspects: { version: string; body: Buffer } | undefined;
   #unwatchSuspects: () => void;
   #unwatch: () => void;
@@ -138,9 +88,6 @@ export class PolicyDiscoveryService {
     this.#firstRequestTimeoutMs = options.firstRequestTimeoutMs ?? LIMITS.firstRequestTimeoutMs;
     this.#maxUnflushed = options.maxUnflushedBytes ?? LIMITS.maxUnflushedBytes;
     this.#slowStreamTimeoutMs = options.slowStreamTimeoutMs ?? 30_000;
-    this.#awaitingFirst = new ExpiryQueue(this.#firstRequestTimeoutMs, (timedOut) => timedOut());
-    this.#slowWrites = new ExpiryQueue(this.#slowStreamTimeoutMs, (stream) => stream.fail(resourceExhausted(
-      `resource exhausted: the discovery stream must read its snapshot within ${this.#slowStreamTimeoutMs} ms`), 'slow_reader'));
     this.#unwatch = options.cache.watch((snapshot) => this.#pushAll(snapshot));
     this.#unwatchSuspects = options.suspects?.watch(() => this.#pushAll(options.cache.current())) ?? (() => {});
   }
@@ -173,8 +120,6 @@ export class PolicyDiscoveryService {
     this.#closed = true;
     this.#unwatch();
     this.#unwatchSuspects();
-    this.#awaitingFirst.clear();
-    this.#slowWrites.clear();
     for (const stream of this.#streams) {
       stream.call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' });
     }
@@ -197,7 +142,7 @@ export class PolicyDiscoveryService {
     const firstSeen = () => {
       if (!awaitingFirst) return;
       awaitingFirst = false;
-      this.#awaitingFirst.delete(firstRequestTimedOut);
+      clearTimeout(firstRequestTimer);
       metrics.discoveryStreamsAwaitingFirstRequest.dec();
     };
     const finish = () => {
@@ -216,9 +161,9 @@ export class PolicyDiscoveryService {
       call.emit('error', toGrpcStatus(error));
     };
     // A stream that never sends its first request would otherwise be held forever and appear nowhere.
-    const firstRequestTimedOut = () => fail(invalidArgument(
-      `invalid discovery request: the first request must arrive within ${this.#firstRequestTimeoutMs} ms`), 'first_request_timeout');
-    this.#awaitingFirst.add(firstRequestTimedOut);
+    const firstRequestTimer = setTimeout(() => fail(invalidArgument(
+      `invalid discovery request: the first request must arrive within ${this.#firstRequestTimeoutMs} ms`), 'first_request_timeout'),
+    this.#firstRequestTimeoutMs);
     call.on('data', (bytes: Buffer) => {
       if (ended) return;
       let request: DiscoveryRequest__Output;
@@ -246,7 +191,7 @@ export class PolicyDiscoveryService {
         const reported = /^(0|[1-9]\d{0,15})$/.test(request.versionInfo) ? Number(request.versionInfo) : -1;
         stream = {
           id: ++this.#streamIds, call, nodeId: node.id, worker: node.worker, sentVersion: reported, outstandingNonce: '', sentAtMs: 0,
-          nonceCounter: 0, unflushed: 0, fail, sentSuspects: clip(request.networkSuspectsVersion ?? '', 32),
+          nonceCounter: 0, unflushed: 0, slowTimer: undefined, fail, sentSuspects: clip(request.networkSuspectsVersion ?? '', 32),
         };
         this.#streams.add(stream);
         metrics.connectedProxies.inc();
@@ -334,7 +279,9 @@ export class PolicyDiscoveryService {
     if (this.#sliceBytes === 0) setImmediate(() => { this.#sliceBytes = 0; });
     this.#sliceBytes += message.length;
     this.#options.metrics.discoveryUnflushedBytes.set(this.#unflushed);
-    this.#slowWrites.add(stream);
+    stream.slowTimer = setTimeout(() => stream.fail(resourceExhausted(
+      `resource exhausted: the discovery stream must read its snapshot within ${this.#slowStreamTimeoutMs} ms`), 'slow_reader'),
+    this.#slowStreamTimeoutMs);
     stream.call.write(message, () => this.#release(stream));
   }
 
@@ -355,7 +302,8 @@ export class PolicyDiscoveryService {
 
   /** The stream's outstanding write left the process (or the stream ended): its bytes return to the budget. */
   #release(stream: StreamState): void {
-    this.#slowWrites.delete(stream);
+    clearTimeout(stream.slowTimer);
+    stream.slowTimer = undefined;
     if (stream.unflushed === 0) return;
     this.#unflushed -= stream.unflushed;
     stream.unflushed = 0;
