@@ -161,6 +161,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     'grpc.max_receive_message_length': options.maxReceiveBytes ?? LIMITS.maxReceiveMessageBytes,
     'grpc.max_send_message_length': LIMITS.maxSendMessageBytes,
     'grpc.keepalive_permit_without_calls': 1,
+    // No channelz (nothing here serves or reads it): with it, @grpc/grpc-js 1.14 (src/server.ts
+    // _channelzSessionHandler, _channelzHandler) registers every connection as a channelz socket (a peer-address
+    // syscall, trace strings, an ordered-map insert and removal) and gives every call trackers that stamp
+    // Date.now() on each message: per-connection and per-message work during a reconnect storm or a fan-out.
+    'grpc.enable_channelz': 0,
   });
   discovery.addToServer(server);
   telemetry.addToServer(server);

@@ -9,7 +9,9 @@
 // per stream, the time from the new process announcing it listens to its ACK of a write made then; p99 over streams.
 // streams_per_proxy: K proxies of 5 VMs (the release filter in the Node host), server-side discovery streams / K
 // (measureStreamsPerProxy at the end of this file).
-// Env: MESHLENS_BENCH_ONLY=restart (only reconverge_after_restart_ms) or streams-per-proxy, MESHLENS_BENCH_PROXIES (K,
+// Env: MESHLENS_BENCH_ONLY=restart (only reconverge_after_restart_ms), scale (only the write → ACK rounds at each scale)
+// or streams-per-proxy, MESHLENS_BENCH_STREAMS_PER_CONNECTION (default 10; 1 = one connection per stream, as proxies
+// holding one stream each connect), MESHLENS_BENCH_PROXIES (K,
 // default 20), MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
 // MESHLENS_BENCH_PICK (how the replicas' simulated proxies pick a replica: round-robin, the default, or random;
 // test/control-plane/reconnecting-streams.ts Pick), MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
@@ -173,6 +175,7 @@ function request(worker: ChildProcess, command: WorkerCommand, evt: string): Pro
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 const median = (values: number[]) => { const s = [...values].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const round1 = (n: number) => Math.round(n * 10) / 10;
+const STREAMS_PER_CONNECTION = Number(process.env.MESHLENS_BENCH_STREAMS_PER_CONNECTION ?? 10);
 
 function procStats(pid: number): { cpuSeconds: number; rssBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -223,22 +226,25 @@ async function measureScale(streams: number, workerCount: number, rounds: number
     }
     const connectStart = wallMs();
     await Promise.all(workers.map((worker, w) => request(worker, {
-      cmd: 'connect', port: plane.grpcPort, token: proxyToken, streams: Math.min(perWorker, streams - w * perWorker), perConnection: 10, prefix: `w${w}`,
+      cmd: 'connect', port: plane.grpcPort, token: proxyToken, streams: Math.min(perWorker, streams - w * perWorker), perConnection: STREAMS_PER_CONNECTION, prefix: `w${w}`,
     }, 'connected')));
     const connectMs = wallMs() - connectStart;
 
     // Round 0 is a warm-up (JIT, first-use allocations on 10,000 streams) and is not counted: convergence is a
     // steady-state figure, as istiod's pilot_proxy_convergence_time is.
-    const roundStats: { p50: number; p99: number; max: number }[] = [];
+    const roundStats: { p50: number; p99: number; max: number; cpMsPerPush: number }[] = [];
     for (let r = -1; r < rounds; r++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       const t0 = wallMs();
+      const cpuBefore = procStats(plane.child.pid!).cpuSeconds;
       await adminPut(plane.httpPort, adminToken, 'orders', version, 1000 + r + 2);
       version++;
       const snapshotVersion = String(version);
       const results = await Promise.all(workers.map((worker) => request(worker, { cmd: 'collect', version: snapshotVersion, t0 }, 'collected')));
       const latencies = results.flatMap((result) => result.latencies as number[]).sort((a, b) => a - b);
-      if (r >= 0) roundStats.push({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] });
+      // The control plane's CPU for the write, its push to every stream and their ACKs, per stream.
+      const cpMsPerPush = ((procStats(plane.child.pid!).cpuSeconds - cpuBefore) * 1000) / streams;
+      if (r >= 0) roundStats.push({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], cpMsPerPush });
     }
 
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -263,6 +269,8 @@ async function measureScale(streams: number, workerCount: number, rounds: number
         p50: round1(median(roundStats.map((s) => s.p50))), p99: round1(median(roundStats.map((s) => s.p99))),
         max: round1(median(roundStats.map((s) => s.max))), rounds: roundStats.map((s) => ({ p50: round1(s.p50), p99: round1(s.p99), max: round1(s.max) })),
       },
+      streamsPerConnection: STREAMS_PER_CONNECTION,
+      cpMsPerPush: Math.round(median(roundStats.map((s) => s.cpMsPerPush)) * 1000) / 1000,
       restCpuPercentOfCore: round1(((restEnd.cpuSeconds - restStart.cpuSeconds) / (restWindowMs / 1000)) * 100),
       restRssMiB: round1(restEnd.rssBytes / 2 ** 20),
       ingestEntriesPerSecond: Math.round(entries / (ingestElapsed / 1000)),
@@ -302,10 +310,18 @@ async function measureRestart(streams: number, workerCount: number) {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     plane = await startControlPlaneChild(dataDir, port);
     const readyAt = wallMs();
+    const cpuAtReady = procStats(plane.child.pid!).cpuSeconds;
     await adminPut(plane.httpPort, adminToken, 'orders', 1, 2000);
     const results = await Promise.all(workers.map((worker) => request(worker, { cmd: 'acked', version: '2', t0: readyAt }, 'acked')));
+    // The control plane's own CPU from listening until every stream ACKed the write (every reconnect, its snapshot,
+    // the write's push and the ACKs), per stream: the cost that bounds the storm on a busy core, whatever the load
+    // of the machine does to wall time.
+    const stormCpuMs = (procStats(plane.child.pid!).cpuSeconds - cpuAtReady) * 1000;
     const latencies = results.flatMap((r) => r.latencies as number[]).sort((a, b) => a - b);
-    return { streams, p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)), max: round1(latencies[latencies.length - 1]) };
+    return {
+      streams, p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)), max: round1(latencies[latencies.length - 1]),
+      cpMsPerStream: Math.round((stormCpuMs / streams) * 1000) / 1000, cpCpuMs: Math.round(stormCpuMs),
+    };
   } finally {
     for (const worker of workers) worker.send({ cmd: 'close' });
     plane.child.kill('SIGTERM');
@@ -454,6 +470,12 @@ async function main(): Promise<void> {
   if (process.env.MESHLENS_BENCH_ONLY === 'streams-per-proxy') {
     const perProxy = await measureStreamsPerProxy(Number(process.env.MESHLENS_BENCH_PROXIES ?? 20));
     process.stdout.write(JSON.stringify({ bench: 'control-plane', streams_per_proxy: perProxy.streamsPerProxy, streamsPerProxy: perProxy }) + '\n');
+    return;
+  }
+  if (process.env.MESHLENS_BENCH_ONLY === 'scale') {
+    const results = [];
+    for (const streams of scales) results.push(await measureScale(streams, workers, rounds));
+    process.stdout.write(JSON.stringify({ bench: 'control-plane', scales: results }) + '\n');
     return;
   }
   if (process.env.MESHLENS_BENCH_ONLY === 'restart') {

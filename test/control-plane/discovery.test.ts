@@ -76,12 +76,19 @@ test('a change is pushed to every connected stream and ACKs converge', async ({ 
     stream.send({ node: { id: `node-${i}`, worker: 'main' } });
     return stream;
   });
-  for (const stream of streams) stream.ack(await within(stream.next(), GUARD_MS, 'initial'));
-  await setPolicy(plane, 'orders', 0, { target: { cluster: 'orders' } });
+  const initialNonces: string[] = [];
   for (const stream of streams) {
+    const initial = await within(stream.next(), GUARD_MS, 'initial');
+    initialNonces.push(initial.nonce);
+    stream.ack(initial);
+  }
+  await setPolicy(plane, 'orders', 0, { target: { cluster: 'orders' } });
+  for (const [i, stream] of streams.entries()) {
     const response = await within(stream.next(), GUARD_MS, 'push');
     assert.is(response.versionInfo, '1');
     assert.is(response.resources.length, 1);
+    // Streams share one encoded response per snapshot; its nonce must still be new on each stream.
+    assert.ok(response.nonce.length > 0 && response.nonce !== initialNonces[i], `push nonce ${response.nonce} after ${initialNonces[i]}`);
     stream.ack(response);
   }
   const status = await within(rolloutWhere(plane, (s) => s.converged === 3), GUARD_MS, 'converged');

@@ -2,6 +2,7 @@
 // answer for the same request, node identities and scoped proxy tokens on discovery streams, the first-request
 // timeout, rollout expiry and pagination, and the data directory's permissions.
 import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,6 +179,52 @@ test('a stream that never sends its first request is closed and counted', async 
   assert.match(refused, /reason="first_request_timeout"} 1/);
   const waiting = await plane.metrics.registry.getSingleMetricAsString('meshlens_cp_discovery_streams_awaiting_first_request');
   assert.match(waiting, /meshlens_cp_discovery_streams_awaiting_first_request 0/);
+});
+
+test('a stream that leaves its snapshot unread is closed after the slow-stream timeout; one that reads is not', async () => {
+  const plane = await startTestPlane({ discovery: { slowStreamTimeoutMs: 500 } });
+  const client = rawClient(plane.grpcPort);
+  const sessions: http2.ClientHttp2Session[] = [];
+  try {
+    // ~8 KB of snapshot against a 1 KiB stream window that is never read: the write cannot be flushed.
+    for (let i = 0; i < 8; i++) await put(plane, `big-${i}`, 0, { target: { cluster: CLUSTER, pathTemplate: `/${i}/${'x'.repeat(1000)}` } });
+    const reader = new DiscoveryStream(client, plane.proxyToken);
+    reader.send({ node: { id: 'reader', worker: 'main' } });
+    reader.ack(await within(reader.next(), GUARD_MS, 'reader snapshot'));
+    const session = http2.connect(`http://127.0.0.1:${plane.grpcPort}`, { settings: { initialWindowSize: 1024 } });
+    sessions.push(session);
+    session.on('error', () => {});
+    const stalled = session.request({ ':method': 'POST', ':path': '/meshlens.v1.PolicyDiscovery/StreamPolicies',
+      'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${plane.proxyToken}` });
+    stalled.on('error', () => {});
+    stalled.pause();
+    const body = messageType('DiscoveryRequest').encode({ node: { id: 'stalled', worker: 'main' } }).finish();
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(body.length, 1);
+    stalled.write(Buffer.concat([header, body]));
+    await within((async () => { while (plane.discovery.openStreams < 2) await new Promise((resolve) => setTimeout(resolve, 5)); })(), GUARD_MS, 'stalled stream');
+    assert.ok(plane.discovery.unflushedBytes > 0, 'the stalled stream holds an unflushed write');
+    await within((async () => {
+      while (!/reason="slow_reader"} 1/.test(await plane.metrics.registry.getSingleMetricAsString('meshlens_cp_discovery_streams_refused_total'))) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })(), GUARD_MS, 'slow-reader refusal');
+    assert.is(plane.discovery.unflushedBytes, 0, 'its bytes returned to the budget');
+    assert.is(plane.discovery.openStreams, 1);
+    // The reader's writes were flushed at once, so twice the timeout later it is still open and takes the next push.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await put(plane, 'big-0', 1, { target: { cluster: CLUSTER, pathTemplate: '/0/short' } });
+    const next = await within(reader.next(), GUARD_MS, 'reader push');
+    assert.is(next.versionInfo, '9');
+    assert.is(plane.discovery.openStreams, 1);
+    const refused = await plane.metrics.registry.getSingleMetricAsString('meshlens_cp_discovery_streams_refused_total');
+    assert.match(refused, /reason="slow_reader"} 1$/m);
+    reader.cancel();
+  } finally {
+    for (const session of sessions) session.destroy();
+    client.close();
+    await plane.stop();
+  }
 });
 
 test('rollout rows expire after their grace, are bounded, and are listed in pages over HTTP and gRPC', async ({ plane, client }) => {

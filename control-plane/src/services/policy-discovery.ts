@@ -44,7 +44,6 @@ export interface PolicyDiscoveryOptions {
 type DiscoveryCall = grpc.ServerDuplexStream<Buffer, Buffer>;
 
 interface StreamState {
-  id: number;
   call: DiscoveryCall;
   nodeId: string;
   worker: string;
@@ -52,7 +51,6 @@ interface StreamState {
   sentSuspects: string;         // network-suspect set version sent or reported on connect
   outstandingNonce: string;     // "" when the stream is free
   sentAtMs: number;             // performance.now() of the outstanding send
-  nonceCounter: number;
   unflushed: number;            // bytes of the outstanding write not yet flushed (0 once flushed)
   slowTimer: NodeJS.Timeout | undefined;
   fail: (error: unknown, reason: string) => void;
@@ -77,9 +75,15 @@ export class PolicyDiscoveryService {
   readonly #slowStreamTimeoutMs: number;
   #unflushed = 0;
   #encodedSuspects: { version: string; body: Buffer } | undefined;
+  // The whole DiscoveryResponse of the current snapshot and suspect set, nonce included, built once and written to
+  // every stream. The nonce names the (snapshot, suspect set) pair, numbered in the order pairs were built: a stream
+  // is sent each pair at most once, so it is still unique per response on the stream (discovery.proto). A nonce per
+  // stream made every push copy the whole snapshot once more (Buffer.concat) before grpc-js framed it into its own
+  // buffer (@grpc/grpc-js 1.14 src/server-interceptors.ts serializeMessage): 10,000 copies of up to ~1 MB per write.
+  #message: { body: Buffer; suspects: string; nonce: string; bytes: Buffer } | undefined;
+  #messages = 0;
   #unwatchSuspects: () => void;
   #unwatch: () => void;
-  #streamIds = 0;
   #nackLog = { second: 0, logged: 0, suppressed: 0 };
 
   constructor(options: PolicyDiscoveryOptions) {
@@ -190,8 +194,8 @@ export class PolicyDiscoveryService {
         firstSeen();
         const reported = /^(0|[1-9]\d{0,15})$/.test(request.versionInfo) ? Number(request.versionInfo) : -1;
         stream = {
-          id: ++this.#streamIds, call, nodeId: node.id, worker: node.worker, sentVersion: reported, outstandingNonce: '', sentAtMs: 0,
-          nonceCounter: 0, unflushed: 0, slowTimer: undefined, fail, sentSuspects: clip(request.networkSuspectsVersion ?? '', 32),
+          call, nodeId: node.id, worker: node.worker, sentVersion: reported, outstandingNonce: '', sentAtMs: 0,
+          unflushed: 0, slowTimer: undefined, fail, sentSuspects: clip(request.networkSuspectsVersion ?? '', 32),
         };
         this.#streams.add(stream);
         metrics.connectedProxies.inc();
@@ -265,15 +269,13 @@ export class PolicyDiscoveryService {
       return;
     }
     this.#deferred.delete(stream);
-    const nonce = `${stream.id.toString(36)}.${(++stream.nonceCounter).toString(36)}`;
+    const { nonce, bytes: message } = this.#sharedMessage(body, suspects);
     stream.outstandingNonce = nonce;
     stream.sentVersion = snapshot.version;
     stream.sentSuspects = suspectsVersion;
     stream.sentAtMs = performance.now();
     this.#options.rollout.sent(stream.nodeId, stream.worker, snapshot.versionInfo);
     this.#options.metrics.pushes.inc();
-    // Protobuf concatenation merges messages: the shared snapshot body, the suspect set's fields, then the nonce.
-    const message = Buffer.concat([body, this.#suspectsBody(suspects), this.#responseType.encode({ nonce }).finish()]);
     stream.unflushed = message.length;
     this.#unflushed += message.length;
     if (this.#sliceBytes === 0) setImmediate(() => { this.#sliceBytes = 0; });
@@ -283,6 +285,18 @@ export class PolicyDiscoveryService {
       `resource exhausted: the discovery stream must read its snapshot within ${this.#slowStreamTimeoutMs} ms`), 'slow_reader'),
     this.#slowStreamTimeoutMs);
     stream.call.write(message, () => this.#release(stream));
+  }
+
+  /** The response every stream is sent for the current snapshot body and suspect set (see #message). */
+  #sharedMessage(body: Buffer, suspects: SuspectSet | undefined): { nonce: string; bytes: Buffer } {
+    const suspectsVersion = suspects?.version ?? '';
+    if (this.#message?.body !== body || this.#message.suspects !== suspectsVersion) {
+      const nonce = (++this.#messages).toString(36);
+      // Protobuf concatenation merges messages: the shared snapshot body, the suspect set's fields, then the nonce.
+      const bytes = Buffer.concat([body, this.#suspectsBody(suspects), this.#responseType.encode({ nonce }).finish()]);
+      this.#message = { body, suspects: suspectsVersion, nonce, bytes };
+    }
+    return this.#message;
   }
 
   /**
