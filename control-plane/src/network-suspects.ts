@@ -51,6 +51,13 @@ export class NetworkSuspects {
   }
 }
 
+/**
+ * The empty set under its own (non-empty) version: what a replica without a set of its own sends a stream that reports
+ * one (it applied it from another replica, or from this one before a restart). With no suspect fields in the response
+ * the filter keeps the set it has (filter/assembly/control/protobuf.ts: absent fields leave `suspects` null).
+ */
+export const EMPTY_SUSPECT_SET: SuspectSet = Object.freeze({ version: suspectSetVersion([]), addresses: Object.freeze([]) as readonly string[] });
+
 /** The version of a sorted address set: 16 hex digits of its SHA-256 (the same set has the same version everywhere). */
 export function suspectSetVersion(sortedAddresses: readonly string[]): string {
   return createHash('sha256').update(JSON.stringify(sortedAddresses)).digest('hex').slice(0, 16);

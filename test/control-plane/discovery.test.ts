@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { messageType } from '../../control-plane/src/protos.ts';
+import { suspectSetVersion } from '../../control-plane/src/network-suspects.ts';
 import { DiscoveryStream, http, rawClient, startTestPlane, unaryRaw, within, type TestPlane } from './helpers.ts';
 
 // Every await on the server is a guard against a hang, not a measurement: generous, so a loaded 2-core machine
@@ -68,6 +69,28 @@ test('first request gets the whole snapshot, an ACK is recorded as the node\'s v
     nackedVersion: '', nackReason: '', nackedAtUnixMs: 0, pendingVersion: '', connected: true, suspectsVersion: '',
   });
   stream.end();
+});
+
+test('a stream holding a suspect set this control plane does not have is sent the empty set, not silence', async ({ plane, client }) => {
+  // As after a failover to a replica that has no suspects (yet): without suspect fields the filter would keep its set.
+  const fresh = new DiscoveryStream(client, plane.proxyToken);
+  fresh.send({ node: { id: 'sidecar~10.0.0.7', worker: 'main' } });
+  const first = (await within(fresh.next(), GUARD_MS, 'first response')) as any;
+  assert.is(first.networkSuspectsVersion ?? '', '', 'a stream with no set gets no suspect fields');
+  const moved = new DiscoveryStream(client, plane.proxyToken);
+  moved.send({ node: { id: 'sidecar~10.0.0.8', worker: 'main' }, networkSuspectsVersion: 'a1b2c3d4e5f60718' });
+  const response = (await within(moved.next(), GUARD_MS, 'first response')) as any;
+  assert.is(response.networkSuspectsVersion, suspectSetVersion([]));
+  assert.equal(response.networkSuspects ?? [], []);
+  moved.send({ versionInfo: response.versionInfo, responseNonce: response.nonce, networkSuspectsVersion: response.networkSuspectsVersion });
+  const status = await within(rolloutWhere(plane, (s) => s.nodes.some((n: { nodeId: string; suspectsVersion: string }) => n.nodeId === 'sidecar~10.0.0.8' && n.suspectsVersion === suspectSetVersion([]))), GUARD_MS, 'emptied set ACKed');
+  assert.ok(status);
+  // Once ACKed nothing more is pushed to it (the empty set counts as sent).
+  await setPolicy(plane, 'orders', 0, { target: { cluster: 'orders' } });
+  const next = (await within(moved.next(), GUARD_MS, 'policy push')) as any;
+  assert.is(next.networkSuspectsVersion, suspectSetVersion([]), 'the emptied set stays what it holds');
+  fresh.end();
+  moved.end();
 });
 
 test('a change is pushed to every connected stream and ACKs converge', async ({ plane, client }) => {

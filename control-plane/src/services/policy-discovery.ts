@@ -23,7 +23,7 @@ import { messageType, meshlensGrpc } from '../protos.ts';
 import type { RolloutTracker } from '../rollout.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { SnapshotCache } from '../snapshot-cache.ts';
-import type { NetworkSuspects, SuspectSet } from '../network-suspects.ts';
+import { EMPTY_SUSPECT_SET, type NetworkSuspects, type SuspectSet } from '../network-suspects.ts';
 import type { DiscoveryRequest__Output } from '../generated/meshlens/v1/DiscoveryRequest.ts';
 
 export interface PolicyDiscoveryOptions {
@@ -250,7 +250,10 @@ export class PolicyDiscoveryService {
   }
 
   #maybeSend(stream: StreamState, snapshot: Snapshot): void {
-    const suspects = this.#options.suspects?.current();
+    const current = this.#options.suspects?.current();
+    // A stream holding a set while this replica has none yet is sent the empty set explicitly, or it would keep a set
+    // another replica (or this one before a restart) gave it.
+    const suspects = current?.version === '' && stream.sentSuspects !== '' ? EMPTY_SUSPECT_SET : current;
     const suspectsVersion = suspects?.version ?? '';
     if (stream.outstandingNonce !== '' || (stream.sentVersion === snapshot.version && stream.sentSuspects === suspectsVersion)) return;
     const body = this.#options.cache.encoded();
