@@ -7,20 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { messageType, meshlensGrpc } from '../../control-plane/src/protos.ts';
+import { meshlensGrpc } from '../../control-plane/src/protos.ts';
 import { serviceLabels } from '../../control-plane/src/metrics.ts';
+import { CLUSTER, ENDPOINTS, filterReport, KERNEL, kernelReport, ONSET, REPORT, WINDOWS } from './abc-reports.ts';
 import { bearer, http, rawClient, startTestPlane, unaryRaw, type TestPlane } from './helpers.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const test = suite<{ plane: TestPlane; client: grpc.Client }>('correlation API');
-const REPORT = '/meshlens.v1.Telemetry/Report';
-const KERNEL = '/meshlens.v1.KernelTelemetry/Report';
-const reportType = messageType('TelemetryReport');
-const kernelType = messageType('KernelReport');
-const CLUSTER = 'outbound|8080||orders.shop.svc.cluster.local';
-const ENDPOINTS = ['10.0.0.2', '10.0.1.2', '10.0.2.2'];      // A, B (lossy from window 6), C (20 % errors from window 6)
-const ONSET = 6;
-const WINDOWS = 12;
 
 test.before(async (ctx) => {
   ctx.plane = await startTestPlane({ correlation: { maxEndpointSeries: 2 } });
@@ -28,27 +21,8 @@ test.before(async (ctx) => {
   const t0 = Math.floor(ctx.plane.clock.now / 1000) * 1000;
   for (let w = 0; w < WINDOWS; w++) {
     const start = t0 + w * 1000;
-    const faulty = w >= ONSET;
-    const connections = ENDPOINTS.map((ip, i) => {
-      const lossy = faulty && i === 1;
-      const errors = faulty && i === 2 ? 20 : 0;
-      return {
-        localAddress: `10.0.9.1:${40000 + i}`, remoteAddress: `${ip}:8080`, cluster: CLUSTER,
-        counters: { requests: 100, errors, durationMsSum: lossy ? 94 * 2 + 6 * 220 : 200, durationBuckets: lossy ? [0, 0, 94, 0, 0, 0, 0, 6] : [0, 0, 100] },
-        routes: [{ pathTemplate: '/orders/{id}', tenant: 'acme', requests: 75, errors: errors / 2 }, { pathTemplate: '/pay', tenant: 'beta', requests: 25, errors: errors / 2 }],
-      };
-    });
-    const report = reportType.encode(reportType.fromObject({ node: { id: 'client-1' }, windowStartUnixMs: start, windowEndUnixMs: start + 1000, connections })).finish();
-    assert.is((await unaryRaw(ctx.client, REPORT, report, ctx.plane.proxyToken)).error, null);
-    const flows = ENDPOINTS.map((ip, i) => ({
-      netns: 4026532100, family: 'ADDRESS_FAMILY_IPV4', localAddress: '10.0.9.1', localPort: 40000 + i, remoteAddress: ip, remotePort: 8080,
-      retransSegs: faulty && i === 1 ? 8 : 0, segsOut: 200, srttUs: 300, direction: 'FLOW_DIRECTION_OUTBOUND',
-    }));
-    const kernel = kernelType.encode(kernelType.fromObject({
-      node: { nodeName: 'node-a', agentId: 'agent-1' }, sequence: w + 1, intervalStartUnixMs: start + 200, intervalEndUnixMs: start + 1200, flows,
-      netnsIdentities: [{ netns: 4026532100, proxyId: 'client-1', source: 'IDENTITY_SOURCE_ENV_NODE_ID' }],
-    })).finish();
-    assert.is((await unaryRaw(ctx.client, KERNEL, kernel, ctx.plane.proxyToken)).error, null);
+    assert.is((await unaryRaw(ctx.client, REPORT, filterReport(start, w), ctx.plane.proxyToken)).error, null);
+    assert.is((await unaryRaw(ctx.client, KERNEL, kernelReport(start, w), ctx.plane.proxyToken)).error, null);
     ctx.plane.clock.now = start + 1500;
     ctx.plane.correlator.evaluate(ctx.plane.clock.now);
   }

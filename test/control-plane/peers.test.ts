@@ -22,7 +22,7 @@ import { Registry } from 'prom-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateTokenFile } from '../../control-plane/src/auth.ts';
-import { messageType, meshlensGrpc } from '../../control-plane/src/protos.ts';
+import { meshlensGrpc } from '../../control-plane/src/protos.ts';
 import { TelemetryPeers, FORWARDED_HEADER } from '../../control-plane/src/telemetry-peers.ts';
 import { NetworkSuspects, suspectSetVersion } from '../../control-plane/src/network-suspects.ts';
 import type { EndpointStatus } from '../../control-plane/src/correlator.ts';
@@ -33,17 +33,10 @@ import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
 import { freeLoopbackPort } from '../support/prometheus.ts';
 import { needs } from '../support/skip.ts';
 import { CLI, ensureCliBuilt, runCli } from './cli-support.ts';
+import { CLUSTER, ENDPOINTS, filterReport, KERNEL, kernelReport, ONSET, REPORT, WINDOWS } from './abc-reports.ts';
 import { bearer, http, rawClient, unaryRaw } from './helpers.ts';
 
 const test = suite('telemetry shared by control-plane replicas');
-const REPORT = '/meshlens.v1.Telemetry/Report';
-const KERNEL = '/meshlens.v1.KernelTelemetry/Report';
-const reportType = messageType('TelemetryReport');
-const kernelType = messageType('KernelReport');
-const CLUSTER = 'outbound|8080||orders.shop.svc.cluster.local';
-const ENDPOINTS = ['10.0.0.2', '10.0.1.2', '10.0.2.2'];      // A clean, B lossy from ONSET, C 20 % errors from ONSET
-const ONSET = 6;
-const WINDOWS = 12;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Replica { index: number; grpcPort: number; httpPort: number; process: ChildProcess; stderr: string[] }
@@ -56,38 +49,6 @@ async function until<T>(probe: () => Promise<T | undefined | false>, what: strin
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
-}
-
-/** One window's filter report (client-1's connections to A, B, C, with its breaker states) as correlation-api.test.ts builds it. */
-function filterReport(start: number, w: number): Uint8Array {
-  const faulty = w >= ONSET;
-  const connections = ENDPOINTS.map((ip, i) => {
-    const lossy = faulty && i === 1;
-    const errors = faulty && i === 2 ? 20 : 0;
-    return {
-      localAddress: `10.0.9.1:${40000 + i}`, remoteAddress: `${ip}:8080`, cluster: CLUSTER,
-      counters: { requests: 100, errors, durationMsSum: lossy ? 94 * 2 + 6 * 220 : 200, durationBuckets: lossy ? [0, 0, 94, 0, 0, 0, 0, 6] : [0, 0, 100] },
-      routes: [{ pathTemplate: '/orders/{id}', tenant: 'acme', requests: 75, errors: errors / 2 }, { pathTemplate: '/pay', tenant: 'beta', requests: 25, errors: errors / 2 }],
-    };
-  });
-  const breakers = [faulty
-    ? { cluster: CLUSTER, tenant: 'acme', state: 'BREAKER_STATE_OPEN', policyId: 'orders', pathTemplate: '*', sinceUnixMs: 0, openUntilUnixMs: 0,
-      openCause: 'BREAKER_OPEN_CAUSE_ERROR_RATE', tripRequests: 40, tripFailures: 24, transitions: w === ONSET ? 1 : 0 }
-    : { cluster: CLUSTER, tenant: 'acme', state: 'BREAKER_STATE_CLOSED', policyId: 'orders', pathTemplate: '*' }];
-  if (faulty) Object.assign(breakers[0]!, { sinceUnixMs: start + 500, openUntilUnixMs: start + 600_000 });
-  return reportType.encode(reportType.fromObject({ node: { id: 'client-1' }, windowStartUnixMs: start, windowEndUnixMs: start + 1000, connections, breakers })).finish();
-}
-
-function kernelReport(start: number, w: number): Uint8Array {
-  const faulty = w >= ONSET;
-  const flows = ENDPOINTS.map((ip, i) => ({
-    netns: 4026532100, family: 'ADDRESS_FAMILY_IPV4', localAddress: '10.0.9.1', localPort: 40000 + i, remoteAddress: ip, remotePort: 8080,
-    retransSegs: faulty && i === 1 ? 8 : 0, segsOut: 200, srttUs: 300, direction: 'FLOW_DIRECTION_OUTBOUND',
-  }));
-  return kernelType.encode(kernelType.fromObject({
-    node: { nodeName: 'node-a', agentId: 'agent-1' }, sequence: w + 1, intervalStartUnixMs: start + 200, intervalEndUnixMs: start + 1200, flows,
-    netnsIdentities: [{ netns: 4026532100, proxyId: 'client-1', source: 'IDENTITY_SOURCE_ENV_NODE_ID' }],
-  })).finish();
 }
 
 /** A counter or gauge sample from a replica's /metrics (0 when the series is absent). */
@@ -131,7 +92,7 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
     for (let w = 0; w < WINDOWS; w++) {
       const start = t0 + w * 1000;
       await sleep(Math.max(0, start - 1500 - Date.now()));
-      assert.is((await unaryRaw(toOne, REPORT, filterReport(start, w), tokens.proxy)).error, null);
+      assert.is((await unaryRaw(toOne, REPORT, filterReport(start, w, { breakers: true }), tokens.proxy)).error, null);
       assert.is((await unaryRaw(toTwo, KERNEL, kernelReport(start, w), tokens.proxy)).error, null);
     }
     // An agent's retried delivery of an interval is accepted (ACKed) but neither counted nor forwarded again.
@@ -203,12 +164,12 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
     two.process.kill('SIGKILL');
     await until(async () => !alive(two) || undefined, 'replica 2 to die');
     const later = Math.ceil(Date.now() / 1000) * 1000 + 20_000;
-    assert.is((await unaryRaw(toOne, REPORT, filterReport(later, 0), tokens.proxy)).error, null);
+    assert.is((await unaryRaw(toOne, REPORT, filterReport(later, 0, { breakers: true }), tokens.proxy)).error, null);
     await until(async () => (await sample(one, 'meshlens_cp_peer_forward_dropped_total', 'reason="send_failed"')) === 1, 'the forward to the dead replica to fail');
     await until(async () => (await sample(one, 'meshlens_cp_peers')) === 1, 'replica 1 to drop the dead peer', 15_000);
     await until(async () => (await sample(three, 'meshlens_cp_peers')) === 1, 'replica 3 to drop the dead peer', 15_000);
     const K = 5;
-    for (let k = 1; k <= K; k++) assert.is((await unaryRaw(toOne, REPORT, filterReport(later + k * 1000, k), tokens.proxy)).error, null);
+    for (let k = 1; k <= K; k++) assert.is((await unaryRaw(toOne, REPORT, filterReport(later + k * 1000, k, { breakers: true }), tokens.proxy)).error, null);
     await until(async () => (await sample(three, 'meshlens_cp_peer_reports_received_total', 'source="filter"')) === W + 1 + K, 'replica 3 to receive every later report');
     assert.is(await sample(one, 'meshlens_cp_peer_forwarded_total', 'source="filter"'), 2 * W + 1 + K, 'one to replica 3 per later report, none to the dead one');
     assert.is(await sample(one, 'meshlens_cp_peer_forward_dropped_total', 'reason="send_failed"'), 1);
@@ -250,7 +211,7 @@ needs(etcdMissing() ?? opensslMissing(), test)('with mTLS, replicas forward to e
       grpc.credentials.createSsl(readFileSync(file('ca.crt')), readFileSync(file('client.key')), readFileSync(file('client.crt'))));
     try {
       const start = Math.floor(Date.now() / 1000) * 1000;
-      assert.is((await unaryRaw(client, REPORT, filterReport(start, ONSET), tokens.proxy)).error, null);
+      assert.is((await unaryRaw(client, REPORT, filterReport(start, ONSET, { breakers: true }), tokens.proxy)).error, null);
     } finally {
       client.close();
     }
