@@ -89,8 +89,24 @@ test('a stream holding a suspect set this control plane does not have is sent th
   await setPolicy(plane, 'orders', 0, { target: { cluster: 'orders' } });
   const next = (await within(moved.next(), GUARD_MS, 'policy push')) as any;
   assert.is(next.networkSuspectsVersion, suspectSetVersion([]), 'the emptied set stays what it holds');
+  // One encoded response per kind of stream, not one per alternation: streams with no set share theirs.
+  fresh.ack(first);
+  fresh.ack((await within(fresh.next(), GUARD_MS, 'policy push')) as any);
+  const late = new DiscoveryStream(client, plane.proxyToken);
+  late.send({ node: { id: 'sidecar~10.0.0.9', worker: 'main' } });
+  late.ack((await within(late.next(), GUARD_MS, 'first response')) as any);
+  moved.send({ versionInfo: next.versionInfo, responseNonce: next.nonce, networkSuspectsVersion: next.networkSuspectsVersion });
+  await within(rolloutWhere(plane, (s) => s.converged === 3), GUARD_MS, 'all three ACKed');
+  // One push to all three, in the order they connected: no set, the empty set, no set.
+  await setPolicy(plane, 'orders', 1, { target: { cluster: 'orders' }, breaker: { openMs: 7000 } });
+  const pushes = await Promise.all([fresh, moved, late].map((s) => within(s.next(), GUARD_MS, 'second push') as Promise<any>));
+  assert.equal(pushes.map((p) => p.versionInfo), ['2', '2', '2']);
+  assert.is(pushes[0].nonce, pushes[2].nonce, 'the streams with no set are sent the same response');
+  assert.is.not(pushes[0].nonce, pushes[1].nonce, 'the stream holding the empty set is sent its own');
+  assert.is(pushes[1].networkSuspectsVersion, suspectSetVersion([]));
   fresh.end();
   moved.end();
+  late.end();
 });
 
 test('a change is pushed to every connected stream and ACKs converge', async ({ plane, client }) => {

@@ -80,7 +80,12 @@ export class PolicyDiscoveryService {
   // is sent each pair at most once, so it is still unique per response on the stream (discovery.proto). A nonce per
   // stream made every push copy the whole snapshot once more (Buffer.concat) before grpc-js framed it into its own
   // buffer (@grpc/grpc-js 1.14 src/server-interceptors.ts serializeMessage): 10,000 copies of up to ~1 MB per write.
-  #message: { body: Buffer; suspects: string; nonce: string; bytes: Buffer } | undefined;
+  // Per epoch (one snapshot body and one current suspect set), keyed by the suspect set a stream is sent: the current
+  // one, or the empty one for streams that hold a set while this replica has none (EMPTY_SUSPECT_SET). A single
+  // cached message was rebuilt, the whole snapshot copied, at every alternation of the two during one push. A stream
+  // is sent at most one of these per epoch and a new epoch numbers new nonces, so nonces stay unique per stream.
+  readonly #messageBySuspects = new Map<string, { nonce: string; bytes: Buffer }>();
+  #messageEpoch: { body: Buffer; current: string } | undefined;
   #messages = 0;
   #unwatchSuspects: () => void;
   #unwatch: () => void;
@@ -272,7 +277,7 @@ export class PolicyDiscoveryService {
       return;
     }
     this.#deferred.delete(stream);
-    const { nonce, bytes: message } = this.#sharedMessage(body, suspects);
+    const { nonce, bytes: message } = this.#sharedMessage(body, suspects, current?.version ?? '');
     stream.outstandingNonce = nonce;
     stream.sentVersion = snapshot.version;
     stream.sentSuspects = suspectsVersion;
@@ -290,16 +295,22 @@ export class PolicyDiscoveryService {
     stream.call.write(message, () => this.#release(stream));
   }
 
-  /** The response every stream is sent for the current snapshot body and suspect set (see #message). */
-  #sharedMessage(body: Buffer, suspects: SuspectSet | undefined): { nonce: string; bytes: Buffer } {
+  /** The response every stream is sent for the current snapshot body and suspect set (see #messageBySuspects). */
+  #sharedMessage(body: Buffer, suspects: SuspectSet | undefined, current: string): { nonce: string; bytes: Buffer } {
     const suspectsVersion = suspects?.version ?? '';
-    if (this.#message?.body !== body || this.#message.suspects !== suspectsVersion) {
+    if (this.#messageEpoch?.body !== body || this.#messageEpoch.current !== current) {
+      this.#messageEpoch = { body, current };
+      this.#messageBySuspects.clear();
+    }
+    let message = this.#messageBySuspects.get(suspectsVersion);
+    if (message === undefined) {
       const nonce = (++this.#messages).toString(36);
       // Protobuf concatenation merges messages: the shared snapshot body, the suspect set's fields, then the nonce.
       const bytes = Buffer.concat([body, this.#suspectsBody(suspects), this.#responseType.encode({ nonce }).finish()]);
-      this.#message = { body, suspects: suspectsVersion, nonce, bytes };
+      message = { nonce, bytes };
+      this.#messageBySuspects.set(suspectsVersion, message);
     }
-    return this.#message;
+    return message;
   }
 
   /**
