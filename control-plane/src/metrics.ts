@@ -1,6 +1,7 @@
 // Control-plane Prometheus metrics, created on an injected Registry (never prom-client's global one) so several
 // control planes in one test process do not collide. Names carry the meshlens_cp_ prefix; counters end in _total.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DroppedCounts } from './correlation-windows.ts';
 
 export interface ControlPlaneMetrics {
   registry: Registry;
@@ -119,13 +120,30 @@ export function createMetrics(registry: Registry = new Registry(), options: { pr
     correlationWindows: new Counter({ name: 'meshlens_cp_correlation_windows_total', help: 'Report windows joined and evaluated.', registers }),
     correlationDropped: new Counter({
       name: 'meshlens_cp_correlation_dropped_total',
-      help: 'Correlation input dropped at its bound (kind: flows, connections, late_reports) or not joinable (flows_without_identity).',
+      help: 'Correlation input dropped at its bound (kind: flows, connections, late_reports; routes: a new route name past the window\'s cap, its requests kept under "~other") or not joinable (flows_without_identity).',
       labelNames: ['kind'], registers,
     }),
     correlationJoinCpu: new Histogram({
       name: 'meshlens_cp_correlation_join_cpu_seconds', help: 'CPU time of one window\'s join.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers,
     }),
+  };
+}
+
+// CorrelationWindows' drop counts by their kind label; the rest (identities, sources) are not exported yet.
+const DROPPED_KINDS = [['flows', 'flows'], ['connections', 'connections'], ['late_reports', 'lateReports'], ['routes', 'routes']] as const;
+
+/**
+ * Exports CorrelationWindows' drop counts, which only grow, to meshlens_cp_correlation_dropped_total{kind}: each call
+ * adds what they grew by since the previous one (the server calls it once per judged window).
+ */
+export function correlationDropExport(counter: Counter<'kind'>, dropped: Readonly<DroppedCounts>): () => void {
+  const exported = { ...dropped };
+  return () => {
+    for (const [kind, key] of DROPPED_KINDS) {
+      if (dropped[key] > exported[key]) counter.inc({ kind }, dropped[key] - exported[key]);
+      exported[key] = dropped[key];
+    }
   };
 }
 

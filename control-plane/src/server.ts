@@ -30,7 +30,7 @@ import { BreakerStates, type BreakerStatesOptions } from './breaker-states.ts';
 import { NetworkSuspects } from './network-suspects.ts';
 import { CorrelationWindows, type CorrelationWindowsOptions } from './correlation-windows.ts';
 import { Correlator, type CorrelatorOptions } from './correlator.ts';
-import { CorrelationExporter } from './metrics.ts';
+import { CorrelationExporter, correlationDropExport } from './metrics.ts';
 import { AdminService } from './services/admin.ts';
 import { KernelTelemetryService } from './services/kernel-telemetry.ts';
 import { PolicyDiscoveryService, type PolicyDiscoveryOptions } from './services/policy-discovery.ts';
@@ -117,18 +117,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const discovery = new PolicyDiscoveryService({ cache, rollout, auth, metrics, logger: logger.child('discovery'), now, suspects, ...options.discovery });
   const windows = new CorrelationWindows(options.correlation);
   const exporter = new CorrelationExporter(metrics, { maxEndpoints: options.correlation?.maxEndpointSeries, maxRoutes: options.correlation?.maxRouteSeries });
-  const dropped = { ...windows.dropped, flowsWithoutIdentity: 0 };
+  const exportDropped = correlationDropExport(metrics.correlationDropped, windows.dropped);
   const correlator = new Correlator(windows, {
     ...options.correlation,
     onWindow: (join, endpoints) => {
       suspects.update(endpoints);
       metrics.correlationWindows.inc();
       metrics.correlationJoinCpu.observe(correlator.lastJoinCpuMs / 1000);
-      for (const [kind, value] of [['flows', windows.dropped.flows], ['connections', windows.dropped.connections], ['late_reports', windows.dropped.lateReports]] as const) {
-        const key = kind === 'late_reports' ? 'lateReports' : kind;
-        if (value > dropped[key]) metrics.correlationDropped.inc({ kind }, value - dropped[key]);
-        dropped[key] = value;
-      }
+      exportDropped();
       if (join.flowsWithoutIdentity > 0) metrics.correlationDropped.inc({ kind: 'flows_without_identity' }, join.flowsWithoutIdentity);
       exporter.exportWindow(endpoints.map((e) => ({
         cluster: e.cluster, endpoint: e.endpoint, verdict: e.verdict, requests: e.signals.requests, errors: e.signals.errors,

@@ -60,6 +60,23 @@ test('Prometheus: one verdict series per admitted endpoint, the rest summed unde
   assert.match(text, /^meshlens_cp_correlation_windows_total \d+$/m);
 });
 
+test('Prometheus: route names past the window\'s cap are counted as dropped, kind="routes"', async () => {
+  const plane = await startTestPlane({ correlation: { maxRoutesPerWindow: 1 } });
+  const client = rawClient(plane.grpcPort);
+  try {
+    const start = Math.floor(plane.clock.now / 1000) * 1000;
+    assert.is((await unaryRaw(client, REPORT, filterReport(start, 0), plane.proxyToken)).error, null);
+    plane.clock.now = start + 1500;
+    plane.correlator.evaluate(plane.clock.now);
+    // Each of client-1's 3 connections carries /orders/{id} (acme: the window's one name) and /pay (beta: past it).
+    const text = (await http(plane.httpPort, 'GET', '/metrics')).text;
+    assert.match(text, /^meshlens_cp_correlation_dropped_total\{kind="routes"\} 3$/m, text.split('\n').filter((l) => l.includes('dropped')).join('\n'));
+  } finally {
+    client.close();
+    await plane.stop();
+  }
+});
+
 test('ListEndpoints over HTTP JSON and gRPC: verdicts, signals against baseline, history', async ({ plane }) => {
   const answer = await http(plane.httpPort, 'GET', '/v1/endpoints', { token: plane.adminToken });
   assert.is(answer.status, 200);

@@ -2,10 +2,12 @@
 // (netns identity, 4-tuple), and the attribution of segments to routes and tenants, with hand-derived figures.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Registry } from 'prom-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connectionRecords, CorrelationWindows, type ConnectionInput } from '../../control-plane/src/correlation-windows.ts';
 import { joinWindow } from '../../control-plane/src/correlation.ts';
+import { correlationDropExport, createMetrics } from '../../control-plane/src/metrics.ts';
 
 type Entry = ConnectionInput;
 const entry = (local: string, remote: string, routes: [string, string, number, number][], extra: Partial<Entry> = {}): Entry => ({
@@ -56,8 +58,10 @@ Windows('memory bound: windows, flows and connection entries beyond their caps a
   assert.is(connectionRecords(windows.windows()[2]!).find((c) => c.localAddress === 'l:0')!.requests, 6);
 });
 
-Windows('memory bound: entries dropped at a cap leave no name behind, route names are capped, columns stay within their caps', () => {
+Windows('memory bound: entries dropped at a cap leave no name behind, route names are capped, columns stay within their caps', async () => {
   const windows = new CorrelationWindows({ maxFlowsPerWindow: 100, maxConnectionsPerWindow: 100, maxRoutesPerWindow: 50 });
+  const metrics = createMetrics(new Registry(), { processMetrics: false });
+  const exportDropped = correlationDropExport(metrics.correlationDropped, windows.dropped);
   // 1,000 entries from 1,000 proxies on 1,000 address pairs to 1,000 endpoints of 1,000 clusters, 3 new route names each.
   windows.addFilterReport('p', 0, 1000, Array.from({ length: 1000 }, (_, i) => entry(`l:${i}`, `r:${i}`,
     [[`/a${i}`, 't', 1, 0], [`/b${i}`, 't', 1, 0], [`/c${i}`, 't', 1, 0]], { cluster: `c${i}` })));
@@ -66,6 +70,12 @@ Windows('memory bound: entries dropped at a cap leave no name behind, route name
   const [w] = windows.windows();
   assert.equal([w!.records.count, w!.flows.count], [100, 100]);
   assert.equal(windows.dropped, { flows: 900, connections: 1900, identities: 0, lateReports: 0, sources: 0, routes: 100 * 3 - 50 });
+  // As Prometheus reads them, the route names past the cap too (their requests are kept, under "~other").
+  exportDropped();
+  const exported = Object.fromEntries((await metrics.correlationDropped.get()).values.map((v) => [v.labels.kind, v.value]));
+  assert.equal(exported, { flows: 900, connections: 1900, routes: 100 * 3 - 50 });
+  exportDropped();
+  assert.is((await metrics.correlationDropped.get()).values.find((v) => v.labels.kind === 'routes')!.value, 250, 'each drop counted once');
   assert.ok(w!.proxies.names.length <= 100 && w!.clusters.names.length <= 100 && w!.endpointCluster.length <= 100, 'names of kept entries only');
   assert.ok(w!.namespaces.names.length <= 100 && w!.addresses.names.length <= 200, 'namespaces and address pairs of kept entries and flows only');
   // 50 names (the first 16 entries' 48 and 2 of the 17th), then one "~other" for each cluster of entries 17 to 100.
