@@ -11,7 +11,6 @@
 //   peer (gauge 2 → 1), and forwarding to replica 3 goes on, every report counted.
 // And, in process, the bound: a peer that never answers holds at most maxInFlight calls and maxQueueBytes of reports,
 // the oldest dropped and counted, and the proxy's call is never held.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -29,27 +28,15 @@ import type { EndpointStatus } from '../../control-plane/src/correlator.ts';
 import { silentLogger } from '../../control-plane/src/logging.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
 import { makePki, opensslMissing } from '../support/pki.ts';
-import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
-import { freeLoopbackPort } from '../support/prometheus.ts';
+import { etcdCluster, etcdMissing } from '../support/etcd.ts';
 import { needs } from '../support/skip.ts';
-import { CLI, ensureCliBuilt, runCli } from './cli-support.ts';
+import { ensureCliBuilt, runCli } from './cli-support.ts';
 import { CLUSTER, ENDPOINTS, filterReport, KERNEL, kernelReport, ONSET, REPORT, WINDOWS } from './abc-reports.ts';
 import { bearer, http, rawClient, unaryRaw } from './helpers.ts';
+import { etcdReplicas, until, type Replica } from './replica-support.ts';
 
 const test = suite('telemetry shared by control-plane replicas');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Replica { index: number; grpcPort: number; httpPort: number; process: ChildProcess; stderr: string[] }
-
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** A counter or gauge sample from a replica's /metrics (0 when the series is absent). */
 async function sample(r: Replica, name: string, labels = ''): Promise<number> {
@@ -60,26 +47,13 @@ async function sample(r: Replica, name: string, labels = ''): Promise<number> {
 }
 
 needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on replica 2 are joined on replica 3; forwarding counts exact across a kill -9', async () => {
-  ensureCliBuilt();
-  const dir = mkdtempSync(join(tmpdir(), 'meshlens-peers-'));
-  const tokens = generateTokenFile();
-  const tokenFile = join(dir, 'tokens.json');
-  writeFileSync(tokenFile, JSON.stringify(tokens), { mode: 0o600 });
-  const admin = Object.values(tokens.admin)[0];
-  const etcd: EtcdCluster = await etcdCluster(1);
-  const replicas: Replica[] = [];
+  const cp = await etcdReplicas({ name: 'peers', replicas: 3, advertise: true });
+  const { tokens, replicas } = cp;
   const clients: grpc.Client[] = [];
-  for (let i = 0; i < 3; i++) replicas.push({ index: i, grpcPort: await freeLoopbackPort(), httpPort: await freeLoopbackPort(), process: undefined!, stderr: [] });
-  const alive = (r: Replica) => r.process.exitCode === null && r.process.signalCode === null;
-  const api = (r: Replica, path: string) => http(r.httpPort, 'GET', path, { token: admin });
+  const api = (r: Replica, path: string) => cp.api(r, 'GET', path);
   try {
-    await etcd.start();
-    for (const r of replicas) {
-      r.process = spawn(process.execPath, [CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','),
-        '--grpc-port', String(r.grpcPort), '--http-port', String(r.httpPort), '--data-dir', join(dir, `replica-${r.index}`),
-        '--token-file', tokenFile, '--advertise-address', `127.0.0.1:${r.grpcPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-      r.process.stderr!.on('data', (chunk: Buffer) => { r.stderr.push(chunk.toString('utf8')); if (r.stderr.length > 200) r.stderr.shift(); });
-    }
+    await cp.startEtcd();
+    for (const r of replicas) cp.startReplica(r);
     // Each replica finds the two others in the etcd registry (published every second under a lease).
     for (const r of replicas) await until(async () => (await sample(r, 'meshlens_cp_peers')) === 2, `replica ${r.index + 1} to see 2 peers`);
     const [one, two, three] = replicas as [Replica, Replica, Replica];
@@ -126,7 +100,7 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
     const adminThree = new Admin(`127.0.0.1:${three.grpcPort}`, grpc.credentials.createInsecure());
     clients.push(adminThree);
     const call = (method: string) => new Promise<any>((resolve, reject) =>
-      (adminThree as any)[method]({}, bearer(admin), (error: Error | null, value: unknown) => (error ? reject(error) : resolve(value))));
+      (adminThree as any)[method]({}, bearer(cp.admin), (error: Error | null, value: unknown) => (error ? reject(error) : resolve(value))));
     const grpcB = (await call('ListEndpoints')).endpoints.find((e: any) => e.endpoint === '10.0.1.2:8080');
     assert.is(grpcB.verdict, 'ENDPOINT_VERDICT_NETWORK_SUSPECT');
     const grpcCorrelation = (await call('ListCorrelations')).correlations.find((c: any) => c.remoteAddress === '10.0.1.2:8080');
@@ -164,8 +138,7 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
 
     // kill -9 replica 2. Its registry entry outlives it by up to its lease (5 s): a report meanwhile is forwarded to
     // replica 3 and fails to replica 2 (counted, not retried). Then replica 2 stops being a peer.
-    two.process.kill('SIGKILL');
-    await until(async () => !alive(two) || undefined, 'replica 2 to die');
+    await cp.kill(two);
     const later = Math.ceil(Date.now() / 1000) * 1000 + 20_000;
     assert.is((await unaryRaw(toOne, REPORT, filterReport(later, 0, { breakers: true }), tokens.proxy)).error, null);
     await until(async () => (await sample(one, 'meshlens_cp_peer_forward_dropped_total', 'reason="send_failed"')) === 1, 'the forward to the dead replica to fail');
@@ -180,13 +153,11 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
     assert.is(await sample(one, 'meshlens_cp_peer_forward_dropped_total', 'reason="send_failed"'), 1);
     assert.is(await sample(three, 'meshlens_cp_reports_received_total', 'source="filter"'), W + 1 + K);
   } catch (error) {
-    for (const r of replicas) process.stderr.write(`--- replica ${r.index + 1}\n${r.stderr.join('').slice(-3000)}\n`);
+    process.stderr.write(cp.logs());
     throw error;
   } finally {
     for (const c of clients) c.close();
-    for (const r of replicas) if (r.process && alive(r)) r.process.kill('SIGKILL');
-    await etcd.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await cp.stop();
   }
 });
 

@@ -12,28 +12,25 @@
 // - kill -9 of an etcd member: writes go on; every acknowledged write survives both kills, read back (policy and
 //   history) from every replica, replica 2 restarted on the same store.
 import * as grpc from '@grpc/grpc-js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generateTokenFile } from '../../control-plane/src/auth.ts';
 import { defaultPolicy } from '../../control-plane/src/policy-model.ts';
 import { ProxyWasmPlugin, SharedData } from '../../filter/host/index.ts';
 import { startSidecarWith, type SidecarWith } from '../../filter/host/sidecar/index.ts';
 import { releaseFilter } from '../host/support.ts';
 import { request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
-import { etcdCluster, etcdMissing, type EtcdCluster } from '../support/etcd.ts';
-import { freeLoopbackPort } from '../support/prometheus.ts';
-import { makePki, opensslMissing } from '../support/pki.ts';
+import { etcdCluster, etcdMissing } from '../support/etcd.ts';
+import { opensslMissing } from '../support/pki.ts';
 import { needs } from '../support/skip.ts';
 import { EtcdPolicyStore, HISTORY_PER_POLICY } from '../../control-plane/src/etcd-policy-store.ts';
 import type { PolicyJson } from '../../control-plane/src/policy-types.ts';
 import type { Snapshot } from '../../control-plane/src/snapshot.ts';
-import { CLI, ensureCliBuilt, runCli } from './cli-support.ts';
+import { ensureCliBuilt, runCli } from './cli-support.ts';
 import { meshlensGrpc } from '../../control-plane/src/protos.ts';
-import { bearer, http } from './helpers.ts';
+import { bearer } from './helpers.ts';
+import { etcdReplicas, until, type Replica } from './replica-support.ts';
 
 const CP_CLUSTER = 'meshlens-control-plane';
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
@@ -41,45 +38,16 @@ const NODES = [1, 2, 3].map((n) => `sidecar~10.0.0.${n}~orders-${n}.default~defa
 const WORKERS = 2;                       // + main = 3 VMs per proxy, one stream per proxy
 const MIN_REQUESTS = 4;                  // the default policy's is 20: a breaker opening after 4 is this policy's doing
 
-interface Replica { index: number; grpcPort: number; httpPort: number; process: ChildProcess; stderr: string[] }
 interface Proxy { plugin: ProxyWasmPlugin; sidecar: SidecarWith<ProxyWasmPlugin> }
 
 const test = suite('control-plane replicas on etcd');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 needs(etcdMissing(), test)('writes through any replica reach every proxy; replica and etcd member kills lose nothing', async () => {
-  ensureCliBuilt();
-  const dir = mkdtempSync(join(tmpdir(), 'meshlens-replicas-'));
-  const tokens = generateTokenFile();
-  const tokenFile = join(dir, 'tokens.json');
-  writeFileSync(tokenFile, JSON.stringify(tokens), { mode: 0o600 });
-  const admin = Object.values(tokens.admin)[0];
-  const etcd: EtcdCluster = await etcdCluster(3);
-  const replicas: Replica[] = [];
+  const cp = await etcdReplicas({ name: 'replicas', replicas: 3, etcdMembers: 3 });
+  const { etcd, replicas, tokens, admin, alive, readyz, api } = cp;
   const proxies: Proxy[] = [];
   let upstream: ScriptedUpstream | undefined;
-  for (let i = 0; i < 3; i++) replicas.push({ index: i, grpcPort: await freeLoopbackPort(), httpPort: await freeLoopbackPort(), process: undefined!, stderr: [] });
-
-  const startReplica = (r: Replica) => {
-    r.stderr = [];
-    r.process = spawn(process.execPath, [CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','),
-      '--grpc-port', String(r.grpcPort), '--http-port', String(r.httpPort), '--data-dir', join(dir, `replica-${r.index}`),
-      '--token-file', tokenFile], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MESHLENS_LOG_LEVEL: 'info' } });
-    r.process.stderr!.on('data', (chunk: Buffer) => { r.stderr.push(chunk.toString('utf8')); if (r.stderr.length > 500) r.stderr.shift(); });
-  };
-  const readyz = (r: Replica) => http(r.httpPort, 'GET', '/readyz', { token: null });
-  const api = (r: Replica, method: string, path: string, body?: unknown) => http(r.httpPort, method, path, { token: admin, body });
-  const alive = (r: Replica) => r.process.exitCode === null && r.process.signalCode === null;
   const acknowledged = new Map<string, { version: number; openMs: number }>();
   const write = async (r: Replica, id: string, openMs: number) => {
     const expectedVersion = acknowledged.get(id)?.version ?? 0;
@@ -104,7 +72,7 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
 
   try {
     // Replica 1 first, with etcd not up yet: not ready, says why, keeps running, serves no discovery.
-    startReplica(replicas[0]);
+    cp.startReplica(replicas[0]);
     const notReady = await until(async () => { const r = await readyz(replicas[0]); return r.status === 503 && r.json.reason?.includes('etcd') && r; }, 'replica 1 to answer /readyz 503');
     assert.match(notReady.json.reason, /^store not ready: store unavailable: etcd unreachable at 127\.0\.0\.1:\d+,/);
     await sleep(1500);
@@ -112,11 +80,11 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     assert.match(replicas[0].stderr.join(''), /store not ready: store unavailable: etcd unreachable/, 'the error is logged');
     assert.is((await readyz(replicas[0])).status, 503);
 
-    await etcd.start();
-    await until(async () => (await readyz(replicas[0])).status === 200, 'replica 1 to become ready once etcd answers');
-    startReplica(replicas[1]);
-    startReplica(replicas[2]);
-    for (const r of replicas.slice(1)) await until(async () => (await readyz(r)).status === 200, `replica ${r.index + 1} to be ready`);
+    await cp.startEtcd();
+    await cp.ready(replicas[0]);
+    cp.startReplica(replicas[1]);
+    cp.startReplica(replicas[2]);
+    for (const r of replicas.slice(1)) await cp.ready(r);
 
     upstream = await startUpstream((_req, res) => { res.writeHead(503, { 'content-length': '4' }); res.end('down'); });
     const endpoints = replicas.map((r) => `127.0.0.1:${r.grpcPort}`);
@@ -176,8 +144,7 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     }
 
     // kill -9 replica 2: its proxy reconnects to replica 1 or 3 and ACKs the same snapshot there.
-    replicas[1].process.kill('SIGKILL');
-    await until(async () => !alive(replicas[1]) || undefined, 'replica 2 to die');
+    await cp.kill(replicas[1]);
     const movedProxy = [...where].filter(([, r]) => r === 1).map(([key]) => NODES.indexOf(key.split('/')[0]))[0];
     const after = await convergedOn(String(first.snapshotVersion));
     assert.not.ok([...after.values()].includes(1), 'no proxy is counted on the dead replica');
@@ -213,8 +180,8 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     await convergedOn(String(final.snapshotVersion));
 
     // Replica 2 back on the same store; every acknowledged write read back from all three.
-    startReplica(replicas[1]);
-    await until(async () => (await readyz(replicas[1])).status === 200, 'replica 2 to be ready again');
+    cp.startReplica(replicas[1]);
+    await cp.ready(replicas[1]);
     for (const r of replicas) {
       const listed = await api(r, 'GET', '/v1/policies');
       assert.is(listed.json.snapshotVersion, final.snapshotVersion, `replica ${r.index + 1} serves the last snapshot`);
@@ -231,10 +198,8 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
     assert.is(final.snapshotVersion, 8);
   } finally {
     for (const p of proxies) { await p.sidecar.close().catch(() => {}); await p.plugin.close().catch(() => {}); }
-    for (const r of replicas) if (r.process && alive(r)) r.process.kill('SIGKILL');
     await upstream?.close();
-    await etcd.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await cp.stop();
   }
 });
 
@@ -308,42 +273,26 @@ needs(etcdMissing(), test)('a replica reads each change through another as a del
 });
 
 needs(etcdMissing() ?? opensslMissing(), test)('TLS to etcd: a replica with the CA and a client certificate serves; without the certificate it is not ready', async () => {
-  ensureCliBuilt();
-  const dir = mkdtempSync(join(tmpdir(), 'meshlens-etcd-tls-'));
-  makePki(dir);
-  const etcd = await etcdCluster(1, { tls: dir });
-  const tokens = generateTokenFile();
-  const tokenFile = join(dir, 'tokens.json');
-  writeFileSync(tokenFile, JSON.stringify(tokens), { mode: 0o600 });
-  const admin = Object.values(tokens.admin)[0];
-  const children: ChildProcess[] = [];
-  const serve = async (...tlsFlags: string[]) => {
-    const httpPort = await freeLoopbackPort();
-    const child = spawn(process.execPath, [CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), ...tlsFlags,
-      '--grpc-port', '0', '--http-port', String(httpPort), '--data-dir', join(dir, `replica-${children.length}`), '--token-file', tokenFile],
-    { stdio: 'ignore', env: { ...process.env, MESHLENS_LOG_LEVEL: 'warn' } });
-    children.push(child);
-    return httpPort;
-  };
-  const store = new EtcdPolicyStore({ endpoints: etcd.endpoints, tls: { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') } });
+  const cp = await etcdReplicas({ name: 'etcd-tls', replicas: 2, etcdTls: true });
+  const pki = (name: string) => join(cp.dir, name);
+  const [withCert, withoutCert] = cp.replicas as [Replica, Replica];
+  const store = new EtcdPolicyStore({ endpoints: cp.etcd.endpoints, tls: { caFile: pki('ca.crt'), certFile: pki('client.crt'), keyFile: pki('client.key') } });
   try {
-    await etcd.start();
-    const withCert = await serve('--etcd-ca', join(dir, 'ca.crt'), '--etcd-cert', join(dir, 'client.crt'), '--etcd-key', join(dir, 'client.key'));
-    const withoutCert = await serve('--etcd-ca', join(dir, 'ca.crt'));
-    await until(async () => (await http(withCert, 'GET', '/readyz', { token: null })).status === 200, 'the replica with a client certificate to be ready');
-    const written = await http(withCert, 'PUT', '/v1/policies/orders', { token: admin, body: { expectedVersion: 0, policy: { target: { cluster: CLUSTER } } } });
+    await cp.startEtcd();
+    cp.startReplica(withCert, '--etcd-ca', pki('ca.crt'), '--etcd-cert', pki('client.crt'), '--etcd-key', pki('client.key'));
+    cp.startReplica(withoutCert, '--etcd-ca', pki('ca.crt'));
+    await cp.ready(withCert);
+    const written = await cp.api(withCert, 'PUT', '/v1/policies/orders', { expectedVersion: 0, policy: { target: { cluster: CLUSTER } } });
     assert.is(written.status, 200, JSON.stringify(written.json));
     // What it wrote is in etcd, read back over TLS by a client of our own.
     assert.equal([(await store.get('orders')).version, (await store.snapshot()).version], [1, 1]);
     // etcd refuses the handshake without a client certificate: that replica says why and serves nothing.
-    const refused = await until(async () => { const r = await http(withoutCert, 'GET', '/readyz', { token: null }); return r.status === 503 && r.json.reason?.includes('etcd') && r; },
+    const refused = await until(async () => { const r = await cp.readyz(withoutCert); return r.status === 503 && r.json.reason?.includes('etcd') && r; },
       'the replica without a client certificate to answer /readyz 503');
     assert.match(refused.json.reason, /^store not ready: store unavailable: etcd unreachable at 127\.0\.0\.1:\d+/);
   } finally {
-    for (const child of children) child.kill('SIGKILL');
     await store.close();
-    await etcd.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await cp.stop();
   }
 });
 
