@@ -222,4 +222,55 @@ needs(etcdMissing(), test)('three replicas judge at once: one rollback, one conf
   }
 });
 
+needs(etcdMissing(), test)('kill -9 of the replica that applied a harmful change: another replica rolls it back, once', async () => {
+  const cp: EtcdReplicas = await etcdReplicas({ name: 'confirm', replicas: 3, advertise: true });
+  const clients: grpc.Client[] = [];
+  try {
+    await cp.startEtcd();
+    for (const r of cp.replicas) cp.startReplica(r);
+    for (const r of cp.replicas) await cp.ready(r);
+    const [one, two, three] = cp.replicas as [typeof cp.replicas[0], typeof cp.replicas[0], typeof cp.replicas[0]];
+    const metric = async (r: typeof one, series: string) => {
+      const match = new RegExp(`^${series.replace(/[{}|.*+?()[\]\\^$]/g, '\\$&')} (\\S+)$`, 'm').exec((await http(r.httpPort, 'GET', '/metrics')).text);
+      return match ? Number(match[1]) : 0;
+    };
+    // Replica 2 must forward the baseline to replica 1, which takes the baseline when it applies the change.
+    await until(async () => (await metric(two, 'meshlens_cp_peers')) === 2, 'replica 2 to forward to its 2 peers');
+    assert.is((await cp.api(one, 'PUT', '/v1/policies/orders', { expectedVersion: 0, policy: policy(30_000, true) })).status, 200);
+    const toTwo = rawClient(two.grpcPort);
+    clients.push(toTwo);
+    const send = async (endMs: number, requests: number, errors: number) => {
+      assert.is((await unaryRaw(toTwo, REPORT, report(endMs, requests, errors), cp.tokens.proxy)).error, null);
+    };
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    for (let s = 10; s >= 1; s--) await send(now - s * 1000, 100, 0);
+    for (const r of [one, three]) {
+      await until(async () => (await metric(r, 'meshlens_cp_reports_received_total{source="filter"}')) === 10, `replica ${r.index + 1} to hold the baseline`);
+    }
+
+    const applied = await cp.api(one, 'PUT', '/v1/policies/orders', { expectedVersion: 1, policy: policy(30_000, false), confirm: { withinMs: 60_000, ...CONFIRM } });
+    assert.is(applied.status, 200, applied.text);
+    const appliedAt: number = applied.json.confirmation.appliedAtUnixMs;
+    await cp.kill(one);
+    // 30 % errors in the seconds after the change (judged as each slot's start passes on the replicas' wall clock).
+    for (let s = 0; s < 5; s++) await send(appliedAt + 2000 + s * 1000, 100, 30);
+    const listed = async (r: typeof one) => (await cp.api(r, 'GET', '/v1/confirmations?all=true')).json.confirmations;
+    const [resolved] = await until(async () => { const all = await listed(three); return all[0]?.state === 'ROLLED_BACK' && all; },
+      'the change to be rolled back without the replica that applied it', 30_000);
+    assert.equal([resolved.id, resolved.toVersion, resolved.restoreVersion, resolved.actor], [applied.json.confirmation.id, 2, 1, 'admin']);
+    assert.equal(await listed(two), await listed(three), 'replicas 2 and 3 list the same');
+    // Two more evaluation rounds on both survivors: still one rollback.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const entries = (await cp.api(two, 'GET', '/v1/policies/orders/history')).json.entries;
+    assert.equal(entries.map((e: any) => [e.version, e.kind, e.actor]), [[3, 'ROLLBACK', 'commit-confirmed'], [2, 'UPDATE', 'admin'], [1, 'CREATE', 'admin']]);
+    assert.is((await cp.api(three, 'GET', '/v1/policies/orders')).json.policy.retry.enabled, true, 'version 1 restored');
+  } catch (error) {
+    process.stderr.write(cp.logs());
+    throw error;
+  } finally {
+    for (const c of clients) c.close();
+    await cp.stop();
+  }
+});
+
 test.run();
