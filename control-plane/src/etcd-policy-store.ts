@@ -5,6 +5,7 @@
 //   policies/<id>           the live record (JSON PolicyRecord)
 //   last/<id>               the last version a policy ever had (a re-created policy continues from it, as on SQLite)
 //   history/<id>/<seq>      one change (JSON HistoryEntry + the write id), seq zero-padded so keys sort by time
+//   confirmations/...       commit-confirmed changes (confirmation-store.ts), added to a write's Txn by its Alongside
 // A write reads seq and the policy, checks the expected version, and commits in one Txn that compares both keys'
 // mod_revision with what it read: a concurrent change of the same policy (through any replica) makes it fail as a
 // stale write; a concurrent change of another policy only moved seq, and the write is tried again on top of it.
