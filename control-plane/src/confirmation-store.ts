@@ -139,6 +139,8 @@ const pad = (n: number) => String(n).padStart(16, '0');
 const text = (kv: KeyValue | undefined) => (kv ? Buffer.from(kv.value).toString('utf8') : undefined);
 /** Old resolved keys deleted per Txn at most: etcd refuses a Txn of more than --max-txn-ops (128) operations. */
 const MAX_TRIM_PER_TXN = 16;
+/** Confirmations per range read: 16 of the largest (~150 KB) stay well inside grpc-js's 4 MiB answer limit. */
+const RANGE_PAGE = 16;
 
 export class EtcdConfirmations implements ConfirmationStore {
   readonly kind = 'etcd' as const;
@@ -159,18 +161,36 @@ export class EtcdConfirmations implements ConfirmationStore {
 
   pending(): Promise<Row[]> {
     return this.#store.guard(async () => {
-      const response = await this.#store.client.range(this.#prefix('pending'));
-      return response.kvs.map((kv) => this.#remember(kv)).sort((a, b) => a.id - b.id);
+      const { kvs } = await this.#rangeAll('pending');
+      return kvs.map((kv) => this.#remember(kv)).sort((a, b) => a.id - b.id);
     });
   }
 
   all(): Promise<Row[]> {
     return this.#store.guard(async () => {
-      // One Txn: both ranges at one revision, so a confirmation resolved meanwhile is listed once.
-      const response = await this.#store.client.txn({ success: [{ requestRange: this.#prefix('pending') }, { requestRange: this.#prefix('resolved') }] });
-      const rows = response.responses.flatMap((r) => r.responseRange!.kvs.map((kv) => JSON.parse(text(kv)!) as Row));
-      return rows.sort((a, b) => b.id - a.id);
+      // Both at one revision, so a confirmation resolved meanwhile is listed once.
+      const pending = await this.#rangeAll('pending');
+      const { kvs } = await this.#rangeAll('resolved', pending.revision);
+      return [...pending.kvs, ...kvs].map((kv) => JSON.parse(text(kv)!) as Row).sort((a, b) => b.id - a.id);
     });
+  }
+
+  /**
+   * Every key of one kind at one revision, read in pages: a confirmation with MAX_SCOPES scopes is ~150 KB, and
+   * grpc-js refuses an answer over 4 MiB (its default receive limit), which 1,000 of them would be.
+   */
+  async #rangeAll(kind: 'pending' | 'resolved', revision?: string): Promise<{ kvs: KeyValue[]; revision: string }> {
+    const { key, rangeEnd } = this.#prefix(kind);
+    const kvs: KeyValue[] = [];
+    let from = key;
+    let at = revision;
+    for (;;) {
+      const page = await this.#store.client.range({ key: from, rangeEnd, limit: RANGE_PAGE, revision: at });
+      at ??= page.header!.revision;
+      kvs.push(...page.kvs);
+      if (!page.more || page.kvs.length === 0) return { kvs, revision: at };
+      from = Buffer.concat([Buffer.from(page.kvs[page.kvs.length - 1]!.key), Buffer.from([0])]);
+    }
   }
 
   current(row: Row): Promise<PolicyRecord | undefined> {
