@@ -67,7 +67,6 @@ export interface Confirmation {
 interface Target { cluster: string; pathTemplate: string; perTenant: boolean }
 interface Aggregate { cluster: string; tenant: string; requests: number; errors: number; buckets: number[] }
 
-
 function number(value: unknown, field: string, min: number, max: number, integer: boolean): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
     throw invalidArgument(`invalid confirmation: ${field} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
