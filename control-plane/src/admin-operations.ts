@@ -1,12 +1,12 @@
 // The admin operations, once, independent of transport: the gRPC Admin service, the HTTP JSON API and the CLI all
 // call these. Writes validate first (policy-model.ts), commit to the store, and only then publish a new snapshot.
 import { dryRun, type ReplayResult } from './breaker-replay.ts';
-import { failedPrecondition, invalidArgument } from './errors.ts';
+import { invalidArgument } from './errors.ts';
 import { checkPolicyLimits, checkSnapshotLimits, pageOf } from './limits.ts';
 import { validatePolicy } from './policy-model.ts';
 import type { Logger } from './logging.ts';
 import type { PolicyJson } from './policy-types.ts';
-import type { HistoryEntry, PolicyRecord, PolicyStore, WriteResult } from './policy-store.ts';
+import type { Alongside, HistoryEntry, PolicyRecord, PolicyStore, WriteResult } from './policy-store.ts';
 import type { RolloutSummary, RolloutTracker } from './rollout.ts';
 import type { ReplicaSummary } from './etcd-policy-store.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
@@ -27,7 +27,7 @@ export const validateAndLimit: PolicyValidator = (value) => {
 /** Optional parts of a write: why (kept in the audit trail), and rows of another module committed in the same transaction. */
 export interface WriteExtras {
   reason?: string;
-  alongside?: (result: WriteResult) => void;
+  alongside?: Alongside;
 }
 
 export interface AdminOperationsOptions {
@@ -75,14 +75,14 @@ export class AdminOperations {
     const validated = this.#options.validate(policy);
     const expected = requireVersion(expectedVersion, 'expectedVersion');
     this.#checkSnapshotAfter(id, validated);
-    const result = await this.#commit(() => this.#options.store.set(id, expected, validated, actor), extras);
+    const result = await this.#commit((alongside) => this.#options.store.set(id, expected, validated, actor, alongside), extras);
     await this.#publish('policy set', { id, version: result.record!.version, actor });
     return result.record!;
   }
 
   async delete(actor: string, id: string, expectedVersion: unknown, extras: WriteExtras = {}): Promise<{ snapshotVersion: number }> {
     const version = requireVersion(expectedVersion, 'expectedVersion');
-    const result = await this.#commit(() => this.#options.store.delete(id, version, actor, extras.reason), extras);
+    const result = await this.#commit((alongside) => this.#options.store.delete(id, version, actor, extras.reason, alongside), extras);
     await this.#publish('policy deleted', { id, actor });
     return { snapshotVersion: result.snapshotVersion };
   }
@@ -98,7 +98,7 @@ export class AdminOperations {
     const expected = requireVersion(expectedVersion, 'expectedVersion');
     const content = this.#options.validate(await this.#options.store.contentAt(id, target));
     this.#checkSnapshotAfter(id, content);
-    const result = await this.#commit(() => this.#options.store.rollback(id, target, expected, content, actor, extras.reason), extras);
+    const result = await this.#commit((alongside) => this.#options.store.rollback(id, target, expected, content, actor, extras.reason, alongside), extras);
     await this.#publish('policy rolled back', { id, toVersion: target, version: result.record!.version, actor });
     return result.record!;
   }
@@ -176,16 +176,17 @@ export class AdminOperations {
   }
 
   /** The write, and `alongside` in the same transaction when given; published only after both committed. */
-  async #commit(write: () => WriteResult | Promise<WriteResult>, extras: WriteExtras): Promise<WriteResult> {
+  async #commit(write: (alongside?: Alongside) => WriteResult | Promise<WriteResult>, extras: WriteExtras): Promise<WriteResult> {
     const { alongside } = extras;
     if (!alongside) return write();
     const { store } = this.#options;
-    if (!store.atomically) throw failedPrecondition(`invalid request: this write needs rows committed with the policy, which the ${store.kind} store cannot hold`);
+    // etcd: the alongside's keys go into the write's own Txn.
+    if (!store.atomically) return write(alongside);
     return store.atomically(() => {
       const result = write();
       // A store with atomically() writes synchronously inside it (SQLite): a promise here would escape the transaction.
       if (result instanceof Promise) throw new Error('store wrote asynchronously inside atomically()');
-      alongside(result);
+      if (alongside(result) instanceof Promise) throw new Error('an alongside inside atomically() must not be asynchronous');
       return result;
     });
   }

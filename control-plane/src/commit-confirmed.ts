@@ -7,16 +7,18 @@
 // gets it pushed, audited with actor "commit-confirmed" and the reason. At the deadline an unharmed change is
 // confirmed. Any other write to the policy meanwhile supersedes the pending confirmation (an operator took over);
 // a new commit-confirmed change on top of a pending one inherits its baseline and the version to restore.
+// Confirmations are kept by a ConfirmationStore (confirmation-store.ts: SQLite, or etcd shared by replicas); with
+// etcd every replica judges, and a resolution commits only while the confirmation is still pending, so a change is
+// rolled back (or confirmed) once whichever replicas judge it and whichever replica applied it.
 //
 // Scopes: route series whose cluster and path template the policy's target (before or after the change) matches,
 // grouped per (cluster, tenant) when the policy is per tenant, per cluster otherwise, as the filter's breakers are.
 // Error ratio = failed / requests as the filter classifies them; p99 from the reported duration histograms.
-import type Database from 'better-sqlite3';
 import type { AdminOperations } from './admin-operations.ts';
+import { SqliteConfirmations, type ConfirmationState, type ConfirmationStore, type Row } from './confirmation-store.ts';
 import { invalidArgument } from './errors.ts';
 import type { Logger } from './logging.ts';
-import type { PolicyRecord } from './policy-store.ts';
-import type { SqlitePolicyStore } from './sqlite-policy-store.ts';
+import type { PolicyRecord, PolicyStore } from './policy-store.ts';
 import { DURATION_BUCKET_BOUNDS_MS, DURATION_BUCKET_COUNT, type TelemetryStore } from './telemetry-store.ts';
 
 export interface ConfirmBounds {
@@ -38,11 +40,9 @@ export const DEFAULT_CONFIRM_BOUNDS: Omit<ConfirmBounds, 'withinMs'> = {
 const MAX_WINDOW_MS = 24 * 3_600_000;
 /** Scopes kept per confirmation (busiest first): a policy for "*" on a mesh of many tenants must not grow a row without bound. */
 const MAX_SCOPES = 200;
-/** Resolved confirmations kept for `policy status --all`; older ones are deleted. */
-const MAX_RESOLVED = 1000;
 export const COMMIT_CONFIRMED_ACTOR = 'commit-confirmed';
 
-export type ConfirmationState = 'PENDING' | 'CONFIRMED' | 'ROLLED_BACK' | 'SUPERSEDED';
+export type { ConfirmationState } from './confirmation-store.ts';
 
 export interface ScopeStats { requests: number; errors: number; errorRatio: number; p99Ms: number | null }
 export interface ScopeComparison { cluster: string; tenant: string; before: ScopeStats; after: ScopeStats; worse: boolean; why: string }
@@ -66,12 +66,6 @@ export interface Confirmation {
 
 interface Target { cluster: string; pathTemplate: string; perTenant: boolean }
 interface Aggregate { cluster: string; tenant: string; requests: number; errors: number; buckets: number[] }
-
-interface Row {
-  id: number; policy_id: string; to_version: number; restore_version: number; actor: string; applied_at_ms: number;
-  deadline_ms: number; baseline_from_ms: number; bounds_json: string; targets_json: string; baseline_json: string;
-  state: ConfirmationState; resolved_at_ms: number | null; reason: string | null; scopes_json: string | null;
-}
 
 function number(value: unknown, field: string, min: number, max: number, integer: boolean): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
@@ -176,46 +170,33 @@ export function compareScope(before: Aggregate | undefined, after: Aggregate, bo
   return { ...base, worse: false, why: `within bounds: error ratio ${pct(b.errorRatio)} → ${pct(a.errorRatio)}` + (a.p99Ms === null || b.p99Ms === null ? '' : `, p99 ${b.p99Ms.toFixed(1)} → ${a.p99Ms.toFixed(1)} ms`) };
 }
 
-export interface CommitConfirmedOptions {
-  // SQLite only: a pending confirmation commits in the same transaction as its change (README: with the etcd
-  // store, whose replicas each see only part of the telemetry, commit-confirmed changes are refused).
-  store: SqlitePolicyStore;
+export interface CommitConfirmedOptions<S extends ConfirmationStore> {
+  store: PolicyStore;
+  /** Where confirmations are kept: in the same transaction as the policy writes of `store` (confirmation-store.ts). */
+  records: S;
   operations: AdminOperations;
   telemetry: TelemetryStore;
   logger: Logger;
   now?: () => number;
 }
 
-export class CommitConfirmed {
-  readonly #db: Database.Database;
-  readonly #options: CommitConfirmedOptions;
+/** list()'s answer: synchronous when the store answers synchronously (SQLite), a promise otherwise (etcd). */
+type Listed<R> = R extends Promise<unknown> ? Promise<Confirmation[]> : Confirmation[];
+
+export class CommitConfirmed<S extends ConfirmationStore = ConfirmationStore> {
+  readonly #records: S;
+  readonly #options: CommitConfirmedOptions<S>;
   readonly #now: () => number;
 
-  constructor(options: CommitConfirmedOptions) {
+  constructor(options: CommitConfirmedOptions<S>) {
     this.#options = options;
+    this.#records = options.records;
     this.#now = options.now ?? Date.now;
-    // On the policy store's connection: a pending confirmation commits in the same transaction as its change.
-    this.#db = options.store.database;
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS confirmations (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        policy_id TEXT NOT NULL,
-        to_version INTEGER NOT NULL,
-        restore_version INTEGER NOT NULL,
-        actor TEXT NOT NULL,
-        applied_at_ms INTEGER NOT NULL,
-        deadline_ms INTEGER NOT NULL,
-        baseline_from_ms INTEGER NOT NULL,
-        bounds_json TEXT NOT NULL,
-        targets_json TEXT NOT NULL,
-        baseline_json TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('PENDING','CONFIRMED','ROLLED_BACK','SUPERSEDED')),
-        resolved_at_ms INTEGER,
-        reason TEXT,
-        scopes_json TEXT
-      );
-      CREATE INDEX IF NOT EXISTS confirmations_pending ON confirmations (state, policy_id);
-    `);
+  }
+
+  /** This instance when its confirmations are on SQLite (whose list() answers synchronously). */
+  sqlite(): CommitConfirmed<SqliteConfirmations> | undefined {
+    return this.#records instanceof SqliteConfirmations ? this as unknown as CommitConfirmed<SqliteConfirmations> : undefined;
   }
 
   /** Writes the policy (as AdminOperations.set) and records its pending confirmation in the same transaction. */
@@ -223,12 +204,12 @@ export class CommitConfirmed {
     const bounds = validateConfirm(confirm);
     const { store, operations, telemetry } = this.#options;
     const now = this.#now();
-    let confirmationId = 0;
+    // Read before the write: a version's content never changes, and the etcd store reads asynchronously.
+    const before = Number(expectedVersion) > 0 ? await safeContent(store, id, Number(expectedVersion)) : undefined;
+    let stored: Row | undefined;
     const record = await operations.set(actor, id, expectedVersion, policy, {
-      alongside: (result) => {
+      alongside: this.#records.recording(id, (previous, result) => {
         const written = result.record!;
-        const previous = this.#pending(id);
-        const before = written.version > 1 ? safeContent(store, id, Number(expectedVersion)) : undefined;
         const targets = [targetOf(written)!, ...(before ? [targetOf({ policy: before })!] : [])];
         // Built on a change still under confirmation: that change was never confirmed, so a rollback goes back to
         // what it replaced, judged against the baseline from before it.
@@ -236,47 +217,51 @@ export class CommitConfirmed {
         const restoreVersion = inherits ? previous.restore_version : Number(expectedVersion);
         const baselineFrom = inherits ? previous.baseline_from_ms : now - bounds.baselineMs;
         if (inherits) targets.push(...(JSON.parse(previous.targets_json) as Target[]));
-        if (previous) this.#resolve(previous.id, 'SUPERSEDED', now, `superseded by version ${written.version} (commit-confirmed, by ${actor})`, []);
         // Stored with the confirmation: telemetry lives in memory only, and a restart inside the window must still judge.
         const baseline = inherits ? previous.baseline_json : JSON.stringify(aggregate(telemetry, targets, baselineFrom, now));
-        confirmationId = Number(this.#db.prepare(`
-          INSERT INTO confirmations (policy_id, to_version, restore_version, actor, applied_at_ms, deadline_ms, baseline_from_ms,
-            bounds_json, targets_json, baseline_json, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING')`,
-        ).run(id, written.version, restoreVersion, actor, now, now + bounds.withinMs, baselineFrom, JSON.stringify(bounds),
-          JSON.stringify(dedupe(targets)), baseline).lastInsertRowid);
-      },
+        return {
+          row: {
+            policy_id: id, to_version: written.version, restore_version: restoreVersion, actor, applied_at_ms: now,
+            deadline_ms: now + bounds.withinMs, baseline_from_ms: baselineFrom, bounds_json: JSON.stringify(bounds),
+            targets_json: JSON.stringify(dedupe(targets)), baseline_json: baseline,
+          },
+          previous: { state: 'SUPERSEDED', atMs: now, reason: `superseded by version ${written.version} (commit-confirmed, by ${actor})`, scopesJson: '[]' },
+        };
+      }, (row) => { stored = row; }),
     });
     this.#options.logger.info('commit-confirmed change pending', { id, version: record.version, actor, withinMs: bounds.withinMs });
-    return { ...record, confirmation: this.#view(this.#row(confirmationId)!) };
+    return { ...record, confirmation: this.#view(stored!) };
   }
 
   /** Pending confirmations (oldest first), or with `all` every kept one, newest first. */
-  list(all = false): Confirmation[] {
-    const rows = all
-      ? this.#db.prepare(`SELECT * FROM confirmations ORDER BY id DESC`).all() as Row[]
-      : this.#db.prepare(`SELECT * FROM confirmations WHERE state = 'PENDING' ORDER BY id`).all() as Row[];
-    return rows.map((row) => this.#view(row));
+  list(all = false): Listed<ReturnType<S['all']>> {
+    const rows = all ? this.#records.all() : this.#records.pending();
+    const view = (found: Row[]) => found.map((row) => this.#view(row));
+    return (rows instanceof Promise ? rows.then(view) : view(rows)) as Listed<ReturnType<S['all']>>;
   }
 
-  /** Judges every pending confirmation at `now`: rolls back, confirms, or leaves it pending. Called every second. */
+  /**
+   * Judges every pending confirmation at `now`: rolls back, confirms, or leaves it pending. Called every second, on
+   * every replica with the etcd store: a replica that loses the race to resolve one leaves it to the winner.
+   */
   async evaluate(now = this.#now()): Promise<void> {
-    for (const row of this.#db.prepare(`SELECT * FROM confirmations WHERE state = 'PENDING' ORDER BY id`).all() as Row[]) {
+    for (const row of await this.#records.pending()) {
       try {
-        await this.#evaluateOne(row, now);
+        if (!await this.#evaluateOne(row, now)) this.#resolvedElsewhere(row);
       } catch (error) {
+        if (!(await this.#stillPending(row))) { this.#resolvedElsewhere(row); continue; }
         this.#options.logger.error('commit-confirmed evaluation failed', { id: row.id, policy: row.policy_id, error: String(error) });
       }
     }
   }
 
-  async #evaluateOne(row: Row, now: number): Promise<void> {
-    const { store, operations, logger } = this.#options;
-    let current: PolicyRecord | undefined;
-    try { current = store.get(row.policy_id); } catch { current = undefined; }
+  /** False when the row was resolved by someone else (another replica) before this evaluation could resolve it. */
+  async #evaluateOne(row: Row, now: number): Promise<boolean> {
+    const { operations, logger } = this.#options;
+    const current = await this.#records.current(row);
     if (current?.version !== row.to_version) {
       const what = current ? `changed to version ${current.version} by ${current.updatedBy}` : 'deleted';
-      this.#resolve(row.id, 'SUPERSEDED', now, `policy ${what} before the window ended; not judged`, []);
-      return;
+      return this.#records.resolve(row, { state: 'SUPERSEDED', atMs: now, reason: `policy ${what} before the window ended; not judged`, scopesJson: '[]' });
     }
     const bounds = JSON.parse(row.bounds_json) as ConfirmBounds;
     const scopes = this.#compare(row, now);
@@ -285,19 +270,33 @@ export class CommitConfirmed {
       const reason = `automatic rollback of version ${row.to_version} (applied by ${row.actor}, confirm within ${row.deadline_ms - row.applied_at_ms} ms): ` +
         `${scopeName(worse[0]!)}: ${worse[0]!.why}` + (worse.length > 1 ? ` (and ${worse.length - 1} more scope(s))` : '') +
         (row.restore_version === 0 ? '; the policy it created is deleted' : `; version ${row.restore_version} restored`);
-      const extras = { reason, alongside: () => this.#resolve(row.id, 'ROLLED_BACK', now, reason, scopes) };
+      // The rollback and the confirmation's new state commit together, and only while the confirmation is pending.
+      const extras = { reason, alongside: this.#records.resolving(row, { state: 'ROLLED_BACK', atMs: now, reason, scopesJson: JSON.stringify(scopes) }) };
       if (row.restore_version === 0) await operations.delete(COMMIT_CONFIRMED_ACTOR, row.policy_id, row.to_version, extras);
       else await operations.rollback(COMMIT_CONFIRMED_ACTOR, row.policy_id, row.restore_version, row.to_version, extras);
       logger.info('commit-confirmed change rolled back', { id: row.policy_id, version: row.to_version, reason });
-      return;
+      return true;
     }
-    if (now < row.deadline_ms) return;
+    if (now < row.deadline_ms) return true;
     const judged = scopes.filter((s) => s.after.requests >= bounds.minRequests).length;
     const reason = judged > 0
       ? `no affected scope got worse (${judged} scope(s) judged)`
       : `confirmed without a verdict: no affected scope reached minRequests ${bounds.minRequests} after the change`;
-    this.#resolve(row.id, 'CONFIRMED', now, reason, scopes);
+    if (!await this.#records.resolve(row, { state: 'CONFIRMED', atMs: now, reason, scopesJson: JSON.stringify(scopes) })) return false;
     logger.info('commit-confirmed change confirmed', { id: row.policy_id, version: row.to_version, reason });
+    return true;
+  }
+
+  async #stillPending(row: Row): Promise<boolean> {
+    try {
+      return (await this.#records.pending()).some((r) => r.id === row.id);
+    } catch {
+      return true;   // the store does not answer: the failure is worth reporting as it is
+    }
+  }
+
+  #resolvedElsewhere(row: Row): void {
+    this.#options.logger.info('commit-confirmed change resolved by another replica', { id: row.id, policy: row.policy_id, version: row.to_version });
   }
 
   /** Every affected scope's window so far against its stored baseline. */
@@ -306,21 +305,6 @@ export class CommitConfirmed {
     const baseline = new Map((JSON.parse(row.baseline_json) as Aggregate[]).map((s) => [`${s.cluster}\u0000${s.tenant}`, s]));
     const after = aggregate(this.#options.telemetry, JSON.parse(row.targets_json) as Target[], row.applied_at_ms, Math.min(now, row.deadline_ms) + 1);
     return after.map((scope) => compareScope(baseline.get(`${scope.cluster}\u0000${scope.tenant}`), scope, bounds));
-  }
-
-  #pending(policyId: string): Row | undefined {
-    return this.#db.prepare(`SELECT * FROM confirmations WHERE state = 'PENDING' AND policy_id = ? ORDER BY id DESC LIMIT 1`).get(policyId) as Row | undefined;
-  }
-
-  #row(id: number): Row | undefined {
-    return this.#db.prepare(`SELECT * FROM confirmations WHERE id = ?`).get(id) as Row | undefined;
-  }
-
-  #resolve(id: number, state: ConfirmationState, now: number, reason: string, scopes: ScopeComparison[]): void {
-    this.#db.prepare(`UPDATE confirmations SET state = ?, resolved_at_ms = ?, reason = ?, scopes_json = ? WHERE id = ?`)
-      .run(state, now, reason, JSON.stringify(scopes), id);
-    this.#db.prepare(`DELETE FROM confirmations WHERE state != 'PENDING' AND id NOT IN
-      (SELECT id FROM confirmations WHERE state != 'PENDING' ORDER BY id DESC LIMIT ?)`).run(MAX_RESOLVED);
   }
 
   #view(row: Row): Confirmation {
@@ -334,8 +318,8 @@ export class CommitConfirmed {
   }
 }
 
-function safeContent(store: SqlitePolicyStore, id: string, version: number): unknown {
-  try { return store.contentAt(id, version); } catch { return undefined; }
+async function safeContent(store: PolicyStore, id: string, version: number): Promise<unknown> {
+  try { return await store.contentAt(id, version); } catch { return undefined; }
 }
 
 function dedupe(targets: Target[]): Target[] {

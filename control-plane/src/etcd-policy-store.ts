@@ -5,6 +5,7 @@
 //   policies/<id>           the live record (JSON PolicyRecord)
 //   last/<id>               the last version a policy ever had (a re-created policy continues from it, as on SQLite)
 //   history/<id>/<seq>      one change (JSON HistoryEntry + the write id), seq zero-padded so keys sort by time
+//   confirmations/...       commit-confirmed changes (confirmation-store.ts), added to a write's Txn by its Alongside
 // A write reads seq and the policy, checks the expected version, and commits in one Txn that compares both keys'
 // mod_revision with what it read: a concurrent change of the same policy (through any replica) makes it fail as a
 // stale write; a concurrent change of another policy only moved seq, and the write is tried again on top of it.
@@ -21,7 +22,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ControlPlaneError, failedPrecondition, notFound } from './errors.ts';
 import { EtcdClient, EtcdError, prefixEnd, type KeyValue, type RequestOp, type Compare } from './etcd-client.ts';
 import type { Logger } from './logging.ts';
-import { checkExpectedVersion, validatePolicyId, type ChangeKind, type HistoryEntry, type PolicyRecord, type PolicyStore, type RolloutRow, type WriteResult } from './policy-store.ts';
+import { checkExpectedVersion, validatePolicyId, type Alongside, type ChangeKind, type HistoryEntry, type PolicyRecord, type PolicyStore, type RolloutRow, type WriteResult } from './policy-store.ts';
 import type { PolicyJson } from './policy-types.ts';
 import { Snapshot } from './snapshot.ts';
 
@@ -83,7 +84,8 @@ export class EtcdPolicyStore implements PolicyStore {
     this.#logger = options.logger;
   }
 
-  #key(...parts: string[]): Buffer {
+  /** A key under this store's prefix (also for the confirmations kept next to the policies, confirmation-store.ts). */
+  key(...parts: string[]): Buffer {
     return Buffer.from(this.#prefix + parts.join('/'));
   }
 
@@ -94,8 +96,8 @@ export class EtcdPolicyStore implements PolicyStore {
   async snapshot(): Promise<Snapshot> {
     return this.#guard(async () => {
       // One Txn of two reads: both at the same revision, so seq and the policies always match.
-      const prefix = this.#key('policies', '');
-      const response = await this.client.txn({ success: [this.#range(this.#key('seq')), this.#range(prefix, prefixEnd(prefix.toString()))] });
+      const prefix = this.key('policies', '');
+      const response = await this.client.txn({ success: [this.#range(this.key('seq')), this.#range(prefix, prefixEnd(prefix.toString()))] });
       const seq = Number(text(response.responses[0].responseRange!.kvs[0]) ?? 0);
       const records = response.responses[1].responseRange!.kvs.map((kv) => JSON.parse(text(kv)!) as PolicyRecord);
       return new Snapshot(seq, records.map((r) => ({ id: r.id, version: r.version, policy: r.policy })));
@@ -104,7 +106,7 @@ export class EtcdPolicyStore implements PolicyStore {
 
   async list(): Promise<PolicyRecord[]> {
     return this.#guard(async () => {
-      const prefix = this.#key('policies', '');
+      const prefix = this.key('policies', '');
       const response = await this.client.range({ key: prefix, rangeEnd: prefixEnd(prefix.toString()) });
       return response.kvs.map((kv) => JSON.parse(text(kv)!) as PolicyRecord);
     });
@@ -113,23 +115,23 @@ export class EtcdPolicyStore implements PolicyStore {
   async get(id: string): Promise<PolicyRecord> {
     validatePolicyId(id);
     return this.#guard(async () => {
-      const value = text((await this.client.range({ key: this.#key('policies', id) })).kvs[0]);
+      const value = text((await this.client.range({ key: this.key('policies', id) })).kvs[0]);
       if (value === undefined) throw notFound(`policy ${id} not found`);
       return JSON.parse(value) as PolicyRecord;
     });
   }
 
-  set(id: string, expectedVersion: number, policy: PolicyJson, actor: string): Promise<WriteResult> {
+  set(id: string, expectedVersion: number, policy: PolicyJson, actor: string, alongside?: Alongside): Promise<WriteResult> {
     return this.#write(id, expectedVersion, actor, undefined, (current, lastVersion) => ({
       kind: current ? 'UPDATE' : 'CREATE', version: lastVersion + 1, policy, rolledBackTo: 0,
-    }));
+    }), false, alongside);
   }
 
-  delete(id: string, expectedVersion: number, actor: string, reason?: string): Promise<WriteResult> {
+  delete(id: string, expectedVersion: number, actor: string, reason?: string, alongside?: Alongside): Promise<WriteResult> {
     return this.#write(id, expectedVersion, actor, reason, (current) => {
       if (!current) throw notFound(`policy ${id} not found`);
       return { kind: 'DELETE', version: current.version, policy: null, rolledBackTo: 0 };
-    }, true);
+    }, true, alongside);
   }
 
   async contentAt(id: string, version: number): Promise<PolicyJson> {
@@ -139,10 +141,10 @@ export class EtcdPolicyStore implements PolicyStore {
     return found.policy!;
   }
 
-  rollback(id: string, toVersion: number, expectedVersion: number, content: PolicyJson, actor: string, reason?: string): Promise<WriteResult> {
+  rollback(id: string, toVersion: number, expectedVersion: number, content: PolicyJson, actor: string, reason?: string, alongside?: Alongside): Promise<WriteResult> {
     return this.#write(id, expectedVersion, actor, reason, (_current, lastVersion) => ({
       kind: 'ROLLBACK', version: lastVersion + 1, policy: content, rolledBackTo: toVersion,
-    }));
+    }), false, alongside);
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
@@ -188,7 +190,7 @@ export class EtcdPolicyStore implements PolicyStore {
     };
     const start = () => {
       if (this.#closed) return;
-      this.#watch = this.client.watch(this.#key('seq'), Buffer.alloc(0), '0', (response) => {
+      this.#watch = this.client.watch(this.key('seq'), Buffer.alloc(0), '0', (response) => {
         // created: re-read whatever changed while no watch ran. Several changes in one response: read whole.
         const events = response.events;
         announced = events.length === 1 && events[0].kv ? { seq: Number(text(events[0].kv)), revision: events[0].kv.modRevision } : undefined;
@@ -208,10 +210,10 @@ export class EtcdPolicyStore implements PolicyStore {
    * revision): the caller reads the snapshot whole.
    */
   async #delta(held: Snapshot, revision: string): Promise<Snapshot | undefined> {
-    const prefix = this.#key('policies', '');
+    const prefix = this.key('policies', '');
     const end = prefixEnd(prefix.toString());
     const response = await this.client.txn({ success: [
-      this.#range(this.#key('seq'), undefined, { revision }),
+      this.#range(this.key('seq'), undefined, { revision }),
       this.#range(prefix, end, { revision, minModRevision: revision, maxModRevision: revision }),
       this.#range(prefix, end, { revision, countOnly: true }),
     ] }).catch(() => undefined);
@@ -232,14 +234,14 @@ export class EtcdPolicyStore implements PolicyStore {
     await this.#guard(async () => {
       if (this.#lease !== undefined && (await this.client.leaseKeepAliveOnce(this.#lease)).TTL === '0') this.#lease = undefined;
       this.#lease ??= (await this.client.leaseGrant(REPLICA_TTL_SECONDS)).ID;
-      await this.client.txn({ success: [{ requestPut: { key: this.#key('replicas', summary.replica), value: Buffer.from(JSON.stringify(summary)), lease: this.#lease } }] });
+      await this.client.txn({ success: [{ requestPut: { key: this.key('replicas', summary.replica), value: Buffer.from(JSON.stringify(summary)), lease: this.#lease } }] });
     });
   }
 
   /** Every live replica's summary (at most one per running replica: each expires with its lease). */
   async replicas(): Promise<ReplicaSummary[]> {
     return this.#guard(async () => {
-      const prefix = this.#key('replicas', '');
+      const prefix = this.key('replicas', '');
       const response = await this.client.range({ key: prefix, rangeEnd: prefixEnd(prefix.toString()) });
       return response.kvs.map((kv) => JSON.parse(text(kv)!) as ReplicaSummary);
     });
@@ -255,7 +257,7 @@ export class EtcdPolicyStore implements PolicyStore {
 
   async #changes(id: string): Promise<StoredChange[]> {
     return this.#guard(async () => {
-      const prefix = this.#key('history', id, '');
+      const prefix = this.key('history', id, '');
       const response = await this.client.range({ key: prefix, rangeEnd: prefixEnd(prefix.toString()), sortOrder: 'DESCEND', sortTarget: 'KEY' });
       return response.kvs.map((kv) => JSON.parse(text(kv)!) as StoredChange);
     });
@@ -264,12 +266,12 @@ export class EtcdPolicyStore implements PolicyStore {
   async #write(
     id: string, expectedVersion: number, actor: string, reason: string | undefined,
     decide: (current: PolicyRecord | undefined, lastVersion: number) => { kind: ChangeKind; version: number; policy: PolicyJson | null; rolledBackTo: number },
-    missingIsNotFound = false,
+    missingIsNotFound = false, alongside?: Alongside,
   ): Promise<WriteResult> {
     validatePolicyId(id);
     checkExpectedVersion(expectedVersion);
-    const seqKey = this.#key('seq'), policyKey = this.#key('policies', id), lastKey = this.#key('last', id);
-    const historyPrefix = this.#key('history', id, '');
+    const seqKey = this.key('seq'), policyKey = this.key('policies', id), lastKey = this.key('last', id);
+    const historyPrefix = this.key('history', id, '');
     // One write at a time per replica: writes through one replica would otherwise race each other on seq (8 at
     // once lost 20 races in a row); across replicas at most one writer per replica contends.
     const turn = this.#writing.then(() => this.#guard(async () => {
@@ -299,7 +301,7 @@ export class EtcdPolicyStore implements PolicyStore {
         };
         const record: PolicyRecord | null = change.policy === null ? null
           : { id, version: change.version, policy: change.policy, updatedBy: actor, updatedAtUnixMs: at, snapshotVersion: seq };
-        const historyKey = this.#key('history', id, pad(seq));
+        const historyKey = this.key('history', id, pad(seq));
         const drop = historyKeys.slice(0, Math.max(0, historyKeys.length + 1 - HISTORY_PER_POLICY));
         const compare: Compare[] = [
           { key: seqKey, target: 'MOD', result: 'EQUAL', modRevision: seqKv?.modRevision ?? '0' },
@@ -312,6 +314,13 @@ export class EtcdPolicyStore implements PolicyStore {
           { requestPut: { key: historyKey, value: Buffer.from(JSON.stringify(entry)) } },
           ...drop.map((key) => ({ requestDeleteRange: { key } })),
         ];
+        const result: WriteResult = { record, snapshotVersion: seq };
+        if (alongside) {
+          const addition = await alongside(result);
+          if (!addition) throw new Error('an alongside of an etcd write must return the keys it adds to the Txn');
+          compare.push(...addition.compare);
+          success.push(...addition.success);
+        }
         let succeeded: boolean;
         try {
           succeeded = (await this.client.txn({ compare, success })).succeeded;
@@ -322,8 +331,8 @@ export class EtcdPolicyStore implements PolicyStore {
           if (stored === undefined || (JSON.parse(stored) as StoredChange).writeId !== writeId) throw error;
           succeeded = true;
         }
-        if (succeeded) return { record, snapshotVersion: seq };
-        // Lost the race on seq to another policy's write: writers that keep retrying in step keep colliding (8
+        if (succeeded) return result;
+        // Lost the race on seq to another policy's write (or, with an alongside, on one of its keys): writers that keep retrying in step keep colliding (8
         // writers of different policies through one store lost 20 races in a row), so the next try waits a random
         // pause that grows with the losses.
         await sleep(Math.random() * Math.min(MAX_RACE_PAUSE_MS, 2 ** attempt));
@@ -335,6 +344,10 @@ export class EtcdPolicyStore implements PolicyStore {
   }
 
   /** etcd failures as the control plane's errors: unreachable or leaderless etcd is UNAVAILABLE, never INTERNAL. */
+  guard<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#guard(fn);
+  }
+
   async #guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

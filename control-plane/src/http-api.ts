@@ -17,7 +17,7 @@ import { serveConsole } from '../ui/serve.ts';
 
 export interface HttpApiOptions {
   operations: AdminOperations;
-  confirmations?: CommitConfirmed;       // commit-confirmed writes and GET /v1/confirmations
+  confirmations: CommitConfirmed;        // commit-confirmed writes and GET /v1/confirmations
   auth: Authenticator;
   metrics: ControlPlaneMetrics;
   logger: Logger;
@@ -33,10 +33,7 @@ interface Route { method: string; pattern: RegExp; operation: string; bodyFields
 
 export function createHttpApi(options: HttpApiOptions): Server {
   const ops = options.operations;
-  const confirmations = () => {
-    if (!options.confirmations) throw new ControlPlaneError('FAILED_PRECONDITION', 'commit-confirmed changes are not available here: they need the sqlite store (with --store etcd each replica holds only the telemetry of its own proxies)');
-    return options.confirmations;
-  };
+  const { confirmations } = options;
   const routes: Route[] = [
     { method: 'GET', pattern: /^\/v1\/policies$/, operation: 'ListPolicies', handler: () => ops.list() },
     { method: 'GET', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'GetPolicy', handler: ({ params }) => ops.get(params[0]) },
@@ -44,7 +41,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
       method: 'PUT', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'SetPolicy', bodyFields: ['expectedVersion', 'policy', 'confirm'],
       handler: ({ actor, params, body }) => (body.confirm === undefined || body.confirm === null
         ? ops.set(actor, params[0], body.expectedVersion, body.policy)
-        : confirmations().apply(actor, params[0], body.expectedVersion, body.policy, body.confirm)),
+        : confirmations.apply(actor, params[0], body.expectedVersion, body.policy, body.confirm)),
     },
     {
       method: 'DELETE', pattern: /^\/v1\/policies\/([^/]+)$/, operation: 'DeletePolicy',
@@ -73,7 +70,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
     { method: 'GET', pattern: /^\/v1\/breakers$/, operation: 'ListBreakers', handler: () => ops.breakers() },
     {
       method: 'GET', pattern: /^\/v1\/confirmations$/, operation: 'ListConfirmations',
-      handler: ({ query }) => ({ confirmations: confirmations().list(query.get('all') === 'true') }),
+      handler: async ({ query }) => ({ confirmations: await confirmations.list(query.get('all') === 'true') }),
     },
   ];
 

@@ -11,6 +11,7 @@
 import { invalidArgument } from './errors.ts';
 import type { Snapshot } from './snapshot.ts';
 import type { PolicyJson } from './policy-types.ts';
+import type { Compare, RequestOp } from './etcd-client.ts';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -53,6 +54,16 @@ export interface WriteResult {
   snapshotVersion: number;
 }
 
+/** What another module commits with a policy write on etcd: compares that must hold and operations, added to the write's Txn. */
+export interface TxnAddition { compare: Compare[]; success: RequestOp[] }
+
+/**
+ * Another module's rows committed with a policy write (commit-confirmed changes), given the write's result before it
+ * commits. SQLite runs it inside the write's transaction (atomically()) and it returns nothing; etcd adds the
+ * TxnAddition it returns to the write's Txn and calls it again whenever it retries the Txn.
+ */
+export type Alongside = (result: WriteResult) => void | Promise<TxnAddition>;
+
 const POLICY_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 export function validatePolicyId(id: unknown): string {
@@ -75,17 +86,18 @@ export interface PolicyStore {
   list(): Awaitable<PolicyRecord[]>;
   get(id: string): Awaitable<PolicyRecord>;
   /** Creates (expectedVersion 0) or replaces (expectedVersion = current version) a validated policy. */
-  set(id: string, expectedVersion: number, policy: PolicyJson, actor: string): Awaitable<WriteResult>;
-  delete(id: string, expectedVersion: number, actor: string, reason?: string): Awaitable<WriteResult>;
+  // `alongside` is taken by stores without atomically() (etcd): see Alongside.
+  set(id: string, expectedVersion: number, policy: PolicyJson, actor: string, alongside?: Alongside): Awaitable<WriteResult>;
+  delete(id: string, expectedVersion: number, actor: string, reason?: string, alongside?: Alongside): Awaitable<WriteResult>;
   /** The content a policy had at `version` (any change kind but DELETE), for rollback. */
   contentAt(id: string, version: number): Awaitable<PolicyJson>;
   /** Makes `content` (an earlier version's, re-validated by the caller) current as a new version. */
-  rollback(id: string, toVersion: number, expectedVersion: number, content: PolicyJson, actor: string, reason?: string): Awaitable<WriteResult>;
+  rollback(id: string, toVersion: number, expectedVersion: number, content: PolicyJson, actor: string, reason?: string, alongside?: Alongside): Awaitable<WriteResult>;
   /** Every kept change of a policy, newest first. */
   history(id: string): Awaitable<HistoryEntry[]>;
   /**
-   * Runs `fn` so that the policy write inside it and the caller's own rows commit together. Only a store that can
-   * hold the caller's rows in the same transaction has it (SQLite: commit-confirmed changes).
+   * Runs `fn` so that the policy write inside it and the caller's own rows commit together: a store whose writes
+   * are synchronous transactions has it (SQLite); etcd takes the rows as an Alongside of the write instead.
    */
   atomically?<T>(fn: () => T): T;
   /** Rollout rows kept across restarts (SQLite); the etcd store keeps none: rows belong to the replica holding the stream. */

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { AdminOperations, validateAndLimit, type PolicyValidator } from './admin-operations.ts';
 import { CommitConfirmed } from './commit-confirmed.ts';
+import { EtcdConfirmations, SqliteConfirmations } from './confirmation-store.ts';
 import { Authenticator, loadOrCreateTokens, type TokenFile } from './auth.ts';
 import { createHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logging.ts';
@@ -81,7 +82,7 @@ export interface ControlPlane {
   tokens: TokenFile;
   metrics: ControlPlaneMetrics;
   operations: AdminOperations;
-  confirmations: CommitConfirmed | undefined;   // sqlite store only
+  confirmations: CommitConfirmed;
   store: PolicyStore;
   discovery: PolicyDiscoveryService;
   telemetry: TelemetryStore;
@@ -143,7 +144,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     store, cache, rollout, telemetry: telemetryStore, correlator, breakers, suspects, validate, logger: logger.child('admin'), now,
     replicas: etcdStore && (() => etcdStore.replicas()),
   });
-  const confirmations = sqlite && new CommitConfirmed({ store: sqlite, operations, telemetry: telemetryStore, logger: logger.child('commit-confirmed'), now });
+  // Every replica holds every replica's accepted reports (telemetry-peers.ts): any of them can judge a change.
+  const confirmations = new CommitConfirmed({
+    store, records: sqlite ? new SqliteConfirmations(sqlite) : new EtcdConfirmations(etcdStore!),
+    operations, telemetry: telemetryStore, logger: logger.child('commit-confirmed'), now,
+  });
   const updateSnapshotGauges = () => {
     metrics.snapshotVersion.set(cache.current().version);
     metrics.policies.set(cache.current().entries.length);
@@ -249,7 +254,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     }
     // Commit-confirmed changes are judged every second (evaluate() logs its own failures per confirmation); one
     // evaluation at a time, as a rollback it makes is awaited.
-    if (confirmations && !evaluating) {
+    if (!evaluating) {
       evaluating = true;
       confirmations.evaluate(now())
         .catch((error) => logger.error('commit-confirmed evaluation failed', { error: String(error) }))

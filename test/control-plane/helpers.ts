@@ -9,9 +9,10 @@ import { silentLogger } from '../../control-plane/src/logging.ts';
 import { CONVERSION_OPTIONS, messageType } from '../../control-plane/src/protos.ts';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../control-plane/src/server.ts';
 import type { CommitConfirmed } from '../../control-plane/src/commit-confirmed.ts';
+import type { SqliteConfirmations } from '../../control-plane/src/confirmation-store.ts';
 
 export interface TestPlane extends Omit<ControlPlane, 'confirmations'> {
-  confirmations: CommitConfirmed;        // test planes run the SQLite store, which has them
+  confirmations: CommitConfirmed<SqliteConfirmations>;   // test planes run the SQLite store: list() answers synchronously
   dataDir: string;
   adminToken: string;
   proxyToken: string;
@@ -26,8 +27,8 @@ export async function startTestPlane(options: ControlPlaneOptions & { dataDir?: 
     grpcHost: '127.0.0.1', httpHost: '127.0.0.1', grpcPort: 0, httpPort: 0, logger: silentLogger,
     registry: new Registry(), processMetrics: false, now: () => clock.now, ...options, dataDir,
   });
-  const { confirmations } = plane;
-  if (!confirmations) throw new Error('startTestPlane: the sqlite store must come with commit-confirmed changes');
+  const confirmations = plane.confirmations.sqlite();
+  if (!confirmations) throw new Error('startTestPlane: the sqlite store must keep its confirmations in SQLite');
   return {
     ...plane, confirmations, dataDir, clock,
     adminToken: Object.values(plane.tokens.admin)[0], proxyToken: plane.tokens.proxy,

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { AdminOperations } from '../admin-operations.ts';
 import type { CommitConfirmed, Confirmation } from '../commit-confirmed.ts';
 import { authorizationOf, type Authenticator } from '../auth.ts';
-import { asControlPlaneError, ControlPlaneError, invalidArgument, toGrpcStatus } from '../errors.ts';
+import { asControlPlaneError, invalidArgument, toGrpcStatus } from '../errors.ts';
 import { clip } from '../limits.ts';
 import type { Logger } from '../logging.ts';
 import type { ControlPlaneMetrics } from '../metrics.ts';
@@ -18,7 +18,7 @@ import type { Verdict } from '../verdict.ts';
 
 export interface AdminServiceOptions {
   operations: AdminOperations;
-  confirmations?: CommitConfirmed;
+  confirmations: CommitConfirmed;
   auth: Authenticator;
   metrics: ControlPlaneMetrics;
   logger: Logger;
@@ -116,7 +116,7 @@ export class AdminService {
         if (!req.confirm) return ops.set(actor, req.id, req.expectedVersion, policyFromProto(req.policy));
         const confirm = policyFromProto(req.confirm) as Record<string, unknown>;
         if (confirm.baselineMs === 0) delete confirm.baselineMs;            // proto3: 0 is "not set"
-        const { confirmation, ...record } = await this.#confirmations().apply(actor, req.id, req.expectedVersion, policyFromProto(req.policy), confirm);
+        const { confirmation, ...record } = await this.#options.confirmations.apply(actor, req.id, req.expectedVersion, policyFromProto(req.policy), confirm);
         return { ...record, confirmation: confirmationToProto(confirmation) };
       }),
       DeletePolicy: this.#unary('DeletePolicy', (req: Req, actor) => ops.delete(actor, req.id, req.expectedVersion)),
@@ -142,14 +142,9 @@ export class AdminService {
           transitions: view.transitions.map((t) => ({ ...t, from: BREAKER_STATE[t.from], to: BREAKER_STATE[t.to] })),
         };
       }),
-      ListConfirmations: this.#unary('ListConfirmations', (req: Req) => ({ confirmations: this.#confirmations().list(req.all).map(confirmationToProto) })),
+      ListConfirmations: this.#unary('ListConfirmations', async (req: Req) => ({ confirmations: (await this.#options.confirmations.list(req.all)).map(confirmationToProto) })),
       ListReplicas: this.#unary('ListReplicas', () => ops.replicas()),
     });
-  }
-
-  #confirmations(): CommitConfirmed {
-    if (!this.#options.confirmations) throw new ControlPlaneError('FAILED_PRECONDITION', 'commit-confirmed changes are not available here: they need the sqlite store (with --store etcd each replica holds only the telemetry of its own proxies)');
-    return this.#options.confirmations;
   }
 
   #unary(operation: string, handler: (request: any, actor: string) => unknown) {
