@@ -5,11 +5,20 @@
 // only after TCP's handshake retransmission (1 s, then 3 s, 7 s), which was most of the reconvergence tail. So the
 // socket listens with LIMITS.grpcListenBacklog and each connection is handed to grpc-js through its connection
 // injector, which serves it exactly as a port it bound itself (same credentials, TLS included, same sessions).
+//
+// Streams of the paths in `raw` are served by their own handler on node:http2 (grpc-raw-call.ts), on the same
+// sessions; every other path goes to grpc-js. grpc-js 1.14 offers no per-path hook, so the HTTP/2 server its
+// connection injector creates (src/server.ts experimentalCreateConnectionInjectorWithChannelzRef → createHttp2Server,
+// which installs exactly one 'stream' listener, _setupHandlers) is captured and that listener wrapped. The version is
+// pinned in package-lock.json; if its internals change, start-up fails here, loudly, instead of serving without it.
 import type * as grpc from '@grpc/grpc-js';
+import type http2 from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
+import { LIMITS } from './limits.ts';
 
 const ACCEPTS_PER_TURN = 16;
-import { LIMITS } from './limits.ts';
+
+export type RawStreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
 
 export interface GrpcListener {
   port: number;
@@ -22,8 +31,29 @@ export interface GrpcListener {
 }
 
 export async function listenGrpc(server: grpc.Server, credentials: grpc.ServerCredentials, host: string, port: number,
-  backlog: number = LIMITS.grpcListenBacklog): Promise<GrpcListener> {
-  const injector = server.createConnectionInjector(credentials);
+  raw: ReadonlyMap<string, RawStreamHandler> = new Map(), backlog: number = LIMITS.grpcListenBacklog): Promise<GrpcListener> {
+  const internals = server as unknown as { createHttp2Server?: (credentials: grpc.ServerCredentials) => http2.Http2Server };
+  const createHttp2Server = internals.createHttp2Server;
+  let http2Server: http2.Http2Server | undefined;
+  if (typeof createHttp2Server !== 'function') throw new Error('@grpc/grpc-js changed: Server.createHttp2Server is gone (grpc-listener.ts)');
+  internals.createHttp2Server = (c) => (http2Server = createHttp2Server.call(server, c));
+  let injector: ReturnType<grpc.Server['createConnectionInjector']>;
+  try {
+    injector = server.createConnectionInjector(credentials);
+  } finally {
+    delete internals.createHttp2Server;                 // the prototype's again
+  }
+  const grpcStreamListeners = http2Server?.listeners('stream') ?? [];
+  if (!http2Server || grpcStreamListeners.length !== 1) {
+    throw new Error(`@grpc/grpc-js changed: its HTTP/2 server has ${grpcStreamListeners.length} 'stream' listeners, 1 expected (grpc-listener.ts)`);
+  }
+  const grpcStream = grpcStreamListeners[0] as (...args: unknown[]) => void;
+  http2Server.removeAllListeners('stream');
+  http2Server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    const handler = raw.get(headers[':path'] as string);
+    if (handler) handler(stream, headers);
+    else grpcStream(stream, headers, ...rest);
+  });
   // Accepted connections are handed over ACCEPTS_PER_TURN per event-loop turn: a reconnect storm's HTTP/2 session
   // set-ups (~0.5 ms each) would otherwise run back to back and hold admin requests behind them.
   const accepted: Socket[] = [];

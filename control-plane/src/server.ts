@@ -168,7 +168,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // Date.now() on each message: per-connection and per-message work during a reconnect storm or a fan-out.
     'grpc.enable_channelz': 0,
   });
-  discovery.addToServer(server);
   telemetry.addToServer(server);
   kernel.addToServer(server);
   new AdminService({ operations, confirmations, auth, metrics, logger: logger.child('admin') }).addToServer(server);
@@ -203,7 +202,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       if (snapshot.version > cache.current().version) cache.set(snapshot);
     });
   }
-  const grpcListener = await listenGrpc(server, credentials, options.grpcHost ?? DEFAULT_HOST, options.grpcPort ?? DEFAULT_GRPC_PORT);
+  const grpcListener = await listenGrpc(server, credentials, options.grpcHost ?? DEFAULT_HOST, options.grpcPort ?? DEFAULT_GRPC_PORT, new Map([
+    discovery.route({ maxReceiveMessageBytes: options.maxReceiveBytes ?? LIMITS.maxReceiveMessageBytes, maxSendMessageBytes: LIMITS.maxSendMessageBytes }),
+  ]));
   const grpcPort = grpcListener.port;
   ready = true;
   notReadyReason = '';

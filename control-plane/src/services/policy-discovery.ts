@@ -4,17 +4,21 @@
 // that.
 //
 // Bounds (control-plane/src/limits.ts): the first request must arrive within firstRequestTimeoutMs and name a
-// valid node the credential may speak for; NACK reasons are truncated and are not metric labels. The snapshot's
-// body is encoded once (SnapshotCache.encoded()) and shared by every stream; grpc-js then frames each write into
-// its own buffer (@grpc/grpc-js 1.14 src/server-interceptors.ts serializeMessage), which stays in memory until the
-// stream's HTTP/2 window lets it out. So the bytes written and not yet flushed are budgeted across all streams:
+// valid node the credential may speak for; NACK reasons are truncated and are not metric labels. The response is
+// encoded and framed once per snapshot (SnapshotCache.encoded(), #sharedMessage) and the same buffer is written to
+// every stream (served on node:http2 directly, grpc-raw-call.ts, not copied per stream as grpc-js would), where it
+// stays referenced until the stream's HTTP/2 window lets it out. So the bytes written and not yet flushed are
+// budgeted across all streams:
 // past maxUnflushedBytes a stream's send is deferred (it holds no bytes, only "send the latest when you can"),
 // and a stream that leaves a write unflushed for longer than slowStreamTimeoutMs is closed, so a reader that
 // stopped cannot hold the budget.
 import * as grpc from '@grpc/grpc-js';
+import type http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Authenticator, ProxyPrincipal } from '../auth.ts';
-import { authorizationOf, authorizeNode } from '../auth.ts';
+import { authorizeNode } from '../auth.ts';
+import { frameGrpcMessage, RawGrpcCall, type RawCallLimits } from '../grpc-raw-call.ts';
+import type { RawStreamHandler } from '../grpc-listener.ts';
 import { asControlPlaneError, invalidArgument, resourceExhausted, toGrpcStatus } from '../errors.ts';
 import { checkNodeIdentity, clip, LIMITS } from '../limits.ts';
 import type { Logger } from '../logging.ts';
@@ -41,7 +45,7 @@ export interface PolicyDiscoveryOptions {
   onNack?: (nodeId: string, worker: string, version: string, reason: string) => void;
 }
 
-type DiscoveryCall = grpc.ServerDuplexStream<Buffer, Buffer>;
+type DiscoveryCall = RawGrpcCall;
 
 interface StreamState {
   call: DiscoveryCall;
@@ -75,11 +79,10 @@ export class PolicyDiscoveryService {
   readonly #slowStreamTimeoutMs: number;
   #unflushed = 0;
   #encodedSuspects: { version: string; body: Buffer } | undefined;
-  // The whole DiscoveryResponse of the current snapshot and suspect set, nonce included, built once and written to
-  // every stream. The nonce names the (snapshot, suspect set) pair, numbered in the order pairs were built: a stream
-  // is sent each pair at most once, so it is still unique per response on the stream (discovery.proto). A nonce per
-  // stream made every push copy the whole snapshot once more (Buffer.concat) before grpc-js framed it into its own
-  // buffer (@grpc/grpc-js 1.14 src/server-interceptors.ts serializeMessage): 10,000 copies of up to ~1 MB per write.
+  // The whole DiscoveryResponse of the current snapshot and suspect set, nonce included, built and framed once and
+  // written to every stream. The nonce names the (snapshot, suspect set) pair, numbered in the order pairs were
+  // built: a stream is sent each pair at most once, so it is still unique per response on the stream
+  // (discovery.proto). A nonce per stream made every push copy the whole snapshot once more per stream.
   // Per epoch (one snapshot body and one current suspect set), keyed by the suspect set a stream is sent: the current
   // one, or the empty one for streams that hold a set while this replica has none (EMPTY_SUSPECT_SET). A single
   // cached message was rebuilt, the whole snapshot copied, at every alternation of the two during one push. A stream
@@ -101,18 +104,16 @@ export class PolicyDiscoveryService {
     this.#unwatchSuspects = options.suspects?.watch(() => this.#pushAll(options.cache.current())) ?? (() => {});
   }
 
-  addToServer(server: grpc.Server): void {
-    const base = meshlensGrpc().PolicyDiscovery.service.StreamPolicies;
-    // Raw Buffers both ways: requests are decoded here so a malformed one ends the stream with INVALID_ARGUMENT,
-    // responses are pre-encoded per snapshot.
-    const definition: grpc.ServiceDefinition = {
-      StreamPolicies: {
-        ...base,
-        requestDeserialize: (bytes: Buffer) => bytes,
-        responseSerialize: (bytes: Buffer) => bytes,
-      },
-    };
-    server.addService(definition, { StreamPolicies: (call: DiscoveryCall) => this.#handle(call) });
+  /**
+   * The method's path and its handler, for listenGrpc's `raw` routes: StreamPolicies is served on node:http2
+   * directly (grpc-raw-call.ts says why). Requests are decoded here so a malformed one ends the stream with
+   * INVALID_ARGUMENT; responses are pre-encoded and framed per snapshot.
+   */
+  route(limits: RawCallLimits): [string, RawStreamHandler] {
+    return [meshlensGrpc().PolicyDiscovery.service.StreamPolicies.path, (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      const call = RawGrpcCall.accept(stream, headers, limits);
+      if (call) this.#handle(call);
+    }];
   }
 
   get openStreams(): number {
@@ -130,7 +131,7 @@ export class PolicyDiscoveryService {
     this.#unwatch();
     this.#unwatchSuspects();
     for (const stream of this.#streams) {
-      stream.call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' });
+      stream.call.sendStatus({ code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' });
     }
   }
 
@@ -138,10 +139,10 @@ export class PolicyDiscoveryService {
     const { auth, metrics, logger, rollout } = this.#options;
     let principal: ProxyPrincipal;
     try {
-      principal = auth.proxy(authorizationOf(call.metadata));
+      principal = auth.proxy(call.header('authorization'));
     } catch (error) {
       metrics.discoveryStreamsRefused.inc({ reason: 'unauthenticated' });
-      call.emit('error', toGrpcStatus(error));
+      call.sendStatus(toGrpcStatus(error));
       return;
     }
     let stream: StreamState | undefined;
@@ -167,7 +168,7 @@ export class PolicyDiscoveryService {
       ended = true;
       finish();
       metrics.discoveryStreamsRefused.inc({ reason });
-      call.emit('error', toGrpcStatus(error));
+      call.sendStatus(toGrpcStatus(error));
     };
     // A stream that never sends its first request would otherwise be held forever and appear nowhere.
     const firstRequestTimer = setTimeout(() => fail(invalidArgument(
@@ -212,9 +213,8 @@ export class PolicyDiscoveryService {
       }
       this.#answer(stream, request);
     });
-    call.on('end', () => { if (!ended) { ended = true; finish(); call.end(); } });
-    call.on('cancelled', () => { ended = true; finish(); });
-    call.on('error', () => { ended = true; finish(); });
+    call.on('end', () => { if (!ended) { ended = true; finish(); call.sendStatus({ code: grpc.status.OK }); } });
+    call.on('close', () => { ended = true; finish(); });
   }
 
   #answer(stream: StreamState, request: DiscoveryRequest__Output): void {
@@ -306,7 +306,7 @@ export class PolicyDiscoveryService {
     if (message === undefined) {
       const nonce = (++this.#messages).toString(36);
       // Protobuf concatenation merges messages: the shared snapshot body, the suspect set's fields, then the nonce.
-      const bytes = Buffer.concat([body, this.#suspectsBody(suspects), this.#responseType.encode({ nonce }).finish()]);
+      const bytes = frameGrpcMessage([body, this.#suspectsBody(suspects), this.#responseType.encode({ nonce }).finish()]);
       message = { nonce, bytes };
       this.#messageBySuspects.set(suspectsVersion, message);
     }
