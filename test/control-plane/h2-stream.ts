@@ -13,6 +13,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
+import { frameGrpcMessage } from '../../control-plane/src/grpc-raw-call.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, CONTINUATION = 9;
@@ -56,15 +57,6 @@ export function requestHeaderBlock(authority: string, path: string, token: strin
   ]);
 }
 
-/** A gRPC length-prefixed message (uncompressed). */
-export function grpcFrame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
-}
-
 export interface H2StreamEvents {
   /** TCP connected (the preface and the request go out at once, as Envoy's codec sends them). */
   connected(): void;
@@ -92,7 +84,7 @@ export class H2GrpcStream {
     this.#events = events;
     const colon = address.lastIndexOf(':');
     this.#socket = net.connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)), noDelay: true });
-    const body = grpcFrame(firstMessage);
+    const body = frameGrpcMessage([firstMessage]);
     // SETTINGS: ENABLE_PUSH 0 (id 2), INITIAL_WINDOW_SIZE (id 4); the connection window grows by a WINDOW_UPDATE.
     const settings = Buffer.alloc(12);
     settings.writeUInt16BE(2, 0); settings.writeUInt32BE(0, 2);
@@ -109,7 +101,7 @@ export class H2GrpcStream {
 
   write(message: Uint8Array): void {
     if (this.#ended) return;
-    const body = grpcFrame(message);
+    const body = frameGrpcMessage([message]);
     this.#socket.write(Buffer.concat([frameHeader(body.length, DATA, 0, STREAM), body]));
   }
 
