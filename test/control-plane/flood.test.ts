@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { createInterface } from 'node:readline';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -46,38 +47,32 @@ const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc
 const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1];
 
 /**
- * Admin writes back to back, first 20 alone (the baseline: this machine, this snapshot), then while `flood` runs;
- * returns both sets of latencies (ms).
+ * Admin writes back to back from their own thread (admin-writer.mjs), first 20 alone (the baseline: this machine,
+ * this snapshot), then while `flood` runs; returns both sets of latencies (ms).
  */
 async function writesDuring(plane: Plane, id: string, flood: () => Promise<void>): Promise<{ baseline: number[]; latencies: number[] }> {
-  let done = false;
-  let version = (await http(plane.httpPort, 'GET', `/v1/policies/${id}`, { token: ADMIN })).json?.version ?? 0;
-  const baseline: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const started = performance.now();
-    const answer = await http(plane.httpPort, 'PUT', `/v1/policies/${id}`, { token: ADMIN, body: { expectedVersion: version, policy: { breaker: { openMs: 1000 + version } } } });
-    baseline.push(performance.now() - started);
-    assert.is(answer.status, 200, answer.text);
-    version = answer.json.version;
-  }
-  const latencies: number[] = [];
-  const writer = (async () => {
-    while (!done || latencies.length < 20) {
-      const started = performance.now();
-      const answer = await http(plane.httpPort, 'PUT', `/v1/policies/${id}`, { token: ADMIN, body: { expectedVersion: version, policy: { breaker: { openMs: 1000 + version } } } });
-      latencies.push(performance.now() - started);
-      assert.is(answer.status, 200, answer.text);
-      version = answer.json.version;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
+  const writer = new Worker(new URL('./admin-writer.mjs', import.meta.url), { workerData: { httpPort: plane.httpPort, id, token: ADMIN } });
+  const messages: unknown[] = [];
+  let waiting: (() => void) | undefined;
+  writer.on('message', (message) => { messages.push(message); waiting?.(); });
+  writer.on('error', (error) => { messages.push({ error: String(error) }); waiting?.(); });
+  const next = async () => {
+    if (messages.length === 0) await within(new Promise<void>((resolve) => { waiting = resolve; }), 120_000, 'the admin writer');
+    const message = messages.shift() as { error?: string };
+    if (message.error) throw new Error(message.error);
+    return message;
+  };
   try {
-    await flood();
+    assert.is(await next(), 'baseline');
+    try {
+      await flood();
+    } finally {
+      writer.postMessage('stop');
+    }
+    return (await next()) as unknown as { baseline: number[]; latencies: number[] };
   } finally {
-    done = true;
-    await writer;
+    await writer.terminate();
   }
-  return { baseline, latencies };
 }
 
 const figures: Record<string, unknown> = {};
@@ -94,9 +89,8 @@ test.after(async (ctx) => {
 });
 
 /**
- * The issue's target is an admin write p99 ≤ 100 ms during a flood. What a flood can be blamed for is what it adds
- * to the same writes on the same machine without it, so that is what is asserted (≤ 100 ms added); the absolute
- * figures are printed. On a loaded shared machine the baseline alone can exceed 100 ms (fsync per write).
+ * The issue's target: admin write p99 ≤ 100 ms during every flood. The writes come from their own thread
+ * (admin-writer.mjs), as an operator's would from elsewhere; the baseline without a flood is printed beside it.
  */
 const writeFigures: { name: string; baseline: number; during: number }[] = [];
 
@@ -224,9 +218,9 @@ test('200 streams that stop reading a ~1 MB snapshot hold at most the unflushed 
 // count) the writes measure the scheduler, not the control plane, so the latency target is only judged on an idle one.
 const load = loadavg()[0], cores = availableParallelism();
 needs(load > cores ? `an idle machine to judge admin write p99 during floods (load average ${load.toFixed(1)} on ${cores} cores)` : null, test)(
-  'admin write p99 during every flood stays within 100 ms of the same writes without it', () => {
+  'admin write p99 during every flood is at most 100 ms', () => {
     for (const { name, baseline, during } of writeFigures) {
-      assert.ok(during <= baseline + 100, `${name}: admin write p99 ${during.toFixed(1)} ms during the flood, ${baseline.toFixed(1)} ms without`);
+      assert.ok(during <= 100, `${name}: admin write p99 ${during.toFixed(1)} ms during the flood (${baseline.toFixed(1)} ms without)`);
     }
     assert.is(writeFigures.length, 4);
   });
