@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { messageType } from '../../control-plane/src/protos.ts';
+import { CLI, ensureCliBuilt } from '../control-plane/cli-support.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const wallMs = () => performance.timeOrigin + performance.now();
@@ -187,7 +188,8 @@ function procStats(pid: number): { cpuSeconds: number; rssBytes: number } {
 
 async function startControlPlaneChild(dataDir: string, grpcPort = 0): Promise<{ child: ChildProcess; grpcPort: number; httpPort: number }> {
   const extraArgs = (process.env.MESHLENS_BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean);   // e.g. --cpu-prof
-  const child = spawn(process.execPath, [...extraArgs, '--max-old-space-size=2048', '--import', 'tsx', join(root, 'control-plane/src/cli.ts'), 'serve',
+  // The compiled CLI, as the image runs it (control-plane/Containerfile ENTRYPOINT), rebuilt first if stale.
+  const child = spawn(process.execPath, [...extraArgs, '--max-old-space-size=2048', ensureCliBuilt(), 'serve',
     '--data-dir', dataDir, '--grpc-port', String(grpcPort), '--http-port', '0', '--host', '127.0.0.1'],
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESHLENS_LOG_LEVEL: 'warn' } });
   return new Promise((resolve, reject) => {
@@ -341,7 +343,6 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
   const { etcdCluster, etcdMissing } = await import('../support/etcd.ts');
   const missing = etcdMissing();
   if (missing) return { skipped: missing };
-  const { CLI, ensureCliBuilt } = await import('../control-plane/cli-support.ts');
   ensureCliBuilt();
   const dataDir = mkdtempSync(join(tmpdir(), 'meshlens-bench-replicas-'));
   const adminToken = 'a'.repeat(32), proxyToken = 'p'.repeat(32);
