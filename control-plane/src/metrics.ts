@@ -120,7 +120,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { pr
     correlationWindows: new Counter({ name: 'meshlens_cp_correlation_windows_total', help: 'Report windows joined and evaluated.', registers }),
     correlationDropped: new Counter({
       name: 'meshlens_cp_correlation_dropped_total',
-      help: 'Correlation input dropped at its bound (kind: flows, connections, late_reports; routes: a new route name past the window\'s cap, its requests kept under "~other") or not joinable (flows_without_identity).',
+      help: 'Correlation input dropped at its bound (kind: flows, connections, late_reports, identities; routes: a new route name past the window\'s cap, its requests kept under "~other"; untracked_sources: reporters past maxSources, which only stop holding windows open) or not joinable (flows_without_identity).',
       labelNames: ['kind'], registers,
     }),
     correlationJoinCpu: new Histogram({
@@ -131,7 +131,8 @@ export function createMetrics(registry: Registry = new Registry(), options: { pr
 }
 
 // CorrelationWindows' drop counts by their kind label; the rest (identities, sources) are not exported yet.
-const DROPPED_KINDS = [['flows', 'flows'], ['connections', 'connections'], ['late_reports', 'lateReports'], ['routes', 'routes']] as const;
+const DROPPED_KINDS = [['flows', 'flows'], ['connections', 'connections'], ['late_reports', 'lateReports'], ['routes', 'routes'],
+  ['identities', 'identities'], ['untracked_sources', 'sources']] as const;
 
 /**
  * Exports CorrelationWindows' drop counts, which only grow, to meshlens_cp_correlation_dropped_total{kind}: each call

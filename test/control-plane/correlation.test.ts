@@ -34,8 +34,10 @@ Windows('reports go to the window of their midpoint, so phase-shifted filter and
   assert.is(joinAll(windows)[0]!.connections[0]!.requests, 10);
 });
 
-Windows('memory bound: windows, flows and connection entries beyond their caps are dropped and counted', () => {
-  const windows = new CorrelationWindows({ windowMs: 1000, maxWindows: 3, maxFlowsPerWindow: 5, maxConnectionsPerWindow: 4, maxIdentitiesPerWindow: 20 });
+Windows('memory bound: windows, flows, connection entries, identities and followed sources beyond their caps are dropped and counted', async () => {
+  const windows = new CorrelationWindows({ windowMs: 1000, maxWindows: 3, maxFlowsPerWindow: 5, maxConnectionsPerWindow: 4, maxIdentitiesPerWindow: 20, maxSources: 2 });
+  const metrics = createMetrics(new Registry(), { processMetrics: false });
+  const exportDropped = correlationDropExport(metrics.correlationDropped, windows.dropped);
   for (let w = 0; w < 10; w++) {
     const at = w * 1000;
     windows.addFilterReport('p', at, at + 1000, Array.from({ length: 6 }, (_, i) => entry(`l:${i}`, 'r:1', [['/a', 't', 1, 0]])));
@@ -52,6 +54,12 @@ Windows('memory bound: windows, flows and connection entries beyond their caps a
   assert.equal(windows.dropped, { flows: 10 * 3, connections: 10 * 2, identities: 10 * 31, lateReports: 0, sources: 0, routes: 0 });
   windows.addFilterReport('p', 0, 1000, [entry('l:0', 'r:1', [['/a', 't', 1, 0]])]);
   assert.is(windows.dropped.lateReports, 1, 'a report older than every kept window is dropped whole');
+  // A third reporter is not followed for early closing ('p' and 'node' are the two followed).
+  windows.addFilterReport('q', 9000, 10_000, []);
+  assert.is(windows.dropped.sources, 1);
+  exportDropped();
+  const exported = Object.fromEntries((await metrics.correlationDropped.get()).values.map((v) => [v.labels.kind, v.value]));
+  assert.equal(exported, { flows: 30, connections: 20, late_reports: 1, identities: 310, untracked_sources: 1 });
   assert.is(windows.size, 3);
   // Reports for an existing window still add up when its caps are reached for new keys.
   windows.addFilterReport('p', 9000, 10_000, [entry('l:0', 'r:1', [['/a', 't', 5, 0]])]);
