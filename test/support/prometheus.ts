@@ -48,7 +48,23 @@ export interface TargetHealth {
   lastScrape: string;
 }
 
+// Ports this process has handed out. bind(0) can give a port again once its probe socket is closed, and callers pick
+// several before starting anything (etcd members, control-plane replicas): one CI run gave two replicas the same
+// port, and the second exited with EADDRINUSE.
+const handedOut = new Set<number>();
+
+/** A loopback port nothing listens on now, never one this process was given before. */
 export async function freeLoopbackPort(): Promise<number> {
+  for (;;) {
+    const port = await probeLoopbackPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
