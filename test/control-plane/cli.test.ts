@@ -2,9 +2,6 @@
 // YAML apply (create, update, unchanged, strict versions, several documents), diff, history as diffs, refusal of
 // empty input, the token and 401 messages, exit codes, help, version and shell completion.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -249,21 +246,13 @@ test('version prints the package version', async () => {
   assert.equal(JSON.parse((await runCli(['version', '-o', 'json'])).stdout), { version, node: process.versions.node });
 });
 
-// The control plane's HTTP API has no TLS of its own on this branch (the "harden" work adds it); until then the client
-// side is tested against the real API behind a TLS-terminating node:https proxy with a certificate from a test CA.
-needs(opensslMissing(), test)('https:// URLs: verified with --ca or MESHLENS_CA, refused without', async ({ plane, dir }) => {
+// The HTTP admin API over TLS, as `meshlens serve --tls-cert/--tls-key` serves it, with a certificate from a test CA.
+needs(opensslMissing(), test)('https:// URLs: verified with --ca or MESHLENS_CA, refused without', async ({ dir }) => {
   makePki(dir);
-  const proxy = createHttpsServer({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) }, (req, res) => {
-    const upstream = httpRequest({ host: '127.0.0.1', port: plane.httpPort, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const plane = await startTestPlane({ tls: { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') } });
   try {
     await plane.operations.set('admin', 'orders', 0, { target: { cluster: ORDERS } });
-    const url = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const url = `https://127.0.0.1:${plane.httpPort}`;
     const flagCa = await runCli(['policy', 'list', '-o', 'json', '--url', url, '--token', plane.adminToken, '--ca', join(dir, 'ca.crt')]);
     assert.is(flagCa.code, 0, flagCa.stderr);
     assert.equal(JSON.parse(flagCa.stdout).policies.map((p: any) => p.id), ['orders']);
@@ -275,8 +264,10 @@ needs(opensslMissing(), test)('https:// URLs: verified with --ca or MESHLENS_CA,
     const missingCa = await runCli(['policy', 'list', '--url', url, '--token', plane.adminToken, '--ca', join(dir, 'nope.crt')]);
     assert.is(missingCa.code, 1);
     assert.match(missingCa.stderr, /^meshlens: cannot read the CA file .*nope\.crt: ENOENT/);
+    const plain = await runCli(['policy', 'list', '--url', `http://127.0.0.1:${plane.httpPort}`, '--token', plane.adminToken]);
+    assert.is(plain.code, 1, 'the TLS port does not answer plain HTTP');
   } finally {
-    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await plane.stop();
   }
 });
 
