@@ -149,6 +149,48 @@ test('a request split across DATA frames and two messages in one frame are both 
   }
 });
 
+test('a message trickled in 600 DATA frames is reassembled: a NACK with a 60 KB reason, kept clipped', async (ctx) => {
+  const stream = ctx.session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', authorization: `Bearer ${ctx.plane.proxyToken}` });
+  stream.on('error', () => {});
+  const first = await within(new Promise<Buffer>((resolve) => {
+    stream.once('data', (chunk: Buffer) => resolve(chunk));
+    stream.write(firstRequest('vm-trickle'));
+  }), GUARD_MS, 'the first response');
+  const response = messageType('DiscoveryResponse').decode(first.subarray(5, 5 + first.readUInt32BE(1))) as unknown as { versionInfo: string; nonce: string };
+  const nack = frameGrpcMessage([messageType('DiscoveryRequest').encode({ versionInfo: response.versionInfo, responseNonce: response.nonce,
+    errorDetail: { code: 3, message: 'r'.repeat(60_000) } }).finish()]);
+  for (let offset = 0; offset < nack.length; offset += 100) {
+    stream.write(nack.subarray(offset, offset + 100));
+    if (offset % 10_000 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const rolloutType = messageType('RolloutStatus');
+  for (let i = 0; ; i++) {
+    const { response: bytes } = await within(unaryRaw(rawClient(ctx.plane.grpcPort), '/meshlens.v1.Admin/GetRolloutStatus', new Uint8Array(0), ctx.plane.adminToken), GUARD_MS, 'rollout');
+    const row = (rolloutType.toObject(rolloutType.decode(bytes!), { defaults: true }) as { nodes: { nodeId: string; nackReason: string }[] }).nodes.find((n) => n.nodeId === 'vm-trickle');
+    if (row?.nackReason) {
+      assert.is(row.nackReason.length <= 512 + 3, true, `clipped: ${row.nackReason.length}`);
+      assert.ok(row.nackReason.startsWith('rrrr'));
+      break;
+    }
+    assert.ok(i < 100, 'the trickled NACK was read');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.is(ctx.plane.discovery.openStreams, 1, 'still open after a NACK');
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+});
+
+test('a grpc-timeout beyond setTimeout\'s range is no deadline (Node would fire it at once)', async (ctx) => {
+  const stream = ctx.session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', authorization: `Bearer ${ctx.plane.proxyToken}`, 'grpc-timeout': '99999999H' });
+  stream.on('error', () => {});
+  let trailers: http2.IncomingHttpHeaders | undefined;
+  stream.on('trailers', (t) => { trailers = t; });
+  await within(new Promise((resolve) => { stream.once('data', resolve); stream.write(firstRequest('vm-far')); }), GUARD_MS, 'first response');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.is(trailers, undefined, 'no status: the call goes on');
+  assert.is(ctx.plane.discovery.openStreams, 1);
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+});
+
 test('grpc-timeout is honoured: DEADLINE_EXCEEDED, and the stream is forgotten', async (ctx) => {
   const started = Date.now();
   const e = await exchange(ctx, { authorization: `Bearer ${ctx.plane.proxyToken}`, 'grpc-timeout': '300m' }, firstRequest('vm-deadline'), false);
