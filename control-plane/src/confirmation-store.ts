@@ -13,7 +13,7 @@
 // replicas without a counter of its own.
 import type Database from 'better-sqlite3';
 import type { KeyValue, RequestOp } from './etcd-client.ts';
-import { prefixEnd } from './etcd-client.ts';
+import { prefixEnd, sortableNumber as pad, valueText as text } from './etcd-client.ts';
 import { failedPrecondition } from './errors.ts';
 import type { EtcdPolicyStore } from './etcd-policy-store.ts';
 import type { Alongside, PolicyRecord, WriteResult } from './policy-store.ts';
@@ -135,8 +135,6 @@ export class SqliteConfirmations implements ConfirmationStore {
   }
 }
 
-const pad = (n: number) => String(n).padStart(16, '0');
-const text = (kv: KeyValue | undefined) => (kv ? Buffer.from(kv.value).toString('utf8') : undefined);
 /** Old resolved keys deleted per Txn at most: etcd refuses a Txn of more than --max-txn-ops (128) operations. */
 const MAX_TRIM_PER_TXN = 16;
 /** Confirmations per range read: 16 of the largest (~150 KB) stay well inside grpc-js's 4 MiB answer limit. */

@@ -29,6 +29,7 @@ export type { RangeResponse__Output as RangeResponse } from './generated/etcdser
 export type { TxnResponse__Output as TxnResponse } from './generated/etcdserverpb/TxnResponse.ts';
 export type { WatchResponse__Output as WatchResponse } from './generated/etcdserverpb/WatchResponse.ts';
 export type { KeyValue__Output as KeyValue } from './generated/mvccpb/KeyValue.ts';
+import type { KeyValue__Output as KeyValue } from './generated/mvccpb/KeyValue.ts';
 export type { RequestOp } from './generated/etcdserverpb/RequestOp.ts';
 export type { Compare } from './generated/etcdserverpb/Compare.ts';
 
@@ -42,6 +43,12 @@ export function parseEndpoints(value: string, field = 'etcd-endpoints'): string[
   }
   return endpoints;
 }
+
+/** A number as a key part that sorts as the number does (zero-padded to 16 digits). */
+export const sortableNumber = (n: number): string => String(n).padStart(16, '0');
+
+/** A key-value's value as UTF-8 text, undefined for an absent key. */
+export const valueText = (kv: KeyValue | undefined): string | undefined => (kv ? Buffer.from(kv.value).toString('utf8') : undefined);
 
 /** The end of the key range holding every key that starts with `prefix` (etcd's "prefix" range_end). */
 export function prefixEnd(prefix: string): Buffer {

@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlaneError, failedPrecondition, notFound } from './errors.ts';
-import { EtcdClient, EtcdError, prefixEnd, type KeyValue, type RequestOp, type Compare } from './etcd-client.ts';
+import { EtcdClient, EtcdError, prefixEnd, sortableNumber as pad, valueText as text, type KeyValue, type RequestOp, type Compare } from './etcd-client.ts';
 import type { Logger } from './logging.ts';
 import { checkExpectedVersion, validatePolicyId, type Alongside, type ChangeKind, type HistoryEntry, type PolicyRecord, type PolicyStore, type RolloutRow, type WriteResult } from './policy-store.ts';
 import type { PolicyJson } from './policy-types.ts';
@@ -57,8 +57,6 @@ export interface EtcdPolicyStoreOptions {
   timeoutMs?: number;
 }
 
-const pad = (n: number) => String(n).padStart(16, '0');
-const text = (kv: KeyValue | undefined) => (kv ? Buffer.from(kv.value).toString('utf8') : undefined);
 
 export class EtcdPolicyStore implements PolicyStore {
   readonly kind = 'etcd' as const;
