@@ -25,7 +25,7 @@ import { startControlPlane, type ControlPlane } from '../../control-plane/src/se
 import { etcdMissing } from '../support/etcd.ts';
 import { needs } from '../support/skip.ts';
 import { bearer, http, rawClient, unaryRaw } from './helpers.ts';
-import { etcdReplicas, until, type EtcdReplicas } from './replica-support.ts';
+import { etcdReplicas, until, withReplicas, type EtcdReplicas } from './replica-support.ts';
 
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 const REPORT = '/meshlens.v1.Telemetry/Report';
@@ -225,7 +225,7 @@ needs(etcdMissing(), test)('three replicas judge at once: one rollback, one conf
 needs(etcdMissing(), test)('kill -9 of the replica that applied a harmful change: another replica rolls it back, once', async () => {
   const cp: EtcdReplicas = await etcdReplicas({ name: 'confirm', replicas: 3, advertise: true });
   const clients: grpc.Client[] = [];
-  try {
+  await withReplicas(cp, clients, async () => {
     await cp.startEtcd();
     for (const r of cp.replicas) cp.startReplica(r);
     for (const r of cp.replicas) await cp.ready(r);
@@ -264,13 +264,7 @@ needs(etcdMissing(), test)('kill -9 of the replica that applied a harmful change
     const entries = (await cp.api(two, 'GET', '/v1/policies/orders/history')).json.entries;
     assert.equal(entries.map((e: any) => [e.version, e.kind, e.actor]), [[3, 'ROLLBACK', 'commit-confirmed'], [2, 'UPDATE', 'admin'], [1, 'CREATE', 'admin']]);
     assert.is((await cp.api(three, 'GET', '/v1/policies/orders')).json.policy.retry.enabled, true, 'version 1 restored');
-  } catch (error) {
-    process.stderr.write(cp.logs());
-    throw error;
-  } finally {
-    for (const c of clients) c.close();
-    await cp.stop();
-  }
+  });
 });
 
 test.run();

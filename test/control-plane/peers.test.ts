@@ -33,7 +33,7 @@ import { needs } from '../support/skip.ts';
 import { ensureCliBuilt, runCli } from './cli-support.ts';
 import { CLUSTER, ENDPOINTS, filterReport, KERNEL, kernelReport, ONSET, REPORT, WINDOWS } from './abc-reports.ts';
 import { bearer, http, rawClient, unaryRaw } from './helpers.ts';
-import { etcdReplicas, until, type Replica } from './replica-support.ts';
+import { etcdReplicas, until, withReplicas, type Replica } from './replica-support.ts';
 
 const test = suite('telemetry shared by control-plane replicas');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -51,7 +51,7 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
   const { tokens, replicas } = cp;
   const clients: grpc.Client[] = [];
   const api = (r: Replica, path: string) => cp.api(r, 'GET', path);
-  try {
+  await withReplicas(cp, clients, async () => {
     await cp.startEtcd();
     for (const r of replicas) cp.startReplica(r);
     // Each replica finds the two others in the etcd registry (published every second under a lease).
@@ -152,13 +152,7 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
     assert.is(await sample(one, 'meshlens_cp_peer_forwarded_total', 'source="filter"'), 2 * W + 1 + K, 'one to replica 3 per later report, none to the dead one');
     assert.is(await sample(one, 'meshlens_cp_peer_forward_dropped_total', 'reason="send_failed"'), 1);
     assert.is(await sample(three, 'meshlens_cp_reports_received_total', 'source="filter"'), W + 1 + K);
-  } catch (error) {
-    process.stderr.write(cp.logs());
-    throw error;
-  } finally {
-    for (const c of clients) c.close();
-    await cp.stop();
-  }
+  });
 });
 
 needs(etcdMissing() ?? opensslMissing(), test)('with mTLS, replicas forward to each other over mTLS with their own certificate', async () => {

@@ -120,3 +120,19 @@ export async function etcdReplicas(options: {
     },
   };
 }
+
+/**
+ * Runs a test's body on `cp`: when it fails, every replica's recent log is written out first; whatever happens,
+ * `clients` (filled by the body) are closed and the replicas and etcd stopped.
+ */
+export async function withReplicas(cp: EtcdReplicas, clients: { close(): void }[], body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    process.stderr.write(cp.logs());
+    throw error;
+  } finally {
+    for (const client of clients) client.close();
+    await cp.stop();
+  }
+}
