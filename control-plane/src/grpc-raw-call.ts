@@ -16,7 +16,8 @@
 // status's metadata as trailers, a trailers-only response when the call ends before any message, RESOURCE_EXHAUSTED
 // "Received message larger than max" past the receive limit, grpc-timeout honoured; unlike grpc-js, a stream whose
 // status went out while the client still sends is reset with NO_ERROR (#stopRequest). Compressed messages are refused
-// (INTERNAL): the response headers advertise only identity, and Envoy's gRPC client never compresses.
+// (INTERNAL): the response headers advertise only identity, and Envoy's gRPC client never compresses (envoy v1.36.0
+// source/common/grpc/async_client_impl.cc sendMessageRaw → common.cc prependGrpcFrameHeader, flags GRPC_FH_DEFAULT).
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import type { Metadata } from '@grpc/grpc-js';
@@ -162,7 +163,8 @@ export class RawGrpcCall extends EventEmitter {
   /**
    * The response is complete while the client may still send: RST_STREAM NO_ERROR asks it to stop (RFC 9113 §8.1),
    * queued after the final HEADERS, so a client that never half-closes does not hold the stream for the session's
-   * life. Envoy's gRPC client resets the stream itself when the status arrives.
+   * life. Envoy's gRPC client resets the stream itself when the status arrives (envoy v1.36.0
+   * source/common/grpc/async_client_impl.cc AsyncStreamImpl::onTrailers → resetStream → cleanup → stream_->reset()).
    */
   #stopRequest(): void {
     if (!this.#requestEnded && !this.#stream.closed) this.#stream.close(http2.constants.NGHTTP2_NO_ERROR);
