@@ -21,6 +21,7 @@ import { releaseFilter } from '../host/support.ts';
 import { request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
 import { runCli } from './cli-support.ts';
 import { bearer, startTestPlane, type TestPlane } from './helpers.ts';
+import { until } from '../support/until.ts';
 
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 const CP_CLUSTER = 'outbound|18000||meshlens-control-plane.meshlens.svc.cluster.local';
@@ -45,14 +46,6 @@ async function tickUntil(m: Mesh, condition: () => boolean, what: string, timeou
 }
 
 /** Waits (real time) for the control plane's once-a-second evaluation; the clock does not move. */
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 function converged(m: Mesh): boolean {
   const status = m.plane.operations.rolloutStatus();
   return status.converged === STREAMS && status.connected === STREAMS;
@@ -153,7 +146,7 @@ test('a change that makes a scope worse is rolled back by the control plane with
   const worse = await traffic(m, 40);
   assert.is(worse.filter((s) => s === 503).length, 10, 'without retries every 4th request fails');
   await tickUntil(m, () => reportedRequests(m, appliedAt) >= 40, 'the traffic after the change reported');
-  await until(() => m.plane.confirmations.list(true)[0]?.state === 'ROLLED_BACK', 'the automatic rollback');
+  await until(() => m.plane.confirmations.list(true)[0]?.state === 'ROLLED_BACK', 'the automatic rollback', 30_000);
   assert.ok(m.clock.nowMs() < appliedAt + 60_000, 'rolled back inside the window, not at its end');
 
   const record = await m.plane.operations.get('orders');
@@ -192,12 +185,12 @@ test('a harmless change is confirmed at the end of its window', async () => {
   await tickUntil(m, () => reportedRequests(m, appliedAt) >= 40, 'the traffic after the change reported');
   // Judged at least once with all of it in, and still pending: nothing got worse, and the window is open.
   const evaluated = Date.now();
-  await until(() => Date.now() - evaluated > 2500, 'two evaluation rounds');
+  await until(() => Date.now() - evaluated > 2500, 'two evaluation rounds', 30_000);
   assert.is(m.plane.confirmations.list()[0]?.state, 'PENDING');
   const status = (await cli(m, 'policy', 'status')).stdout;
   assert.match(status, /\nID\s+CLUSTER\s+TENANT\s+REQUESTS BEFORE \/ AFTER\s+ERRORS\s+P99 MS\s+SO FAR\n1\s+\S+\s+acme\s+40 \/ 40\s+0\.0% → 0\.0%\s+\S+ → \S+\s+within bounds/);
   m.clock.advance(60_000);
-  await until(() => m.plane.confirmations.list(true)[0]?.state === 'CONFIRMED', 'the confirmation at the deadline');
+  await until(() => m.plane.confirmations.list(true)[0]?.state === 'CONFIRMED', 'the confirmation at the deadline', 30_000);
   const [confirmation] = m.plane.confirmations.list(true);
   assert.is(confirmation!.reason, 'no affected scope got worse (1 scope(s) judged)');
   assert.is((await m.plane.operations.get('orders')).version, 2, 'the change stays');

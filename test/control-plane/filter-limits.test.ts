@@ -13,20 +13,13 @@ import { LIMITS } from '../../control-plane/src/limits.ts';
 import { silentLogger } from '../../control-plane/src/logging.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
 import { releaseFilterPath } from '../support/release-filter.ts';
+import { until } from '../support/until.ts';
 
 const CP_CLUSTER = 'meshlens-control-plane';
 const NODE_ID = 'sidecar~10.0.0.7~cart-1.shop~shop.svc.cluster.local';
 const WORKERS = 4;
 const STREAMS = 1;   // the WORKERS + 1 VMs hold one stream and one rollout row for the proxy
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
-
-async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const test = suite<{ dataDir: string; cp: ControlPlane; plugin: ProxyWasmPlugin }>('snapshot limits and reconvergence through real filters');
 
@@ -60,7 +53,7 @@ test.after(async (ctx) => {
 });
 
 test('after a control-plane restart every VM is back and ACKed within 5 s of it being ready', async (ctx) => {
-  await until(() => converged(ctx.cp), 'converged before the restart');
+  await until(() => converged(ctx.cp), 'converged before the restart', 60_000);
   const port = ctx.cp.grpcPort;
   await ctx.cp.close();
   // Down for 3 s: the holder fails its reconnects meanwhile and climbs its backoff, as during a real rollout.
@@ -77,7 +70,7 @@ test('after a control-plane restart every VM is back and ACKed within 5 s of it 
 });
 
 test('writes up to the snapshot limit reach every VM; the one past it is refused; later writes still converge', async (ctx) => {
-  await until(() => converged(ctx.cp), 'the proxy on the initial snapshot');
+  await until(() => converged(ctx.cp), 'the proxy on the initial snapshot', 60_000);
   const big = (i: number) => ({ target: { cluster: CLUSTER, pathTemplate: `/${String(i).padStart(4, '0')}/${'x'.repeat(LIMITS.maxPathTemplateBytes - 6)}` } });
   let refused: ControlPlaneError | undefined;
   let i = 0;
@@ -92,14 +85,14 @@ test('writes up to the snapshot limit reach every VM; the one past it is refused
   assert.is(refused!.code, 'RESOURCE_EXHAUSTED');
   assert.match(refused!.message, /limit maxSnapshotBytes/);
   // The largest snapshot the control plane accepted is taken by every VM (no "larger than max", no NACK).
-  await until(() => converged(ctx.cp), 'the proxy to ACK the largest accepted snapshot');
+  await until(() => converged(ctx.cp), 'the proxy to ACK the largest accepted snapshot', 60_000);
   const largest = ctx.cp.operations.rolloutStatus();
   assert.ok(largest.nodes.every((n) => n.nackReason === ''), 'no NACK');
   assert.ok(ctx.cp.discovery.openStreams === STREAMS);
   // And a later small change arrives too.
   const before = Number(largest.snapshotVersion);
   await ctx.cp.operations.set('test', 'p0', 1, { target: { cluster: CLUSTER } });
-  await until(() => converged(ctx.cp), 'the proxy to ACK the write after the refusal');
+  await until(() => converged(ctx.cp), 'the proxy to ACK the write after the refusal', 60_000);
   assert.is(ctx.cp.operations.rolloutStatus().snapshotVersion, String(before + 1));
 });
 

@@ -20,19 +20,10 @@ import { makePki } from '../support/pki.ts';
 import { freeLoopbackPort } from '../support/prometheus.ts';
 import { CLI, ensureCliBuilt } from './cli-support.ts';
 import { http } from './helpers.ts';
+import { until as poll } from '../support/until.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls another process's state (there is no event to await): a probe that throws or answers undefined/false is retried. */
-export async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** `until` with the patience etcd and three replica processes need. */
+export const until = <T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> => poll(probe, what, timeoutMs, 100);
 
 export interface Replica {
   index: number;                          // 0-based; messages say `replica ${index + 1}`

@@ -13,20 +13,12 @@ import { defaultPolicy, type ResiliencePolicy } from '../../control-plane/src/po
 import { releaseFilter } from '../host/support.ts';
 import { http, startTestPlane, type TestPlane } from '../control-plane/helpers.ts';
 import { ObservedPlugin, request, startUpstream, type ScriptedUpstream } from '../sidecar/support.ts';
+import { until } from '../support/until.ts';
 
 const CLUSTER = 'outbound|8080||orders.default.svc.cluster.local';
 const CONTROL_PLANE_CLUSTER = 'outbound|18000||meshlens-control-plane.meshlens.svc.cluster.local';
 const TOKEN_ENV = 'MESHLENS_PROXY_TOKEN';
 const MIN_REQUESTS = 4;
-
-/** Polls `check` every 100 ms; a generous deadline only guards against a hang, it measures nothing. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function breakerPolicy(): ResiliencePolicy {
   const policy = defaultPolicy();
@@ -154,10 +146,10 @@ test('dry-run replays the same failures the breaker counted under overflow, and 
   plane = await startTestPlane({ now: () => Date.now() });
   const mesh = await startMesh(upstream.address, plane, 1, true);
   // Wait for the proxy (its worker and main VM hold one discovery stream) to be connected before sending traffic.
-  await eventually(async () => {
+  await until(async () => {
     const rollout = await http(plane!.httpPort, 'GET', '/v1/rollout', { token: plane!.adminToken });
     return rollout.json.nodes.filter((n: { connected: boolean }) => n.connected).length === 1;
-  }, 'the proxy connected to the control plane');
+  }, 'the proxy connected to the control plane', 30_000, 100);
   const holder = send(mesh);
   holder.catch(() => {}); // awaited below
   await mesh.firstBackoff;
@@ -177,7 +169,7 @@ test('dry-run replays the same failures the breaker counted under overflow, and 
   };
   // Reports arrive every 100 ms; wait (generously) until every recorded request is in.
   let scope: any;
-  await eventually(async () => (scope = await dryRun())?.requests >= failures, 'every request reported');
+  await until(async () => (scope = await dryRun())?.requests >= failures, 'every request reported', 30_000, 100);
   assert.is(scope.requests, failures, 'rejected requests are not replayed as traffic');
   assert.is(scope.errors, failures, 'every overflowed 503 is an error in telemetry too');
   assert.ok(scope.transitions >= 1 && scope.firstTripUnixMs > 0, 'the dry-run says the breaker would trip, as it did');

@@ -13,6 +13,7 @@ import { defaultPolicy } from '../../control-plane/src/policy-model.ts';
 import type { PolicyJson } from '../../control-plane/src/policy-types.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
 import { releaseFilterPath } from '../support/release-filter.ts';
+import { until } from '../support/until.ts';
 
 const WASM = releaseFilterPath();
 const CP_CLUSTER = 'meshlens-control-plane';
@@ -22,14 +23,6 @@ const TICK_MS = 100;
 const REPORT_INTERVAL_MS = 1000;
 
 /** Polls a condition driven by network events the test cannot subscribe to (gRPC traffic inside the host). */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 interface World {
   dataDir: string;
   cp: ControlPlane;

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_PROFILE, ManualClock, OLDEST_PROFILE, ProxyWasmPlugin, type EnvoyProfile } from '../../filter/host/index.ts';
 import { startTestPlane } from '../control-plane/helpers.ts';
 import { releaseFilterPath } from '../support/release-filter.ts';
+import { until } from '../support/until.ts';
 
 const WASM = releaseFilterPath();
 const CP_CLUSTER = 'meshlens-control-plane';
@@ -16,14 +17,6 @@ const NODE = {
   metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'checkout', NAME: 'checkout-5d9f-x2x' },
 };
 const TICK_MS = 100;
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const test = suite('filter node identity from xds.node');
 

@@ -16,6 +16,7 @@ import { defaultPolicy } from '../../control-plane/src/policy-model.ts';
 import type { PolicyJson } from '../../control-plane/src/policy-types.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
 import { releaseFilterPath } from '../support/release-filter.ts';
+import { until } from '../support/until.ts';
 
 const WASM = releaseFilterPath();
 const CP_CLUSTER = 'meshlens-control-plane';
@@ -27,14 +28,6 @@ const LEASE_MS = Math.max(1000, 5 * TICK_MS);
 const RELOAD_BASE_MS = 1000;
 const REPORT_INTERVAL_MS = 1000;
 const PER_TRY = 'x-envoy-upstream-rq-per-try-timeout-ms';
-
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 interface Ack { version: string; worker: string; perTry: (string | undefined)[]; enforcingVms: string[] }
 
@@ -133,7 +126,7 @@ test('the five VMs open one stream: one server-side stream, one rollout row, one
   assert.is(w.cp.discovery.openStreams, 0, 'nothing connects before the first tick');
   advanceTick(w);
   const snapshot = w.cp.operations.rolloutStatus().snapshotVersion;
-  await until(() => rows(w).some((r) => r.connected && r.ackedVersion === snapshot), 'the proxy to subscribe');
+  await until(() => rows(w).some((r) => r.connected && r.ackedVersion === snapshot), 'the proxy to subscribe', 15_000);
   assert.is(w.cp.discovery.openStreams, 1);
   assert.equal(rows(w).map((r) => r.worker), ['proxy']);
   assert.equal(holders(w).map((h) => h.vm), ['main'], 'the first VM to tick holds the stream');
@@ -151,7 +144,7 @@ test('a write is ACKed once every VM enforces it, without waiting for a tick (sh
   const w = world!;
   const before = w.acks.length;
   const version = await setPolicy(w, 1111);
-  await until(() => w.acks.length > before, `the ACK of ${version}`);
+  await until(() => w.acks.length > before, `the ACK of ${version}`, 15_000);
   const ack = w.acks[w.acks.length - 1];
   assert.is(ack.version, version);
   assert.is(ack.worker, 'proxy');
@@ -178,7 +171,7 @@ test('telemetry: one report per interval for the proxy, carrying every worker’
   for (let k = 0; k < INTERVALS; k++) {
     const accepted = stat('meshlens_control_plane_reports_accepted_total');
     for (let t = 0; t < REPORT_INTERVAL_MS; t += TICK_MS) advanceTick(w);
-    await until(() => stat('meshlens_control_plane_reports_accepted_total') > accepted, `report ${k + 1} to be accepted`);
+    await until(() => stat('meshlens_control_plane_reports_accepted_total') > accepted, `report ${k + 1} to be accepted`, 15_000);
   }
   assert.is(stat('meshlens_control_plane_reports_sent_total') - sentBefore, INTERVALS, 'one report per interval for the five VMs');
   assert.is(await received() - receivedBefore, INTERVALS, 'counted server-side');
@@ -219,12 +212,12 @@ test('the holder traps: another VM holds the stream within lease + one tick; the
   const { holder, tookMs } = await takeOver(w, '1111');
   assert.is.not(holder, 'main');
   assert.ok(tookMs <= LEASE_MS + TICK_MS, `took ${tookMs} ms, stated bound ${LEASE_MS + TICK_MS} ms`);
-  await until(() => w.cp.discovery.openStreams === 1 && rows(w).length === 1 && rows(w)[0].connected, 'the new holder’s stream');
+  await until(() => w.cp.discovery.openStreams === 1 && rows(w).length === 1 && rows(w)[0].connected, 'the new holder’s stream', 15_000);
   for (let i = 0; i < WORKERS; i++) assert.is(perTry(w.plugin, i), '1111');
   // The new holder serves writes; the trapped main VM (no heartbeat) is not waited for.
   const before = w.acks.length;
   const version = await setPolicy(w, 2222);
-  await until(() => w.acks.length > before, `the ACK of ${version} after the takeover`);
+  await until(() => w.acks.length > before, `the ACK of ${version} after the takeover`, 15_000);
   const ack = w.acks[w.acks.length - 1];
   assert.is(ack.version, version);
   assert.equal(ack.perTry, ['2222', '2222', '2222', '2222']);
@@ -239,7 +232,7 @@ test('a worker holder traps: another takes over; FAIL_RELOAD’s fresh VM enforc
   assert.ok(trapped.startsWith('worker-') && holder !== trapped && holder.startsWith('worker-'));
   assert.ok(tookMs <= LEASE_MS + TICK_MS, `took ${tookMs} ms`);
   const index = Number(trapped.slice('worker-'.length));
-  await until(() => w.cp.discovery.openStreams === 1 && rows(w)[0].connected, 'the new holder’s stream');
+  await until(() => w.cp.discovery.openStreams === 1 && rows(w)[0].connected, 'the new holder’s stream', 15_000);
   // Envoy's reload backoff (random 0: exactly the 1 s base) measured from the worker's last load, long past.
   w.clock.advance(RELOAD_BASE_MS);
   w.down.delete(index);
@@ -247,7 +240,7 @@ test('a worker holder traps: another takes over; FAIL_RELOAD’s fresh VM enforc
   assert.equal(w.plugin.failedVms(), ['main']);
   const before = w.acks.length;
   const version = await setPolicy(w, 3333);
-  await until(() => w.acks.length > before, `the ACK of ${version}`);
+  await until(() => w.acks.length > before, `the ACK of ${version}`, 15_000);
   assert.equal(w.acks[w.acks.length - 1].perTry, ['3333', '3333', '3333', '3333'], 'the replacement counts among the VMs ACKed for');
   assert.is(w.cp.discovery.openStreams, 1);
 });

@@ -15,6 +15,7 @@ import { silentLogger } from '../../control-plane/src/logging.ts';
 import { defaultPolicy } from '../../control-plane/src/policy-model.ts';
 import { startControlPlane } from '../../control-plane/src/server.ts';
 import { releaseFilterPath } from '../support/release-filter.ts';
+import { until } from '../support/until.ts';
 
 const WASM = releaseFilterPath();
 const PROTO_ROOT = fileURLToPath(new URL('../../protos', import.meta.url));
@@ -26,14 +27,6 @@ const Request = root.lookupType('meshlens.v1.DiscoveryRequest');
 const Response = root.lookupType('meshlens.v1.DiscoveryResponse');
 const TICK_MS = 100;
 const TOKEN = 'filter-control-test-token-0123456789';
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 interface ScriptedStream {
   call: grpc.ServerDuplexStream<Buffer, Buffer>;

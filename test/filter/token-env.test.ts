@@ -11,6 +11,7 @@ import { silentLogger } from '../../control-plane/src/logging.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/server.ts';
 import { readWasm } from './support.ts';
 import { assertConfigRefused, RawHost } from './raw-host.ts';
+import { until } from '../support/until.ts';
 
 const wasm = readWasm('meshlens.wasm');
 const CP_CLUSTER = 'meshlens-control-plane';
@@ -24,14 +25,6 @@ const configuration = JSON.stringify({
   controlPlane: { cluster: CP_CLUSTER, tokenEnv: VAR, timeoutMs: 2000 },
   node: { id: NODE_ID, workload: 'orders', namespace: 'default' },
 });
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 async function withControlPlane(run: (cp: ControlPlane) => Promise<void>): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshlens-token-env-'));

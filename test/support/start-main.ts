@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ensureFilterBuilt } from './release-filter.ts';
+import { until as poll } from './until.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -84,21 +85,8 @@ export function adminToken(ready: Ready): string {
   return Object.values(tokens.admin)[0]!;
 }
 
-/** Polls a condition that depends on another process (gRPC streams inside the child); there is no event to await. */
-export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** `until` with the patience a whole `npm start` needs: its gRPC streams and scrapes are in another process. */
+export const until = <T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> => poll(probe, what, timeoutMs, 50);
 
 /** JSON from the control plane's admin API with the admin token (or `token`, or none when null). */
 export async function adminApi<T = any>(ready: Ready, path: string, init: { method?: string; body?: unknown; token?: string | null } = {}): Promise<{ status: number; body: T }> {
