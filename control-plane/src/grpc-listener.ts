@@ -16,22 +16,37 @@ import type http2 from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LIMITS } from './limits.ts';
 
-const ACCEPTS_PER_TURN = 16;
+/** HTTP/2 sessions set up per event-loop turn (~0.5 ms each): admin requests and open streams get a turn between. */
+const SETUPS_PER_TURN = 16;
+/** Turns in a row that only accept while connections keep arriving, before one sets up sessions again. */
+const ACCEPT_ONLY_TURNS = 64;
 
 export type RawStreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
 
 export interface GrpcListener {
   port: number;
   /**
-   * Stops accepting connections and frees the port at once. Open sessions are grpc-js's to end
+   * Stops accepting connections, closes those still waiting for a session and frees the port at once. Open sessions are grpc-js's to end
    * (Server.tryShutdown/forceShutdown); net.Server.close's callback would wait for them, i.e. for the shutdown that
    * follows this call.
    */
   close(): void;
 }
 
+export interface GrpcListenOptions {
+  /** Paths served by their own handler on node:http2 instead of grpc-js. */
+  raw?: ReadonlyMap<string, RawStreamHandler>;
+  backlog?: number;
+  /** Accepted connections waiting for their HTTP/2 session; one more is reset on arrival. */
+  maxPending?: number;
+  /** Told how many wait, whenever that changes, and of each connection reset because maxPending were waiting. */
+  pending?(count: number): void;
+  shed?(): void;
+}
+
 export async function listenGrpc(server: grpc.Server, credentials: grpc.ServerCredentials, host: string, port: number,
-  raw: ReadonlyMap<string, RawStreamHandler> = new Map(), backlog: number = LIMITS.grpcListenBacklog): Promise<GrpcListener> {
+  options: GrpcListenOptions = {}): Promise<GrpcListener> {
+  const { raw = new Map(), backlog = LIMITS.grpcListenBacklog, maxPending = LIMITS.maxPendingConnections } = options;
   const internals = server as unknown as { createHttp2Server?: (credentials: grpc.ServerCredentials) => http2.Http2Server };
   const createHttp2Server = internals.createHttp2Server;
   let http2Server: http2.Http2Server | undefined;
@@ -54,21 +69,48 @@ export async function listenGrpc(server: grpc.Server, credentials: grpc.ServerCr
     if (handler) handler(stream, headers);
     else grpcStream(stream, headers, ...rest);
   });
-  // Accepted connections are handed over ACCEPTS_PER_TURN per event-loop turn: a reconnect storm's HTTP/2 session
-  // set-ups (~0.5 ms each) would otherwise run back to back and hold admin requests behind them.
-  const accepted: Socket[] = [];
-  let scheduled = false;
-  const handOver = () => {
+  // libuv accepts one connection per event-loop turn (since 1.45, libuv/libuv#3696 "unix: don't accept() connections
+  // in a loop"; Node 20 ships 1.46). When every turn also set up HTTP/2 sessions (~0.5 ms each), connections were
+  // accepted no faster than they were served: in a restart's reconnect storm the kernel's accept queue stayed full
+  // (grpcListenBacklog, capped at net.core.somaxconn), the kernel dropped handshakes, and each dropped connection came
+  // back only after TCP's 1 s / 3 s SYN retransmission, by when the loop had run out of work (10,000 VMs: 19,000
+  // ListenOverflows, a third of the storm's second half idle). So a turn that accepted a connection sets up no
+  // session and the next turn accepts again: the storm waits here, in arrival order, bounded by maxPending, and
+  // sessions are set up, SETUPS_PER_TURN a turn, in turns that accepted nothing or after ACCEPT_ONLY_TURNS that did
+  // (a steady arrival rate cannot starve them). Admin requests and open streams are served between turns.
+  const waiting: Socket[] = [];
+  let acceptedThisTurn = false, acceptOnlyTurns = 0, scheduled = false;
+  const ignoreError = () => {};   // a waiting socket's error (its client reset) is the session's to meet, not an uncaught event
+  const schedule = () => { if (!scheduled) { scheduled = true; setImmediate(setUp); } };
+  const setUp = () => {
     scheduled = false;
-    for (let i = 0; i < ACCEPTS_PER_TURN && accepted.length > 0; i++) {
-      const socket = accepted.shift()!;
+    if (acceptedThisTurn && acceptOnlyTurns < ACCEPT_ONLY_TURNS) {
+      acceptedThisTurn = false;
+      acceptOnlyTurns++;
+      schedule();
+      return;
+    }
+    acceptedThisTurn = false;
+    acceptOnlyTurns = 0;
+    for (let i = 0; i < SETUPS_PER_TURN && waiting.length > 0; i++) {
+      const socket = waiting.shift()!;
+      socket.off('error', ignoreError);
       if (!socket.destroyed) injector.injectConnection(socket);
     }
-    if (accepted.length > 0 && !scheduled) { scheduled = true; setImmediate(handOver); }
+    options.pending?.(waiting.length);
+    if (waiting.length > 0) schedule();
   };
   const listener: Server = createServer({ noDelay: true }, (socket) => {
-    accepted.push(socket);
-    if (!scheduled) { scheduled = true; setImmediate(handOver); }
+    acceptedThisTurn = true;                          // more may be queued behind it, shed or not
+    schedule();
+    if (waiting.length >= maxPending) {
+      socket.resetAndDestroy();                       // RST: the client's backoff, not a wait for a session
+      options.shed?.();
+      return;
+    }
+    socket.on('error', ignoreError);
+    waiting.push(socket);
+    options.pending?.(waiting.length);
   });
   await new Promise<void>((done, fail) => {
     listener.once('error', fail);
@@ -77,6 +119,10 @@ export async function listenGrpc(server: grpc.Server, credentials: grpc.ServerCr
   const address = listener.address();
   return {
     port: typeof address === 'object' && address ? address.port : port,
-    close: () => { listener.close(); },
+    close: () => {
+      listener.close();
+      for (const socket of waiting.splice(0)) socket.destroy();
+      options.pending?.(0);
+    },
   };
 }

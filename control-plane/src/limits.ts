@@ -53,6 +53,12 @@ export const LIMITS = {
    * handshake retransmissions.
    */
   grpcListenBacklog: 4096,
+  /**
+   * Connections accepted on the gRPC port and waiting for their HTTP/2 session (grpc-listener.ts): a reconnect storm
+   * waits here rather than in the kernel's queue, which drops handshakes when full. Each holds a socket and a few
+   * hundred bytes of request; one more is reset and retried by the filter's backoff.
+   */
+  maxPendingConnections: 20_000,
 } as const;
 
 const CONTROL = /[\u0000-\u001f\u007f]/;

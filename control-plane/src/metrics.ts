@@ -11,6 +11,8 @@ export interface ControlPlaneMetrics {
   pushToAck: Histogram<string>;
   pushes: Counter<string>;
   nacks: Counter<string>;
+  grpcConnectionsWaiting: Gauge<string>;
+  grpcConnectionsShed: Counter<string>;
   discoveryStreamsRefused: Counter<'reason'>;
   discoveryStreamsAwaitingFirstRequest: Gauge<string>;
   discoveryUnflushedBytes: Gauge<string>;
@@ -58,6 +60,12 @@ export function createMetrics(registry: Registry = new Registry(), options: { pr
     // No reason label: a NACK's reason is the filter's text, and a hostile proxy choosing a new one per NACK would
     // make a series each. The reason is kept (truncated) in the rollout row and the log line.
     nacks: new Counter({ name: 'meshlens_cp_nacks_total', help: 'DiscoveryResponses rejected by filters (reasons: rollout status).', registers }),
+    grpcConnectionsWaiting: new Gauge({
+      name: 'meshlens_cp_grpc_connections_waiting', help: 'Connections accepted on the gRPC port and waiting for their HTTP/2 session (a reconnect storm queues here).', registers,
+    }),
+    grpcConnectionsShed: new Counter({
+      name: 'meshlens_cp_grpc_connections_shed_total', help: 'Connections to the gRPC port reset on arrival because LIMITS.maxPendingConnections were waiting.', registers,
+    }),
     discoveryStreamsRefused: new Counter({
       name: 'meshlens_cp_discovery_streams_refused_total', help: 'Discovery streams closed by the control plane, by reason.',
       labelNames: ['reason'] as const, registers,

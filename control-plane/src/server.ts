@@ -202,9 +202,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       if (snapshot.version > cache.current().version) cache.set(snapshot);
     });
   }
-  const grpcListener = await listenGrpc(server, credentials, options.grpcHost ?? DEFAULT_HOST, options.grpcPort ?? DEFAULT_GRPC_PORT, new Map([
-    discovery.route({ maxReceiveMessageBytes: options.maxReceiveBytes ?? LIMITS.maxReceiveMessageBytes, maxSendMessageBytes: LIMITS.maxSendMessageBytes }),
-  ]));
+  const grpcListener = await listenGrpc(server, credentials, options.grpcHost ?? DEFAULT_HOST, options.grpcPort ?? DEFAULT_GRPC_PORT, {
+    raw: new Map([
+      discovery.route({ maxReceiveMessageBytes: options.maxReceiveBytes ?? LIMITS.maxReceiveMessageBytes, maxSendMessageBytes: LIMITS.maxSendMessageBytes }),
+    ]),
+    pending: (count) => metrics.grpcConnectionsWaiting.set(count),
+    shed: () => metrics.grpcConnectionsShed.inc(),
+  });
   const grpcPort = grpcListener.port;
   ready = true;
   notReadyReason = '';
