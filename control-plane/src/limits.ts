@@ -55,8 +55,9 @@ export const LIMITS = {
   grpcListenBacklog: 4096,
   /**
    * Connections accepted on the gRPC port and waiting for their HTTP/2 session (grpc-listener.ts): a reconnect storm
-   * waits here rather than in the kernel's queue, which drops handshakes when full. Each holds a socket and a few
-   * hundred bytes of request; one more is reset and retried by the filter's backoff.
+   * waits here rather than in the kernel's queue, which drops handshakes when full. Each holds a socket and the
+   * bytes its client sent so far: ~3.8 KiB of RSS measured with 10,000 waiting, so the bound is ~75 MiB, inside the
+   * Deployment's 512 Mi beside 10,000 open streams. One more is reset and retried by the filter's backoff.
    */
   maxPendingConnections: 20_000,
 } as const;
