@@ -14,7 +14,7 @@
 // holding one stream each connect), MESHLENS_BENCH_PROXIES (K,
 // default 20), MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
 // MESHLENS_BENCH_PICK (how the replicas' simulated proxies pick a replica: round-robin, the default, or random;
-// test/control-plane/reconnecting-streams.ts Pick), MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for the control-plane process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+// test/control-plane/reconnecting-streams.ts Pick), MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for each control-plane process, replicas too, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import * as grpc from '@grpc/grpc-js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -186,10 +186,12 @@ function procStats(pid: number): { cpuSeconds: number; rssBytes: number } {
   return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 };
 }
 
+/** MESHLENS_BENCH_CP_NODE_ARGS: extra node flags for every control-plane process (single, or each replica), e.g. --cpu-prof. */
+const cpNodeArgs = () => (process.env.MESHLENS_BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 async function startControlPlaneChild(dataDir: string, grpcPort = 0): Promise<{ child: ChildProcess; grpcPort: number; httpPort: number }> {
-  const extraArgs = (process.env.MESHLENS_BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean);   // e.g. --cpu-prof
   // The compiled CLI, as the image runs it (control-plane/Containerfile ENTRYPOINT), rebuilt first if stale.
-  const child = spawn(process.execPath, [...extraArgs, '--max-old-space-size=2048', ensureCliBuilt(), 'serve',
+  const child = spawn(process.execPath, [...cpNodeArgs(), '--max-old-space-size=2048', ensureCliBuilt(), 'serve',
     '--data-dir', dataDir, '--grpc-port', String(grpcPort), '--http-port', '0', '--host', '127.0.0.1'],
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESHLENS_LOG_LEVEL: 'warn' } });
   return new Promise((resolve, reject) => {
@@ -357,7 +359,7 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     await etcd.start();
     const replicas: { child: ChildProcess; grpcPort: number; httpPort: number }[] = [];
     for (let i = 0; i < 3; i++) {
-      const child = spawn(process.execPath, ['--max-old-space-size=2048', CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','),
+      const child = spawn(process.execPath, [...cpNodeArgs(), '--max-old-space-size=2048', CLI, 'serve', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','),
         '--data-dir', join(dataDir, `replica-${i}`), '--token-file', tokenFile, '--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1'],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESHLENS_LOG_LEVEL: 'warn' } });
       children.push(child);
@@ -453,7 +455,12 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     };
   } finally {
     for (const worker of workers) worker.send({ cmd: 'close' });
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    // SIGTERM first (a replica's orderly stop; a --cpu-prof profile is written on exit), SIGKILL after 10 s.
+    await Promise.all(children.filter((child) => child.exitCode === null && child.signalCode === null).map((child) => new Promise<void>((resolve) => {
+      const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', () => { clearTimeout(force); resolve(); });
+      child.kill('SIGTERM');
+    })));
     await etcd.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
