@@ -14,7 +14,7 @@
 // holding one stream each connect), MESHLENS_BENCH_PROXIES (K,
 // default 20), MESHLENS_BENCH_SCALES (default "1000,10000"), MESHLENS_BENCH_WORKERS (default 4), MESHLENS_BENCH_ROUNDS (5),
 // MESHLENS_BENCH_PICK (how the replicas' simulated proxies pick a replica: round-robin, the default, or random;
-// test/control-plane/reconnecting-streams.ts Pick), MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for each control-plane process, replicas too, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+// test/control-plane/reconnecting-streams.ts Pick), MESHLENS_BENCH_WORKER_NODE_ARGS (the same for each harness worker), MESHLENS_BENCH_CP_NODE_ARGS (extra node flags for each control-plane process, replicas too, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import * as grpc from '@grpc/grpc-js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -186,6 +186,14 @@ function procStats(pid: number): { cpuSeconds: number; rssBytes: number } {
   return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 };
 }
 
+/**
+ * A harness worker (this file with --worker: simulated VMs); MESHLENS_BENCH_WORKER_NODE_ARGS adds node flags to each,
+ * e.g. --cpu-prof, to see what the simulated side costs on the cores it shares with the control plane.
+ */
+const forkWorker = () => fork(fileURLToPath(import.meta.url), ['--worker'], {
+  execArgv: ['--import', 'tsx', ...(process.env.MESHLENS_BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+
 /** MESHLENS_BENCH_CP_NODE_ARGS: extra node flags for every control-plane process (single, or each replica), e.g. --cpu-prof. */
 const cpNodeArgs = () => (process.env.MESHLENS_BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -224,7 +232,7 @@ async function measureScale(streams: number, workerCount: number, rounds: number
     let version = 1;
     const perWorker = Math.ceil(streams / workerCount);
     for (let w = 0; w < workerCount; w++) {
-      const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const worker = forkWorker();
       await new Promise((resolve) => worker.once('message', resolve));
       workers.push(worker);
     }
@@ -301,7 +309,7 @@ async function measureRestart(streams: number, workerCount: number) {
     await adminPut(plane.httpPort, adminToken, 'orders', 0, 1000);
     const perWorker = Math.ceil(streams / workerCount);
     for (let w = 0; w < workerCount; w++) {
-      const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const worker = forkWorker();
       await new Promise((resolve) => worker.once('message', resolve));
       workers.push(worker);
       await request(worker, { cmd: 'reconnecting', port: plane.grpcPort, token: proxyToken, streams: Math.min(perWorker, streams - w * perWorker),
@@ -379,7 +387,7 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     // Workers are started (tsx, the harness) before the clock runs: connecting is what the figure is about.
     const startStart = wallMs();
     for (let w = 0; w < workerCount; w++) {
-      const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const worker = forkWorker();
       await new Promise((resolve) => worker.once('message', resolve));
       workers.push(worker);
     }
