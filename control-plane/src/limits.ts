@@ -54,6 +54,14 @@ export const LIMITS = {
    */
   grpcListenBacklog: 4096,
   /**
+   * Concurrent HTTP/2 streams per connection to the gRPC port (SETTINGS_MAX_CONCURRENT_STREAMS; grpc-js leaves it at
+   * Node's 2^32-1 and disables Node's per-session memory cap). One Envoy worker's connection carries its proxy's
+   * discovery stream and a report per VM at a time. A client that opens one more loses the connection: nghttp2
+   * treats it as a connection error (RFC 9113 §5.1.2 allows it) and Node ends the session with GOAWAY. So one
+   * connection cannot hold more streams that never send their first request than this.
+   */
+  maxStreamsPerConnection: 1000,
+  /**
    * Connections accepted on the gRPC port and waiting for their HTTP/2 session (grpc-listener.ts): a reconnect storm
    * waits here rather than in the kernel's queue, which drops handshakes when full. Each holds a socket and the
    * bytes its client sent so far: ~3.8 KiB of RSS measured with 10,000 waiting, so the bound is ~75 MiB, inside the

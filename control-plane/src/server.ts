@@ -167,6 +167,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // syscall, trace strings, an ordered-map insert and removal) and gives every call trackers that stamp
     // Date.now() on each message: per-connection and per-message work during a reconnect storm or a fan-out.
     'grpc.enable_channelz': 0,
+    'grpc.max_concurrent_streams': LIMITS.maxStreamsPerConnection,
   });
   telemetry.addToServer(server);
   kernel.addToServer(server);

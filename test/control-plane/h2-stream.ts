@@ -15,14 +15,14 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { frameGrpcMessage } from '../../control-plane/src/grpc-raw-call.ts';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, CONTINUATION = 9;
 const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
 const STREAM_WINDOW = 16 << 20, CONNECTION_WINDOW = 24 << 20;
 const STREAM = 1;                                         // the one stream of the connection
 const UNAVAILABLE = 14;
 
-function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
+export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
   const out = Buffer.allocUnsafe(9);
   out.writeUIntBE(length, 0, 3);
   out[3] = type;

@@ -3,6 +3,7 @@
 // timeout, rollout expiry and pagination, and the data directory's permissions.
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { LIMITS } from '../../control-plane/src/limits.ts';
 import { CONVERSION_OPTIONS, messageType } from '../../control-plane/src/protos.ts';
 import { startControlPlane } from '../../control-plane/src/server.ts';
 import { DiscoveryStream, http, rawClient, startTestPlane, unaryRaw, within, type TestPlane } from './helpers.ts';
+import { frameHeader, PREFACE, requestHeaderBlock } from './h2-stream.ts';
 
 const GUARD_MS = 15_000;
 const test = suite<{ plane: TestPlane; client: grpc.Client }>('limits');
@@ -179,6 +181,53 @@ test('a stream that never sends its first request is closed and counted', async 
   assert.match(refused, /reason="first_request_timeout"} 1/);
   const waiting = await plane.metrics.registry.getSingleMetricAsString('meshlens_cp_discovery_streams_awaiting_first_request');
   assert.match(waiting, /meshlens_cp_discovery_streams_awaiting_first_request 0/);
+});
+
+test('one connection holds at most maxStreamsPerConnection streams: advertised, and a client past it loses the connection', async ({ plane }) => {
+  // Raw frames, because a compliant client (node:http2, grpc-js) queues requests past the peer's limit itself: what
+  // is checked here is what the server does to a client that ignores it. nghttp2 treats a stream past the ACKed
+  // SETTINGS_MAX_CONCURRENT_STREAMS as a connection error (RFC 9113 §5.1.2 allows it), and Node then ends the session
+  // with GOAWAY naming the last stream it processed.
+  const SETTINGS = 4, HEADERS = 1, GOAWAY = 7, ACK = 1, END_HEADERS = 4;
+  const socket = net.connect(plane.grpcPort, '127.0.0.1');
+  socket.on('error', () => {});
+  let buffered = Buffer.alloc(0);
+  let advertised: number | undefined;
+  let goaway: { lastStreamId: number; code: number } | undefined;
+  let serverSettings!: () => void;
+  const settings = new Promise<void>((resolve) => { serverSettings = resolve; });
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
+      const length = buffered.readUIntBE(0, 3), type = buffered[3], flags = buffered[4];
+      const payload = buffered.subarray(9, 9 + length);
+      buffered = buffered.subarray(9 + length);
+      if (type === SETTINGS && !(flags & ACK)) {
+        for (let at = 0; at + 6 <= payload.length; at += 6) if (payload.readUInt16BE(at) === 3) advertised = payload.readUInt32BE(at + 2);
+        socket.write(frameHeader(0, SETTINGS, ACK, 0));
+        serverSettings();
+      }
+      if (type === GOAWAY) goaway = { lastStreamId: payload.readUInt32BE(0) & 0x7fffffff, code: payload.readUInt32BE(4) };
+    }
+  });
+  try {
+    socket.write(Buffer.concat([PREFACE, frameHeader(0, SETTINGS, 0, 0)]));
+    await within(settings, GUARD_MS, 'the server\'s SETTINGS');
+    assert.is(advertised, LIMITS.maxStreamsPerConnection, 'SETTINGS_MAX_CONCURRENT_STREAMS');
+    // Streams that open and send nothing (each waits for its first request), one past the limit, in one write.
+    const block = requestHeaderBlock(`127.0.0.1:${plane.grpcPort}`, '/meshlens.v1.PolicyDiscovery/StreamPolicies', plane.proxyToken);
+    const last = 2 * LIMITS.maxStreamsPerConnection + 1;
+    const frames: Buffer[] = [];
+    for (let id = 1; id <= last; id += 2) frames.push(frameHeader(block.length, HEADERS, END_HEADERS, id), block);
+    socket.write(Buffer.concat(frames));
+    await within(closed, GUARD_MS, 'the server to close the connection');
+    assert.ok(goaway, 'a GOAWAY before the close');
+    assert.is(goaway!.lastStreamId, last - 2, 'the streams up to the limit were taken, the one past it was not');
+    assert.is.not(goaway!.code, 0, 'an error code, not a graceful GOAWAY');
+  } finally {
+    socket.destroy();
+  }
 });
 
 test('a stream that leaves its snapshot unread is closed after the slow-stream timeout; one that reads is not', async () => {
