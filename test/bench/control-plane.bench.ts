@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { LIMITS } from '../../control-plane/src/limits.ts';
 import { messageType } from '../../control-plane/src/protos.ts';
 import { CLI, ensureCliBuilt } from '../control-plane/cli-support.ts';
 
@@ -177,6 +178,10 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const median = (values: number[]) => { const s = [...values].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const round1 = (n: number) => Math.round(n * 10) / 10;
 const STREAMS_PER_CONNECTION = Number(process.env.MESHLENS_BENCH_STREAMS_PER_CONNECTION ?? 10);
+// Past the control plane's limit the client would queue the extra streams forever (they are long-lived).
+if (!(STREAMS_PER_CONNECTION >= 1 && STREAMS_PER_CONNECTION <= LIMITS.maxStreamsPerConnection)) {
+  throw new Error(`invalid MESHLENS_BENCH_STREAMS_PER_CONNECTION: must be 1 to ${LIMITS.maxStreamsPerConnection} (LIMITS.maxStreamsPerConnection)`);
+}
 
 function procStats(pid: number): { cpuSeconds: number; rssBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
