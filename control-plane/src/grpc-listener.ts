@@ -26,9 +26,9 @@ export type RawStreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.
 export interface GrpcListener {
   port: number;
   /**
-   * Stops accepting connections, closes those still waiting for a session and frees the port at once. Open sessions are grpc-js's to end
-   * (Server.tryShutdown/forceShutdown); net.Server.close's callback would wait for them, i.e. for the shutdown that
-   * follows this call.
+   * Stops accepting connections, closes those still waiting for a session and frees the port at once. Open sessions
+   * are grpc-js's to end (Server.tryShutdown/forceShutdown); net.Server.close's callback would wait for them, i.e. for
+   * the shutdown that follows this call.
    */
   close(): void;
 }
@@ -39,8 +39,9 @@ export interface GrpcListenOptions {
   backlog?: number;
   /** Accepted connections waiting for their HTTP/2 session; one more is reset on arrival. */
   maxPending?: number;
-  /** Told how many wait, whenever that changes, and of each connection reset because maxPending were waiting. */
+  /** Told how many connections wait, whenever that changes. */
   pending?(count: number): void;
+  /** Told of each connection reset on arrival because maxPending were waiting. */
   shed?(): void;
 }
 
@@ -73,8 +74,8 @@ export async function listenGrpc(server: grpc.Server, credentials: grpc.ServerCr
   // in a loop"; Node 20 ships 1.46). When every turn also set up HTTP/2 sessions (~0.5 ms each), connections were
   // accepted no faster than they were served: in a restart's reconnect storm the kernel's accept queue stayed full
   // (grpcListenBacklog, capped at net.core.somaxconn), the kernel dropped handshakes, and each dropped connection came
-  // back only after TCP's 1 s / 3 s SYN retransmission, by when the loop had run out of work (10,000 VMs: 19,000
-  // ListenOverflows, a third of the storm's second half idle). So a turn that accepted a connection sets up no
+  // back only after TCP's 1 s / 3 s SYN retransmission, by when the loop had run out of work (10,000 VMs: 13,000-20,000
+  // ListenOverflows a run, a third of the storm's second half idle). So a turn that accepted a connection sets up no
   // session and the next turn accepts again: the storm waits here, in arrival order, bounded by maxPending, and
   // sessions are set up, SETUPS_PER_TURN a turn, in turns that accepted nothing or after ACCEPT_ONLY_TURNS that did
   // (a steady arrival rate cannot starve them). Admin requests and open streams are served between turns.
