@@ -57,7 +57,6 @@ export interface EtcdPolicyStoreOptions {
   timeoutMs?: number;
 }
 
-
 export class EtcdPolicyStore implements PolicyStore {
   readonly kind = 'etcd' as const;
   readonly client: EtcdClient;

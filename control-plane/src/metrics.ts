@@ -138,7 +138,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { pr
   };
 }
 
-// CorrelationWindows' drop counts by their kind label; the rest (identities, sources) are not exported yet.
+// CorrelationWindows' drop counts (DroppedCounts field) by their kind label.
 const DROPPED_KINDS = [['flows', 'flows'], ['connections', 'connections'], ['late_reports', 'lateReports'], ['routes', 'routes'],
   ['identities', 'identities'], ['untracked_sources', 'sources']] as const;
 

@@ -1,10 +1,11 @@
 // The gRPC port's listener (control-plane/src/grpc-listener.ts). libuv accepts one connection per event-loop turn,
 // so connections are taken off the kernel's accept queue (which drops handshakes when full) into the listener's own,
 // bounded, and set up as HTTP/2 sessions only in turns that accepted nothing. Checked with real sockets: a burst
-// larger than the bound waits there, the excess is reset at once and counted, a client that gives up while waiting
-// costs nothing, and every connection that waited is served.
+// larger than the bound waits there, the excess is reset at once and counted, and every waiting connection whose
+// client did not give up is served.
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { listenGrpc, type GrpcListener } from '../../control-plane/src/grpc-listener.ts';
@@ -43,9 +44,9 @@ test('a burst past maxPending: the excess is reset on arrival and counted, the w
     // 40 connections opened at once (net.connect issues each connect(2) on the next tick), then this process's
     // event loop is held for 200 ms: every handshake completes in the kernel's accept queue before the listener
     // takes the first one, as in a reconnect storm, and it then accepts them one per turn. The first two clients
-    // give up (RST) in the first turn, while they wait: the listener must skip them, not crash on their reset.
+    // give up (RST) in the first turn, while they wait: they hold a place in the queue but are not served.
     const calls = Array.from({ length: 40 }, (_, i) =>
-      call(listener.port, i < 2 ? (session) => setImmediate(() => (session.socket as import('node:net').Socket).resetAndDestroy()) : undefined));
+      call(listener.port, i < 2 ? (session) => setImmediate(() => (session.socket as Socket).resetAndDestroy()) : undefined));
     process.nextTick(() => { const until = Date.now() + 200; while (Date.now() < until); });
     const outcomes = await within(Promise.all(calls), 15_000, 'every call to end');
     const count = (o: string) => outcomes.filter((x) => x === o).length;

@@ -63,9 +63,9 @@ test(`${STREAMS} streams retry within one backoff cap of a restart and all come 
     // (bench:control-plane reports reconverge_after_restart_ms with the control plane in its own process).
     assert.ok(attempts[attempts.length - 1] <= 2000 + 1000, `last reconnect attempt ${Math.round(attempts[attempts.length - 1])} ms after ready`);
     // The times above are when each VM sent its ACK; the control plane reads the last ones a moment later (CI once
-    // asserted while it still had 999 of 1,000 on a loaded machine). Every one must land on its rollout row.
+    // asserted while it still had 999 of 1,000 on a loaded machine). Every one must land on its rollout row, or the
+    // wait fails.
     await until(() => cp.operations.rolloutStatus().converged === STREAMS, `the control plane to record all ${STREAMS} ACKs`);
-    assert.is(cp.operations.rolloutStatus().converged, STREAMS);
     reconvergedP99 = p99;
   } finally {
     streams.close();
