@@ -40,6 +40,7 @@ export type RouteView = RouteAttribution & { windowEndUnixMs: number };
 
 export interface CorrelatorOptions {
   graceMs?: number;            // the latest a window is judged after its end; default: one window
+  evaluateFromMs?: number;     // no window is judged before this (a joining replica's catch-up); default: at once
   maxEndpoints?: number;
   historyLength?: number;
   verdict?: Partial<VerdictOptions>;
@@ -67,6 +68,7 @@ export class Correlator {
   readonly #maxEndpoints: number;
   readonly #historyLength: number;
   readonly #onWindow: CorrelatorOptions['onWindow'];
+  readonly #evaluateFromMs: number;
   readonly #endpoints = new Map<string, EndpointState>();
   #lastEvaluated = -Infinity;
   evaluatedWindows = 0;
@@ -79,10 +81,12 @@ export class Correlator {
     this.#maxEndpoints = options.maxEndpoints ?? 1000;
     this.#historyLength = options.historyLength ?? 32;
     this.#onWindow = options.onWindow;
+    this.#evaluateFromMs = options.evaluateFromMs ?? -Infinity;
   }
 
   /** Evaluates every kept window that closed by `nowMs` and was not evaluated yet, oldest first. */
   evaluate(nowMs: number): number {
+    if (nowMs < this.#evaluateFromMs) return 0;
     const windows = this.windows.windows();
     let evaluated = 0;
     for (let position = 0; position < windows.length; position++) {

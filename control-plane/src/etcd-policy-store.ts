@@ -43,6 +43,7 @@ export interface ReplicaSummary {
   total: number;
   updatedAtUnixMs: number;
   advertiseAddress?: string;   // host:port peers forward telemetry to (telemetry-peers.ts); absent from older replicas
+  startedAtUnixMs?: number;    // when its process started: a new value at the same address is a restart; absent from older replicas
 }
 // A replica's summary outlives it by at most this (the lease's TTL; refreshed every second while it runs).
 export const REPLICA_TTL_SECONDS = 5;

@@ -73,8 +73,17 @@ export interface ControlPlaneOptions {
   correlation?: CorrelationWindowsOptions & Omit<CorrelatorOptions, 'onWindow'> & { maxEndpointSeries?: number; maxRouteSeries?: number };
   advertiseAddress?: string;             // etcd store: host:port other replicas forward telemetry to (default the bound host:grpc port)
   peerAuthority?: string;                // :authority of those calls (Istio: the peers' headless Service)
-  peers?: { maxQueueBytes?: number; maxInFlight?: number; deadlineMs?: number };
+  peers?: { maxQueueBytes?: number; maxInFlight?: number; deadlineMs?: number; maxReplayBytes?: number; catchUpMs?: number };
 }
+
+/**
+ * etcd store: how long a starting replica waits before it judges windows, so that the reports its peers replay to
+ * it (telemetry-peers.ts) are in them first. The peers read the registry after each publish (every second; this
+ * replica publishes at once) and replay at most their queue's bytes, so ~1 s to be seen and well under a second to
+ * receive, measured in test/control-plane/peers.test.ts; a report replayed later lands in a window already judged,
+ * which keeps it without changing a verdict (correlator.ts).
+ */
+export const PEER_CATCH_UP_MS = 3000;
 
 export interface ControlPlane {
   grpcPort: number;
@@ -93,6 +102,7 @@ export interface ControlPlane {
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const logger = options.logger ?? createLogger('control-plane');
   const now = options.now ?? Date.now;
+  const startedAtUnixMs = now();
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
   const validate = options.validate ?? validateAndLimit;
   const tokenPath = options.tokenFile ?? join(dataDir, 'tokens.json');
@@ -120,6 +130,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const exporter = new CorrelationExporter(metrics, { maxEndpoints: options.correlation?.maxEndpointSeries, maxRoutes: options.correlation?.maxRouteSeries });
   const exportDropped = correlationDropExport(metrics.correlationDropped, windows.dropped);
   const correlator = new Correlator(windows, {
+    ...(storeOptions.kind === 'etcd' ? { evaluateFromMs: startedAtUnixMs + (options.peers?.catchUpMs ?? PEER_CATCH_UP_MS) } : {}),
     ...options.correlation,
     onWindow: (join, endpoints) => {
       suspects.update(endpoints);
@@ -218,22 +229,28 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   let publishing = false, lastPublishError = 0;
   const replicaId = `${hostname()}:${grpcPort}`;
   const advertiseAddress = options.advertiseAddress ?? defaultAdvertiseAddress(options.grpcHost ?? DEFAULT_HOST, grpcPort);
+  const { catchUpMs: _catchUpMs, ...peerOptions } = options.peers ?? {};
   peers = etcdStore && new TelemetryPeers({
-    self: advertiseAddress, authority: options.peerAuthority, registry, logger: logger.child('peers'), ...options.peers,
+    self: advertiseAddress, authority: options.peerAuthority, registry, logger: logger.child('peers'), now,
+    // A joining replica is sent what the correlation still looks back on (its kept windows).
+    replayMs: windows.maxWindows * windows.windowMs, ...peerOptions,
     // Peers dial with the transport this replica serves: its CA and certificate when mTLS is on.
     credentials: tls ? grpc.credentials.createSsl(tls.ca ?? tls.cert, tls.ca ? tls.key : null, tls.ca ? tls.cert : null) : grpc.credentials.createInsecure(),
   });
   // The registry read after each publish is the peer list: a replica whose lease lapsed (5 s) stops being a peer.
-  const publisher = etcdStore && setInterval(() => {
-    if (publishing) return;
+  const publish = () => {
+    if (publishing || !etcdStore) return;
     publishing = true;
-    etcdStore.publishReplica({ ...operations.replicaSummary(replicaId), advertiseAddress })
+    etcdStore.publishReplica({ ...operations.replicaSummary(replicaId), advertiseAddress, startedAtUnixMs })
       .then(() => etcdStore.replicas())
-      .then((rows) => { if (!closed) peers!.setPeers(rows.map((row) => row.advertiseAddress ?? '')); })
+      .then((rows) => { if (!closed) peers!.setPeers(rows.map((row) => ({ address: row.advertiseAddress ?? '', startedAtUnixMs: row.startedAtUnixMs }))); })
       .catch((error) => {
         if (now() - lastPublishError >= 60_000) { lastPublishError = now(); logger.warn('replica summary not published', { error: String(error) }); }
       }).finally(() => { publishing = false; });
-  }, 1000);
+  };
+  // Published at once, not a second later: the others' catch-up of this replica starts when they read it.
+  publish();
+  const publisher = etcdStore && setInterval(publish, 1000);
   publisher?.unref();
 
   const flushRollout = () => {

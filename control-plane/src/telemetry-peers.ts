@@ -11,11 +11,23 @@
 // Exactly once is not needed and at most once is what this gives: a report is queued once per peer when accepted and
 // sent once; a failed or timed-out send is counted and not retried (the peer may have ingested it before the answer
 // was lost, and filter reports add up, correlation-windows.ts addFilterReport). A peer that leaves the registry takes
-// its queue along (counted), and one that comes back under the same address starts empty, so churn in the registry
-// cannot deliver a report twice. Kernel reports are also deduplicated by the agent's sequence on ingest.
+// its queue along (counted). Kernel reports are also deduplicated by the agent's sequence on ingest.
+//
+// Catch-up: a replica that starts (or restarts) while the others run would otherwise hold only the reports accepted
+// after the others noticed it, so for as long as the correlation looks back (CorrelationWindows' kept windows) its
+// windows, baselines and verdicts would differ from theirs. So each replica keeps the reports it accepted from
+// proxies and agents itself within `replayMs`, and when a peer joins queues those the peer cannot have ahead of
+// anything new: all of them for a peer it has not seen, only those accepted since it left for one that comes back as
+// the same process (a lapsed lease; a restart shows as a new `startedAtUnixMs` at the same address). Every
+// report is accepted by one replica, which either forwards it (the peer was known) or replays it (it was not), on
+// one thread, so a report reaches each peer once. A replica restarted at the same address while it was a peer (within
+// its lease) was forwarded to from its start on, so it is replayed only what was accepted before its start: here the
+// two clocks meet, and a skew of d between them loses or repeats the reports of d.
 //
 // Bounds: per peer a queue of at most maxQueueBytes (oldest dropped first) and maxInFlight calls, each with a
-// deadline. The proxy's own Report call is answered before anything here runs and never waits for a peer.
+// deadline; the reports kept for replay, at most maxReplayBytes (oldest dropped first) and replayMs old; the
+// departed peers remembered, at most MAX_DEPARTED. The proxy's own Report call is answered before anything here runs
+// and never waits for a peer.
 import * as grpc from '@grpc/grpc-js';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from './logging.ts';
@@ -29,6 +41,8 @@ const METHODS: Record<ReportSource, string> = {
   filter: '/meshlens.v1.Telemetry/Report',
   kernel: '/meshlens.v1.KernelTelemetry/Report',
 };
+/** Departed peers remembered for a return as the same process (beyond this, the oldest is forgotten). */
+const MAX_DEPARTED = 256;
 const identity = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 export interface TelemetryPeersOptions {
@@ -40,12 +54,23 @@ export interface TelemetryPeersOptions {
   maxQueueBytes?: number;                // per peer, default 16 MiB
   maxInFlight?: number;                  // per peer, default 8
   deadlineMs?: number;                   // per forwarded call, default 5 s
+  replayMs?: number;                     // reports kept for a joining peer: how far back, default 10 s
+  maxReplayBytes?: number;               // and at most this many bytes, default 16 MiB
+  now?: () => number;
+}
+
+/** A live replica as the registry shows it. */
+export interface PeerRow {
+  address: string;
+  /** When that replica's process started: a new value at the same address is a restarted, empty replica. */
+  startedAtUnixMs?: number;
 }
 
 interface Queued { source: ReportSource; bytes: Uint8Array; authorization: string }
 
 interface Peer {
   address: string;
+  startedAtUnixMs: number | undefined;
   client: grpc.Client;
   queue: Queued[];
   head: number;                          // queue[head] is the oldest still waiting
@@ -65,6 +90,16 @@ export class TelemetryPeers {
   readonly #dropped: Counter<'reason'>;
   readonly #peerGauge: Gauge<string>;
   readonly #queueBytes: Gauge<string>;
+  readonly #replayed: Counter<'source'>;
+  readonly #replayMs: number;
+  readonly #maxReplayBytes: number;
+  readonly #now: () => number;
+  // Reports accepted here from proxies and agents, oldest first from recentHead, for peers that join.
+  #recent: { item: Queued; atMs: number }[] = [];
+  #recentHead = 0;
+  #recentBytes = 0;
+  // Peers that left the registry: when, and which process (a return as the same one needs only what it missed).
+  readonly #departed = new Map<string, { startedAtUnixMs: number | undefined; atMs: number }>();
   #queuedTotal = 0;
   #lastFailureLog = 0;
 
@@ -73,29 +108,52 @@ export class TelemetryPeers {
     this.#maxQueueBytes = options.maxQueueBytes ?? 16 * 1024 * 1024;
     this.#maxInFlight = options.maxInFlight ?? 8;
     this.#deadlineMs = options.deadlineMs ?? 5000;
+    this.#replayMs = options.replayMs ?? 10_000;
+    this.#maxReplayBytes = options.maxReplayBytes ?? 16 * 1024 * 1024;
+    this.#now = options.now ?? Date.now;
     const registers = [options.registry];
     this.#forwarded = new Counter({ name: 'meshlens_cp_peer_forwarded_total', help: 'Reports this replica received from proxies and delivered to a peer replica.', labelNames: ['source'], registers });
     this.#received = new Counter({ name: 'meshlens_cp_peer_reports_received_total', help: 'Reports accepted from peer replicas (forwarded, not forwarded again).', labelNames: ['source'], registers });
     this.#dropped = new Counter({ name: 'meshlens_cp_peer_forward_dropped_total', help: 'Reports not delivered to a peer replica: queue_full (oldest dropped), peer_gone (its lease lapsed), send_failed (not retried).', labelNames: ['reason'], registers });
     this.#peerGauge = new Gauge({ name: 'meshlens_cp_peers', help: 'Live peer replicas this replica forwards reports to.', registers });
+    this.#replayed = new Counter({ name: 'meshlens_cp_peer_replayed_total', help: 'Reports queued for a peer replica that joined after this replica accepted them (its catch-up).', labelNames: ['source'], registers });
     this.#queueBytes = new Gauge({ name: 'meshlens_cp_peer_queue_bytes', help: 'Report bytes waiting to be forwarded, all peers.', registers });
-    for (const source of ['filter', 'kernel'] as const) { this.#forwarded.inc({ source }, 0); this.#received.inc({ source }, 0); }
+    for (const source of ['filter', 'kernel'] as const) { this.#forwarded.inc({ source }, 0); this.#received.inc({ source }, 0); this.#replayed.inc({ source }, 0); }
     for (const reason of PEER_DROP_REASONS) this.#dropped.inc({ reason }, 0);
   }
 
-  /** The live peers' addresses (e.g. from the etcd replica registry): new ones get a client, gone ones are closed. */
-  setPeers(addresses: Iterable<string>): void {
-    const live = new Set<string>();
-    for (const address of addresses) if (address && address !== this.#options.self) live.add(address);
-    for (const [address, peer] of this.#peers) if (!live.has(address)) this.#remove(peer);
-    for (const address of live) {
+  /**
+   * The live peers (e.g. from the etcd replica registry): new ones get a client and the reports they missed, gone
+   * ones are closed, one whose process changed (restarted) is both.
+   */
+  setPeers(rows: Iterable<PeerRow>): void {
+    const live = new Map<string, PeerRow>();
+    for (const row of rows) if (row.address && row.address !== this.#options.self) live.set(row.address, row);
+    const restarted = new Set<string>();
+    for (const [address, peer] of this.#peers) {
+      const row = live.get(address);
+      if (row && row.startedAtUnixMs !== peer.startedAtUnixMs) restarted.add(address);
+      if (!row || restarted.has(address)) this.#remove(peer);
+    }
+    const now = this.#now();
+    for (const [address, row] of live) {
       if (this.#peers.has(address)) continue;
       const channelOptions: grpc.ChannelOptions = this.#options.authority ? { 'grpc.default_authority': this.#options.authority } : {};
-      this.#peers.set(address, {
-        address, client: new grpc.Client(address, this.#options.credentials, channelOptions),
+      const peer: Peer = {
+        address, startedAtUnixMs: row.startedAtUnixMs, client: new grpc.Client(address, this.#options.credentials, channelOptions),
         queue: [], head: 0, queuedBytes: 0, inFlight: 0, gone: false,
-      });
-      this.#options.logger.info('peer replica added', { peer: address });
+      };
+      this.#peers.set(address, peer);
+      const departed = this.#departed.get(address);
+      this.#departed.delete(address);
+      // What the peer cannot hold: restarted while it was a peer, what was accepted before it started (since then
+      // reports were forwarded to its address); back as the same process, what was accepted since it left;
+      // otherwise (new, or restarted while it was not a peer) everything kept.
+      let from = -Infinity, to = Infinity;
+      if (restarted.has(address) && row.startedAtUnixMs !== undefined) to = row.startedAtUnixMs;
+      else if (departed && row.startedAtUnixMs !== undefined && departed.startedAtUnixMs === row.startedAtUnixMs) from = departed.atMs;
+      const replayed = this.#replay(peer, from, to, now);
+      this.#options.logger.info('peer replica added', { peer: address, replayedReports: replayed });
     }
     this.#peerGauge.set(this.#peers.size);
   }
@@ -116,8 +174,10 @@ export class TelemetryPeers {
     const authorization = metadata.get('authorization')[0];
     if (typeof authorization !== 'string') return;   // accepted reports always carried one (auth.ts)
     try {
+      const item = { source, bytes, authorization };
+      this.#keep(item, this.#now());
       for (const peer of this.#peers.values()) {
-        this.#enqueue(peer, { source, bytes, authorization });
+        this.#enqueue(peer, item);
         this.#pump(peer);
       }
     } catch (error) {
@@ -129,6 +189,41 @@ export class TelemetryPeers {
   close(): void {
     for (const peer of this.#peers.values()) this.#remove(peer);
     this.#peerGauge.set(0);
+    this.#recent = [];
+    this.#recentHead = 0;
+    this.#recentBytes = 0;
+  }
+
+  /** Keeps an accepted report for peers that join later, within replayMs and maxReplayBytes. */
+  #keep(item: Queued, now: number): void {
+    const size = item.bytes.byteLength;
+    if (size > this.#maxReplayBytes) return;
+    this.#recent.push({ item, atMs: now });
+    this.#recentBytes += size;
+    const recent = this.#recent;
+    while (this.#recentHead < recent.length
+      && (this.#recentBytes > this.#maxReplayBytes || recent[this.#recentHead]!.atMs < now - this.#replayMs)) {
+      this.#recentBytes -= recent[this.#recentHead]!.item.bytes.byteLength;
+      recent[this.#recentHead++] = undefined!;
+    }
+    if (this.#recentHead > 1024 && this.#recentHead * 2 > recent.length) {
+      recent.splice(0, this.#recentHead);
+      this.#recentHead = 0;
+    }
+  }
+
+  /** Queues for a joining peer the kept reports accepted in [fromMs, toMs) and within replayMs; returns how many. */
+  #replay(peer: Peer, fromMs: number, toMs: number, now: number): number {
+    let count = 0;
+    for (let i = this.#recentHead; i < this.#recent.length; i++) {
+      const { item, atMs } = this.#recent[i]!;
+      if (atMs < fromMs || atMs >= toMs || atMs < now - this.#replayMs) continue;
+      this.#enqueue(peer, item);
+      this.#replayed.inc({ source: item.source });
+      count++;
+    }
+    this.#pump(peer);
+    return count;
   }
 
   #enqueue(peer: Peer, item: Queued): void {
@@ -194,6 +289,9 @@ export class TelemetryPeers {
 
   #remove(peer: Peer): void {
     peer.gone = true;
+    this.#departed.delete(peer.address);
+    this.#departed.set(peer.address, { startedAtUnixMs: peer.startedAtUnixMs, atMs: this.#now() });
+    if (this.#departed.size > MAX_DEPARTED) this.#departed.delete(this.#departed.keys().next().value!);
     const waiting = peer.queue.length - peer.head;
     if (waiting > 0) this.#dropped.inc({ reason: 'peer_gone' }, waiting);
     this.#account(peer, -peer.queuedBytes);

@@ -2,9 +2,9 @@
 // three `meshlens serve --store etcd` processes on one token file, reports sent over real gRPC. A client's filter
 // reports go to replica 1 and the node agent's kernel reports of the same connections to replica 2, as a Service
 // may spread them; the test proves:
-// - replica 3, which received nothing from a proxy, joins them: the same per-endpoint verdicts, history, joined flows
-//   and route attribution as replicas 1 and 2 (HTTP JSON and gRPC Admin), the same breaker view, the same
-//   network-suspect set version;
+// - replica 3, which received nothing from a proxy and starts five windows late, joins them: the same per-endpoint
+//   verdicts, history, baselines, joined flows and route attribution as replicas 1 and 2 (HTTP JSON and gRPC Admin),
+//   the same breaker view, the same network-suspect set version (the first windows reach it as its peers' replay);
 // - every report is ingested exactly once per replica and forwarded once per peer: a forwarded report is not
 //   forwarded again, a kernel report repeated by its agent is not forwarded (counts exact);
 // - kill -9 of replica 2: the report forwarded to it is counted as failed, its lease lapses and it stops being a
@@ -53,22 +53,27 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
   const api = (r: Replica, path: string) => cp.api(r, 'GET', path);
   await withReplicas(cp, clients, async () => {
     await cp.startEtcd();
-    for (const r of replicas) cp.startReplica(r);
-    // Each replica finds the two others in the etcd registry (published every second under a lease).
-    for (const r of replicas) await until(async () => (await sample(r, 'meshlens_cp_peers')) === 2, `replica ${r.index + 1} to see 2 peers`);
     const [one, two, three] = replicas as [Replica, Replica, Replica];
+    cp.startReplica(one);
+    cp.startReplica(two);
+    // Each replica finds the others in the etcd registry (published every second under a lease).
+    for (const r of [one, two]) await until(async () => (await sample(r, 'meshlens_cp_peers')) === 1, `replica ${r.index + 1} to see its peer`);
     const toOne = rawClient(one.grpcPort), toTwo = rawClient(two.grpcPort);
     clients.push(toOne, toTwo);
 
     // Windows in real time (the replicas run on the wall clock): each window's reports are sent 1.5 s before it
     // starts, so every replica holds both halves well before the window can be judged (at its end at the earliest).
+    // Replica 3 starts after the first five windows' reports went to replicas 1 and 2: it holds them only as its
+    // peers' catch-up replay (telemetry-peers.ts), and judges nothing before it has them (PEER_CATCH_UP_MS).
     const t0 = Math.ceil(Date.now() / 1000) * 1000 + 2000;
     for (let w = 0; w < WINDOWS; w++) {
       const start = t0 + w * 1000;
       await sleep(Math.max(0, start - 1500 - Date.now()));
       assert.is((await unaryRaw(toOne, REPORT, filterReport(start, w, { breakers: true }), tokens.proxy)).error, null);
       assert.is((await unaryRaw(toTwo, KERNEL, kernelReport(start, w), tokens.proxy)).error, null);
+      if (w === 4) cp.startReplica(three);
     }
+    for (const r of replicas) await until(async () => (await sample(r, 'meshlens_cp_peers')) === 2, `replica ${r.index + 1} to see 2 peers`);
     // An agent's retried delivery of an interval is accepted (ACKed) but neither counted nor forwarded again.
     const repeated = await unaryRaw(toTwo, KERNEL, kernelReport(t0 + (WINDOWS - 1) * 1000, WINDOWS - 1), tokens.proxy);
     assert.is(repeated.error, null);
@@ -130,6 +135,10 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
     // A forward is counted when the peer's answer is back, which can be after the peer judged the window it carried.
     await until(async () => JSON.stringify(await counts()) === JSON.stringify(expected), 'forwarding counts to settle', 10_000).catch(() => {});
     assert.equal(await counts(), expected);
+    // Replica 3 had the first windows as its peers' replay: all of them kept, so everything it holds came once.
+    const replayed = await Promise.all([one, two].map(async (r) => [await sample(r, 'meshlens_cp_peer_replayed_total', 'source="filter"'),
+      await sample(r, 'meshlens_cp_peer_replayed_total', 'source="kernel"')]));
+    assert.ok(replayed[0]![0]! >= 5 && replayed[0]![1] === 0 && replayed[1]![0] === 0 && replayed[1]![1]! >= 5, `replayed ${JSON.stringify(replayed)}`);
     for (const r of replicas) {
       for (const reason of ['queue_full', 'peer_gone', 'send_failed']) {
         assert.is(await sample(r, 'meshlens_cp_peer_forward_dropped_total', `reason="${reason}"`), 0, `replica ${r.index + 1} ${reason}`);
@@ -208,7 +217,7 @@ test('the per-peer queue is bounded: a peer that never answers holds maxInFlight
   const value = async (name: string, labels: Record<string, string> = {}) =>
     (await registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
   try {
-    peers.setPeers([address, '127.0.0.1:1']);
+    peers.setPeers([{ address }, { address: '127.0.0.1:1' }]);
     assert.equal(peers.peers(), [address], 'its own address is never a peer');
     assert.is(await value('meshlens_cp_peers'), 1);
     const metadata = bearer('proxy-token');
@@ -234,6 +243,65 @@ test('the per-peer queue is bounded: a peer that never answers holds maxInFlight
     peers.close();
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => blackHole.close(resolve));
+  }
+});
+
+test('a joining peer is replayed what it cannot hold, once: everything kept when new, what it missed when back, what preceded a restart', async () => {
+  // A real gRPC peer that records every report it is sent; the replicating side's clock is injected.
+  const received: number[] = [];
+  const server = new grpc.Server();
+  const raw = (b: Buffer) => b;
+  const report = { path: REPORT, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw };
+  server.addService({ Report: report }, { Report: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => { received.push(call.request[0]!); done(null, Buffer.alloc(0)); } });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const address = `127.0.0.1:${port}`;
+  let now = 0;
+  const registry = new Registry();
+  const peers = new TelemetryPeers({
+    self: '127.0.0.1:1', credentials: grpc.credentials.createInsecure(), registry, logger: silentLogger,
+    replayMs: 10_000, maxReplayBytes: 5_000, now: () => now,
+  });
+  const replayed = async () => (await registry.getSingleMetric('meshlens_cp_peer_replayed_total')!.get()).values.find((v) => v.labels.source === 'filter')?.value ?? 0;
+  const metadata = bearer('proxy-token');
+  const accept = (id: number) => peers.accepted('filter', Buffer.alloc(1000, id), metadata);
+  const delivered = (ids: number[]) => until(async () => received.length >= ids.length || undefined, `the peer to receive ${ids}`, 10_000)
+    .then(() => assert.equal([...received].sort((a, b) => a - b), ids));
+  try {
+    // Accepted while nobody else runs: 0 and 1 fall out of the 10 s kept by the time the peer appears, 2-8 are kept
+    // as far as 5,000 bytes go (the five newest, 4-8).
+    accept(0); accept(1);
+    now = 4_000;
+    for (let id = 2; id <= 8; id++) accept(id);
+    now = 12_000;
+    peers.setPeers([{ address, startedAtUnixMs: 100 }]);
+    await delivered([4, 5, 6, 7, 8]);
+    assert.is(await replayed(), 5);
+    // Known peer: forwarded, not kept for it twice.
+    accept(9);
+    await delivered([4, 5, 6, 7, 8, 9]);
+    // Its lease lapses and it returns as the same process: it is sent only what was accepted while it was away.
+    now = 13_000;
+    peers.setPeers([]);
+    now = 13_500;
+    accept(10);
+    now = 14_000;
+    peers.setPeers([{ address, startedAtUnixMs: 100 }]);
+    await delivered([4, 5, 6, 7, 8, 9, 10]);
+    // It restarts at the same address (a new start time) at 13,800 while it is a peer: it is sent what was accepted
+    // before then and is still kept (9 and 10: 7 and 8 are over 10 s old), not 11, forwarded to its address since.
+    received.length = 0;
+    now = 14_100;
+    accept(11);
+    await delivered([11]);
+    now = 15_000;
+    peers.setPeers([{ address, startedAtUnixMs: 13_800 }]);
+    await delivered([9, 10, 11]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal([...received].sort((a, b) => a - b), [9, 10, 11], 'nothing more');
+    assert.is(await replayed(), 5 + 1 + 2);
+  } finally {
+    peers.close();
+    server.forceShutdown();
   }
 });
 

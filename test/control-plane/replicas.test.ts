@@ -132,7 +132,7 @@ needs(etcdMissing(), test)('writes through any replica reach every proxy; replic
         (adminClient as any).ListReplicas({}, bearer(admin), (error: Error | null, value: unknown) => (error ? reject(error) : resolve(value))));
       const [overGrpc, overHttp] = await until(async () => {
         const both = [await listReplicas(), (await api(replicas[0], 'GET', '/v1/replicas')).json];
-        const grpcRows = both[0].replicas.map((r: any) => ({ ...r, updatedAtUnixMs: Number(r.updatedAtUnixMs) }));
+        const grpcRows = both[0].replicas.map((r: any) => ({ ...r, updatedAtUnixMs: Number(r.updatedAtUnixMs), startedAtUnixMs: Number(r.startedAtUnixMs) }));
         return JSON.stringify(grpcRows) === JSON.stringify(both[1].replicas) && [grpcRows, both[1].replicas];
       }, 'Admin.ListReplicas and GET /v1/replicas to give the same answer', 15_000);
       assert.equal(overGrpc, overHttp);

@@ -166,6 +166,28 @@ Verdicts('a clean run of 60 windows flags nothing', () => {
   assert.ok(correlator.endpoints().every((e) => e.history.length === 1 && e.history[0]!.to === 'healthy'), 'one change each: unknown → healthy');
 });
 
+Verdicts('a joining replica judges nothing before evaluateFromMs, then every window it was sent, oldest first: as one that ran throughout', () => {
+  // A replica that ran throughout, and one that starts during window 6: it receives windows 6-7 live before windows
+  // 0-5 arrive as its peers' catch-up replay. Held until 9,500, it judges all 8 in order and agrees; judging window
+  // 6 on arrival (no hold) would have skipped 0-5 for good. C fails from window 4. Each window's traffic is seeded by
+  // its number, so both replicas see the same reports.
+  const profile = (w: number): Record<string, Profile> => (w >= 4 ? { C: { errorRatio: 0.2 } } : {});
+  const throughout = new Correlator(new CorrelationWindows());
+  for (let w = 0; w < 8; w++) {
+    feed(throughout.windows, w, rng(100 + w), profile(w));
+    throughout.evaluate((w + 1) * 1000 + 500);
+  }
+  const joining = new Correlator(new CorrelationWindows(), { evaluateFromMs: 9_500 });
+  for (const w of [6, 7]) {
+    feed(joining.windows, w, rng(100 + w), profile(w));
+    assert.is(joining.evaluate((w + 1) * 1000 + 500), 0, `held at window ${w}`);
+  }
+  for (let w = 0; w < 6; w++) feed(joining.windows, w, rng(100 + w), profile(w));
+  assert.is(joining.evaluate(9_500), 8);
+  assert.equal(joining.endpoints(), throughout.endpoints());
+  assert.is(verdictsOf(joining)['10.0.1.2:8080'], 'app-failing');
+});
+
 Verdicts('faults from window 20: B 3 % loss → network-suspect, C 20 % errors → app-failing, D stays healthy; all in the first faulty window', () => {
   const windows = new CorrelationWindows();
   const correlator = new Correlator(windows);

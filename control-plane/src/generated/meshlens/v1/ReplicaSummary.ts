@@ -34,6 +34,10 @@ export interface ReplicaSummary {
    * Where the other replicas forward telemetry to it ("host:port", --advertise-address); empty from older replicas.
    */
   'advertiseAddress'?: (string);
+  /**
+   * When its process started (a restart shows as a new value); 0 from older replicas.
+   */
+  'startedAtUnixMs'?: (number | string | Long);
 }
 
 /**
@@ -68,4 +72,8 @@ export interface ReplicaSummary__Output {
    * Where the other replicas forward telemetry to it ("host:port", --advertise-address); empty from older replicas.
    */
   'advertiseAddress': (string);
+  /**
+   * When its process started (a restart shows as a new value); 0 from older replicas.
+   */
+  'startedAtUnixMs': (string);
 }
