@@ -32,7 +32,7 @@ const wallMs = () => performance.timeOrigin + performance.now();
 
 // ---------------------------------------------------------------- worker side (simulated filters)
 interface WorkerCommand {
-  cmd: 'connect' | 'collect' | 'report' | 'close' | 'reconnecting' | 'acked' | 'mark' | 'failedOver';
+  cmd: 'connect' | 'collect' | 'report' | 'close' | 'reconnecting' | 'acked' | 'mark' | 'failedOver' | 'bare';
   port?: number; token?: string; streams?: number; perConnection?: number; prefix?: string;
   version?: string; t0?: number; durationMs?: number; concurrency?: number; routes?: number;
   addresses?: string[]; address?: string; pick?: import('../control-plane/reconnecting-streams.ts').Pick;
@@ -82,6 +82,21 @@ async function runWorker(): Promise<void> {
           cpuMs: (cpu.user + cpu.system) / 1000, loopDelayP99Ms: markedAt!.loop.percentile(99) / 1e6, loopDelayMaxMs: markedAt!.loop.max / 1e6 });
       };
       wait();
+    } else if (command.cmd === 'bare') {
+      // `streams` streams, each on its own connection, to the bare server; done when each has its first message.
+      const { H2GrpcStream, requestHeaderBlock } = await import('../control-plane/h2-stream.ts');
+      const address = `127.0.0.1:${command.port}`;
+      const block = requestHeaderBlock(address, '/meshlens.v1.PolicyDiscovery/StreamPolicies', command.token!);
+      const first = requestType.encode({ node: { id: 'bare', worker: 'main' } }).finish();
+      const bare: import('../control-plane/h2-stream.ts').H2GrpcStream[] = [];
+      let answered = 0;
+      if (command.streams === 0) send({ evt: 'bare' });
+      for (let i = 0; i < command.streams!; i++) {
+        bare.push(new H2GrpcStream(address, block, first, {
+          connected: () => {}, ended: () => {},
+          message: () => { if (++answered === command.streams) { for (const stream of bare) stream.destroy(); send({ evt: 'bare' }); } },
+        }));
+      }
     } else if (command.cmd === 'acked') {
       const wait = () => {
         const times = reconnecting!.ackTimes(command.version!);
@@ -438,6 +453,8 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
     // stream = refused or failed attempts before the one that worked.
     const endings: Record<string, number> = {};
     for (const f of failed) for (const [k, v] of Object.entries(f.endings as Record<string, number>)) endings[k] = (endings[k] ?? 0) + v;
+    const movedStreams = marked.reduce((sum, m) => sum + m.count, 0);
+    const floor = await bareHttp2Floor(workers, movedStreams);
     return {
       replicas: 3,
       etcdMembers: 3,
@@ -463,6 +480,9 @@ async function measureReplicas(streams: number, workerCount: number, rounds: num
         cpuMs: { windowWallMs: Math.round(failoverWallMs), replicas: [cpuMs(0), cpuMs(1)], etcd: etcdPids.map((_, k) => cpuMs(2 + k)),
           harness: Math.round(failed.reduce((sum, f) => sum + f.cpuMs, 0)) },
         harnessLoopDelayMs: { p99: round1(Math.max(...failed.map((f) => f.loopDelayP99Ms))), max: round1(Math.max(...failed.map((f) => f.loopDelayMaxMs))) },
+        // Measured in the same run: the CPU a bare node:http2 server spends on as many connections, one stream each.
+        // Under Envoy's round robin every moved stream lands on one survivor, so this is a floor under its share.
+        bareNodeHttp2: floor,
       },
       streamEndings: endings,
     };
@@ -540,6 +560,28 @@ async function main(): Promise<void> {
       streamsPerProxy: { target: 1, measured: perProxy.streamsPerProxy, ok: perProxy.streamsPerProxy === 1 },
     },
   }) + '\n');
+}
+
+/**
+ * CPU of bare-http2-server.mjs while the harness workers open `streams` streams to it, each on its own connection
+ * and answered once: the part of a survivor's work that is Node's before any meshlens code runs.
+ */
+async function bareHttp2Floor(workers: ChildProcess[], streams: number) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./bare-http2-server.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = Number(await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`bare-http2-server exited with ${code}`)));
+      createInterface({ input: child.stdout! }).once('line', resolve);
+    }));
+    const before = procStats(child.pid!).cpuSeconds;
+    const started = wallMs();
+    const per = Math.ceil(streams / workers.length);
+    await Promise.all(workers.map((worker, w) => request(worker, { cmd: 'bare', port, token: 'b'.repeat(32), streams: Math.max(0, Math.min(per, streams - w * per)) }, 'bare')));
+    const cpuMs = Math.round((procStats(child.pid!).cpuSeconds - before) * 1000);
+    return { streams, cpuMs, perConnectionMs: Math.round((cpuMs / streams) * 1000) / 1000, wallMs: Math.round(wallMs() - started) };
+  } finally {
+    child.kill('SIGKILL');
+  }
 }
 
 /** The headline figures of measureReplicas (null when etcd is missing here: the run says why in `replicated`). */
