@@ -12,7 +12,7 @@
 // An etcd confirmation's id is the snapshot version of the write that created it: unique and increasing across
 // replicas without a counter of its own.
 import type Database from 'better-sqlite3';
-import type { KeyValue, RequestOp } from './etcd-client.ts';
+import type { KeyValue, RangeRequest, RequestOp } from './etcd-client.ts';
 import { prefixEnd, sortableNumber as pad, valueText as text } from './etcd-client.ts';
 import { failedPrecondition } from './errors.ts';
 import type { EtcdPolicyStore } from './etcd-policy-store.ts';
@@ -203,13 +203,13 @@ export class EtcdConfirmations implements ConfirmationStore {
   recording(policyId: string, build: (previous: Row | undefined, result: WriteResult) => { row: NewRow; previous?: Resolution }, stored: (row: Row) => void): Alongside {
     return async (result) => {
       const pendingKey = this.#pendingKey(policyId);
-      const read = await this.#store.client.txn({ success: [{ requestRange: { key: pendingKey } }, { requestRange: { ...this.#prefix('resolved'), keysOnly: true } }] });
+      const read = await this.#store.client.txn({ success: [{ requestRange: { key: pendingKey } }, { requestRange: this.#oldestResolved() }] });
       const [kv] = read.responses[0].responseRange!.kvs;
       const previous = kv ? JSON.parse(text(kv)!) as Row : undefined;
       const next = build(previous, result);
       const row: Row = { ...next.row, id: result.snapshotVersion, state: 'PENDING', resolved_at_ms: null, reason: null, scopes_json: null };
       const success: RequestOp[] = [{ requestPut: { key: pendingKey, value: Buffer.from(JSON.stringify(row)) } }];
-      if (previous && next.previous) success.push(...this.#resolvedOps(previous, next.previous, read.responses[1].responseRange!.kvs));
+      if (previous && next.previous) success.push(...this.#resolvedOps(previous, next.previous, read.responses[1].responseRange!));
       stored(row);
       // Another replica resolving or replacing the previous one meanwhile fails the Txn; the store reads and tries again.
       return { compare: [{ key: pendingKey, target: 'MOD', result: 'EQUAL', modRevision: kv?.modRevision ?? '0' }], success };
@@ -220,7 +220,7 @@ export class EtcdConfirmations implements ConfirmationStore {
     return this.#store.guard(async () => {
       const read = this.#read.get(row);
       if (!read) throw new Error(`confirmation ${row.id} was not read from the store`);
-      const resolvedKeys = (await this.#store.client.range({ ...this.#prefix('resolved'), keysOnly: true })).kvs;
+      const resolvedKeys = await this.#store.client.range(this.#oldestResolved());
       const compare = [{ key: this.#pendingKey(row.policy_id), target: 'MOD' as const, result: 'EQUAL' as const, modRevision: read.pending }];
       // Confirmed (or superseded) for the policy as current() saw it: a write meanwhile makes that verdict stale.
       if (read.policy !== undefined) compare.push({ key: this.#store.key('policies', row.policy_id), target: 'MOD', result: 'EQUAL', modRevision: read.policy });
@@ -233,24 +233,31 @@ export class EtcdConfirmations implements ConfirmationStore {
       const read = this.#read.get(row);
       if (!read) throw new Error(`confirmation ${row.id} was not read from the store`);
       const pendingKey = this.#pendingKey(row.policy_id);
-      const now = await this.#store.client.txn({ success: [{ requestRange: { key: pendingKey } }, { requestRange: { ...this.#prefix('resolved'), keysOnly: true } }] });
+      const now = await this.#store.client.txn({ success: [{ requestRange: { key: pendingKey } }, { requestRange: this.#oldestResolved() }] });
       // Resolved by another replica: retrying the write could not succeed, so it stops here.
       if (now.responses[0].responseRange!.kvs[0]?.modRevision !== read.pending) throw failedPrecondition(`confirmation ${row.id} is no longer pending`);
       return {
         compare: [{ key: pendingKey, target: 'MOD', result: 'EQUAL', modRevision: read.pending }],
-        success: this.#resolvedOps(row, r, now.responses[1].responseRange!.kvs, true),
+        success: this.#resolvedOps(row, r, now.responses[1].responseRange!, true),
       };
     };
   }
 
+  /**
+   * The oldest resolved keys a write may trim, and (etcd's `count`, which ignores `limit`) how many there are: a
+   * write reads MAX_TRIM_PER_TXN keys, not all MAX_RESOLVED. Keys sort by key, i.e. oldest first (ids zero-padded).
+   */
+  #oldestResolved(): RangeRequest {
+    return { ...this.#prefix('resolved'), keysOnly: true, limit: MAX_TRIM_PER_TXN };
+  }
+
   /** Puts `row` resolved (deleting its pending key unless a new one replaces it) and trims the oldest beyond MAX_RESOLVED. */
-  #resolvedOps(row: Row, r: Resolution, resolvedKeys: KeyValue[], deletePending = false): RequestOp[] {
-    const excess = Math.min(MAX_TRIM_PER_TXN, Math.max(0, resolvedKeys.length + 1 - MAX_RESOLVED));
+  #resolvedOps(row: Row, r: Resolution, oldest: { kvs: KeyValue[]; count: string }, deletePending = false): RequestOp[] {
+    const excess = Math.min(MAX_TRIM_PER_TXN, Math.max(0, Number(oldest.count) + 1 - MAX_RESOLVED));
     return [
       ...(deletePending ? [{ requestDeleteRange: { key: this.#pendingKey(row.policy_id) } }] : []),
       { requestPut: { key: this.#resolvedKey(row.id), value: Buffer.from(JSON.stringify(resolved(row, r))) } },
-      // Keys come sorted by key, i.e. oldest first (ids are zero-padded).
-      ...resolvedKeys.slice(0, excess).map((kv) => ({ requestDeleteRange: { key: Buffer.from(kv.key) } })),
+      ...oldest.kvs.slice(0, excess).map((kv) => ({ requestDeleteRange: { key: Buffer.from(kv.key) } })),
     ];
   }
 

@@ -31,6 +31,7 @@ export type { WatchResponse__Output as WatchResponse } from './generated/etcdser
 export type { KeyValue__Output as KeyValue } from './generated/mvccpb/KeyValue.ts';
 import type { KeyValue__Output as KeyValue } from './generated/mvccpb/KeyValue.ts';
 export type { RequestOp } from './generated/etcdserverpb/RequestOp.ts';
+export type { RangeRequest } from './generated/etcdserverpb/RangeRequest.ts';
 export type { Compare } from './generated/etcdserverpb/Compare.ts';
 
 const ENDPOINT = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;
