@@ -174,7 +174,9 @@ export class TelemetryPeers {
     const authorization = metadata.get('authorization')[0];
     if (typeof authorization !== 'string') return;   // accepted reports always carried one (auth.ts)
     try {
-      const item = { source, bytes, authorization };
+      // Its own copy: the bytes may be a view into a larger receive buffer, which keeping them would keep whole (the
+      // bounds count report bytes, and the replay keeps them for replayMs).
+      const item = { source, bytes: Buffer.from(bytes), authorization };
       this.#keep(item, this.#now());
       for (const peer of this.#peers.values()) {
         this.#enqueue(peer, item);
