@@ -78,10 +78,11 @@ export interface ControlPlaneOptions {
 
 /**
  * etcd store: how long a starting replica waits before it judges windows, so that the reports its peers replay to
- * it (telemetry-peers.ts) are in them first. The peers read the registry after each publish (every second; this
- * replica publishes at once) and replay at most their queue's bytes, so ~1 s to be seen and well under a second to
- * receive, measured in test/control-plane/peers.test.ts; a report replayed later lands in a window already judged,
- * which keeps it without changing a verdict (correlator.ts).
+ * it (telemetry-peers.ts) are in them first. This replica publishes itself at once and the peers read the registry
+ * after each of their publishes (every second), so they see it within about a second and replay at most their queue's
+ * 16 MiB; test/control-plane/peers.test.ts, a replica started five windows late, has every replayed report in before
+ * this ends, also under two busy loops. A report replayed later lands in a window already judged, which keeps it
+ * without changing a verdict (correlator.ts).
  */
 export const PEER_CATCH_UP_MS = 3000;
 
