@@ -578,7 +578,7 @@ async function bareHttp2Floor(workers: ChildProcess[], streams: number) {
     const per = Math.ceil(streams / workers.length);
     await Promise.all(workers.map((worker, w) => request(worker, { cmd: 'bare', port, token: 'b'.repeat(32), streams: Math.max(0, Math.min(per, streams - w * per)) }, 'bare')));
     const cpuMs = Math.round((procStats(child.pid!).cpuSeconds - before) * 1000);
-    return { streams, cpuMs, perConnectionMs: Math.round((cpuMs / streams) * 1000) / 1000, wallMs: Math.round(wallMs() - started) };
+    return { streams, cpuMs, perConnectionMs: streams > 0 ? Math.round((cpuMs / streams) * 1000) / 1000 : 0, wallMs: Math.round(wallMs() - started) };
   } finally {
     child.kill('SIGKILL');
   }
