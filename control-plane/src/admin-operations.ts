@@ -2,7 +2,7 @@
 // call these. Writes validate first (policy-model.ts), commit to the store, and only then publish a new snapshot.
 import { dryRun, type ReplayResult } from './breaker-replay.ts';
 import { invalidArgument } from './errors.ts';
-import { checkPolicyLimits, checkSnapshotLimits, pageOf } from './limits.ts';
+import { checkPolicyLimits, checkSnapshotLimits, LIMITS, pageOf } from './limits.ts';
 import { validatePolicy } from './policy-model.ts';
 import type { Logger } from './logging.ts';
 import type { PolicyJson } from './policy-types.ts';
@@ -132,6 +132,11 @@ export class AdminOperations {
   async replicas(): Promise<{ replicas: ReplicaSummary[] }> {
     const all = this.#options.replicas ? await this.#options.replicas() : [this.replicaSummary('local')];
     return { replicas: all.sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0)) };
+  }
+
+  /** This replica's correlation state, for a replica that joins (Correlator.exportState), within one gRPC answer. */
+  correlatorState(): { stateJson: string } {
+    return { stateJson: this.#options.correlator.exportState(LIMITS.maxSendMessageBytes - 1024) };
   }
 
   /** Joined flows of the kept windows, newest window first. */

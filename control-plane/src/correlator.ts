@@ -61,6 +61,8 @@ interface EndpointState {
   previous: EndpointWindow | undefined;     // the endpoint's window before, merged into the judged span
 }
 
+const endpointKey = (cluster: string, endpoint: string) => `${cluster}\u0000${endpoint}`;
+
 export class Correlator {
   readonly windows: CorrelationWindows;
   readonly options: VerdictOptions;
@@ -114,7 +116,7 @@ export class Correlator {
     const judged: { state: EndpointState; window: EndpointWindow; span: EndpointWindow }[] = [];
     const clusters = new Map<string, { requests: number; durationMsSum: number; srttSum: number; srttSegs: number }>();
     for (const window of join.endpoints) {
-      const key = `${window.cluster}\u0000${window.endpoint}`;
+      const key = endpointKey(window.cluster, window.endpoint);
       let state = this.#endpoints.get(key);
       if (!state) {
         this.#makeRoom();
@@ -160,6 +162,44 @@ export class Correlator {
       state.windowEndUnixMs = join.endMs;
       state.lastSeenWindow = join.index;
     }
+  }
+
+  /**
+   * Everything judging the next window needs (per endpoint: baseline, verdict with its hysteresis, departures, the
+   * previous window of its span, history) and the last window judged, as JSON of at most `maxBytes`: what a joining
+   * replica takes from a peer so its baselines reach as far back as the peer's, not only over the windows replayed.
+   */
+  exportState(maxBytes = Infinity): string {
+    // Within maxBytes (a gRPC answer is bounded), the most recently seen endpoints; the others are left out and start
+    // afresh on the joining replica. Listed in this correlator's own order, which its listings follow.
+    const encoded = new Map<EndpointState, string>();
+    let bytes = 128, omitted = 0;
+    for (const state of [...this.#endpoints.values()].sort((a, b) => b.lastSeenWindow - a.lastSeenWindow)) {
+      const json = JSON.stringify(state);
+      const size = Buffer.byteLength(json) + 1;
+      if (bytes + size > maxBytes) { omitted++; continue; }
+      encoded.set(state, json);
+      bytes += size;
+    }
+    const endpoints = [...this.#endpoints.values()].filter((state) => encoded.has(state)).map((state) => encoded.get(state)!);
+    const lastEvaluated = Number.isFinite(this.#lastEvaluated) ? this.#lastEvaluated : null;
+    return `{"format":1,"lastEvaluated":${lastEvaluated},"omitted":${omitted},"endpoints":[${endpoints.join(',')}]}`;
+  }
+
+  /**
+   * Takes a peer's exportState() before this correlator judged anything: windows up to the peer's last judged one
+   * count as judged here too, later ones are judged here on that state. Returns the endpoints taken, or undefined
+   * (and changes nothing) once a window was judged here or when the state is not one this version reads.
+   */
+  importState(json: string): number | undefined {
+    if (this.evaluatedWindows > 0) return undefined;
+    const state = JSON.parse(json) as { format?: number; lastEvaluated?: number | null; endpoints?: EndpointState[] };
+    if (state.format !== 1 || !Array.isArray(state.endpoints)) return undefined;
+    const endpoints = state.endpoints.slice(-this.#maxEndpoints);
+    this.#endpoints.clear();
+    for (const endpoint of endpoints) this.#endpoints.set(endpointKey(endpoint.cluster, endpoint.endpoint), endpoint);
+    if (typeof state.lastEvaluated === 'number') this.#lastEvaluated = state.lastEvaluated;
+    return endpoints.length;
   }
 
   #makeRoom(): void {

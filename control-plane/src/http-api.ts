@@ -65,6 +65,8 @@ export function createHttpApi(options: HttpApiOptions): Server {
     },
     // Rollout totals per control-plane replica (Admin.ListReplicas over gRPC).
     { method: 'GET', pattern: /^\/v1\/replicas$/, operation: 'ListReplicas', handler: () => ops.replicas() },
+    // The correlation state a joining replica takes from a peer (Admin.GetCorrelatorState over gRPC).
+    { method: 'GET', pattern: /^\/v1\/correlator-state$/, operation: 'GetCorrelatorState', handler: () => ops.correlatorState() },
     { method: 'GET', pattern: /^\/v1\/correlations$/, operation: 'ListCorrelations', handler: () => ops.correlationReport() },
     { method: 'GET', pattern: /^\/v1\/endpoints$/, operation: 'ListEndpoints', handler: () => ops.endpoints() },
     { method: 'GET', pattern: /^\/v1\/breakers$/, operation: 'ListBreakers', handler: () => ops.breakers() },

@@ -22,7 +22,7 @@ import type { PolicyStore } from './policy-store.ts';
 import { SqlitePolicyStore } from './sqlite-policy-store.ts';
 import { EtcdPolicyStore, type EtcdPolicyStoreOptions } from './etcd-policy-store.ts';
 import type { Snapshot } from './snapshot.ts';
-import { packageDefinition } from './protos.ts';
+import { messageType, packageDefinition } from './protos.ts';
 import { RolloutTracker } from './rollout.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { TelemetryStore } from './telemetry-store.ts';
@@ -239,15 +239,41 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     credentials: tls ? grpc.credentials.createSsl(tls.ca ?? tls.cert, tls.ca ? tls.key : null, tls.ca ? tls.cert : null) : grpc.credentials.createInsecure(),
   });
   // The registry read after each publish is the peer list: a replica whose lease lapsed (5 s) stops being a peer.
+  let stateTaken = false;
   const publish = () => {
     if (publishing || !etcdStore) return;
     publishing = true;
     etcdStore.publishReplica({ ...operations.replicaSummary(replicaId), advertiseAddress, startedAtUnixMs })
       .then(() => etcdStore.replicas())
-      .then((rows) => { if (!closed) peers!.setPeers(rows.map((row) => ({ address: row.advertiseAddress ?? '', startedAtUnixMs: row.startedAtUnixMs }))); })
+      .then((rows) => {
+        if (closed) return;
+        peers!.setPeers(rows.map((row) => ({ address: row.advertiseAddress ?? '', startedAtUnixMs: row.startedAtUnixMs })));
+        if (!stateTaken) {
+          stateTaken = true;
+          takeCorrelatorState();
+        }
+      })
       .catch((error) => {
         if (now() - lastPublishError >= 60_000) { lastPublishError = now(); logger.warn('replica summary not published', { error: String(error) }); }
       }).finally(() => { publishing = false; });
+  };
+  // Once, at the first registry read: the longest-running peer's baselines and verdicts (Correlator.importState), so
+  // this replica's reach as far back as theirs and not only over the windows replayed to it. Asked with an admin
+  // token of the shared token file; without a peer, or with an answer after this replica judged a window, it keeps
+  // its own (logged).
+  const takeCorrelatorState = () => {
+    const adminToken = Object.values(tokens.admin)[0];
+    if (!adminToken || peers!.peers().length === 0) return;
+    const stateType = messageType('CorrelatorState');
+    peers!.askLongestRunning('/meshlens.v1.Admin/GetCorrelatorState', new Uint8Array(0), `Bearer ${adminToken}`, options.peers?.catchUpMs ?? PEER_CATCH_UP_MS)
+      .then((bytes) => {
+        if (!bytes || closed) return;
+        const { stateJson } = stateType.decode(bytes) as unknown as { stateJson: string };
+        const taken = correlator.importState(stateJson);
+        if (taken === undefined) logger.warn('correlation state from a peer not taken (a window was judged here first, or its format is unknown)');
+        else logger.info('correlation state taken from a peer', { endpoints: taken });
+      })
+      .catch((error) => logger.warn('correlation state not taken from a peer', { error: String(error) }));
   };
   // Published at once, not a second later: the others' catch-up of this replica starts when they read it.
   publish();

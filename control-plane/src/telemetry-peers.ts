@@ -138,7 +138,12 @@ export class TelemetryPeers {
     const now = this.#now();
     for (const [address, row] of live) {
       if (this.#peers.has(address)) continue;
-      const channelOptions: grpc.ChannelOptions = this.#options.authority ? { 'grpc.default_authority': this.#options.authority } : {};
+      // Answers are empty but for askLongestRunning's correlation state: at most 1,000 endpoints with 32 history entries
+      // each, ~12 MB at worst, past grpc-js's 4 MiB default.
+      const channelOptions: grpc.ChannelOptions = {
+        'grpc.max_receive_message_length': 32 * 1024 * 1024,
+        ...(this.#options.authority ? { 'grpc.default_authority': this.#options.authority } : {}),
+      };
       const peer: Peer = {
         address, startedAtUnixMs: row.startedAtUnixMs, client: new grpc.Client(address, this.#options.credentials, channelOptions),
         queue: [], head: 0, queuedBytes: 0, inFlight: 0, gone: false,
@@ -156,6 +161,22 @@ export class TelemetryPeers {
       this.#options.logger.info('peer replica added', { peer: address, replayedReports: replayed });
     }
     this.#peerGauge.set(this.#peers.size);
+  }
+
+  /**
+   * A unary call (raw bytes both ways) to the live peer that has run longest, i.e. holds the longest history; undefined
+   * without peers. Rejects as the call does.
+   */
+  askLongestRunning(path: string, request: Uint8Array, authorization: string, deadlineMs = this.#deadlineMs): Promise<Buffer | undefined> {
+    let oldest: Peer | undefined;
+    for (const peer of this.#peers.values()) {
+      if (!oldest || (peer.startedAtUnixMs ?? Infinity) < (oldest.startedAtUnixMs ?? Infinity)) oldest = peer;
+    }
+    if (!oldest) return Promise.resolve(undefined);
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', authorization);
+    return new Promise((resolve, reject) => oldest.client.makeUnaryRequest(path, identity, (b: Buffer) => b, request, metadata,
+      { deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response))));
   }
 
   peers(): string[] {

@@ -4,7 +4,8 @@
 // may spread them; the test proves:
 // - replica 3, which received nothing from a proxy and starts five windows late, joins them: the same per-endpoint
 //   verdicts, history, baselines, joined flows and route attribution as replicas 1 and 2 (HTTP JSON and gRPC Admin),
-//   the same breaker view, the same network-suspect set version (the first windows reach it as its peers' replay);
+//   the same breaker view, the same network-suspect set version (the first windows reach it as its peers' replay, the
+//   verdicts of those its peers had judged as the longest-running peer's correlation state);
 // - every report is ingested exactly once per replica and forwarded once per peer: a forwarded report is not
 //   forwarded again, a kernel report repeated by its agent is not forwarded (counts exact);
 // - kill -9 of replica 2: the report forwarded to it is counted as failed, its lease lapses and it stops being a
@@ -135,6 +136,12 @@ needs(etcdMissing(), test)('a filter report on replica 1 and a kernel report on 
     // A forward is counted when the peer's answer is back, which can be after the peer judged the window it carried.
     await until(async () => JSON.stringify(await counts()) === JSON.stringify(expected), 'forwarding counts to settle', 10_000).catch(() => {});
     assert.equal(await counts(), expected);
+    // Replica 3 took the longest-running peer's correlation state as it started (Admin.GetCorrelatorState): the windows
+    // that peer had judged by then count as judged on replica 3, which judged only the later ones itself.
+    const judgedWindows = await Promise.all(replicas.map((r) => sample(r, 'meshlens_cp_correlation_windows_total')));
+    assert.ok(judgedWindows[2]! < judgedWindows[0]! && judgedWindows[0] === judgedWindows[1], `windows judged: ${judgedWindows}`);
+    const state = JSON.parse((await api(one, '/v1/correlator-state')).json.stateJson);
+    assert.equal([state.format, state.lastEvaluated, state.endpoints.length], [1, lastEnd / 1000 - 1, 3], 'the state over HTTP too');
     // Replica 3 had the first windows as its peers' replay: all of them kept, so everything it holds came once.
     const replayed = await Promise.all([one, two].map(async (r) => [await sample(r, 'meshlens_cp_peer_replayed_total', 'source="filter"'),
       await sample(r, 'meshlens_cp_peer_replayed_total', 'source="kernel"')]));

@@ -149,6 +149,14 @@ function feed(windows: CorrelationWindows, w: number, next: () => number, faults
   windows.addKernelReport('node', start + 300, start + 1300, flows, [{ netns: 1, proxyId: 'client' }]);
 }
 
+/** Feeds windows [from, to), each seeded by `seed` + its number (so two correlators see the same traffic), judging each as it closes. */
+function judgeSeeded(correlator: Correlator, from: number, to: number, seed: number, profile: (w: number) => Record<string, Profile>): void {
+  for (let w = from; w < to; w++) {
+    feed(correlator.windows, w, rng(seed + w), profile(w));
+    correlator.evaluate((w + 1) * 1000 + 500);
+  }
+}
+
 const verdictsOf = (c: Correlator) => Object.fromEntries(c.endpoints().map((e) => [e.endpoint, e.verdict]));
 
 Verdicts('a clean run of 60 windows flags nothing', () => {
@@ -173,10 +181,7 @@ Verdicts('a joining replica judges nothing before evaluateFromMs, then every win
   // its number, so both replicas see the same reports.
   const profile = (w: number): Record<string, Profile> => (w >= 4 ? { C: { errorRatio: 0.2 } } : {});
   const throughout = new Correlator(new CorrelationWindows());
-  for (let w = 0; w < 8; w++) {
-    feed(throughout.windows, w, rng(100 + w), profile(w));
-    throughout.evaluate((w + 1) * 1000 + 500);
-  }
+  judgeSeeded(throughout, 0, 8, 100, profile);
   const joining = new Correlator(new CorrelationWindows(), { evaluateFromMs: 9_500 });
   for (const w of [6, 7]) {
     feed(joining.windows, w, rng(100 + w), profile(w));
@@ -186,6 +191,36 @@ Verdicts('a joining replica judges nothing before evaluateFromMs, then every win
   assert.is(joining.evaluate(9_500), 8);
   assert.equal(joining.endpoints(), throughout.endpoints());
   assert.is(verdictsOf(joining)['10.0.1.2:8080'], 'app-failing');
+});
+
+Verdicts('a joining replica that takes a peer\'s state judges on the peer\'s baselines and history through a fault that began before its kept windows', () => {
+  // The peer ran 20 windows, B losing 3 % of its packets from window 8. A replica joining at window 20 is sent only
+  // the last windows (it keeps 10), all of them lossy for B. With the peer's state it judges windows 20-29 exactly as
+  // the peer does.
+  const profile = (w: number): Record<string, Profile> => (w >= 8 ? { B: { lossRatio: 0.03 } } : {});
+  const peer = new Correlator(new CorrelationWindows());
+  judgeSeeded(peer, 0, 20, 200, profile);
+  const joining = new Correlator(new CorrelationWindows());
+  const alone = new Correlator(new CorrelationWindows());
+  assert.is(joining.importState(peer.exportState()), 3);
+  for (let w = 10; w < 20; w++) for (const c of [joining, alone]) feed(c.windows, w, rng(200 + w), profile(w));   // the replay
+  for (const c of [peer, joining, alone]) judgeSeeded(c, 20, 30, 200, profile);
+  assert.equal(joining.endpoints(), peer.endpoints());
+  // B's verdict is the same either way (loss reads against B's peers too), but alone it has no healthy history and no
+  // baseline: every window it holds departs.
+  const lossy = (c: Correlator) => c.endpoint(CLUSTER, '10.0.0.2:8080')!;
+  assert.equal(lossy(joining).history.map((h) => [h.to, h.windowEndUnixMs]), [['healthy', 1000], ['network-suspect', 9000]]);
+  assert.is(lossy(joining).baseline!.windows, 8);
+  assert.equal(lossy(alone).history.map((h) => [h.from, h.to]), [['unknown', 'network-suspect']]);
+  assert.is(lossy(alone).baseline, undefined);
+  // Bounded: past maxBytes the least recently seen endpoints are left out (counted), the newest kept.
+  const full = Buffer.byteLength(peer.exportState());
+  const trimmed = JSON.parse(peer.exportState(full - 10));
+  assert.equal([trimmed.endpoints.length, trimmed.omitted], [2, 1]);
+  assert.ok(Buffer.byteLength(peer.exportState(full - 10)) <= full - 10);
+  // Only before it judged anything, and only a state this version reads.
+  assert.is(joining.importState(peer.exportState()), undefined);
+  assert.is(new Correlator(new CorrelationWindows()).importState('{"format":2,"endpoints":[]}'), undefined);
 });
 
 Verdicts('faults from window 20: B 3 % loss → network-suspect, C 20 % errors → app-failing, D stays healthy; all in the first faulty window', () => {

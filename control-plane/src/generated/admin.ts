@@ -10,6 +10,7 @@ import type { CollectionGap as _meshlens_v1_CollectionGap, CollectionGap__Output
 import type { ConfirmSpec as _meshlens_v1_ConfirmSpec, ConfirmSpec__Output as _meshlens_v1_ConfirmSpec__Output } from './meshlens/v1/ConfirmSpec.ts';
 import type { Confirmation as _meshlens_v1_Confirmation, Confirmation__Output as _meshlens_v1_Confirmation__Output } from './meshlens/v1/Confirmation.ts';
 import type { Correlation as _meshlens_v1_Correlation, Correlation__Output as _meshlens_v1_Correlation__Output } from './meshlens/v1/Correlation.ts';
+import type { CorrelatorState as _meshlens_v1_CorrelatorState, CorrelatorState__Output as _meshlens_v1_CorrelatorState__Output } from './meshlens/v1/CorrelatorState.ts';
 import type { DeletePolicyRequest as _meshlens_v1_DeletePolicyRequest, DeletePolicyRequest__Output as _meshlens_v1_DeletePolicyRequest__Output } from './meshlens/v1/DeletePolicyRequest.ts';
 import type { DeletePolicyResponse as _meshlens_v1_DeletePolicyResponse, DeletePolicyResponse__Output as _meshlens_v1_DeletePolicyResponse__Output } from './meshlens/v1/DeletePolicyResponse.ts';
 import type { DryRunRequest as _meshlens_v1_DryRunRequest, DryRunRequest__Output as _meshlens_v1_DryRunRequest__Output } from './meshlens/v1/DryRunRequest.ts';
@@ -18,6 +19,7 @@ import type { DryRunScope as _meshlens_v1_DryRunScope, DryRunScope__Output as _m
 import type { EndpointSignals as _meshlens_v1_EndpointSignals, EndpointSignals__Output as _meshlens_v1_EndpointSignals__Output } from './meshlens/v1/EndpointSignals.ts';
 import type { EndpointStatus as _meshlens_v1_EndpointStatus, EndpointStatus__Output as _meshlens_v1_EndpointStatus__Output } from './meshlens/v1/EndpointStatus.ts';
 import type { FlowEntry as _meshlens_v1_FlowEntry, FlowEntry__Output as _meshlens_v1_FlowEntry__Output } from './meshlens/v1/FlowEntry.ts';
+import type { GetCorrelatorStateRequest as _meshlens_v1_GetCorrelatorStateRequest, GetCorrelatorStateRequest__Output as _meshlens_v1_GetCorrelatorStateRequest__Output } from './meshlens/v1/GetCorrelatorStateRequest.ts';
 import type { GetHistoryRequest as _meshlens_v1_GetHistoryRequest, GetHistoryRequest__Output as _meshlens_v1_GetHistoryRequest__Output } from './meshlens/v1/GetHistoryRequest.ts';
 import type { GetHistoryResponse as _meshlens_v1_GetHistoryResponse, GetHistoryResponse__Output as _meshlens_v1_GetHistoryResponse__Output } from './meshlens/v1/GetHistoryResponse.ts';
 import type { GetPolicyRequest as _meshlens_v1_GetPolicyRequest, GetPolicyRequest__Output as _meshlens_v1_GetPolicyRequest__Output } from './meshlens/v1/GetPolicyRequest.ts';
@@ -81,6 +83,7 @@ export interface ProtoGrpcType {
       Confirmation: MessageTypeDefinition<_meshlens_v1_Confirmation, _meshlens_v1_Confirmation__Output>
       ConfirmationState: EnumTypeDefinition
       Correlation: MessageTypeDefinition<_meshlens_v1_Correlation, _meshlens_v1_Correlation__Output>
+      CorrelatorState: MessageTypeDefinition<_meshlens_v1_CorrelatorState, _meshlens_v1_CorrelatorState__Output>
       DeletePolicyRequest: MessageTypeDefinition<_meshlens_v1_DeletePolicyRequest, _meshlens_v1_DeletePolicyRequest__Output>
       DeletePolicyResponse: MessageTypeDefinition<_meshlens_v1_DeletePolicyResponse, _meshlens_v1_DeletePolicyResponse__Output>
       DryRunRequest: MessageTypeDefinition<_meshlens_v1_DryRunRequest, _meshlens_v1_DryRunRequest__Output>
@@ -92,6 +95,7 @@ export interface ProtoGrpcType {
       FlowDirection: EnumTypeDefinition
       FlowEntry: MessageTypeDefinition<_meshlens_v1_FlowEntry, _meshlens_v1_FlowEntry__Output>
       GapReason: EnumTypeDefinition
+      GetCorrelatorStateRequest: MessageTypeDefinition<_meshlens_v1_GetCorrelatorStateRequest, _meshlens_v1_GetCorrelatorStateRequest__Output>
       GetHistoryRequest: MessageTypeDefinition<_meshlens_v1_GetHistoryRequest, _meshlens_v1_GetHistoryRequest__Output>
       GetHistoryResponse: MessageTypeDefinition<_meshlens_v1_GetHistoryResponse, _meshlens_v1_GetHistoryResponse__Output>
       GetPolicyRequest: MessageTypeDefinition<_meshlens_v1_GetPolicyRequest, _meshlens_v1_GetPolicyRequest__Output>

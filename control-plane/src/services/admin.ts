@@ -144,6 +144,7 @@ export class AdminService {
       }),
       ListConfirmations: this.#unary('ListConfirmations', async (req: Req) => ({ confirmations: (await this.#options.confirmations.list(req.all)).map(confirmationToProto) })),
       ListReplicas: this.#unary('ListReplicas', () => ops.replicas()),
+      GetCorrelatorState: this.#unary('GetCorrelatorState', () => ops.correlatorState()),
     });
   }
 

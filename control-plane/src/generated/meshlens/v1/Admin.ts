@@ -2,10 +2,12 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { CorrelatorState as _meshlens_v1_CorrelatorState, CorrelatorState__Output as _meshlens_v1_CorrelatorState__Output } from '../../meshlens/v1/CorrelatorState.ts';
 import type { DeletePolicyRequest as _meshlens_v1_DeletePolicyRequest, DeletePolicyRequest__Output as _meshlens_v1_DeletePolicyRequest__Output } from '../../meshlens/v1/DeletePolicyRequest.ts';
 import type { DeletePolicyResponse as _meshlens_v1_DeletePolicyResponse, DeletePolicyResponse__Output as _meshlens_v1_DeletePolicyResponse__Output } from '../../meshlens/v1/DeletePolicyResponse.ts';
 import type { DryRunRequest as _meshlens_v1_DryRunRequest, DryRunRequest__Output as _meshlens_v1_DryRunRequest__Output } from '../../meshlens/v1/DryRunRequest.ts';
 import type { DryRunResponse as _meshlens_v1_DryRunResponse, DryRunResponse__Output as _meshlens_v1_DryRunResponse__Output } from '../../meshlens/v1/DryRunResponse.ts';
+import type { GetCorrelatorStateRequest as _meshlens_v1_GetCorrelatorStateRequest, GetCorrelatorStateRequest__Output as _meshlens_v1_GetCorrelatorStateRequest__Output } from '../../meshlens/v1/GetCorrelatorStateRequest.ts';
 import type { GetHistoryRequest as _meshlens_v1_GetHistoryRequest, GetHistoryRequest__Output as _meshlens_v1_GetHistoryRequest__Output } from '../../meshlens/v1/GetHistoryRequest.ts';
 import type { GetHistoryResponse as _meshlens_v1_GetHistoryResponse, GetHistoryResponse__Output as _meshlens_v1_GetHistoryResponse__Output } from '../../meshlens/v1/GetHistoryResponse.ts';
 import type { GetPolicyRequest as _meshlens_v1_GetPolicyRequest, GetPolicyRequest__Output as _meshlens_v1_GetPolicyRequest__Output } from '../../meshlens/v1/GetPolicyRequest.ts';
@@ -60,6 +62,25 @@ export interface AdminClient extends grpc.Client {
   dryRun(argument: _meshlens_v1_DryRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
   dryRun(argument: _meshlens_v1_DryRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
   dryRun(argument: _meshlens_v1_DryRunRequest, callback: grpc.requestCallback<_meshlens_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * This replica's correlation state: per endpoint its baseline, verdict with its hysteresis, departures and history,
+   * and the last window judged. A replica that joins takes it from the longest-running peer (README, Replicas on etcd);
+   * the JSON inside is meshlens' own and changes with its versions.
+   */
+  GetCorrelatorState(argument: _meshlens_v1_GetCorrelatorStateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_CorrelatorState__Output>): grpc.ClientUnaryCall;
+  GetCorrelatorState(argument: _meshlens_v1_GetCorrelatorStateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_CorrelatorState__Output>): grpc.ClientUnaryCall;
+  GetCorrelatorState(argument: _meshlens_v1_GetCorrelatorStateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_CorrelatorState__Output>): grpc.ClientUnaryCall;
+  GetCorrelatorState(argument: _meshlens_v1_GetCorrelatorStateRequest, callback: grpc.requestCallback<_meshlens_v1_CorrelatorState__Output>): grpc.ClientUnaryCall;
+  /**
+   * This replica's correlation state: per endpoint its baseline, verdict with its hysteresis, departures and history,
+   * and the last window judged. A replica that joins takes it from the longest-running peer (README, Replicas on etcd);
+   * the JSON inside is meshlens' own and changes with its versions.
+   */
+  getCorrelatorState(argument: _meshlens_v1_GetCorrelatorStateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_CorrelatorState__Output>): grpc.ClientUnaryCall;
+  getCorrelatorState(argument: _meshlens_v1_GetCorrelatorStateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_meshlens_v1_CorrelatorState__Output>): grpc.ClientUnaryCall;
+  getCorrelatorState(argument: _meshlens_v1_GetCorrelatorStateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_meshlens_v1_CorrelatorState__Output>): grpc.ClientUnaryCall;
+  getCorrelatorState(argument: _meshlens_v1_GetCorrelatorStateRequest, callback: grpc.requestCallback<_meshlens_v1_CorrelatorState__Output>): grpc.ClientUnaryCall;
   
   /**
    * Every version of a policy, newest first, with who changed it and when.
@@ -247,6 +268,13 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   DryRun: grpc.handleUnaryCall<_meshlens_v1_DryRunRequest__Output, _meshlens_v1_DryRunResponse>;
   
   /**
+   * This replica's correlation state: per endpoint its baseline, verdict with its hysteresis, departures and history,
+   * and the last window judged. A replica that joins takes it from the longest-running peer (README, Replicas on etcd);
+   * the JSON inside is meshlens' own and changes with its versions.
+   */
+  GetCorrelatorState: grpc.handleUnaryCall<_meshlens_v1_GetCorrelatorStateRequest__Output, _meshlens_v1_CorrelatorState>;
+  
+  /**
    * Every version of a policy, newest first, with who changed it and when.
    */
   GetHistory: grpc.handleUnaryCall<_meshlens_v1_GetHistoryRequest__Output, _meshlens_v1_GetHistoryResponse>;
@@ -308,6 +336,7 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
 export interface AdminDefinition extends grpc.ServiceDefinition {
   DeletePolicy: MethodDefinition<_meshlens_v1_DeletePolicyRequest, _meshlens_v1_DeletePolicyResponse, _meshlens_v1_DeletePolicyRequest__Output, _meshlens_v1_DeletePolicyResponse__Output>
   DryRun: MethodDefinition<_meshlens_v1_DryRunRequest, _meshlens_v1_DryRunResponse, _meshlens_v1_DryRunRequest__Output, _meshlens_v1_DryRunResponse__Output>
+  GetCorrelatorState: MethodDefinition<_meshlens_v1_GetCorrelatorStateRequest, _meshlens_v1_CorrelatorState, _meshlens_v1_GetCorrelatorStateRequest__Output, _meshlens_v1_CorrelatorState__Output>
   GetHistory: MethodDefinition<_meshlens_v1_GetHistoryRequest, _meshlens_v1_GetHistoryResponse, _meshlens_v1_GetHistoryRequest__Output, _meshlens_v1_GetHistoryResponse__Output>
   GetPolicy: MethodDefinition<_meshlens_v1_GetPolicyRequest, _meshlens_v1_PolicyRecord, _meshlens_v1_GetPolicyRequest__Output, _meshlens_v1_PolicyRecord__Output>
   GetRolloutStatus: MethodDefinition<_meshlens_v1_GetRolloutStatusRequest, _meshlens_v1_RolloutStatus, _meshlens_v1_GetRolloutStatusRequest__Output, _meshlens_v1_RolloutStatus__Output>
