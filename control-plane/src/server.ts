@@ -258,9 +258,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       }).finally(() => { publishing = false; });
   };
   // Once, at the first registry read: the longest-running peer's baselines and verdicts (Correlator.importState), so
-  // this replica's reach as far back as theirs and not only over the windows replayed to it. Asked with an admin
-  // token of the shared token file; without a peer, or with an answer after this replica judged a window, it keeps
-  // its own (logged).
+  // this replica's baselines reach as far back as theirs and not only over the windows replayed to it. Asked with an
+  // admin token of the shared token file; the answer fits one gRPC message (AdminOperations.correlatorState). Without
+  // a peer, or with an answer after this replica judged a window, it keeps its own (logged).
   const takeCorrelatorState = () => {
     const adminToken = Object.values(tokens.admin)[0];
     if (!adminToken || peers!.peers().length === 0) return;

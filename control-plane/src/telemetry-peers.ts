@@ -138,12 +138,7 @@ export class TelemetryPeers {
     const now = this.#now();
     for (const [address, row] of live) {
       if (this.#peers.has(address)) continue;
-      // Answers are empty but for askLongestRunning's correlation state: at most 1,000 endpoints with 32 history entries
-      // each, ~12 MB at worst, past grpc-js's 4 MiB default.
-      const channelOptions: grpc.ChannelOptions = {
-        'grpc.max_receive_message_length': 32 * 1024 * 1024,
-        ...(this.#options.authority ? { 'grpc.default_authority': this.#options.authority } : {}),
-      };
+      const channelOptions: grpc.ChannelOptions = this.#options.authority ? { 'grpc.default_authority': this.#options.authority } : {};
       const peer: Peer = {
         address, startedAtUnixMs: row.startedAtUnixMs, client: new grpc.Client(address, this.#options.credentials, channelOptions),
         queue: [], head: 0, queuedBytes: 0, inFlight: 0, gone: false,
