@@ -104,6 +104,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const logger = options.logger ?? createLogger('control-plane');
   const now = options.now ?? Date.now;
   const startedAtUnixMs = now();
+  const { catchUpMs = PEER_CATCH_UP_MS, ...peerOptions } = options.peers ?? {};
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
   const validate = options.validate ?? validateAndLimit;
   const tokenPath = options.tokenFile ?? join(dataDir, 'tokens.json');
@@ -131,7 +132,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const exporter = new CorrelationExporter(metrics, { maxEndpoints: options.correlation?.maxEndpointSeries, maxRoutes: options.correlation?.maxRouteSeries });
   const exportDropped = correlationDropExport(metrics.correlationDropped, windows.dropped);
   const correlator = new Correlator(windows, {
-    ...(storeOptions.kind === 'etcd' ? { evaluateFromMs: startedAtUnixMs + (options.peers?.catchUpMs ?? PEER_CATCH_UP_MS) } : {}),
+    ...(storeOptions.kind === 'etcd' ? { evaluateFromMs: startedAtUnixMs + catchUpMs } : {}),
     ...options.correlation,
     onWindow: (join, endpoints) => {
       suspects.update(endpoints);
@@ -230,7 +231,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   let publishing = false, lastPublishError = 0;
   const replicaId = `${hostname()}:${grpcPort}`;
   const advertiseAddress = options.advertiseAddress ?? defaultAdvertiseAddress(options.grpcHost ?? DEFAULT_HOST, grpcPort);
-  const { catchUpMs: _catchUpMs, ...peerOptions } = options.peers ?? {};
   peers = etcdStore && new TelemetryPeers({
     self: advertiseAddress, authority: options.peerAuthority, registry, logger: logger.child('peers'), now,
     // A joining replica is sent what the correlation still looks back on (its kept windows).
@@ -265,7 +265,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const adminToken = Object.values(tokens.admin)[0];
     if (!adminToken || peers!.peers().length === 0) return;
     const stateType = messageType('CorrelatorState');
-    peers!.askLongestRunning('/meshlens.v1.Admin/GetCorrelatorState', new Uint8Array(0), `Bearer ${adminToken}`, options.peers?.catchUpMs ?? PEER_CATCH_UP_MS)
+    peers!.askLongestRunning('/meshlens.v1.Admin/GetCorrelatorState', new Uint8Array(0), `Bearer ${adminToken}`, catchUpMs)
       .then((bytes) => {
         if (!bytes || closed) return;
         const { stateJson } = stateType.decode(bytes) as unknown as { stateJson: string };

@@ -41,6 +41,12 @@ const METHODS: Record<ReportSource, string> = {
   filter: '/meshlens.v1.Telemetry/Report',
   kernel: '/meshlens.v1.KernelTelemetry/Report',
 };
+/**
+ * What keeping one report for replay costs beside its bytes and its authorization string (the entry, its array slot,
+ * the string's header), counted against maxReplayBytes: otherwise a proxy sending tiny reports fast would hold ten
+ * seconds of entries whatever the byte bound says.
+ */
+export const REPLAY_ENTRY_OVERHEAD_BYTES = 128;
 /** Departed peers remembered for a return as the same process (beyond this, the oldest is forgotten). */
 const MAX_DEPARTED = 256;
 const identity = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -55,7 +61,7 @@ export interface TelemetryPeersOptions {
   maxInFlight?: number;                  // per peer, default 8
   deadlineMs?: number;                   // per forwarded call, default 5 s
   replayMs?: number;                     // reports kept for a joining peer: how far back, default 10 s
-  maxReplayBytes?: number;               // and at most this many bytes, default 16 MiB
+  maxReplayBytes?: number;               // and at most this many bytes (with REPLAY_ENTRY_OVERHEAD_BYTES each), default 16 MiB
   now?: () => number;
 }
 
@@ -95,7 +101,7 @@ export class TelemetryPeers {
   readonly #maxReplayBytes: number;
   readonly #now: () => number;
   // Reports accepted here from proxies and agents, oldest first from recentHead, for peers that join.
-  #recent: { item: Queued; atMs: number }[] = [];
+  #recent: { item: Queued; atMs: number; size: number }[] = [];
   #recentHead = 0;
   #recentBytes = 0;
   // Peers that left the registry: when, and which process (a return as the same one needs only what it missed).
@@ -214,14 +220,14 @@ export class TelemetryPeers {
 
   /** Keeps an accepted report for peers that join later, within replayMs and maxReplayBytes. */
   #keep(item: Queued, now: number): void {
-    const size = item.bytes.byteLength;
+    const size = item.bytes.byteLength + item.authorization.length + REPLAY_ENTRY_OVERHEAD_BYTES;
     if (size > this.#maxReplayBytes) return;
-    this.#recent.push({ item, atMs: now });
+    this.#recent.push({ item, atMs: now, size });
     this.#recentBytes += size;
     const recent = this.#recent;
     while (this.#recentHead < recent.length
       && (this.#recentBytes > this.#maxReplayBytes || recent[this.#recentHead]!.atMs < now - this.#replayMs)) {
-      this.#recentBytes -= recent[this.#recentHead]!.item.bytes.byteLength;
+      this.#recentBytes -= recent[this.#recentHead]!.size;
       recent[this.#recentHead++] = undefined!;
     }
     if (this.#recentHead > 1024 && this.#recentHead * 2 > recent.length) {

@@ -23,7 +23,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateTokenFile } from '../../control-plane/src/auth.ts';
 import { meshlensGrpc } from '../../control-plane/src/protos.ts';
-import { TelemetryPeers, FORWARDED_HEADER } from '../../control-plane/src/telemetry-peers.ts';
+import { TelemetryPeers, FORWARDED_HEADER, REPLAY_ENTRY_OVERHEAD_BYTES } from '../../control-plane/src/telemetry-peers.ts';
 import { NetworkSuspects, suspectSetVersion } from '../../control-plane/src/network-suspects.ts';
 import type { EndpointStatus } from '../../control-plane/src/correlator.ts';
 import { silentLogger } from '../../control-plane/src/logging.ts';
@@ -266,7 +266,8 @@ test('a joining peer is replayed what it cannot hold, once: everything kept when
   const registry = new Registry();
   const peers = new TelemetryPeers({
     self: '127.0.0.1:1', credentials: grpc.credentials.createInsecure(), registry, logger: silentLogger,
-    replayMs: 10_000, maxReplayBytes: 5_000, now: () => now,
+    // Room for five 1,000-byte reports, each with its token and the entry's own cost.
+    replayMs: 10_000, maxReplayBytes: 5 * (1000 + 'Bearer proxy-token'.length + REPLAY_ENTRY_OVERHEAD_BYTES), now: () => now,
   });
   const replayed = async () => (await registry.getSingleMetric('meshlens_cp_peer_replayed_total')!.get()).values.find((v) => v.labels.source === 'filter')?.value ?? 0;
   const metadata = bearer('proxy-token');
@@ -275,7 +276,7 @@ test('a joining peer is replayed what it cannot hold, once: everything kept when
     .then(() => assert.equal([...received].sort((a, b) => a - b), ids));
   try {
     // Accepted while nobody else runs: 0 and 1 fall out of the 10 s kept by the time the peer appears, 2-8 are kept
-    // as far as 5,000 bytes go (the five newest, 4-8).
+    // as far as the bytes go (the five newest, 4-8).
     accept(0); accept(1);
     now = 4_000;
     for (let id = 2; id <= 8; id++) accept(id);
@@ -306,6 +307,21 @@ test('a joining peer is replayed what it cannot hold, once: everything kept when
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal([...received].sort((a, b) => a - b), [9, 10, 11], 'nothing more');
     assert.is(await replayed(), 5 + 1 + 2);
+
+    // The bound counts each kept report's own cost too: 1,000 empty reports keep as many as 10 entries' worth.
+    const tinyRegistry = new Registry();
+    const tiny = new TelemetryPeers({
+      self: '127.0.0.1:2', credentials: grpc.credentials.createInsecure(), registry: tinyRegistry, logger: silentLogger,
+      maxReplayBytes: 10 * ('Bearer proxy-token'.length + REPLAY_ENTRY_OVERHEAD_BYTES), now: () => now,
+    });
+    try {
+      for (let i = 0; i < 1000; i++) tiny.accepted('filter', new Uint8Array(0), metadata);
+      tiny.setPeers([{ address, startedAtUnixMs: 1 }]);
+      const tinyReplayed = (await tinyRegistry.getSingleMetric('meshlens_cp_peer_replayed_total')!.get()).values.find((v) => v.labels.source === 'filter')?.value;
+      assert.is(tinyReplayed, 10);
+    } finally {
+      tiny.close();
+    }
   } finally {
     peers.close();
     server.forceShutdown();
