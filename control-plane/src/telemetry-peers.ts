@@ -42,11 +42,11 @@ const METHODS: Record<ReportSource, string> = {
   kernel: '/meshlens.v1.KernelTelemetry/Report',
 };
 /**
- * What keeping one report for replay costs beside its bytes and its authorization string (the entry, its array slot,
- * the string's header), counted against maxReplayBytes: otherwise a proxy sending tiny reports fast would hold ten
- * seconds of entries whatever the byte bound says.
+ * What holding one report costs beside its bytes and its authorization string (the entry, its array slots, the
+ * string's header), counted against maxQueueBytes and maxReplayBytes: otherwise a proxy sending tiny reports fast
+ * would fill a slow peer's queue and the replay with entries whatever the byte bounds say.
  */
-export const REPLAY_ENTRY_OVERHEAD_BYTES = 128;
+export const ENTRY_OVERHEAD_BYTES = 128;
 /** Departed peers remembered for a return as the same process (beyond this, the oldest is forgotten). */
 const MAX_DEPARTED = 256;
 const identity = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -57,11 +57,11 @@ export interface TelemetryPeersOptions {
   authority?: string;                    // :authority of peer calls (Istio: the headless Service, istio/overlays/replicated)
   registry: Registry;
   logger: Logger;
-  maxQueueBytes?: number;                // per peer, default 16 MiB
+  maxQueueBytes?: number;                // per peer (with ENTRY_OVERHEAD_BYTES each), default 16 MiB
   maxInFlight?: number;                  // per peer, default 8
   deadlineMs?: number;                   // per forwarded call, default 5 s
   replayMs?: number;                     // reports kept for a joining peer: how far back, default 10 s
-  maxReplayBytes?: number;               // and at most this many bytes (with REPLAY_ENTRY_OVERHEAD_BYTES each), default 16 MiB
+  maxReplayBytes?: number;               // and at most this many bytes (with ENTRY_OVERHEAD_BYTES each), default 16 MiB
   now?: () => number;
 }
 
@@ -72,7 +72,8 @@ export interface PeerRow {
   startedAtUnixMs?: number;
 }
 
-interface Queued { source: ReportSource; bytes: Uint8Array; authorization: string }
+/** `size`: what it counts against the byte bounds (bytes, authorization and ENTRY_OVERHEAD_BYTES). */
+interface Queued { source: ReportSource; bytes: Uint8Array; authorization: string; size: number }
 
 interface Peer {
   address: string;
@@ -101,7 +102,7 @@ export class TelemetryPeers {
   readonly #maxReplayBytes: number;
   readonly #now: () => number;
   // Reports accepted here from proxies and agents, oldest first from recentHead, for peers that join.
-  #recent: { item: Queued; atMs: number; size: number }[] = [];
+  #recent: { item: Queued; atMs: number }[] = [];
   #recentHead = 0;
   #recentBytes = 0;
   // Peers that left the registry: when, and which process (a return as the same one needs only what it missed).
@@ -123,7 +124,7 @@ export class TelemetryPeers {
     this.#dropped = new Counter({ name: 'meshlens_cp_peer_forward_dropped_total', help: 'Reports not delivered to a peer replica: queue_full (oldest dropped), peer_gone (its lease lapsed), send_failed (not retried).', labelNames: ['reason'], registers });
     this.#peerGauge = new Gauge({ name: 'meshlens_cp_peers', help: 'Live peer replicas this replica forwards reports to.', registers });
     this.#replayed = new Counter({ name: 'meshlens_cp_peer_replayed_total', help: 'Reports queued for a peer replica that joined after this replica accepted them (its catch-up).', labelNames: ['source'], registers });
-    this.#queueBytes = new Gauge({ name: 'meshlens_cp_peer_queue_bytes', help: 'Report bytes waiting to be forwarded, all peers.', registers });
+    this.#queueBytes = new Gauge({ name: 'meshlens_cp_peer_queue_bytes', help: 'Bytes of reports waiting to be forwarded, all peers (each with its token and ENTRY_OVERHEAD_BYTES).', registers });
     for (const source of ['filter', 'kernel'] as const) { this.#forwarded.inc({ source }, 0); this.#received.inc({ source }, 0); this.#replayed.inc({ source }, 0); }
     for (const reason of PEER_DROP_REASONS) this.#dropped.inc({ reason }, 0);
   }
@@ -198,7 +199,7 @@ export class TelemetryPeers {
     try {
       // Its own copy: the bytes may be a view into a larger receive buffer, which keeping them would keep whole (the
       // bounds count report bytes, and the replay keeps them for replayMs).
-      const item = { source, bytes: Buffer.from(bytes), authorization };
+      const item = { source, bytes: Buffer.from(bytes), authorization, size: bytes.byteLength + authorization.length + ENTRY_OVERHEAD_BYTES };
       this.#keep(item, this.#now());
       for (const peer of this.#peers.values()) {
         this.#enqueue(peer, item);
@@ -220,14 +221,14 @@ export class TelemetryPeers {
 
   /** Keeps an accepted report for peers that join later, within replayMs and maxReplayBytes. */
   #keep(item: Queued, now: number): void {
-    const size = item.bytes.byteLength + item.authorization.length + REPLAY_ENTRY_OVERHEAD_BYTES;
+    const size = item.size;
     if (size > this.#maxReplayBytes) return;
-    this.#recent.push({ item, atMs: now, size });
+    this.#recent.push({ item, atMs: now });
     this.#recentBytes += size;
     const recent = this.#recent;
     while (this.#recentHead < recent.length
       && (this.#recentBytes > this.#maxReplayBytes || recent[this.#recentHead]!.atMs < now - this.#replayMs)) {
-      this.#recentBytes -= recent[this.#recentHead]!.size;
+      this.#recentBytes -= recent[this.#recentHead]!.item.size;
       recent[this.#recentHead++] = undefined!;
     }
     if (this.#recentHead > 1024 && this.#recentHead * 2 > recent.length) {
@@ -251,12 +252,12 @@ export class TelemetryPeers {
   }
 
   #enqueue(peer: Peer, item: Queued): void {
-    const size = item.bytes.byteLength;
+    const size = item.size;
     // Drop-oldest: under a slow peer the newest reports, which the next windows are judged on, are the ones kept.
     while (peer.queuedBytes + size > this.#maxQueueBytes && peer.head < peer.queue.length) {
       const oldest = peer.queue[peer.head]!;
       peer.queue[peer.head++] = undefined!;
-      this.#account(peer, -oldest.bytes.byteLength);
+      this.#account(peer, -oldest.size);
       this.#dropped.inc({ reason: 'queue_full' });
     }
     if (size > this.#maxQueueBytes) {
@@ -277,7 +278,7 @@ export class TelemetryPeers {
     while (!peer.gone && peer.inFlight < this.#maxInFlight && peer.head < peer.queue.length) {
       const item = peer.queue[peer.head]!;
       peer.queue[peer.head++] = undefined!;
-      this.#account(peer, -item.bytes.byteLength);
+      this.#account(peer, -item.size);
       this.#send(peer, item);
     }
     // Compacts the consumed prefix now and then rather than shifting per item (O(n) each).

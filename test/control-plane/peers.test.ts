@@ -23,7 +23,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateTokenFile } from '../../control-plane/src/auth.ts';
 import { meshlensGrpc } from '../../control-plane/src/protos.ts';
-import { TelemetryPeers, FORWARDED_HEADER, REPLAY_ENTRY_OVERHEAD_BYTES } from '../../control-plane/src/telemetry-peers.ts';
+import { TelemetryPeers, FORWARDED_HEADER, ENTRY_OVERHEAD_BYTES } from '../../control-plane/src/telemetry-peers.ts';
 import { NetworkSuspects, suspectSetVersion } from '../../control-plane/src/network-suspects.ts';
 import type { EndpointStatus } from '../../control-plane/src/correlator.ts';
 import { silentLogger } from '../../control-plane/src/logging.ts';
@@ -210,6 +210,9 @@ needs(etcdMissing() ?? opensslMissing(), test)('with mTLS, replicas forward to e
   }
 });
 
+/** What one 1,000-byte report with the test's proxy token counts against the byte bounds. */
+const ENTRY = 1000 + 'Bearer proxy-token'.length + ENTRY_OVERHEAD_BYTES;
+
 test('the per-peer queue is bounded: a peer that never answers holds maxInFlight calls and maxQueueBytes, oldest dropped', async () => {
   // A TCP peer that accepts and never speaks HTTP/2: forwarded calls hang until their deadline (far away here).
   const sockets = new Set<Socket>();
@@ -219,7 +222,7 @@ test('the per-peer queue is bounded: a peer that never answers holds maxInFlight
   const registry = new Registry();
   const peers = new TelemetryPeers({
     self: '127.0.0.1:1', credentials: grpc.credentials.createInsecure(), registry, logger: silentLogger,
-    maxQueueBytes: 10_000, maxInFlight: 2, deadlineMs: 600_000,
+    maxQueueBytes: 10 * ENTRY, maxInFlight: 2, deadlineMs: 600_000,
   });
   const value = async (name: string, labels: Record<string, string> = {}) =>
     (await registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
@@ -232,18 +235,23 @@ test('the per-peer queue is bounded: a peer that never answers holds maxInFlight
     for (let i = 0; i < 50; i++) peers.accepted('filter', Buffer.alloc(1000, i), metadata);
     const elapsedMs = performance.now() - started;
     assert.ok(elapsedMs < 1000, `50 reports queued without waiting for the peer (${elapsedMs.toFixed(1)} ms)`);
-    // 2 in flight, 10 × 1,000 bytes queued, the 38 oldest of the rest dropped.
+    // 2 in flight, 10 reports' worth queued, the 38 oldest of the rest dropped.
     assert.is(await value('meshlens_cp_peer_forward_dropped_total', { reason: 'queue_full' }), 38);
-    assert.is(await value('meshlens_cp_peer_queue_bytes'), 10_000);
+    assert.is(await value('meshlens_cp_peer_queue_bytes'), 10 * ENTRY);
     // A forwarded report is counted as received and queued for nobody.
     const forwarded = bearer('proxy-token');
     forwarded.set(FORWARDED_HEADER, '127.0.0.1:9');
     peers.accepted('kernel', Buffer.alloc(1000), forwarded);
     assert.is(await value('meshlens_cp_peer_reports_received_total', { source: 'kernel' }), 1);
     assert.is(await value('meshlens_cp_peer_forward_dropped_total', { reason: 'queue_full' }), 38);
+    // Tiny reports cannot pile up under the byte bound: each counts its token and the entry's own cost.
+    const tiny = 'Bearer proxy-token'.length + ENTRY_OVERHEAD_BYTES;
+    for (let i = 0; i < 1000; i++) peers.accepted('filter', new Uint8Array(0), metadata);
+    const held = Math.floor((10 * ENTRY) / tiny);
+    assert.is(await value('meshlens_cp_peer_queue_bytes'), held * tiny);
     // A peer gone from the registry takes its queue along, counted.
     peers.setPeers([]);
-    assert.is(await value('meshlens_cp_peer_forward_dropped_total', { reason: 'peer_gone' }), 10);
+    assert.is(await value('meshlens_cp_peer_forward_dropped_total', { reason: 'peer_gone' }), held);
     assert.is(await value('meshlens_cp_peer_queue_bytes'), 0);
     assert.is(await value('meshlens_cp_peers'), 0);
   } finally {
@@ -267,7 +275,7 @@ test('a joining peer is replayed what it cannot hold, once: everything kept when
   const peers = new TelemetryPeers({
     self: '127.0.0.1:1', credentials: grpc.credentials.createInsecure(), registry, logger: silentLogger,
     // Room for five 1,000-byte reports, each with its token and the entry's own cost.
-    replayMs: 10_000, maxReplayBytes: 5 * (1000 + 'Bearer proxy-token'.length + REPLAY_ENTRY_OVERHEAD_BYTES), now: () => now,
+    replayMs: 10_000, maxReplayBytes: 5 * ENTRY, now: () => now,
   });
   const replayed = async () => (await registry.getSingleMetric('meshlens_cp_peer_replayed_total')!.get()).values.find((v) => v.labels.source === 'filter')?.value ?? 0;
   const metadata = bearer('proxy-token');
@@ -312,7 +320,7 @@ test('a joining peer is replayed what it cannot hold, once: everything kept when
     const tinyRegistry = new Registry();
     const tiny = new TelemetryPeers({
       self: '127.0.0.1:2', credentials: grpc.credentials.createInsecure(), registry: tinyRegistry, logger: silentLogger,
-      maxReplayBytes: 10 * ('Bearer proxy-token'.length + REPLAY_ENTRY_OVERHEAD_BYTES), now: () => now,
+      maxReplayBytes: 10 * ('Bearer proxy-token'.length + ENTRY_OVERHEAD_BYTES), now: () => now,
     });
     try {
       for (let i = 0; i < 1000; i++) tiny.accepted('filter', new Uint8Array(0), metadata);
